@@ -1,0 +1,247 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Condition types reported on a Tenant. Ready summarises the others.
+const (
+	// ConditionReady is True when every child the resource needs is in place and healthy.
+	ConditionReady = "Ready"
+	// ConditionReconciling is present (True) only while the controller is still converging.
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is present (True) only when converging needs a change from the user.
+	ConditionStalled = "Stalled"
+
+	// TenantConditionNamespaceReady is True when the tenant namespace exists, is Active and is ours.
+	TenantConditionNamespaceReady = "NamespaceReady"
+	// TenantConditionIsolationReady is True when network policies, quota, limits, RBAC and the sync
+	// ServiceAccount are applied in the tenant namespace.
+	TenantConditionIsolationReady = "IsolationReady"
+)
+
+// Reasons used in Tenant conditions.
+const (
+	ReasonReconciled           = "Reconciled"
+	ReasonProgressing          = "Progressing"
+	ReasonApplyFailed          = "ApplyFailed"
+	ReasonNamespaceTerminating = "NamespaceTerminating"
+	ReasonNamespaceConflict    = "NamespaceConflict"
+	ReasonNamespaceMissing     = "NamespaceMissing"
+	ReasonDependencyNotReady   = "DependencyNotReady"
+	ReasonDeleting             = "Deleting"
+)
+
+// TenantNamespacePrefix prefixes a Tenant's name to form its namespace.
+const TenantNamespacePrefix = "tenant-"
+
+// SubjectKind says whether an RBAC subject is a single user or a group handed over by the SSO provider.
+// +kubebuilder:validation:Enum=User;Group
+type SubjectKind string
+
+const (
+	SubjectUser  SubjectKind = "User"
+	SubjectGroup SubjectKind = "Group"
+)
+
+// Subject is a user or group as the cluster's OIDC/SSO authenticator names it.
+type Subject struct {
+	// Kind is User or Group.
+	// +required
+	Kind SubjectKind `json:"kind"`
+	// Name is the user name or group name exactly as the authenticator reports it
+	// (including any --oidc-username-prefix / --oidc-groups-prefix).
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	Name string `json:"name"`
+}
+
+// TenantResources bounds what the tenant namespace may consume.
+type TenantResources struct {
+	// Quota is the ResourceQuota hard limit of the tenant namespace (for example requests.cpu,
+	// limits.memory, pods). When empty the operator applies its documented default quota:
+	// requests.cpu=2, requests.memory=4Gi, limits.cpu=4, limits.memory=8Gi, pods=20.
+	// +optional
+	Quota corev1.ResourceList `json:"quota,omitempty"`
+	// DefaultLimits are the container limits a LimitRange sets when a container declares none.
+	// Default: cpu=500m, memory=512Mi.
+	// +optional
+	DefaultLimits corev1.ResourceList `json:"defaultLimits,omitempty"`
+	// DefaultRequests are the container requests a LimitRange sets when a container declares none.
+	// Default: cpu=50m, memory=64Mi.
+	// +optional
+	DefaultRequests corev1.ResourceList `json:"defaultRequests,omitempty"`
+}
+
+// SecretStoreKind is the kind of External Secrets Operator store a tenant uses.
+// +kubebuilder:validation:Enum=SecretStore;ClusterSecretStore
+type SecretStoreKind string
+
+// TenantSecretStore says how this tenant's credentials are reached in the key vault.
+type TenantSecretStore struct {
+	// Kind of the External Secrets Operator store. A SecretStore is looked up in the tenant namespace.
+	// +kubebuilder:default=ClusterSecretStore
+	// +optional
+	Kind SecretStoreKind `json:"kind,omitempty"`
+	// Name of the store.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// PathPrefix is the remote path every credential of this tenant's Integrations must stay under,
+	// for example "tenants/acme/". It must not contain "..".
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:XValidation:rule="!self.contains('..')",message="pathPrefix must not contain '..'"
+	PathPrefix string `json:"pathPrefix"`
+}
+
+// KeyPolicyReference names a cluster-scoped KeyPolicy.
+type KeyPolicyReference struct {
+	// Name of the KeyPolicy.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+}
+
+// NetworkProtocol is the transport protocol of an allowed port.
+// +kubebuilder:validation:Enum=TCP;UDP;SCTP
+type NetworkProtocol string
+
+// NetworkPort is one allowed port.
+type NetworkPort struct {
+	// Port number.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port"`
+	// Protocol of the port.
+	// +kubebuilder:default=TCP
+	// +optional
+	Protocol NetworkProtocol `json:"protocol,omitempty"`
+}
+
+// NamespaceIngress allows pods of one other namespace to connect into the tenant namespace.
+type NamespaceIngress struct {
+	// Namespace whose pods may connect, matched by its immutable kubernetes.io/metadata.name label
+	// so that no tenant can pretend to be it.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Namespace string `json:"namespace"`
+	// Ports the namespace may reach. Empty allows every port.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	Ports []NetworkPort `json:"ports,omitempty"`
+}
+
+// TenantNetworking lists the exceptions to the tenant namespace's default-deny policies.
+type TenantNetworking struct {
+	// AllowIngressFrom lists namespaces allowed to open connections into the tenant's pods, for
+	// example the ingress controller (inbound webhooks) or monitoring (metrics scraping).
+	// +optional
+	// +listType=map
+	// +listMapKey=namespace
+	// +kubebuilder:validation:MaxItems=16
+	AllowIngressFrom []NamespaceIngress `json:"allowIngressFrom,omitempty"`
+}
+
+// TenantSpec is the desired state of one medical practice's isolated integration stack.
+type TenantSpec struct {
+	// DisplayName is the practice's human-readable name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	DisplayName string `json:"displayName"`
+
+	// Admins manage the tenant's Integrations and read its workloads, events and logs. They never
+	// get access to Secrets.
+	// +optional
+	// +listType=map
+	// +listMapKey=kind
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=64
+	Admins []Subject `json:"admins,omitempty"`
+
+	// Viewers get read-only access to the tenant's Integrations and workloads. No Secrets, no logs.
+	// +optional
+	// +listType=map
+	// +listMapKey=kind
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=64
+	Viewers []Subject `json:"viewers,omitempty"`
+
+	// Resources bounds the tenant namespace: quota and default container limits.
+	// +optional
+	Resources TenantResources `json:"resources,omitempty"`
+
+	// SecretStore says how this tenant's credentials are reached in the key vault.
+	// +optional
+	SecretStore *TenantSecretStore `json:"secretStore,omitempty"`
+
+	// KeyPolicyRef names the KeyPolicy for this tenant's ID-mapping keys. When empty the KeyPolicy
+	// marked default applies.
+	// +optional
+	KeyPolicyRef *KeyPolicyReference `json:"keyPolicyRef,omitempty"`
+
+	// Networking lists the exceptions to the namespace's default-deny network policies.
+	// +optional
+	Networking TenantNetworking `json:"networking,omitempty"`
+}
+
+// TenantStatus is the observed state of a Tenant.
+type TenantStatus struct {
+	// ObservedGeneration is the generation the status was last computed for.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Namespace is the tenant's namespace.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// Conditions: Ready, NamespaceReady, IsolationReady, and Reconciling or Stalled while they apply.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// Tenant is one medical practice: an isolated namespace with restricted pod security, default-deny
+// networking, quota, RBAC for the practice's admins and viewers, and a lifecycle.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=tnt,categories=tenantwire
+// +kubebuilder:printcolumn:name="Namespace",type=string,JSONPath=`.status.namespace`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 56",message="Tenant name must be at most 56 characters: the namespace tenant-<name> must fit 63"
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="Tenant name must be a DNS label (lower-case letters, digits and '-', no dots): it becomes part of a namespace name"
+type Tenant struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec   TenantSpec   `json:"spec"`
+	Status TenantStatus `json:"status,omitempty"`
+}
+
+// NamespaceName is the namespace that holds this tenant's workloads.
+func (t *Tenant) NamespaceName() string { return TenantNamespacePrefix + t.Name }
+
+// +kubebuilder:object:root=true
+
+// TenantList is a list of Tenants.
+type TenantList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Tenant `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Tenant{}, &TenantList{})
+}

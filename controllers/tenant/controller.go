@@ -1,0 +1,209 @@
+// Package tenant reconciles Tenants: the isolated namespace of one medical practice and everything
+// that isolates it (Pod Security, default-deny networking, quota, limits, RBAC, sync identity).
+package tenant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
+	"github.com/tenantwire/tenantwire/internal/apply"
+	"github.com/tenantwire/tenantwire/internal/conditions"
+	"github.com/tenantwire/tenantwire/internal/labels"
+	"github.com/tenantwire/tenantwire/internal/metrics"
+)
+
+const (
+	// ControllerName names the controller, its field owner and its event source.
+	ControllerName = "tenant"
+	// Finalizer lets the controller clean up the tenant namespace (and, later, run offboarding)
+	// before the Tenant goes away.
+	Finalizer = "tenantwire.io/tenant"
+)
+
+// Reconciler reconciles Tenant objects.
+type Reconciler struct {
+	// Client reads from the manager's cache (children filtered to our labels) and writes to the API.
+	Client client.Client
+	// APIReader reads around the cache; used only to look for a namespace we do not own yet.
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Recorder  record.EventRecorder
+	Clock     clock.PassiveClock
+	// DNS is where tenant pods may resolve names.
+	DNS DNSTarget
+}
+
+// +kubebuilder:rbac:groups=tenantwire.io,resources=tenants,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=tenantwire.io,resources=tenants/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=tenantwire.io,resources=tenants/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=resourcequotas;limitranges;serviceaccounts,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=bind,resourceNames=tenantwire-tenant-admin;tenantwire-tenant-viewer
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// SetupWithManager registers the controller and the children it watches.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&twv1.Tenant{}).
+		Owns(&corev1.Namespace{}).
+		Owns(&networkingv1.NetworkPolicy{}).
+		Owns(&corev1.ResourceQuota{}).
+		Owns(&corev1.LimitRange{}).
+		Owns(&rbacv1.RoleBinding{}).
+		Owns(&corev1.ServiceAccount{}).
+		WithOptions(opts).
+		Named(ControllerName).
+		Complete(r)
+}
+
+func (r *Reconciler) applier() *apply.Applier {
+	return &apply.Applier{Client: r.Client, Scheme: r.Scheme, Owner: labels.FieldOwner(ControllerName)}
+}
+
+// Reconcile converges one Tenant: namespace first, then the isolation children inside it, then one
+// status write if anything in the status changed.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	t := &twv1.Tenant{}
+	if err := r.Client.Get(ctx, req.NamespacedName, t); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !t.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.finalize(ctx, t)
+	}
+	if !controllerutil.ContainsFinalizer(t, Finalizer) {
+		patch := client.MergeFromWithOptions(t.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		controllerutil.AddFinalizer(t, Finalizer)
+		if err := r.Client.Patch(ctx, t, patch); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+
+	obs, err := r.reconcileChildren(ctx, t)
+	if serr := r.writeStatus(ctx, t, computeStatus(t, obs, metav1.NewTime(r.Clock.Now()))); serr != nil {
+		err = errors.Join(err, serr)
+	}
+	return ctrl.Result{}, err
+}
+
+// reconcileChildren applies the namespace and, once it is Active, everything inside it.
+func (r *Reconciler) reconcileChildren(ctx context.Context, t *twv1.Tenant) (observation, error) {
+	if p, err := r.checkNamespaceOwner(ctx, t); p != nil || err != nil {
+		return observation{namespace: p}, err
+	}
+	a := r.applier()
+	ns := desiredNamespace(t)
+	if _, err := a.Apply(ctx, ns); err != nil {
+		return observation{namespace: &problem{reason: twv1.ReasonApplyFailed, message: err.Error()}}, err
+	}
+	if ns.DeletionTimestamp != nil || ns.Status.Phase == corev1.NamespaceTerminating {
+		// Children cannot be created in a terminating namespace; its deletion event requeues us.
+		return observation{namespace: &problem{reason: twv1.ReasonNamespaceTerminating,
+			message: fmt.Sprintf("Namespace %s is terminating; it is recreated once it is gone", ns.Name)}}, nil
+	}
+
+	var errs []error
+	for _, child := range desiredChildren(t, r.DNS) {
+		if _, err := a.Apply(ctx, child); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return observation{isolation: &problem{reason: twv1.ReasonApplyFailed, message: err.Error()}}, err
+	}
+	return observation{}, nil
+}
+
+// checkNamespaceOwner refuses to adopt a namespace that exists but belongs to someone else: a
+// server-side apply with force would otherwise take it over silently.
+func (r *Reconciler) checkNamespaceOwner(ctx context.Context, t *twv1.Tenant) (*problem, error) {
+	key := client.ObjectKey{Name: t.NamespaceName()}
+	ns := &corev1.Namespace{}
+	err := r.Client.Get(ctx, key, ns)
+	if apierrors.IsNotFound(err) {
+		// The cache holds only namespaces with our label; look at the API for any other.
+		err = r.APIReader.Get(ctx, key, ns)
+	}
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case metav1.IsControlledBy(ns, t):
+		return nil, nil
+	}
+	msg := fmt.Sprintf("Namespace %s already exists and is not controlled by this Tenant; delete it or choose another Tenant name", ns.Name)
+	r.Recorder.Event(t, corev1.EventTypeWarning, twv1.ReasonNamespaceConflict, msg)
+	return &problem{reason: twv1.ReasonNamespaceConflict, message: msg, stalled: true},
+		reconcile.TerminalError(errors.New(msg))
+}
+
+// writeStatus makes at most one status write, and none when nothing changed.
+func (r *Reconciler) writeStatus(ctx context.Context, t *twv1.Tenant, st twv1.TenantStatus) error {
+	ready := conditions.Get(st.Conditions, twv1.ConditionReady)
+	metrics.SetReady("Tenant", "", t.Name, ready != nil && ready.Status == metav1.ConditionTrue)
+	if equality.Semantic.DeepEqual(t.Status, st) {
+		return nil
+	}
+	r.recordReadyTransition(t, conditions.Get(t.Status.Conditions, twv1.ConditionReady), ready)
+	patch := client.MergeFrom(t.DeepCopy())
+	t.Status = st
+	return r.Client.Status().Patch(ctx, t, patch)
+}
+
+// recordReadyTransition emits one event when Ready changes status or reason, never on repeats.
+func (r *Reconciler) recordReadyTransition(t *twv1.Tenant, before, after *metav1.Condition) {
+	if after == nil || (before != nil && before.Status == after.Status && before.Reason == after.Reason) {
+		return
+	}
+	if after.Status == metav1.ConditionTrue {
+		r.Recorder.Event(t, corev1.EventTypeNormal, twv1.ConditionReady, "Tenant namespace and isolation are in place")
+		return
+	}
+	r.Recorder.Event(t, corev1.EventTypeWarning, after.Reason, after.Message)
+}
+
+// finalize is the single place a Tenant's deletion is handled. It deletes the namespace (and with
+// it everything inside) and lets the Tenant go.
+func (r *Reconciler) finalize(ctx context.Context, t *twv1.Tenant) error {
+	if !controllerutil.ContainsFinalizer(t, Finalizer) {
+		return nil
+	}
+	ns := &corev1.Namespace{}
+	err := r.Client.Get(ctx, client.ObjectKey{Name: t.NamespaceName()}, ns)
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return err
+	case metav1.IsControlledBy(ns, t) && ns.DeletionTimestamp.IsZero():
+		if err := r.Client.Delete(ctx, ns); client.IgnoreNotFound(err) != nil {
+			return err
+		}
+		log.FromContext(ctx).Info("deleted tenant namespace", "namespace", ns.Name)
+		r.Recorder.Eventf(t, corev1.EventTypeNormal, twv1.ReasonDeleting, "Deleted namespace %s", ns.Name)
+	}
+	metrics.ForgetReady("Tenant", "", t.Name)
+	patch := client.MergeFromWithOptions(t.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	controllerutil.RemoveFinalizer(t, Finalizer)
+	return r.Client.Patch(ctx, t, patch)
+}

@@ -1,0 +1,325 @@
+package tenant
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
+	"github.com/tenantwire/tenantwire/internal/conditions"
+	"github.com/tenantwire/tenantwire/internal/testenv"
+)
+
+const timeout = 20 * time.Second
+
+func newTenant(name string, admins ...twv1.Subject) *twv1.Tenant {
+	return &twv1.Tenant{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: twv1.TenantSpec{
+			DisplayName: "Practice " + name,
+			Admins:      admins,
+			Viewers:     []twv1.Subject{{Kind: twv1.SubjectGroup, Name: "oidc:" + name + "-staff"}},
+			Networking:  twv1.TenantNetworking{AllowIngressFrom: []twv1.NamespaceIngress{{Namespace: "monitoring", Ports: []twv1.NetworkPort{{Port: 8080}}}}},
+		},
+	}
+}
+
+func create(t *testing.T, obj client.Object) {
+	t.Helper()
+	if err := k8s.Create(context.Background(), obj); err != nil {
+		t.Fatalf("create %s: %v", obj.GetName(), err)
+	}
+	t.Cleanup(func() { _ = k8s.Delete(context.Background(), obj) })
+}
+
+// waitReady waits for Ready=True at the current generation and returns the Tenant.
+func waitReady(t *testing.T, name string) *twv1.Tenant {
+	t.Helper()
+	tn := &twv1.Tenant{}
+	testenv.Eventually(t, timeout, func() error {
+		if err := k8s.Get(context.Background(), client.ObjectKey{Name: name}, tn); err != nil {
+			return err
+		}
+		c := conditions.Get(tn.Status.Conditions, twv1.ConditionReady)
+		if c == nil || c.Status != metav1.ConditionTrue || tn.Status.ObservedGeneration != tn.Generation {
+			return fmt.Errorf("tenant %s not Ready at generation %d: %+v", name, tn.Generation, tn.Status)
+		}
+		return nil
+	})
+	return tn
+}
+
+func get(t *testing.T, key client.ObjectKey, obj client.Object) error {
+	t.Helper()
+	return k8s.Get(context.Background(), key, obj)
+}
+
+func TestTenantCreatesIsolatedNamespace(t *testing.T) {
+	create(t, newTenant("alpha", twv1.Subject{Kind: twv1.SubjectGroup, Name: "oidc:alpha-admins"}))
+	tn := waitReady(t, "alpha")
+
+	if tn.Status.Namespace != "tenant-alpha" {
+		t.Errorf("status.namespace = %q", tn.Status.Namespace)
+	}
+	for _, typ := range []string{twv1.TenantConditionNamespaceReady, twv1.TenantConditionIsolationReady} {
+		if !conditions.IsTrue(tn.Status.Conditions, typ) {
+			t.Errorf("%s not True: %+v", typ, tn.Status.Conditions)
+		}
+	}
+	ns := &corev1.Namespace{}
+	if err := get(t, client.ObjectKey{Name: "tenant-alpha"}, ns); err != nil {
+		t.Fatal(err)
+	}
+	if ns.Labels["pod-security.kubernetes.io/enforce"] != "restricted" || !metav1.IsControlledBy(ns, tn) {
+		t.Errorf("namespace labels %v, owners %v", ns.Labels, ns.OwnerReferences)
+	}
+
+	key := func(name string) client.ObjectKey { return client.ObjectKey{Namespace: "tenant-alpha", Name: name} }
+	for _, name := range []string{DefaultDenyPolicyName, DNSEgressPolicyName, IngressAllowancePolicyName} {
+		if err := get(t, key(name), &networkingv1.NetworkPolicy{}); err != nil {
+			t.Errorf("network policy %s: %v", name, err)
+		}
+	}
+	if err := get(t, key(QuotaName), &corev1.ResourceQuota{}); err != nil {
+		t.Error(err)
+	}
+	if err := get(t, key(LimitRangeName), &corev1.LimitRange{}); err != nil {
+		t.Error(err)
+	}
+	sa := &corev1.ServiceAccount{}
+	if err := get(t, key(SyncServiceAccountName), sa); err != nil || sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
+		t.Errorf("sync service account %+v: %v", sa, err)
+	}
+	rb := &rbacv1.RoleBinding{}
+	if err := get(t, key(AdminsBindingName), rb); err != nil {
+		t.Fatal(err)
+	}
+	if rb.RoleRef.Name != AdminClusterRole || len(rb.Subjects) != 1 || rb.Subjects[0].Name != "oidc:alpha-admins" {
+		t.Errorf("admins binding = %+v", rb)
+	}
+	if err := get(t, key(ViewersBindingName), rb); err != nil || rb.Subjects[0].Name != "oidc:alpha-staff" {
+		t.Errorf("viewers binding = %+v: %v", rb, err)
+	}
+
+	testenv.Eventually(t, timeout, func() error { return expectEvent("alpha", twv1.ConditionReady) })
+}
+
+func expectEvent(tenant, reason string) error {
+	evs := &corev1.EventList{}
+	if err := k8s.List(context.Background(), evs, client.InNamespace("default")); err != nil {
+		return err
+	}
+	for _, e := range evs.Items {
+		if e.InvolvedObject.Kind == "Tenant" && e.InvolvedObject.Name == tenant && e.Reason == reason {
+			return nil
+		}
+	}
+	return fmt.Errorf("no %s event for tenant %s among %d events", reason, tenant, len(evs.Items))
+}
+
+func TestTenantAdminsUpdateIsApplied(t *testing.T) {
+	create(t, newTenant("beta",
+		twv1.Subject{Kind: twv1.SubjectUser, Name: "ann@beta.example"},
+		twv1.Subject{Kind: twv1.SubjectUser, Name: "bob@beta.example"}))
+	tn := waitReady(t, "beta")
+
+	// Remove one admin and add a group: the binding must drop bob, not just add the group.
+	tn.Spec.Admins = []twv1.Subject{{Kind: twv1.SubjectUser, Name: "ann@beta.example"}, {Kind: twv1.SubjectGroup, Name: "oidc:beta-admins"}}
+	if err := k8s.Update(context.Background(), tn); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, "beta")
+	testenv.Eventually(t, timeout, func() error {
+		rb := &rbacv1.RoleBinding{}
+		if err := get(t, client.ObjectKey{Namespace: "tenant-beta", Name: AdminsBindingName}, rb); err != nil {
+			return err
+		}
+		var names []string
+		for _, s := range rb.Subjects {
+			names = append(names, s.Kind+":"+s.Name)
+		}
+		if got := strings.Join(names, ","); got != "User:ann@beta.example,Group:oidc:beta-admins" {
+			return fmt.Errorf("admins binding subjects = %s", got)
+		}
+		return nil
+	})
+}
+
+func TestTenantRepairsDrift(t *testing.T) {
+	create(t, newTenant("gamma"))
+	waitReady(t, "gamma")
+	ctx := context.Background()
+	ns := "tenant-gamma"
+
+	// A deleted child comes back.
+	if err := k8s.Delete(ctx, &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: DefaultDenyPolicyName}}); err != nil {
+		t.Fatal(err)
+	}
+	// A field we own, edited by hand, is set back.
+	q := &corev1.ResourceQuota{}
+	if err := get(t, client.ObjectKey{Namespace: ns, Name: QuotaName}, q); err != nil {
+		t.Fatal(err)
+	}
+	q.Spec.Hard["pods"] = resource.MustParse("500")
+	if err := k8s.Update(ctx, q); err != nil {
+		t.Fatal(err)
+	}
+	// Weakening Pod Security on the namespace is undone.
+	nsObj := &corev1.Namespace{}
+	if err := get(t, client.ObjectKey{Name: ns}, nsObj); err != nil {
+		t.Fatal(err)
+	}
+	nsObj.Labels["pod-security.kubernetes.io/enforce"] = "privileged"
+	if err := k8s.Update(ctx, nsObj); err != nil {
+		t.Fatal(err)
+	}
+
+	testenv.Eventually(t, timeout, func() error {
+		if err := get(t, client.ObjectKey{Namespace: ns, Name: DefaultDenyPolicyName}, &networkingv1.NetworkPolicy{}); err != nil {
+			return fmt.Errorf("default-deny policy not restored: %w", err)
+		}
+		if err := get(t, client.ObjectKey{Namespace: ns, Name: QuotaName}, q); err != nil {
+			return err
+		}
+		if got := q.Spec.Hard["pods"]; got.String() != "20" {
+			return fmt.Errorf("quota pods = %s, want 20", got.String())
+		}
+		if err := get(t, client.ObjectKey{Name: ns}, nsObj); err != nil {
+			return err
+		}
+		if got := nsObj.Labels["pod-security.kubernetes.io/enforce"]; got != "restricted" {
+			return fmt.Errorf("pod security enforce = %s, want restricted", got)
+		}
+		return nil
+	})
+}
+
+func TestTenantConvergedReconcileMakesNoWrites(t *testing.T) {
+	create(t, newTenant("delta", twv1.Subject{Kind: twv1.SubjectUser, Name: "dee@delta.example"}))
+	waitReady(t, "delta")
+	if writes.Writes() == 0 {
+		t.Fatal("the write counter saw no writes while a tenant was created: it is not wired in")
+	}
+	// Let the watch events of our own last writes settle, then reconcile twice by hand.
+	time.Sleep(time.Second)
+	before := writes.Writes()
+	for range 2 {
+		if _, err := reconciler.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKey{Name: "delta"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := writes.Writes() - before; got != 0 {
+		t.Errorf("converged reconciles made %d writes, want 0", got)
+	}
+}
+
+func TestTenantRefusesForeignNamespace(t *testing.T) {
+	create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "tenant-epsilon", Labels: map[string]string{"owner": "someone-else"}}})
+	create(t, newTenant("epsilon"))
+
+	testenv.Eventually(t, timeout, func() error {
+		tn := &twv1.Tenant{}
+		if err := get(t, client.ObjectKey{Name: "epsilon"}, tn); err != nil {
+			return err
+		}
+		ready := conditions.Get(tn.Status.Conditions, twv1.ConditionReady)
+		if ready == nil || ready.Reason != twv1.ReasonNamespaceConflict || !conditions.IsTrue(tn.Status.Conditions, twv1.ConditionStalled) {
+			return fmt.Errorf("want Ready=False NamespaceConflict and Stalled, got %+v", tn.Status.Conditions)
+		}
+		return nil
+	})
+	ns := &corev1.Namespace{}
+	if err := get(t, client.ObjectKey{Name: "tenant-epsilon"}, ns); err != nil {
+		t.Fatal(err)
+	}
+	if len(ns.OwnerReferences) != 0 || ns.Labels["pod-security.kubernetes.io/enforce"] != "" {
+		t.Errorf("foreign namespace was taken over: %+v", ns.ObjectMeta)
+	}
+}
+
+func TestTenantValidation(t *testing.T) {
+	tests := map[string]struct {
+		tenant  *twv1.Tenant
+		wantMsg string
+	}{
+		"name too long for a namespace": {
+			tenant:  newTenant(strings.Repeat("a", 57)),
+			wantMsg: "Tenant name must be at most 56 characters",
+		},
+		"name with a dot": {
+			tenant:  newTenant("acme.clinic"),
+			wantMsg: "Tenant name must be a DNS label",
+		},
+		"unknown subject kind": {
+			tenant:  newTenant("zeta", twv1.Subject{Kind: "ServiceAccount", Name: "x"}),
+			wantMsg: `spec.admins[0].kind: Unsupported value: "ServiceAccount"`,
+		},
+		"secret store path escapes": {
+			tenant: func() *twv1.Tenant {
+				tn := newTenant("eta")
+				tn.Spec.SecretStore = &twv1.TenantSecretStore{Name: "vault", PathPrefix: "tenants/../other"}
+				return tn
+			}(),
+			wantMsg: "pathPrefix must not contain '..'",
+		},
+		"missing display name": {
+			tenant: func() *twv1.Tenant {
+				tn := newTenant("theta")
+				tn.Spec.DisplayName = ""
+				return tn
+			}(),
+			wantMsg: "spec.displayName",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			err := k8s.Create(context.Background(), tc.tenant)
+			if err == nil {
+				_ = k8s.Delete(context.Background(), tc.tenant)
+				t.Fatal("the API server accepted an invalid Tenant")
+			}
+			if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tc.wantMsg) {
+				t.Errorf("error = %v, want Invalid mentioning %q", err, tc.wantMsg)
+			}
+		})
+	}
+	// The longest valid name is accepted.
+	create(t, newTenant(strings.Repeat("a", 56)))
+}
+
+func TestTenantDeletionRemovesNamespace(t *testing.T) {
+	tn := newTenant("iota")
+	if err := k8s.Create(context.Background(), tn); err != nil {
+		t.Fatal(err)
+	}
+	tn = waitReady(t, "iota")
+	if len(tn.Finalizers) != 1 || tn.Finalizers[0] != Finalizer {
+		t.Errorf("finalizers = %v, want [%s]", tn.Finalizers, Finalizer)
+	}
+	if err := k8s.Delete(context.Background(), tn); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, timeout, func() error {
+		if err := get(t, client.ObjectKey{Name: "iota"}, &twv1.Tenant{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("tenant still present (err=%v)", err)
+		}
+		ns := &corev1.Namespace{}
+		err := get(t, client.ObjectKey{Name: "tenant-iota"}, ns)
+		// envtest runs no namespace controller, so a deleted namespace stays Terminating.
+		if apierrors.IsNotFound(err) || (err == nil && !ns.DeletionTimestamp.IsZero()) {
+			return nil
+		}
+		return fmt.Errorf("namespace not being deleted: %v %+v", err, ns.ObjectMeta)
+	})
+}

@@ -1,0 +1,95 @@
+package tenant
+
+import (
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
+	"github.com/tenantwire/tenantwire/internal/conditions"
+)
+
+func TestComputeStatus(t *testing.T) {
+	now := metav1.NewTime(time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC))
+	terminating := &problem{reason: twv1.ReasonNamespaceTerminating, message: "terminating"}
+	conflict := &problem{reason: twv1.ReasonNamespaceConflict, message: "taken", stalled: true}
+	applyFailed := &problem{reason: twv1.ReasonApplyFailed, message: "quota rejected"}
+
+	tests := map[string]struct {
+		obs                                     observation
+		wantReady, wantNamespace, wantIsolation metav1.ConditionStatus
+		wantReason                              string
+		wantReconciling, wantStalled            bool
+	}{
+		"all in place": {
+			wantReady: metav1.ConditionTrue, wantNamespace: metav1.ConditionTrue, wantIsolation: metav1.ConditionTrue,
+			wantReason: twv1.ReasonReconciled,
+		},
+		"namespace terminating: progressing": {
+			obs:       observation{namespace: terminating},
+			wantReady: metav1.ConditionFalse, wantNamespace: metav1.ConditionFalse, wantIsolation: metav1.ConditionFalse,
+			wantReason: twv1.ReasonNamespaceTerminating, wantReconciling: true,
+		},
+		"namespace owned by someone else: stalled": {
+			obs:       observation{namespace: conflict},
+			wantReady: metav1.ConditionFalse, wantNamespace: metav1.ConditionFalse, wantIsolation: metav1.ConditionFalse,
+			wantReason: twv1.ReasonNamespaceConflict, wantStalled: true,
+		},
+		"isolation child rejected": {
+			obs:       observation{isolation: applyFailed},
+			wantReady: metav1.ConditionFalse, wantNamespace: metav1.ConditionTrue, wantIsolation: metav1.ConditionFalse,
+			wantReason: twv1.ReasonApplyFailed, wantReconciling: true,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			st := computeStatus(sampleTenant(), tc.obs, now)
+			if st.ObservedGeneration != 3 || st.Namespace != "tenant-acme" {
+				t.Errorf("observedGeneration=%d namespace=%q", st.ObservedGeneration, st.Namespace)
+			}
+			check := func(typ string, want metav1.ConditionStatus) {
+				c := conditions.Get(st.Conditions, typ)
+				if c == nil || c.Status != want || c.ObservedGeneration != 3 {
+					t.Errorf("%s = %+v, want %s at generation 3", typ, c, want)
+				}
+			}
+			check(twv1.ConditionReady, tc.wantReady)
+			check(twv1.TenantConditionNamespaceReady, tc.wantNamespace)
+			check(twv1.TenantConditionIsolationReady, tc.wantIsolation)
+			if st.Conditions[0].Type != twv1.ConditionReady {
+				t.Errorf("first condition = %s, want Ready", st.Conditions[0].Type)
+			}
+			if r := conditions.Get(st.Conditions, twv1.ConditionReady).Reason; r != tc.wantReason {
+				t.Errorf("Ready reason = %s, want %s", r, tc.wantReason)
+			}
+			if got := conditions.IsTrue(st.Conditions, twv1.ConditionReconciling); got != tc.wantReconciling {
+				t.Errorf("Reconciling = %v, want %v", got, tc.wantReconciling)
+			}
+			if got := conditions.IsTrue(st.Conditions, twv1.ConditionStalled); got != tc.wantStalled {
+				t.Errorf("Stalled = %v, want %v", got, tc.wantStalled)
+			}
+		})
+	}
+}
+
+func TestComputeStatusKeepsTransitionTimeAndClearsProgressConditions(t *testing.T) {
+	t0 := metav1.NewTime(time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC))
+	t1 := metav1.NewTime(t0.Add(time.Hour))
+	tn := sampleTenant()
+
+	tn.Status = computeStatus(tn, observation{namespace: &problem{reason: twv1.ReasonNamespaceTerminating}}, t0)
+	tn.Status = computeStatus(tn, observation{}, t1)
+	again := computeStatus(tn, observation{}, metav1.NewTime(t1.Add(time.Hour)))
+
+	ready := conditions.Get(again.Conditions, twv1.ConditionReady)
+	if !ready.LastTransitionTime.Equal(&t1) {
+		t.Errorf("Ready lastTransitionTime = %v, want %v (the flip), not the later reconcile", ready.LastTransitionTime, t1)
+	}
+	if conditions.Get(again.Conditions, twv1.ConditionReconciling) != nil {
+		t.Error("Reconciling still present after convergence")
+	}
+	if len(again.Conditions) != 3 {
+		t.Errorf("conditions = %v, want Ready, IsolationReady, NamespaceReady", again.Conditions)
+	}
+}

@@ -1,0 +1,225 @@
+// Package apply writes desired child objects with server-side apply and skips the call when the
+// object in the cache already holds the applied intent, so that a converged reconcile makes no
+// writes at all (the approach of Flux's ssa manager and Cluster API's ssa cache, without a dry run).
+package apply
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"reflect"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	"github.com/tenantwire/tenantwire/internal/metrics"
+)
+
+// IntentAnnotation holds a digest of what we last applied. A field we stop setting leaves the
+// desired object a subset of the live one, so only the digest tells that the intent changed.
+const IntentAnnotation = "tenantwire.io/applied-intent"
+
+// Result says what Apply did.
+type Result int
+
+const (
+	// Unchanged: the live object already held the intent; nothing was sent.
+	Unchanged Result = iota
+	// Applied: a server-side apply request was sent.
+	Applied
+)
+
+// Applier applies children for one controller (one field owner).
+type Applier struct {
+	// Client reads from the manager's cache and writes to the API server.
+	Client client.Client
+	Scheme *runtime.Scheme
+	// Owner is the field manager of every apply.
+	Owner string
+}
+
+// Apply makes the live object hold desired. desired must be a typed object of a kind registered in
+// the scheme, with name (and namespace) set; its status is never applied. On success desired is
+// overwritten with the live object (as the cache or the apply response has it), status included.
+func (a *Applier) Apply(ctx context.Context, desired client.Object) (Result, error) {
+	gvk, err := apiutil.GVKForObject(desired, a.Scheme)
+	if err != nil {
+		return Unchanged, err
+	}
+	intent, err := Intent(desired, a.Scheme)
+	if err != nil {
+		return Unchanged, err
+	}
+
+	live, err := a.Scheme.New(gvk)
+	if err != nil {
+		return Unchanged, err
+	}
+	liveObj, ok := live.(client.Object)
+	if !ok {
+		return Unchanged, fmt.Errorf("%s is not a client.Object", gvk)
+	}
+	switch err := a.Client.Get(ctx, client.ObjectKeyFromObject(desired), liveObj); {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return Unchanged, err
+	default:
+		held, err := Holds(liveObj, intent)
+		if err != nil {
+			return Unchanged, err
+		}
+		if held {
+			return Unchanged, copyInto(desired, liveObj)
+		}
+	}
+
+	if err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(intent),
+		client.FieldOwner(a.Owner), client.ForceOwnership); err != nil {
+		return Unchanged, fmt.Errorf("applying %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(desired), err)
+	}
+	metrics.ChildApplies.WithLabelValues(a.Owner, gvk.Kind).Inc()
+	return Applied, runtime.DefaultUnstructuredConverter.FromUnstructured(intent.Object, desired)
+}
+
+// copyInto overwrites dst with src; both are pointers to the same struct type.
+func copyInto(dst, src client.Object) error {
+	dv, sv := reflect.ValueOf(dst), reflect.ValueOf(src)
+	if dv.Type() != sv.Type() {
+		return fmt.Errorf("cannot copy %T into %T", src, dst)
+	}
+	dv.Elem().Set(sv.Elem())
+	return nil
+}
+
+// Intent renders desired as the unstructured object we send: no status, no server-set metadata,
+// and the intent digest annotation.
+func Intent(desired client.Object, scheme *runtime.Scheme) (*unstructured.Unstructured, error) {
+	gvk, err := apiutil.GVKForObject(desired, scheme)
+	if err != nil {
+		return nil, err
+	}
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(desired)
+	if err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{Object: m}
+	u.SetGroupVersionKind(gvk)
+	delete(u.Object, "status")
+	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(u.Object, "metadata", "resourceVersion")
+	unstructured.RemoveNestedField(u.Object, "metadata", "uid")
+	unstructured.RemoveNestedField(u.Object, "metadata", "managedFields")
+	unstructured.RemoveNestedField(u.Object, "metadata", "annotations", IntentAnnotation)
+
+	// json.Marshal sorts map keys, so equal intents give equal digests.
+	raw, err := json.Marshal(u.Object)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(raw)
+	ann := u.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[IntentAnnotation] = hex.EncodeToString(sum[:12])
+	u.SetAnnotations(ann)
+	return u, nil
+}
+
+// Holds reports whether live already carries intent: same digest, and every field of the intent
+// present with the same value (so a hand edit of a field we own is repaired).
+func Holds(live client.Object, intent *unstructured.Unstructured) (bool, error) {
+	if live.GetAnnotations()[IntentAnnotation] != intent.GetAnnotations()[IntentAnnotation] {
+		return false, nil
+	}
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(live)
+	if err != nil {
+		return false, err
+	}
+	// Typed objects may come without TypeMeta; the Get by key already matched the kind.
+	m["apiVersion"], m["kind"] = intent.GetAPIVersion(), intent.GetKind()
+	return contains(m, intent.Object), nil
+}
+
+// contains reports whether have holds every field of want with an equal value. Lists must match
+// element by element; fields the server added (defaults) are ignored.
+func contains(have, want any) bool {
+	switch w := want.(type) {
+	case nil:
+		return true
+	case map[string]any:
+		h, ok := have.(map[string]any)
+		if !ok {
+			return len(w) == 0 && have == nil
+		}
+		for k, wv := range w {
+			hv, present := h[k]
+			if !present {
+				if isEmpty(wv) {
+					continue
+				}
+				return false
+			}
+			if !contains(hv, wv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		h, ok := have.([]any)
+		if !ok {
+			return len(w) == 0 && have == nil
+		}
+		if len(h) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !contains(h[i], w[i]) {
+				return false
+			}
+		}
+		return true
+	default:
+		return scalarEqual(have, want)
+	}
+}
+
+func isEmpty(v any) bool {
+	switch t := v.(type) {
+	case nil:
+		return true
+	case map[string]any:
+		return len(t) == 0
+	case []any:
+		return len(t) == 0
+	}
+	return false
+}
+
+// scalarEqual compares JSON scalars, treating integer and float encodings of a number as equal.
+func scalarEqual(a, b any) bool {
+	if af, ok := asFloat(a); ok {
+		bf, ok := asFloat(b)
+		return ok && af == bf
+	}
+	return a == b
+}
+
+func asFloat(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return float64(n), true
+	case int32:
+		return float64(n), true
+	case int:
+		return float64(n), true
+	case float64:
+		return n, true
+	}
+	return 0, false
+}

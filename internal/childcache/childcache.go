@@ -1,0 +1,41 @@
+// Package childcache configures what the manager's cache holds: our own children only, without
+// managedFields, so memory stays flat however large the cluster is.
+package childcache
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	k8slabels "k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/tenantwire/tenantwire/internal/labels"
+)
+
+// ManagedChildrenSelector is what the cache keeps of kinds we only create: our own objects. It keeps
+// memory flat however many unrelated Secrets, Namespaces or Deployments the cluster holds.
+func ManagedChildrenSelector() k8slabels.Selector {
+	return k8slabels.SelectorFromSet(k8slabels.Set{labels.ManagedBy: labels.ManagedByValue})
+}
+
+// Options limits the cache to our children and strips managedFields from everything it holds.
+func Options() cache.Options {
+	own := cache.ByObject{Label: ManagedChildrenSelector()}
+	return cache.Options{
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Namespace{}:           own,
+			&corev1.ResourceQuota{}:       own,
+			&corev1.LimitRange{}:          own,
+			&corev1.ServiceAccount{}:      own,
+			&corev1.Secret{}:              own,
+			&corev1.ConfigMap{}:           own,
+			&networkingv1.NetworkPolicy{}: own,
+			&rbacv1.RoleBinding{}:         own,
+			&rbacv1.Role{}:                own,
+			&appsv1.Deployment{}:          own,
+		},
+	}
+}

@@ -1,0 +1,127 @@
+// Package manager builds the controller manager: flags, cache, metrics server and controllers.
+package manager
+
+import (
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/tenantwire/tenantwire/controllers/tenant"
+	"github.com/tenantwire/tenantwire/internal/childcache"
+	twscheme "github.com/tenantwire/tenantwire/internal/scheme"
+)
+
+// Options are the manager's command-line settings.
+type Options struct {
+	MetricsAddr       string
+	SecureMetrics     bool
+	ProbeAddr         string
+	LeaderElection    bool
+	LeaderElectionNS  string
+	TenantConcurrency int
+	QPS               float64
+	Burst             int
+	DNSNamespace      string
+	DNSPodSelector    string
+	EnableHTTP2       bool
+	GracefulShutdown  time.Duration
+	Zap               zap.Options
+}
+
+// BindFlags registers the manager flags on fs.
+func (o *Options) BindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint (\"0\" disables it).")
+	fs.BoolVar(&o.SecureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, authenticating and authorizing each scrape against the API server.")
+	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
+	fs.BoolVar(&o.LeaderElection, "leader-elect", false, "Elect a leader so that only one replica reconciles at a time.")
+	fs.StringVar(&o.LeaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election lease (default: the pod's namespace).")
+	fs.IntVar(&o.TenantConcurrency, "tenant-concurrency", 4, "Tenants reconciled in parallel.")
+	fs.Float64Var(&o.QPS, "kube-api-qps", 50, "Sustained queries per second to the API server.")
+	fs.IntVar(&o.Burst, "kube-api-burst", 100, "Burst of queries to the API server.")
+	fs.StringVar(&o.DNSNamespace, "dns-namespace", tenant.DefaultDNSTarget.Namespace, "Namespace of the cluster DNS that tenant pods may query.")
+	fs.StringVar(&o.DNSPodSelector, "dns-pod-selector", "k8s-app=kube-dns", "Label selector (k=v[,k=v]) of the cluster DNS pods.")
+	fs.BoolVar(&o.EnableHTTP2, "enable-http2", false, "Serve metrics over HTTP/2 (off by default: CVE-2023-44487, CVE-2023-39325).")
+	fs.DurationVar(&o.GracefulShutdown, "graceful-shutdown-timeout", 30*time.Second, "How long running reconciles may take to finish on shutdown.")
+	o.Zap.BindFlags(fs)
+}
+
+// ParseDNSTarget turns the DNS flags into a DNSTarget.
+func (o *Options) ParseDNSTarget() (tenant.DNSTarget, error) {
+	sel := map[string]string{}
+	for _, kv := range strings.Split(o.DNSPodSelector, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || k == "" {
+			return tenant.DNSTarget{}, fmt.Errorf("--dns-pod-selector: %q is not key=value", kv)
+		}
+		sel[k] = v
+	}
+	return tenant.DNSTarget{Namespace: o.DNSNamespace, PodSelector: sel}, nil
+}
+
+// New builds a manager with every controller registered.
+func New(o Options) (ctrl.Manager, error) {
+	restCfg, err := ctrl.GetConfig()
+	if err != nil {
+		return nil, err
+	}
+	restCfg.QPS, restCfg.Burst = float32(o.QPS), o.Burst
+	dns, err := o.ParseDNSTarget()
+	if err != nil {
+		return nil, err
+	}
+
+	var tlsOpts []func(*tls.Config)
+	if !o.EnableHTTP2 {
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	tlsOpts = append(tlsOpts, func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 })
+	metricsOpts := metricsserver.Options{BindAddress: o.MetricsAddr, SecureServing: o.SecureMetrics, TLSOpts: tlsOpts}
+	if o.SecureMetrics {
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+
+	scheme := twscheme.New()
+	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
+		Scheme:                        scheme,
+		Cache:                         childcache.Options(),
+		Metrics:                       metricsOpts,
+		HealthProbeBindAddress:        o.ProbeAddr,
+		LeaderElection:                o.LeaderElection,
+		LeaderElectionID:              "tenantwire.io",
+		LeaderElectionNamespace:       o.LeaderElectionNS,
+		LeaderElectionReleaseOnCancel: true,
+		GracefulShutdownTimeout:       &o.GracefulShutdown,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return nil, err
+	}
+
+	tr := &tenant.Reconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Scheme:    scheme,
+		Recorder:  mgr.GetEventRecorderFor("tenantwire-" + tenant.ControllerName),
+		Clock:     clock.RealClock{},
+		DNS:       dns,
+	}
+	if err := tr.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: o.TenantConcurrency}); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}
