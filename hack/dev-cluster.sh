@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# A local simulated cluster for `make run` and the end-to-end tests: kwokctl's binary runtime with a
+# real etcd, kube-apiserver, kube-controller-manager and kube-scheduler, fake nodes whose pods become
+# Ready, the External Secrets Operator CRDs and its real controller.
+#
+#   hack/dev-cluster.sh up      create (or reuse) the cluster; prints the kubeconfig path
+#   hack/dev-cluster.sh down    stop everything started here and delete the cluster
+#   hack/dev-cluster.sh status  say whether it is up
+#
+# State (kubeconfig, pid files, logs) lives in $DEV_DIR (default .dev-cluster/ in the repo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CLUSTER_NAME=${CLUSTER_NAME:-tenantwire}
+DEV_DIR=${DEV_DIR:-$PWD/.dev-cluster}
+NODES=${NODES:-2}
+TOOLS=hack/tools.sh
+KUBECONFIG_OUT="$DEV_DIR/kubeconfig"
+
+log() { printf '[dev-cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+kwokctl() { "$($TOOLS path kwokctl)" "$@"; }
+kubectl() { "$($TOOLS path kubectl)" --kubeconfig "$KUBECONFIG_OUT" "$@"; }
+
+# Our cluster keeps kwokctl's own state next to ours, so nothing is left in the user's home.
+export KWOK_WORKDIR="$DEV_DIR/kwok"
+
+cluster_up() {
+  [[ -f $KUBECONFIG_OUT ]] && kubectl get --raw /readyz >/dev/null 2>&1
+}
+
+stop_pidfile() {
+  local f=$1 pid
+  [[ -f $f ]] || return 0
+  pid=$(cat "$f")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}
+
+start_eso() {
+  local pidfile="$DEV_DIR/external-secrets.pid"
+  if [[ -f $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    return 0
+  fi
+  log "starting the External Secrets Operator controller (log: $DEV_DIR/external-secrets.log)"
+  KUBECONFIG="$KUBECONFIG_OUT" nohup "$($TOOLS path external-secrets)" \
+    --metrics-addr=0 --live-addr=127.0.0.1:0 --concurrent=2 \
+    --enable-leader-election=false --loglevel=info \
+    >"$DEV_DIR/external-secrets.log" 2>&1 &
+  echo $! >"$pidfile"
+}
+
+up() {
+  mkdir -p "$DEV_DIR"
+  log "making sure the toolchain is built (first time: ~10-15 minutes)"
+  $TOOLS ensure
+  if cluster_up; then
+    log "cluster $CLUSTER_NAME is already up"
+  else
+    log "creating cluster $CLUSTER_NAME (kwokctl binary runtime, Kubernetes $(tool_version KUBE_VERSION))"
+    kwokctl delete cluster --name "$CLUSTER_NAME" --kubeconfig "$DEV_DIR/kwokctl-kubeconfig" >/dev/null 2>&1 || true
+    kwokctl create cluster --name "$CLUSTER_NAME" --runtime binary \
+      --kube-apiserver-binary "$($TOOLS path kube-apiserver)" \
+      --kube-controller-manager-binary "$($TOOLS path kube-controller-manager)" \
+      --kube-scheduler-binary "$($TOOLS path kube-scheduler)" \
+      --etcd-binary "$($TOOLS path etcd)" \
+      --kwok-controller-binary "$($TOOLS path kwok)" \
+      --kube-authorization --kube-admission \
+      --kubeconfig "$DEV_DIR/kwokctl-kubeconfig" \
+      --wait 2m >"$DEV_DIR/kwokctl.log" 2>&1 || { tail -n 20 "$DEV_DIR/kwokctl.log" >&2; exit 1; }
+    kwokctl get kubeconfig --name "$CLUSTER_NAME" >"$KUBECONFIG_OUT"
+    log "adding $NODES fake nodes"
+    kwokctl scale node --replicas "$NODES" --name "$CLUSTER_NAME" >>"$DEV_DIR/kwokctl.log" 2>&1
+  fi
+  log "installing the External Secrets Operator CRDs"
+  kubectl apply --server-side --force-conflicts -f "$(eso_crds)" >/dev/null
+  kubectl wait --for=condition=Established --timeout=60s crd/externalsecrets.external-secrets.io >/dev/null
+  start_eso
+  echo "$KUBECONFIG_OUT"
+}
+
+# eso_crds is the CRD bundle of the ESO release we build, from the Go module cache.
+eso_crds() {
+  local dir version
+  version=$(tool_version ESO_VERSION)
+  dir=$(cd / && GOFLAGS= go mod download -json "github.com/external-secrets/external-secrets@$version" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  echo "$dir/deploy/crds/bundle.yaml"
+}
+
+tool_version() { $TOOLS versions | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+
+down() {
+  stop_pidfile "$DEV_DIR/manager.pid"
+  stop_pidfile "$DEV_DIR/external-secrets.pid"
+  if [[ -d $KWOK_WORKDIR ]]; then
+    log "deleting cluster $CLUSTER_NAME"
+    kwokctl delete cluster --name "$CLUSTER_NAME" --kubeconfig "$DEV_DIR/kwokctl-kubeconfig" >/dev/null 2>&1 || true
+  fi
+  rm -rf "$DEV_DIR"
+  log "removed"
+}
+
+case ${1:-up} in
+  up) up ;;
+  down) down ;;
+  status) if cluster_up; then echo "up: KUBECONFIG=$KUBECONFIG_OUT"; else echo "down"; exit 1; fi ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,143 @@
+// Package e2e runs the operator binary against the simulated cluster (kwok with a real apiserver,
+// etcd, controller-manager and scheduler, and the real External Secrets Operator controller) and
+// drives it the way users do: kubectl apply of the samples.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tenantwire/tenantwire/internal/testenv"
+)
+
+// cluster is the simulated cluster the suite runs against, shared by all tests.
+type cluster struct {
+	root       string
+	devDir     string
+	kubeconfig string
+	kubectlBin string
+	manager    *exec.Cmd
+	managerLog *os.File
+}
+
+var sim *cluster
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if os.Getenv("E2E_SKIP") != "" {
+		fmt.Println("E2E_SKIP is set: not starting the simulated cluster")
+		return 0
+	}
+	c, err := startCluster()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the simulated cluster:", err)
+		return 1
+	}
+	sim = c
+	defer c.stop()
+	return m.Run()
+}
+
+func startCluster() (*cluster, error) {
+	root := testenv.RepoRoot()
+	devDir, err := os.MkdirTemp("", "tenantwire-e2e-")
+	if err != nil {
+		return nil, err
+	}
+	c := &cluster{root: root, devDir: devDir}
+	// A cluster name of our own so that a developer's `make run` cluster is left alone.
+	up := exec.Command(filepath.Join(root, "hack", "dev-cluster.sh"), "up")
+	up.Env = append(os.Environ(), "DEV_DIR="+devDir, "CLUSTER_NAME=tenantwire-e2e")
+	up.Stderr = os.Stderr
+	out, err := up.Output()
+	if err != nil {
+		return nil, fmt.Errorf("hack/dev-cluster.sh up: %w", err)
+	}
+	c.kubeconfig = strings.TrimSpace(string(out))
+	kb, err := exec.Command(filepath.Join(root, "hack", "tools.sh"), "path", "kubectl").Output()
+	if err != nil {
+		return nil, err
+	}
+	c.kubectlBin = strings.TrimSpace(string(kb))
+
+	for _, args := range [][]string{
+		{"apply", "--server-side", "-f", filepath.Join(root, "config", "crd", "bases")},
+		{"wait", "--for=condition=Established", "--timeout=60s", "-f", filepath.Join(root, "config", "crd", "bases")},
+		{"apply", "--server-side", "-f", filepath.Join(root, "config", "rbac", "tenant_roles.yaml")},
+	} {
+		if _, err := c.kubectl(args...); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.startManager(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *cluster) startManager() error {
+	bin := filepath.Join(c.devDir, "tenantwire")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = c.root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("building the operator: %v\n%s", err, out)
+	}
+	logf, err := os.Create(filepath.Join(c.devDir, "manager.log"))
+	if err != nil {
+		return err
+	}
+	c.managerLog = logf
+	c.manager = exec.Command(bin, "manager", "--metrics-bind-address=0", "--health-probe-bind-address=127.0.0.1:0")
+	c.manager.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig)
+	c.manager.Stdout, c.manager.Stderr = logf, logf
+	return c.manager.Start()
+}
+
+func (c *cluster) stop() {
+	if c.manager != nil && c.manager.Process != nil {
+		_ = c.manager.Process.Signal(os.Interrupt)
+		_ = c.manager.Wait()
+	}
+	if os.Getenv("E2E_KEEP") != "" {
+		fmt.Printf("E2E_KEEP: cluster left running; KUBECONFIG=%s\n", c.kubeconfig)
+		return
+	}
+	down := exec.Command(filepath.Join(c.root, "hack", "dev-cluster.sh"), "down")
+	down.Env = append(os.Environ(), "DEV_DIR="+c.devDir, "CLUSTER_NAME=tenantwire-e2e")
+	_ = down.Run()
+	_ = os.RemoveAll(c.devDir)
+}
+
+// kubectl runs kubectl against the simulated cluster and returns its stdout.
+func (c *cluster) kubectl(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.kubectlBin, append([]string{"--kubeconfig", c.kubeconfig}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("kubectl %s: %v: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String(), nil
+}
+
+// managerLogTail returns the end of the operator's log for failure messages.
+func (c *cluster) managerLogTail() string {
+	b, _ := os.ReadFile(filepath.Join(c.devDir, "manager.log"))
+	lines := strings.Split(string(b), "\n")
+	if len(lines) > 40 {
+		lines = lines[len(lines)-40:]
+	}
+	return strings.Join(lines, "\n")
+}
