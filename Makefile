@@ -5,8 +5,7 @@ SHELL := /usr/bin/env bash -o pipefail
 IMG ?= tenantwire:dev
 TOOLS := hack/tools.sh
 CONTROLLER_GEN = $(shell $(TOOLS) path controller-gen)
-GOTEST_FLAGS ?= -count=1
-# Packages whose tests need no API server run first; envtest suites build the toolchain on demand.
+GOTEST_FLAGS ?= -count=1 -timeout 30m
 PKGS ?= ./...
 
 .PHONY: all
@@ -49,7 +48,7 @@ tools: ## Build the Kubernetes toolchain into the cache (first time ~10-15 minut
 	$(TOOLS) ensure
 
 .PHONY: test
-test: manifests generate vet ## Unit, envtest and simulated-cluster tests (builds the toolchain on first use).
+test: manifests generate vet tools ## Unit, envtest and simulated-cluster tests (builds the toolchain on first use).
 	KUBEBUILDER_ASSETS="$$($(TOOLS) envtest)" go test $(GOTEST_FLAGS) $(PKGS)
 
 ##@ Build

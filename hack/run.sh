@@ -49,15 +49,19 @@ nohup bin/tenantwire manager --metrics-bind-address=127.0.0.1:18080 --metrics-se
   --health-probe-bind-address=127.0.0.1:18081 >"$DEV_DIR/manager.log" 2>&1 &
 echo $! >"$pidfile"
 
-log "applying config/samples"
-$kubectl apply --server-side -k config/samples >/dev/null
-log "waiting for the samples to be Ready"
-if ! $kubectl wait --for=condition=Ready --timeout=120s tenants --all >/dev/null; then
+samples_failed() {
   log "samples did not become Ready; last lines of the operator log:"
   tail -n 30 "$DEV_DIR/manager.log" >&2
   exit 1
-fi
+}
+log "applying the development secret store (ESO fake provider) and config/samples"
+$kubectl apply --server-side -f config/dev/secretstore-fake.yaml >/dev/null
+$kubectl apply --server-side -f config/samples/tenantwire_v1alpha1_tenant.yaml >/dev/null
+$kubectl wait --for=condition=Ready --timeout=120s tenants --all >/dev/null || samples_failed
+$kubectl apply --server-side -f config/samples/tenantwire_v1alpha1_integration.yaml >/dev/null
+$kubectl wait --for=condition=Ready --timeout=120s integrations --all -A >/dev/null || samples_failed
 $kubectl get tenants
+$kubectl get integrations -A
 
 cat <<MSG
 
@@ -68,7 +72,9 @@ The operator runs in the background against a simulated cluster. Look around wit
   kubectl get tenants
   kubectl describe tenant acme-family-practice
   kubectl get ns,networkpolicies,resourcequotas,limitranges,rolebindings,serviceaccounts -n tenant-acme-family-practice
-  kubectl get events -A --field-selector involvedObject.kind=Tenant
+  kubectl get integrations,externalsecrets,secrets,deployments,pods -n tenant-acme-family-practice
+  kubectl describe integration cerbo-to-quickbooks -n tenant-acme-family-practice
+  kubectl get events -A --field-selector involvedObject.apiVersion=tenantwire.io/v1alpha1
   curl -s http://127.0.0.1:18080/metrics | grep tenantwire_
 
 Operator log: $DEV_DIR/manager.log   External Secrets Operator log: $DEV_DIR/external-secrets.log

@@ -114,12 +114,12 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, t *twv1.Tenant) (obs
 	a := r.applier()
 	ns := desiredNamespace(t)
 	if _, err := a.Apply(ctx, ns); err != nil {
-		return observation{namespace: &problem{reason: twv1.ReasonApplyFailed, message: err.Error()}}, err
+		return observation{namespace: &conditions.Problem{Reason: twv1.ReasonApplyFailed, Message: err.Error()}}, err
 	}
 	if ns.DeletionTimestamp != nil || ns.Status.Phase == corev1.NamespaceTerminating {
 		// Children cannot be created in a terminating namespace; its deletion event requeues us.
-		return observation{namespace: &problem{reason: twv1.ReasonNamespaceTerminating,
-			message: fmt.Sprintf("Namespace %s is terminating; it is recreated once it is gone", ns.Name)}}, nil
+		return observation{namespace: &conditions.Problem{Reason: twv1.ReasonNamespaceTerminating,
+			Message: fmt.Sprintf("Namespace %s is terminating; it is recreated once it is gone", ns.Name)}}, nil
 	}
 
 	var errs []error
@@ -129,14 +129,14 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, t *twv1.Tenant) (obs
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return observation{isolation: &problem{reason: twv1.ReasonApplyFailed, message: err.Error()}}, err
+		return observation{isolation: &conditions.Problem{Reason: twv1.ReasonApplyFailed, Message: err.Error()}}, err
 	}
 	return observation{}, nil
 }
 
 // checkNamespaceOwner refuses to adopt a namespace that exists but belongs to someone else: a
 // server-side apply with force would otherwise take it over silently.
-func (r *Reconciler) checkNamespaceOwner(ctx context.Context, t *twv1.Tenant) (*problem, error) {
+func (r *Reconciler) checkNamespaceOwner(ctx context.Context, t *twv1.Tenant) (*conditions.Problem, error) {
 	key := client.ObjectKey{Name: t.NamespaceName()}
 	ns := &corev1.Namespace{}
 	err := r.Client.Get(ctx, key, ns)
@@ -154,7 +154,7 @@ func (r *Reconciler) checkNamespaceOwner(ctx context.Context, t *twv1.Tenant) (*
 	}
 	msg := fmt.Sprintf("Namespace %s already exists and is not controlled by this Tenant; delete it or choose another Tenant name", ns.Name)
 	r.Recorder.Event(t, corev1.EventTypeWarning, twv1.ReasonNamespaceConflict, msg)
-	return &problem{reason: twv1.ReasonNamespaceConflict, message: msg, stalled: true},
+	return &conditions.Problem{Reason: twv1.ReasonNamespaceConflict, Message: msg, Stalled: true},
 		reconcile.TerminalError(errors.New(msg))
 }
 
@@ -165,22 +165,11 @@ func (r *Reconciler) writeStatus(ctx context.Context, t *twv1.Tenant, st twv1.Te
 	if equality.Semantic.DeepEqual(t.Status, st) {
 		return nil
 	}
-	r.recordReadyTransition(t, conditions.Get(t.Status.Conditions, twv1.ConditionReady), ready)
+	conditions.RecordReadyTransition(r.Recorder, t, st.Conditions, conditions.Get(t.Status.Conditions, twv1.ConditionReady),
+		"Tenant namespace and isolation are in place")
 	patch := client.MergeFrom(t.DeepCopy())
 	t.Status = st
 	return r.Client.Status().Patch(ctx, t, patch)
-}
-
-// recordReadyTransition emits one event when Ready changes status or reason, never on repeats.
-func (r *Reconciler) recordReadyTransition(t *twv1.Tenant, before, after *metav1.Condition) {
-	if after == nil || (before != nil && before.Status == after.Status && before.Reason == after.Reason) {
-		return
-	}
-	if after.Status == metav1.ConditionTrue {
-		r.Recorder.Event(t, corev1.EventTypeNormal, twv1.ConditionReady, "Tenant namespace and isolation are in place")
-		return
-	}
-	r.Recorder.Event(t, corev1.EventTypeWarning, after.Reason, after.Message)
 }
 
 // finalize is the single place a Tenant's deletion is handled. It deletes the namespace (and with

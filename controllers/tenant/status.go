@@ -9,17 +9,10 @@ import (
 	"github.com/tenantwire/tenantwire/internal/conditions"
 )
 
-// problem is something that keeps a condition False. stalled marks problems only the user can fix.
-type problem struct {
-	reason  string
-	message string
-	stalled bool
-}
-
 // observation is what one reconcile found out; computeStatus turns it into a status.
 type observation struct {
-	namespace *problem // nil: the namespace is Active and ours
-	isolation *problem // nil: every isolation child is applied
+	namespace *conditions.Problem // nil: the namespace is Active and ours
+	isolation *conditions.Problem // nil: every isolation child is applied
 }
 
 // computeStatus is a pure function of the Tenant, what the reconcile observed and the time.
@@ -30,7 +23,7 @@ func computeStatus(t *twv1.Tenant, obs observation, now metav1.Time) twv1.Tenant
 	gen := t.Generation
 
 	if p := obs.namespace; p != nil {
-		conditions.False(&st.Conditions, gen, twv1.TenantConditionNamespaceReady, p.reason, p.message, now)
+		conditions.False(&st.Conditions, gen, twv1.TenantConditionNamespaceReady, p.Reason, p.Message, now)
 	} else {
 		conditions.True(&st.Conditions, gen, twv1.TenantConditionNamespaceReady, twv1.ReasonReconciled,
 			fmt.Sprintf("Namespace %s is Active with Pod Security restricted", st.Namespace), now)
@@ -38,7 +31,7 @@ func computeStatus(t *twv1.Tenant, obs observation, now metav1.Time) twv1.Tenant
 
 	switch {
 	case obs.isolation != nil:
-		conditions.False(&st.Conditions, gen, twv1.TenantConditionIsolationReady, obs.isolation.reason, obs.isolation.message, now)
+		conditions.False(&st.Conditions, gen, twv1.TenantConditionIsolationReady, obs.isolation.Reason, obs.isolation.Message, now)
 	case obs.namespace != nil:
 		conditions.False(&st.Conditions, gen, twv1.TenantConditionIsolationReady, twv1.ReasonDependencyNotReady,
 			"Waiting for the tenant namespace", now)
@@ -47,7 +40,7 @@ func computeStatus(t *twv1.Tenant, obs observation, now metav1.Time) twv1.Tenant
 			"Network policies, quota, limits, role bindings and the sync ServiceAccount are applied", now)
 	}
 
-	stalled := (obs.namespace != nil && obs.namespace.stalled) || (obs.isolation != nil && obs.isolation.stalled)
+	stalled := (obs.namespace != nil && obs.namespace.Stalled) || (obs.isolation != nil && obs.isolation.Stalled)
 	conditions.SetSummary(&st.Conditions, gen,
 		[]string{twv1.TenantConditionNamespaceReady, twv1.TenantConditionIsolationReady}, stalled, now)
 	return st

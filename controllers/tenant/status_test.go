@@ -12,9 +12,9 @@ import (
 
 func TestComputeStatus(t *testing.T) {
 	now := metav1.NewTime(time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC))
-	terminating := &problem{reason: twv1.ReasonNamespaceTerminating, message: "terminating"}
-	conflict := &problem{reason: twv1.ReasonNamespaceConflict, message: "taken", stalled: true}
-	applyFailed := &problem{reason: twv1.ReasonApplyFailed, message: "quota rejected"}
+	terminating := &conditions.Problem{Reason: twv1.ReasonNamespaceTerminating, Message: "terminating"}
+	conflict := &conditions.Problem{Reason: twv1.ReasonNamespaceConflict, Message: "taken", Stalled: true}
+	applyFailed := &conditions.Problem{Reason: twv1.ReasonApplyFailed, Message: "quota rejected"}
 
 	tests := map[string]struct {
 		obs                                     observation
@@ -78,7 +78,7 @@ func TestComputeStatusKeepsTransitionTimeAndClearsProgressConditions(t *testing.
 	t1 := metav1.NewTime(t0.Add(time.Hour))
 	tn := sampleTenant()
 
-	tn.Status = computeStatus(tn, observation{namespace: &problem{reason: twv1.ReasonNamespaceTerminating}}, t0)
+	tn.Status = computeStatus(tn, observation{namespace: &conditions.Problem{Reason: twv1.ReasonNamespaceTerminating}}, t0)
 	tn.Status = computeStatus(tn, observation{}, t1)
 	again := computeStatus(tn, observation{}, metav1.NewTime(t1.Add(time.Hour)))
 

@@ -1,20 +1,14 @@
 package tenant
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"testing"
 
-	"go.uber.org/zap/zapcore"
 	"k8s.io/utils/clock"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/tenantwire/tenantwire/internal/childcache"
 	twscheme "github.com/tenantwire/tenantwire/internal/scheme"
 	"github.com/tenantwire/tenantwire/internal/testenv"
 )
@@ -32,7 +26,7 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
+	testenv.SetLogger()
 	env, err := testenv.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting envtest:", err)
@@ -41,20 +35,12 @@ func runSuite(m *testing.M) int {
 	defer func() { _ = env.Stop() }()
 
 	scheme := twscheme.New()
-	k8s, err = client.New(env.Config, client.Options{Scheme: scheme})
+	mgr, err := env.NewManager(scheme)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-		Scheme:  scheme,
-		Cache:   childcache.Options(),
-		Metrics: metricsserver.Options{BindAddress: "0"},
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	k8s = mgr.Direct
 	writes = testenv.NewWriteCounter(mgr.GetClient())
 	reconciler = &Reconciler{
 		Client:    writes,
@@ -68,23 +54,10 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	if !mgr.GetCache().WaitForCacheSync(ctx) {
-		fmt.Fprintln(os.Stderr, "cache did not sync")
+	if err := mgr.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	defer mgr.Stop()
 	return m.Run()
-}
-
-func zapLevel() zapcore.Level {
-	if os.Getenv("TEST_VERBOSE") != "" {
-		return zapcore.DebugLevel
-	}
-	return zapcore.ErrorLevel
 }

@@ -20,6 +20,9 @@ func ManagedChildrenSelector() k8slabels.Selector {
 	return k8slabels.SelectorFromSet(k8slabels.Set{labels.ManagedBy: labels.ManagedByValue})
 }
 
+// ExternalSecrets are not listed: a ByObject entry needs the CRD at start, and a missing External
+// Secrets Operator must stay a condition on Integrations, not a manager that cannot start.
+//
 // Options limits the cache to our children and strips managedFields from everything it holds.
 func Options() cache.Options {
 	own := cache.ByObject{Label: ManagedChildrenSelector()}

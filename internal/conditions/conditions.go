@@ -94,3 +94,11 @@ func sortReadyFirst(conds []metav1.Condition) {
 		}
 	})
 }
+
+// Problem is what keeps a condition False: its reason and message. Stalled marks a problem only
+// the user can fix (bad input), as opposed to one that resolves as the cluster converges.
+type Problem struct {
+	Reason  string
+	Message string
+	Stalled bool
+}

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/tenantwire/tenantwire/controllers/integration"
 	"github.com/tenantwire/tenantwire/controllers/tenant"
 	"github.com/tenantwire/tenantwire/internal/childcache"
 	twscheme "github.com/tenantwire/tenantwire/internal/scheme"
@@ -23,19 +24,21 @@ import (
 
 // Options are the manager's command-line settings.
 type Options struct {
-	MetricsAddr       string
-	SecureMetrics     bool
-	ProbeAddr         string
-	LeaderElection    bool
-	LeaderElectionNS  string
-	TenantConcurrency int
-	QPS               float64
-	Burst             int
-	DNSNamespace      string
-	DNSPodSelector    string
-	EnableHTTP2       bool
-	GracefulShutdown  time.Duration
-	Zap               zap.Options
+	MetricsAddr            string
+	SecureMetrics          bool
+	ProbeAddr              string
+	LeaderElection         bool
+	LeaderElectionNS       string
+	TenantConcurrency      int
+	IntegrationConcurrency int
+	SyncImage              string
+	QPS                    float64
+	Burst                  int
+	DNSNamespace           string
+	DNSPodSelector         string
+	EnableHTTP2            bool
+	GracefulShutdown       time.Duration
+	Zap                    zap.Options
 }
 
 // BindFlags registers the manager flags on fs.
@@ -46,6 +49,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.LeaderElection, "leader-elect", false, "Elect a leader so that only one replica reconciles at a time.")
 	fs.StringVar(&o.LeaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election lease (default: the pod's namespace).")
 	fs.IntVar(&o.TenantConcurrency, "tenant-concurrency", 4, "Tenants reconciled in parallel.")
+	fs.IntVar(&o.IntegrationConcurrency, "integration-concurrency", 4, "Integrations reconciled in parallel.")
+	fs.StringVar(&o.SyncImage, "sync-image", "tenantwire:dev", "Image of the sync workloads (the operator's own image) unless an Integration names one.")
 	fs.Float64Var(&o.QPS, "kube-api-qps", 50, "Sustained queries per second to the API server.")
 	fs.IntVar(&o.Burst, "kube-api-burst", 100, "Burst of queries to the API server.")
 	fs.StringVar(&o.DNSNamespace, "dns-namespace", tenant.DefaultDNSTarget.Namespace, "Namespace of the cluster DNS that tenant pods may query.")
@@ -121,6 +126,17 @@ func New(o Options) (ctrl.Manager, error) {
 		DNS:       dns,
 	}
 	if err := tr.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: o.TenantConcurrency}); err != nil {
+		return nil, err
+	}
+	ir := &integration.Reconciler{
+		Client:     mgr.GetClient(),
+		Scheme:     scheme,
+		RESTMapper: mgr.GetRESTMapper(),
+		Recorder:   mgr.GetEventRecorderFor("tenantwire-" + integration.ControllerName),
+		Clock:      clock.RealClock{},
+		SyncImage:  o.SyncImage,
+	}
+	if err := ir.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: o.IntegrationConcurrency}); err != nil {
 		return nil, err
 	}
 	return mgr, nil

@@ -22,10 +22,17 @@ var (
 		Name: "tenantwire_child_applies_total",
 		Help: "Server-side apply requests sent for child objects.",
 	}, []string{"controller", "kind"})
+
+	// WorkloadRollouts counts pod-template changes of sync workloads caused by a rotation, by cause
+	// (credentials or keys). Each rotation should add exactly one per affected Integration.
+	WorkloadRollouts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tenantwire_workload_rollouts_total",
+		Help: "Sync workload rollouts caused by a credential or key rotation.",
+	}, []string{"cause"})
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(Ready, ChildApplies)
+	ctrlmetrics.Registry.MustRegister(Ready, ChildApplies, WorkloadRollouts)
 }
 
 // SetReady records whether an object is Ready.

@@ -77,3 +77,18 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// ExternalSecretsCRDs is the CRD bundle of the External Secrets Operator release in go.mod.
+func ExternalSecretsCRDs() (string, error) {
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/external-secrets/external-secrets")
+	cmd.Dir = RepoRoot()
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("locating the External Secrets Operator module: %w", err)
+	}
+	dir := strings.TrimSpace(string(out))
+	if dir == "" {
+		return "", fmt.Errorf("the External Secrets Operator module is not downloaded; run go mod download")
+	}
+	return filepath.Join(dir, "deploy", "crds", "bundle.yaml"), nil
+}

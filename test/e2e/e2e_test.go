@@ -132,6 +132,22 @@ func (c *cluster) kubectl(args ...string) (string, error) {
 	return stdout.String(), nil
 }
 
+// mustKubectl is kubectl that fails the test on error.
+func (c *cluster) mustKubectl(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := c.kubectl(args...)
+	if err != nil {
+		t.Fatalf("%v\noperator log:\n%s", err, c.managerLogTail())
+	}
+	return out
+}
+
+// waitReady waits for the Ready condition of one object (kind/name plus kubectl flags).
+func (c *cluster) waitReady(t *testing.T, object string, flags ...string) {
+	t.Helper()
+	c.mustKubectl(t, append([]string{"wait", "--for=condition=Ready", "--timeout=90s", object}, flags...)...)
+}
+
 // managerLogTail returns the end of the operator's log for failure messages.
 func (c *cluster) managerLogTail() string {
 	b, _ := os.ReadFile(filepath.Join(c.devDir, "manager.log"))

@@ -1,0 +1,229 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Condition types reported on an Integration, next to Ready, Reconciling and Stalled.
+const (
+	// IntegrationConditionCredentialsReady mirrors the Ready condition of the Integration's
+	// ExternalSecrets: True once the credentials are synced from the vault into Secrets.
+	IntegrationConditionCredentialsReady = "CredentialsReady"
+	// IntegrationConditionWorkloadReady is True when the sync Deployment is Available with every
+	// replica updated (or intentionally scaled to zero while paused or stopped).
+	IntegrationConditionWorkloadReady = "WorkloadReady"
+)
+
+// Reasons used in Integration conditions.
+const (
+	ReasonTenantNotFound           = "TenantNotFound"
+	ReasonNotInTenantNamespace     = "NotInTenantNamespace"
+	ReasonSecretStoreMissing       = "SecretStoreMissing"
+	ReasonCredentialsOutsidePrefix = "CredentialsOutsidePrefix"
+	ReasonExternalSecretsMissing   = "ExternalSecretsCRDMissing"
+	ReasonCredentialsPending       = "CredentialsPending"
+	ReasonCredentialsSyncFailed    = "CredentialsSyncFailed"
+	ReasonDeploymentProgressing    = "DeploymentProgressing"
+	ReasonDeploymentUnavailable    = "DeploymentUnavailable"
+	ReasonPaused                   = "Paused"
+	ReasonStopped                  = "Stopped"
+)
+
+// System is a kind of system an Integration talks to.
+// +kubebuilder:validation:Enum=cerbo;quickbooks;zoho;gohighlevel;webhook
+type System string
+
+const (
+	SystemCerbo       System = "cerbo"
+	SystemQuickBooks  System = "quickbooks"
+	SystemZoho        System = "zoho"
+	SystemGoHighLevel System = "gohighlevel"
+	SystemWebhook     System = "webhook"
+)
+
+// IntegrationState says whether the sync workload runs.
+// +kubebuilder:validation:Enum=running;paused;stopped
+type IntegrationState string
+
+const (
+	// StateRunning runs the sync workload with spec.replicas pods.
+	StateRunning IntegrationState = "running"
+	// StatePaused keeps everything in place with the Deployment at zero replicas.
+	StatePaused IntegrationState = "paused"
+	// StateStopped removes the Deployment; credentials and configuration stay so it can start again.
+	StateStopped IntegrationState = "stopped"
+)
+
+// Credentials locate one system's credentials in the tenant's key vault.
+type Credentials struct {
+	// RemoteKey is the vault path of the credentials, relative to the tenant's
+	// spec.secretStore.pathPrefix (for example "cerbo/api" under "tenants/acme/"). It cannot leave
+	// the prefix: ".." and a leading "/" are refused.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:XValidation:rule="!self.contains('..')",message="credentials.remoteKey must not contain '..'"
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('/')",message="credentials.remoteKey must be relative to the tenant's path prefix root, without a leading '/'"
+	RemoteKey string `json:"remoteKey"`
+	// Properties selects fields of the remote secret (for example client_id, client_secret,
+	// refresh_token). Each becomes a file of the same name. Empty takes the whole secret as-is.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9_.-]+$`
+	// +kubebuilder:validation:items:MaxLength=128
+	Properties []string `json:"properties,omitempty"`
+}
+
+// Endpoint is one side of an Integration.
+type Endpoint struct {
+	// System is the kind of system.
+	// +required
+	System System `json:"system"`
+	// URL is the system's HTTPS base URL. Plain HTTP is refused: every hop carries TLS 1.2 or higher.
+	// +required
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('https://')",message="url must use https:// (plain http is not allowed)"
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getHostname() != ''",message="url must be an absolute https URL with a host"
+	URL string `json:"url"`
+	// Credentials of this system in the tenant's key vault.
+	// +required
+	Credentials Credentials `json:"credentials"`
+}
+
+// Schedule says when the sync runs: every interval, or on a cron schedule.
+// +kubebuilder:validation:XValidation:rule="has(self.interval) != has(self.cron)",message="set exactly one of schedule.interval and schedule.cron"
+type Schedule struct {
+	// Interval between sync cycles, for example 5m. At least 30s.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('30s')",message="schedule.interval must be at least 30s"
+	Interval *metav1.Duration `json:"interval,omitempty"`
+	// Cron is a standard five-field cron expression in UTC, for example "*/15 * * * *".
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^(\S+\s+){4}\S+$`
+	Cron string `json:"cron,omitempty"`
+}
+
+// EgressRule allows the sync pods to reach one network.
+type EgressRule struct {
+	// CIDR the pods may reach, for example 203.0.113.0/24 or 2001:db8::/64.
+	// +required
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="isCIDR(self)",message="cidr must be a valid IPv4 or IPv6 CIDR, for example 203.0.113.0/24"
+	CIDR string `json:"cidr"`
+	// Ports on that network. Default: 443.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:Minimum=1
+	// +kubebuilder:validation:items:Maximum=65535
+	Ports []int32 `json:"ports,omitempty"`
+}
+
+// IntegrationSpec is the desired state of one per-tenant sync workload.
+type IntegrationSpec struct {
+	// Source is the system records are read from.
+	// +required
+	Source Endpoint `json:"source"`
+	// Destination is the system records are written to.
+	// +required
+	Destination Endpoint `json:"destination"`
+	// Schedule of the sync cycles. Default: every 5 minutes.
+	// +optional
+	Schedule *Schedule `json:"schedule,omitempty"`
+	// State of the workload: running, paused (zero replicas, all else in place) or stopped
+	// (no Deployment).
+	// +optional
+	// +kubebuilder:default=running
+	State IntegrationState `json:"state,omitempty"`
+	// Egress lists the networks (CIDR and ports) the sync pods may reach besides the cluster DNS.
+	// Nothing else is reachable, so it must cover the source and destination endpoints. No system
+	// has built-in defaults: SaaS address ranges change, and an allowance nobody wrote down is an
+	// allowance nobody reviews.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	Egress []EgressRule `json:"egress"`
+	// CredentialsRefreshInterval is how often credentials are re-read from the vault. Default 1h;
+	// each Integration adds its own jitter so that tenants do not refresh in the same second.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="credentialsRefreshInterval must be at least 1m"
+	CredentialsRefreshInterval *metav1.Duration `json:"credentialsRefreshInterval,omitempty"`
+	// Image of the sync runtime. Default: the operator's own image.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Image string `json:"image,omitempty"`
+	// Resources of the sync container. Default: requests 50m/64Mi, limits 500m/256Mi.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+	// Replicas of the sync workload while running.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10
+	Replicas *int32 `json:"replicas,omitempty"`
+}
+
+// IntegrationStatus is the observed state of an Integration.
+type IntegrationStatus struct {
+	// ObservedGeneration is the generation the status was last computed for.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Tenant is the Tenant whose namespace holds this Integration.
+	// +optional
+	Tenant string `json:"tenant,omitempty"`
+	// CredentialsHash is a digest of the synced credential data the running pods were rolled to.
+	// It changes exactly when a credential changes.
+	// +optional
+	CredentialsHash string `json:"credentialsHash,omitempty"`
+	// Replicas and AvailableReplicas of the sync Deployment.
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+	// +optional
+	AvailableReplicas int32 `json:"availableReplicas,omitempty"`
+	// Conditions: Ready, CredentialsReady, WorkloadReady, and Reconciling or Stalled while they apply.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// Integration is a per-tenant sync workload moving records from a source system to a destination
+// system, with credentials from the key vault and egress limited to its declared destinations.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Namespaced,shortName=intg,categories=tenantwire
+// +kubebuilder:printcolumn:name="Tenant",type=string,JSONPath=`.status.tenant`
+// +kubebuilder:printcolumn:name="Source",type=string,JSONPath=`.spec.source.system`
+// +kubebuilder:printcolumn:name="Destination",type=string,JSONPath=`.spec.destination.system`
+// +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.spec.state`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 40",message="Integration name must be at most 40 characters: it prefixes the names of its children"
+type Integration struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec   IntegrationSpec   `json:"spec"`
+	Status IntegrationStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// IntegrationList is a list of Integrations.
+type IntegrationList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Integration `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Integration{}, &IntegrationList{})
+}

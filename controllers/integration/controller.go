@@ -1,0 +1,411 @@
+// Package integration reconciles Integrations: per-tenant sync workloads whose credentials come
+// from the key vault through External Secrets Operator and whose egress is limited to the
+// networks they declare.
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
+	"github.com/tenantwire/tenantwire/internal/apply"
+	"github.com/tenantwire/tenantwire/internal/conditions"
+	"github.com/tenantwire/tenantwire/internal/labels"
+	"github.com/tenantwire/tenantwire/internal/metrics"
+)
+
+// ControllerName names the controller, its field owner and its event source.
+const ControllerName = "integration"
+
+// esoRecheck is how often an Integration re-checks for the ExternalSecret CRD while it is missing.
+const esoRecheck = 5 * time.Minute
+
+// Reconciler reconciles Integration objects.
+type Reconciler struct {
+	// Client reads from the manager's cache (children filtered to our labels) and writes to the API.
+	Client     client.Client
+	Scheme     *runtime.Scheme
+	RESTMapper meta.RESTMapper
+	Recorder   record.EventRecorder
+	Clock      clock.PassiveClock
+	// SyncImage runs the sync workloads unless an Integration names its own image.
+	SyncImage string
+
+	controller controller.Controller
+	cache      cache.Cache
+	esWatchMu  sync.Mutex
+	esWatching bool
+}
+
+// +kubebuilder:rbac:groups=tenantwire.io,resources=integrations,verbs=get;list;watch
+// +kubebuilder:rbac:groups=tenantwire.io,resources=integrations/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=tenantwire.io,resources=tenants,verbs=get;list;watch
+// +kubebuilder:rbac:groups=external-secrets.io,resources=externalsecrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=configmaps;serviceaccounts,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+
+// SetupWithManager registers the controller. The ExternalSecret watch is added now if ESO's CRDs
+// are installed, or later by the first reconcile that finds them, so a missing ESO is a condition
+// on each Integration rather than a crash of the manager.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	c, err := ctrl.NewControllerManagedBy(mgr).
+		For(&twv1.Integration{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.ConfigMap{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&rbacv1.Role{}).
+		Owns(&rbacv1.RoleBinding{}).
+		Owns(&networkingv1.NetworkPolicy{}).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(secretToIntegration)).
+		Watches(&twv1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.tenantToIntegrations)).
+		WithOptions(opts).
+		Named(ControllerName).
+		Build(r)
+	if err != nil {
+		return err
+	}
+	r.controller, r.cache = c, mgr.GetCache()
+	_, err = r.ensureExternalSecretWatch()
+	return err
+}
+
+// ensureExternalSecretWatch starts watching ExternalSecrets once their CRD exists.
+func (r *Reconciler) ensureExternalSecretWatch() (bool, error) {
+	r.esWatchMu.Lock()
+	defer r.esWatchMu.Unlock()
+	if r.esWatching {
+		return true, nil
+	}
+	gk := esv1.SchemeGroupVersion.WithKind(esv1.ExtSecretKind).GroupKind()
+	if _, err := r.RESTMapper.RESTMapping(gk, esv1.SchemeGroupVersion.Version); err != nil {
+		if meta.IsNoMatchError(err) {
+			return false, nil
+		}
+		return false, err
+	}
+	if r.controller != nil {
+		src := source.Kind(r.cache, &esv1.ExternalSecret{},
+			handler.TypedEnqueueRequestForOwner[*esv1.ExternalSecret](r.Scheme, r.RESTMapper, &twv1.Integration{}, handler.OnlyControllerOwner()))
+		if err := r.controller.Watch(src); err != nil {
+			return false, err
+		}
+	}
+	r.esWatching = true
+	return true, nil
+}
+
+// secretToIntegration maps a credential Secret (labelled through the ExternalSecret template) to
+// its Integration, so a synced or rotated credential is seen at once.
+func secretToIntegration(_ context.Context, obj client.Object) []reconcile.Request {
+	name := obj.GetLabels()[labels.Integration]
+	if name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: obj.GetNamespace(), Name: name}}}
+}
+
+// tenantToIntegrations wakes every Integration of a Tenant when the Tenant changes (store, prefix,
+// networking) or appears.
+func (r *Reconciler) tenantToIntegrations(ctx context.Context, obj client.Object) []reconcile.Request {
+	list := &twv1.IntegrationList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(twv1.TenantNamespacePrefix+obj.GetName())); err != nil {
+		log.FromContext(ctx).Error(err, "listing integrations of tenant", "tenant", obj.GetName())
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, in := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&in)})
+	}
+	return reqs
+}
+
+func (r *Reconciler) applier() *apply.Applier {
+	return &apply.Applier{Client: r.Client, Scheme: r.Scheme, Owner: labels.FieldOwner(ControllerName)}
+}
+
+// Reconcile converges one Integration. Children are garbage-collected through owner references,
+// so deletion needs no finalizer.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	in := &twv1.Integration{}
+	if err := r.Client.Get(ctx, req.NamespacedName, in); err != nil {
+		if apierrors.IsNotFound(err) {
+			metrics.ForgetReady("Integration", req.Namespace, req.Name)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !in.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+
+	obs, result, err := r.reconcileChildren(ctx, in)
+	if serr := r.writeStatus(ctx, in, computeStatus(in, obs, metav1.NewTime(r.Clock.Now()))); serr != nil {
+		err = errors.Join(err, serr)
+	}
+	return result, err
+}
+
+func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration) (observation, ctrl.Result, error) {
+	tenant, blocked, err := r.resolveTenant(ctx, in)
+	if err != nil {
+		return observation{}, ctrl.Result{}, err
+	}
+	obs := observation{}
+	if tenant != nil {
+		obs.tenant = tenant.Name
+	}
+	if blocked == nil {
+		blocked = validateAgainstTenant(in, tenant)
+	}
+	result := ctrl.Result{}
+	if blocked == nil {
+		watching, err := r.ensureExternalSecretWatch()
+		if err != nil {
+			return obs, result, err
+		}
+		if !watching {
+			blocked = &conditions.Problem{Reason: twv1.ReasonExternalSecretsMissing,
+				Message: "The ExternalSecret CRD (external-secrets.io/v1) is not installed; install External Secrets Operator"}
+			result.RequeueAfter = wait.Jitter(esoRecheck, 0.2)
+		}
+	}
+	if blocked != nil {
+		obs.blocked = blocked
+		// Nothing half-built keeps running on a configuration we refuse.
+		deleted, err := r.deleteDeployment(ctx, in)
+		if deleted {
+			r.Recorder.Eventf(in, corev1.EventTypeWarning, blocked.Reason, "Stopped the sync workload: %s", blocked.Message)
+		}
+		if blocked.Stalled && err == nil {
+			err = reconcile.TerminalError(errors.New(blocked.Message))
+		}
+		return obs, result, err
+	}
+
+	ip := inputs{tenant: tenant, syncImage: r.SyncImage}
+	cm, err := desiredConfigMap(in, ip)
+	if err != nil {
+		return obs, result, err
+	}
+	a := r.applier()
+	var errs []error
+	for _, child := range []client.Object{
+		desiredServiceAccount(in, ip),
+		desiredReaderRole(in, ip),
+		desiredReaderRoleBinding(in, ip),
+		cm,
+		desiredEgressPolicy(in, ip),
+		desiredExternalSecret(in, ip, sourceSide),
+		desiredExternalSecret(in, ip, destinationSide),
+	} {
+		if _, err := a.Apply(ctx, child); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		obs.credentials = &conditions.Problem{Reason: twv1.ReasonApplyFailed, Message: err.Error()}
+		return obs, result, err
+	}
+
+	creds, secrets, err := r.observeCredentials(ctx, in)
+	if err != nil {
+		return obs, result, err
+	}
+	obs.credentials = creds
+
+	if in.Spec.State == twv1.StateStopped {
+		_, err := r.deleteDeployment(ctx, in)
+		return obs, result, err
+	}
+	live := &appsv1.Deployment{}
+	switch err := r.Client.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: syncName(in)}, live); {
+	case apierrors.IsNotFound(err):
+		live = nil
+	case err != nil:
+		return obs, result, err
+	}
+	if secrets == nil {
+		// Credentials have not been synced yet: start nothing, and leave a running workload on the
+		// credentials it has rather than roll it onto missing ones.
+		obs.deployment = live
+		if live != nil {
+			obs.credentialsHash = live.Spec.Template.Annotations[CredentialsHashAnnotation]
+		}
+		return obs, result, nil
+	}
+
+	ip.credentialsHash = credentialsHash(secrets...)
+	desired := desiredDeployment(in, ip, cm)
+	previous := ""
+	if live != nil {
+		previous = live.Spec.Template.Annotations[CredentialsHashAnnotation]
+	}
+	if _, err := a.Apply(ctx, desired); err != nil {
+		obs.deployment = live
+		return obs, result, err
+	}
+	if previous != "" && previous != ip.credentialsHash {
+		metrics.WorkloadRollouts.WithLabelValues("credentials").Inc()
+		r.Recorder.Event(in, corev1.EventTypeNormal, "CredentialsRotated", "Credentials changed in the key vault; rolling the sync pods")
+	}
+	obs.deployment, obs.credentialsHash = desired, ip.credentialsHash
+	return obs, result, nil
+}
+
+// resolveTenant finds the Tenant whose namespace holds the Integration.
+func (r *Reconciler) resolveTenant(ctx context.Context, in *twv1.Integration) (*twv1.Tenant, *conditions.Problem, error) {
+	ns := &corev1.Namespace{}
+	err := r.Client.Get(ctx, client.ObjectKey{Name: in.Namespace}, ns)
+	if apierrors.IsNotFound(err) || (err == nil && ns.Labels[labels.Tenant] == "") {
+		// The cache holds only namespaces that tenantwire created.
+		return nil, &conditions.Problem{Reason: twv1.ReasonNotInTenantNamespace, Stalled: true,
+			Message: fmt.Sprintf("Namespace %s is not a tenant namespace; create Integrations in tenant-<tenant>", in.Namespace)}, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	name := ns.Labels[labels.Tenant]
+	t := &twv1.Tenant{}
+	err = r.Client.Get(ctx, client.ObjectKey{Name: name}, t)
+	switch {
+	case apierrors.IsNotFound(err) || (err == nil && !t.DeletionTimestamp.IsZero()):
+		return nil, &conditions.Problem{Reason: twv1.ReasonTenantNotFound, Message: fmt.Sprintf("Tenant %s does not exist or is being deleted", name)}, nil
+	case err != nil:
+		return nil, nil, err
+	}
+	return t, nil, nil
+}
+
+// validateAgainstTenant checks what only the Tenant can tell: a store to read from, and credential
+// keys that stay under the tenant's vault path.
+func validateAgainstTenant(in *twv1.Integration, t *twv1.Tenant) *conditions.Problem {
+	if t == nil {
+		return nil
+	}
+	store := t.Spec.SecretStore
+	if store == nil {
+		return &conditions.Problem{Reason: twv1.ReasonSecretStoreMissing, Stalled: true,
+			Message: fmt.Sprintf("Tenant %s has no spec.secretStore; Integrations need it to reach their credentials", t.Name)}
+	}
+	for _, s := range []side{sourceSide, destinationSide} {
+		key := endpointOf(in, s).Credentials.RemoteKey
+		if !withinPrefix(store.PathPrefix, key) {
+			return &conditions.Problem{Reason: twv1.ReasonCredentialsOutsidePrefix, Stalled: true,
+				Message: fmt.Sprintf("%s credentials key %q resolves outside the tenant's path prefix %q", s, key, store.PathPrefix)}
+		}
+	}
+	return nil
+}
+
+// observeCredentials mirrors the ExternalSecrets' Ready conditions and returns both credential
+// Secrets once they exist (nil until then).
+func (r *Reconciler) observeCredentials(ctx context.Context, in *twv1.Integration) (*conditions.Problem, []*corev1.Secret, error) {
+	var secrets []*corev1.Secret
+	var prob *conditions.Problem
+	for _, s := range []side{sourceSide, destinationSide} {
+		key := client.ObjectKey{Namespace: in.Namespace, Name: credentialsName(in, s)}
+		es := &esv1.ExternalSecret{}
+		if err := r.Client.Get(ctx, key, es); client.IgnoreNotFound(err) != nil {
+			return nil, nil, err
+		}
+		if p := externalSecretProblem(es, s); p != nil && prob == nil {
+			prob = p
+		}
+		secret := &corev1.Secret{}
+		switch err := r.Client.Get(ctx, key, secret); {
+		case apierrors.IsNotFound(err):
+			if prob == nil {
+				prob = &conditions.Problem{Reason: twv1.ReasonCredentialsPending, Message: fmt.Sprintf("Waiting for Secret %s", key.Name)}
+			}
+			secret = nil
+		case err != nil:
+			return nil, nil, err
+		}
+		secrets = append(secrets, secret)
+	}
+	for _, s := range secrets {
+		if s == nil {
+			return prob, nil, nil
+		}
+	}
+	return prob, secrets, nil
+}
+
+// externalSecretProblem reads ESO's Ready condition; its reason and message carry no secret data.
+func externalSecretProblem(es *esv1.ExternalSecret, s side) *conditions.Problem {
+	for _, c := range es.Status.Conditions {
+		if c.Type != esv1.ExternalSecretReady {
+			continue
+		}
+		if c.Status == corev1.ConditionTrue {
+			return nil
+		}
+		reason := twv1.ReasonCredentialsPending
+		if c.Reason == esv1.ConditionReasonSecretSyncedError {
+			reason = twv1.ReasonCredentialsSyncFailed
+		}
+		return &conditions.Problem{Reason: reason, Message: fmt.Sprintf("%s credentials: %s: %s", s, c.Reason, c.Message)}
+	}
+	return &conditions.Problem{Reason: twv1.ReasonCredentialsPending, Message: fmt.Sprintf("%s credentials: waiting for External Secrets Operator to sync", s)}
+}
+
+// deleteDeployment removes the sync Deployment if it exists; it reports whether it did.
+func (r *Reconciler) deleteDeployment(ctx context.Context, in *twv1.Integration) (bool, error) {
+	d := &appsv1.Deployment{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: syncName(in)}, d)
+	if apierrors.IsNotFound(err) || (err == nil && !metav1.IsControlledBy(d, in)) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if !d.DeletionTimestamp.IsZero() {
+		return false, nil
+	}
+	if err := r.Client.Delete(ctx, d, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// writeStatus makes at most one status write, and none when nothing changed.
+func (r *Reconciler) writeStatus(ctx context.Context, in *twv1.Integration, st twv1.IntegrationStatus) error {
+	ready := conditions.Get(st.Conditions, twv1.ConditionReady)
+	metrics.SetReady("Integration", in.Namespace, in.Name, ready != nil && ready.Status == metav1.ConditionTrue)
+	if equality.Semantic.DeepEqual(in.Status, st) {
+		return nil
+	}
+	conditions.RecordReadyTransition(r.Recorder, in, st.Conditions, conditions.Get(in.Status.Conditions, twv1.ConditionReady),
+		"Credentials are synced and the sync workload is available")
+	patch := client.MergeFrom(in.DeepCopy())
+	in.Status = st
+	return r.Client.Status().Patch(ctx, in, patch)
+}

@@ -1,0 +1,105 @@
+package integration
+
+import (
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
+	"github.com/tenantwire/tenantwire/internal/conditions"
+)
+
+// observation is what one reconcile found out; computeStatus turns it into a status.
+type observation struct {
+	tenant string
+	// blocked: the Integration cannot be built at all (no tenant, no store, no ESO); nothing runs.
+	blocked *conditions.Problem
+	// credentials: nil once both ExternalSecrets are Ready and their Secrets exist.
+	credentials *conditions.Problem
+	// credentialsHash is the digest the Deployment's pod template carries.
+	credentialsHash string
+	// deployment is the live sync Deployment, nil when there is none.
+	deployment *appsv1.Deployment
+}
+
+// computeStatus is a pure function of the Integration, what the reconcile observed and the time.
+func computeStatus(in *twv1.Integration, obs observation, now metav1.Time) twv1.IntegrationStatus {
+	st := *in.Status.DeepCopy()
+	gen := in.Generation
+	st.ObservedGeneration = gen
+	st.Tenant = obs.tenant
+	if obs.credentialsHash != "" {
+		st.CredentialsHash = obs.credentialsHash
+	}
+	st.Replicas, st.AvailableReplicas = 0, 0
+	if d := obs.deployment; d != nil {
+		st.Replicas, st.AvailableReplicas = d.Status.Replicas, d.Status.AvailableReplicas
+	}
+
+	credentials := obs.credentials
+	if obs.blocked != nil {
+		credentials = obs.blocked
+	}
+	if credentials != nil {
+		conditions.False(&st.Conditions, gen, twv1.IntegrationConditionCredentialsReady, credentials.Reason, credentials.Message, now)
+	} else {
+		conditions.True(&st.Conditions, gen, twv1.IntegrationConditionCredentialsReady, "SecretSynced",
+			"Source and destination credentials are synced from the key vault", now)
+	}
+
+	if p := workloadProblem(in, obs); p != nil {
+		conditions.False(&st.Conditions, gen, twv1.IntegrationConditionWorkloadReady, p.Reason, p.Message, now)
+	} else {
+		reason, msg := "Available", fmt.Sprintf("%d of %d replicas available", st.AvailableReplicas, desiredReplicas(in))
+		switch in.Spec.State {
+		case twv1.StatePaused:
+			reason, msg = twv1.ReasonPaused, "Paused: the Deployment is scaled to zero"
+		case twv1.StateStopped:
+			reason, msg = twv1.ReasonStopped, "Stopped: the Deployment is removed"
+		}
+		conditions.True(&st.Conditions, gen, twv1.IntegrationConditionWorkloadReady, reason, msg, now)
+	}
+
+	conditions.SetSummary(&st.Conditions, gen,
+		[]string{twv1.IntegrationConditionCredentialsReady, twv1.IntegrationConditionWorkloadReady},
+		obs.blocked != nil && obs.blocked.Stalled, now)
+	return st
+}
+
+// workloadProblem judges the Deployment by its rollout and availability, not by pod phase: a
+// crash-looping pod never becomes available, so the Integration is not Ready.
+func workloadProblem(in *twv1.Integration, obs observation) *conditions.Problem {
+	if obs.blocked != nil {
+		return obs.blocked
+	}
+	if in.Spec.State == twv1.StateStopped {
+		if obs.deployment != nil {
+			return &conditions.Problem{Reason: twv1.ReasonProgressing, Message: "Waiting for the Deployment to be removed"}
+		}
+		return nil
+	}
+	d := obs.deployment
+	if d == nil {
+		if obs.credentials != nil {
+			return &conditions.Problem{Reason: twv1.ReasonDependencyNotReady, Message: "Waiting for credentials before starting the sync workload"}
+		}
+		return &conditions.Problem{Reason: twv1.ReasonProgressing, Message: "Waiting for the Deployment to appear"}
+	}
+	want := desiredReplicas(in)
+	if d.Generation > d.Status.ObservedGeneration {
+		return &conditions.Problem{Reason: twv1.ReasonDeploymentProgressing, Message: "The Deployment controller has not observed the latest spec yet"}
+	}
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" {
+			return &conditions.Problem{Reason: twv1.ReasonDeploymentUnavailable, Message: "Rollout Stalled: " + c.Message}
+		}
+	}
+	s := d.Status
+	if s.UpdatedReplicas < want || s.AvailableReplicas < want || s.Replicas > want {
+		return &conditions.Problem{Reason: twv1.ReasonDeploymentProgressing,
+			Message: fmt.Sprintf("%d of %d replicas updated, %d available, %d total", s.UpdatedReplicas, want, s.AvailableReplicas, s.Replicas)}
+	}
+	return nil
+}

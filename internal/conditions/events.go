@@ -1,0 +1,37 @@
+package conditions
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/record"
+
+	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
+)
+
+// RecordReadyTransition emits one event when Ready changes status or reason, never on repeats:
+// Normal "Ready" with readyMessage when it turns True; Normal while the resource is merely on its
+// way (Reconciling is True, so waiting is expected); Warning for anything that needs attention.
+func RecordReadyTransition(rec record.EventRecorder, obj runtime.Object, conds []metav1.Condition, before *metav1.Condition, readyMessage string) {
+	after := Get(conds, twv1.ConditionReady)
+	if after == nil || (before != nil && before.Status == after.Status && before.Reason == after.Reason) {
+		return
+	}
+	switch {
+	case after.Status == metav1.ConditionTrue:
+		rec.Event(obj, corev1.EventTypeNormal, twv1.ConditionReady, readyMessage)
+	case IsTrue(conds, twv1.ConditionReconciling) && progressReasons[after.Reason]:
+		rec.Event(obj, corev1.EventTypeNormal, after.Reason, after.Message)
+	default:
+		rec.Event(obj, corev1.EventTypeWarning, after.Reason, after.Message)
+	}
+}
+
+// progressReasons are the reasons of a resource that is converging normally.
+var progressReasons = map[string]bool{
+	twv1.ReasonProgressing:           true,
+	twv1.ReasonDependencyNotReady:    true,
+	twv1.ReasonNamespaceTerminating:  true,
+	twv1.ReasonCredentialsPending:    true,
+	twv1.ReasonDeploymentProgressing: true,
+}

@@ -1,0 +1,68 @@
+// Package syncconfig is the contract between the operator and the sync runtime: the non-secret
+// configuration the operator renders into each Integration's ConfigMap and the runtime reads.
+// Secrets never appear here, only the paths where they are mounted.
+package syncconfig
+
+import (
+	"sigs.k8s.io/yaml"
+)
+
+// FileName is the key of the configuration in the ConfigMap and its file name in the pod.
+const FileName = "sync.yaml"
+
+// Mount paths inside the sync container.
+const (
+	ConfigDir      = "/etc/tenantwire"
+	CredentialsDir = "/var/run/tenantwire/credentials"
+	StateDir       = "/var/lib/tenantwire"
+)
+
+// MinTLSVersion is the lowest TLS version any sync client negotiates.
+const MinTLSVersion = "1.2"
+
+// Config is the rendered configuration of one Integration.
+type Config struct {
+	Tenant      string   `json:"tenant"`
+	Integration string   `json:"integration"`
+	Source      Endpoint `json:"source"`
+	Destination Endpoint `json:"destination"`
+	Schedule    Schedule `json:"schedule"`
+	TLS         TLS      `json:"tls"`
+	// StateDir holds the runtime's cursor and the encrypted patient-ID mapping store.
+	StateDir string `json:"stateDir"`
+	// HealthAddr serves /healthz and /readyz; MetricsAddr serves /metrics.
+	HealthAddr  string `json:"healthAddr"`
+	MetricsAddr string `json:"metricsAddr"`
+}
+
+// Endpoint is one side of the sync.
+type Endpoint struct {
+	System string `json:"system"`
+	URL    string `json:"url"`
+	// CredentialsDir holds one file per credential property, mounted read-only from a Secret.
+	CredentialsDir string `json:"credentialsDir"`
+}
+
+// Schedule is either an interval or a cron expression.
+type Schedule struct {
+	Interval string `json:"interval,omitempty"`
+	Cron     string `json:"cron,omitempty"`
+}
+
+// TLS settings every client uses.
+type TLS struct {
+	MinVersion string `json:"minVersion"`
+}
+
+// Marshal renders the configuration as YAML; equal configs give identical bytes.
+func Marshal(c Config) (string, error) {
+	b, err := yaml.Marshal(c)
+	return string(b), err
+}
+
+// Unmarshal parses a rendered configuration.
+func Unmarshal(data []byte) (Config, error) {
+	var c Config
+	err := yaml.UnmarshalStrict(data, &c)
+	return c, err
+}

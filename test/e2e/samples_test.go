@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tenantwire/tenantwire/internal/testenv"
+)
+
+const (
+	sampleTenant      = "acme-family-practice"
+	sampleNamespace   = "tenant-" + sampleTenant
+	sampleIntegration = "cerbo-to-quickbooks"
+)
+
+// TestSamples walks the samples through their life as a GitOps pipeline would drive them, against
+// the real controller-manager, scheduler, kwok nodes and External Secrets Operator.
+func TestSamples(t *testing.T) {
+	samples := filepath.Join(sim.root, "config", "samples")
+	tenantYAML := filepath.Join(samples, "tenantwire_v1alpha1_tenant.yaml")
+	integrationYAML := filepath.Join(samples, "tenantwire_v1alpha1_integration.yaml")
+	sim.mustKubectl(t, "apply", "--server-side", "-f", filepath.Join(sim.root, "config", "dev", "secretstore-fake.yaml"))
+
+	t.Run("tenant becomes Ready with its isolation", func(t *testing.T) {
+		sim.mustKubectl(t, "apply", "--server-side", "-f", tenantYAML)
+		sim.waitReady(t, "tenant/"+sampleTenant)
+		out := sim.mustKubectl(t, "get", "networkpolicies,resourcequotas,limitranges,rolebindings,serviceaccounts",
+			"-n", sampleNamespace, "-l", "app.kubernetes.io/managed-by=tenantwire", "-o", "name")
+		for _, want := range []string{
+			"networkpolicy.networking.k8s.io/tenantwire-default-deny",
+			"networkpolicy.networking.k8s.io/tenantwire-allow-dns",
+			"networkpolicy.networking.k8s.io/tenantwire-allow-ingress",
+			"resourcequota/tenantwire-quota",
+			"limitrange/tenantwire-limits",
+			"rolebinding.rbac.authorization.k8s.io/tenantwire-admins",
+			"rolebinding.rbac.authorization.k8s.io/tenantwire-viewers",
+			"serviceaccount/tenantwire-sync",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s missing from the tenant namespace; have:\n%s", want, out)
+			}
+		}
+		// A pod that breaks Pod Security restricted is refused by the real admission chain.
+		_, err := sim.kubectl("run", "privileged", "-n", sampleNamespace, "--image=busybox", "--privileged")
+		if err == nil || !strings.Contains(err.Error(), `violates PodSecurity "restricted`) {
+			t.Errorf("a privileged pod in the tenant namespace was not refused by Pod Security: %v", err)
+		}
+	})
+
+	t.Run("integration syncs credentials through ESO and its Deployment becomes Available", func(t *testing.T) {
+		sim.mustKubectl(t, "apply", "--server-side", "-f", integrationYAML)
+		sim.waitReady(t, "integration/"+sampleIntegration, "-n", sampleNamespace)
+		sim.mustKubectl(t, "wait", "--for=condition=Available", "--timeout=60s", "-n", sampleNamespace, "deployment/"+sampleIntegration+"-sync")
+		keys := sim.mustKubectl(t, "get", "secret", sampleIntegration+"-destination-credentials", "-n", sampleNamespace,
+			"-o", "go-template={{range $k, $v := .data}}{{$k}} {{end}}")
+		if strings.TrimSpace(keys) != "client_id client_secret realm_id refresh_token" {
+			t.Errorf("destination credential keys = %q", keys)
+		}
+	})
+
+	t.Run("a changed vault value rolls the workload exactly once", func(t *testing.T) {
+		deploy := "deployment/" + sampleIntegration + "-sync"
+		gen := func() int {
+			n, err := strconv.Atoi(sim.mustKubectl(t, "get", deploy, "-n", sampleNamespace, "-o", "jsonpath={.metadata.generation}"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		hash := func() string {
+			return sim.mustKubectl(t, "get", "integration", sampleIntegration, "-n", sampleNamespace, "-o", "jsonpath={.status.credentialsHash}")
+		}
+		gen0, hash0 := gen(), hash()
+
+		// Rotate the QuickBooks refresh token in the vault, then ask ESO to re-read it now rather
+		// than at the next refresh interval.
+		sim.mustKubectl(t, "patch", "clustersecretstore", "tenant-vault", "--type=json", "-p",
+			`[{"op":"replace","path":"/spec/provider/fake/data/1/value","value":"{\"client_id\":\"dev-client\",\"client_secret\":\"dev-secret\",\"refresh_token\":\"dev-refresh-2\",\"realm_id\":\"4620816365\"}"}]`)
+		sim.mustKubectl(t, "annotate", "externalsecret", sampleIntegration+"-destination-credentials", "-n", sampleNamespace,
+			"force-sync="+strconv.FormatInt(time.Now().UnixNano(), 10), "--overwrite")
+
+		testenv.Eventually(t, 60*time.Second, func() error {
+			if h := hash(); h == hash0 {
+				return fmt.Errorf("credentials hash still %s", h)
+			}
+			return nil
+		})
+		sim.waitReady(t, "integration/"+sampleIntegration, "-n", sampleNamespace)
+		time.Sleep(2 * time.Second)
+		if g := gen(); g != gen0+1 {
+			t.Errorf("the rotation changed the Deployment %d times, want exactly 1", g-gen0)
+		}
+	})
+
+	t.Run("re-applying the samples server-side changes nothing", func(t *testing.T) {
+		rv := func() string {
+			return sim.mustKubectl(t, "get", "tenant/"+sampleTenant, "integration/"+sampleIntegration,
+				"deployment/"+sampleIntegration+"-sync", "-n", sampleNamespace, "-o", "jsonpath={.items[*].metadata.resourceVersion}")
+		}
+		before := rv()
+		sim.mustKubectl(t, "apply", "--server-side", "-f", tenantYAML)
+		sim.mustKubectl(t, "apply", "--server-side", "-f", integrationYAML)
+		time.Sleep(2 * time.Second)
+		if after := rv(); after != before {
+			t.Errorf("re-applying changed objects: resourceVersions %s -> %s", before, after)
+		}
+	})
+
+	t.Run("deleting the tenant removes its namespace for real", func(t *testing.T) {
+		sim.mustKubectl(t, "delete", "-f", tenantYAML, "--wait=true", "--timeout=90s")
+		testenv.Eventually(t, 90*time.Second, func() error {
+			if out := sim.mustKubectl(t, "get", "namespace", sampleNamespace, "--ignore-not-found", "-o", "name"); strings.TrimSpace(out) != "" {
+				return fmt.Errorf("namespace %s still exists", sampleNamespace)
+			}
+			return nil
+		})
+	})
+}
