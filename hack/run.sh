@@ -56,10 +56,13 @@ samples_failed() {
 }
 log "applying the development secret store (ESO fake provider) and config/samples"
 $kubectl apply --server-side -f config/dev/secretstore-fake.yaml >/dev/null
+$kubectl apply --server-side -f config/samples/tenantwire_v1alpha1_keypolicy.yaml >/dev/null
 $kubectl apply --server-side -f config/samples/tenantwire_v1alpha1_tenant.yaml >/dev/null
 $kubectl wait --for=condition=Ready --timeout=120s tenants --all >/dev/null || samples_failed
 $kubectl apply --server-side -f config/samples/tenantwire_v1alpha1_integration.yaml >/dev/null
 $kubectl wait --for=condition=Ready --timeout=120s integrations --all -A >/dev/null || samples_failed
+$kubectl wait --for=condition=Ready --timeout=60s keypolicies --all >/dev/null || samples_failed
+$kubectl get keypolicies
 $kubectl get tenants
 $kubectl get integrations -A
 
@@ -74,6 +77,8 @@ The operator runs in the background against a simulated cluster. Look around wit
   kubectl get ns,networkpolicies,resourcequotas,limitranges,rolebindings,serviceaccounts -n tenant-acme-family-practice
   kubectl get integrations,externalsecrets,secrets,deployments,pods -n tenant-acme-family-practice
   kubectl describe integration cerbo-to-quickbooks -n tenant-acme-family-practice
+  kubectl get keypolicy standard -o yaml     # per-tenant active version, last and next rotation
+  kubectl annotate keypolicy standard tenantwire.io/rotate-now=acme-family-practice   # rotate now
   kubectl get events -A --field-selector involvedObject.apiVersion=tenantwire.io/v1alpha1
   curl -s http://127.0.0.1:18080/metrics | grep tenantwire_
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,10 +16,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8slabels "k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/record"
@@ -35,8 +36,10 @@ import (
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
 	"github.com/tenantwire/tenantwire/internal/apply"
 	"github.com/tenantwire/tenantwire/internal/conditions"
+	"github.com/tenantwire/tenantwire/internal/keyring"
 	"github.com/tenantwire/tenantwire/internal/labels"
 	"github.com/tenantwire/tenantwire/internal/metrics"
+	"github.com/tenantwire/tenantwire/internal/status"
 )
 
 // ControllerName names the controller, its field owner and its event source.
@@ -64,7 +67,7 @@ type Reconciler struct {
 
 // +kubebuilder:rbac:groups=tenantwire.io,resources=integrations,verbs=get;list;watch
 // +kubebuilder:rbac:groups=tenantwire.io,resources=integrations/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=tenantwire.io,resources=tenants,verbs=get;list;watch
+// +kubebuilder:rbac:groups=tenantwire.io,resources=tenants;keypolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=external-secrets.io,resources=externalsecrets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=configmaps;serviceaccounts,verbs=get;list;watch;create;update;patch;delete
@@ -85,7 +88,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		Owns(&rbacv1.Role{}).
 		Owns(&rbacv1.RoleBinding{}).
 		Owns(&networkingv1.NetworkPolicy{}).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(secretToIntegration)).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToIntegrations)).
 		Watches(&twv1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.tenantToIntegrations)).
 		WithOptions(opts).
 		Named(ControllerName).
@@ -123,14 +126,26 @@ func (r *Reconciler) ensureExternalSecretWatch() (bool, error) {
 	return true, nil
 }
 
-// secretToIntegration maps a credential Secret (labelled through the ExternalSecret template) to
-// its Integration, so a synced or rotated credential is seen at once.
-func secretToIntegration(_ context.Context, obj client.Object) []reconcile.Request {
-	name := obj.GetLabels()[labels.Integration]
-	if name == "" {
+// secretToIntegrations maps a credential Secret (labelled through the ExternalSecret template) to
+// its Integration, and the tenant keyring to every Integration of the tenant, so a synced or
+// rotated credential or key is seen at once.
+func (r *Reconciler) secretToIntegrations(ctx context.Context, obj client.Object) []reconcile.Request {
+	if name := obj.GetLabels()[labels.Integration]; name != "" {
+		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: obj.GetNamespace(), Name: name}}}
+	}
+	if obj.GetName() != keyring.SecretName {
 		return nil
 	}
-	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: obj.GetNamespace(), Name: name}}}
+	list := &twv1.IntegrationList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(obj.GetNamespace())); err != nil {
+		log.FromContext(ctx).Error(err, "listing integrations for keyring", "namespace", obj.GetNamespace())
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, in := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&in)})
+	}
+	return reqs
 }
 
 // tenantToIntegrations wakes every Integration of a Tenant when the Tenant changes (store, prefix,
@@ -210,7 +225,11 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 		return obs, result, err
 	}
 
-	ip := inputs{tenant: tenant, syncImage: r.SyncImage}
+	keyringVersion, err := r.keyringVersion(ctx, in, tenant)
+	if err != nil {
+		return obs, result, err
+	}
+	ip := inputs{tenant: tenant, syncImage: r.SyncImage, keyringVersion: keyringVersion}
 	cm, err := desiredConfigMap(in, ip)
 	if err != nil {
 		return obs, result, err
@@ -264,9 +283,10 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 
 	ip.credentialsHash = credentialsHash(secrets...)
 	desired := desiredDeployment(in, ip, cm)
-	previous := ""
+	var previous, previousKeys string
 	if live != nil {
 		previous = live.Spec.Template.Annotations[CredentialsHashAnnotation]
+		previousKeys = live.Spec.Template.Annotations[KeyringVersionAnnotation]
 	}
 	if _, err := a.Apply(ctx, desired); err != nil {
 		obs.deployment = live
@@ -276,8 +296,41 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 		metrics.WorkloadRollouts.WithLabelValues("credentials").Inc()
 		r.Recorder.Event(in, corev1.EventTypeNormal, "CredentialsRotated", "Credentials changed in the key vault; rolling the sync pods")
 	}
+	if previousKeys != "" && ip.keyringVersion != "" && previousKeys != ip.keyringVersion {
+		metrics.WorkloadRollouts.WithLabelValues("keys").Inc()
+		r.Recorder.Eventf(in, corev1.EventTypeNormal, "KeysRotated", "Keyring version %s is active; rolling the sync pods", ip.keyringVersion)
+	}
 	obs.deployment, obs.credentialsHash = desired, ip.credentialsHash
 	return obs, result, nil
+}
+
+// keyringVersion returns the active keyring version when the Integration is a consumer of its
+// tenant's KeyPolicy and the keyring exists, and "" otherwise. It reads only the keyring Secret's
+// annotations, never its data.
+func (r *Reconciler) keyringVersion(ctx context.Context, in *twv1.Integration, t *twv1.Tenant) (string, error) {
+	policies := &twv1.KeyPolicyList{}
+	if err := r.Client.List(ctx, policies); err != nil {
+		return "", err
+	}
+	name := twv1.EffectiveKeyPolicy(t, policies.Items)
+	idx := slices.IndexFunc(policies.Items, func(p twv1.KeyPolicy) bool { return p.Name == name })
+	if idx < 0 {
+		return "", nil
+	}
+	if sel := policies.Items[idx].Spec.Consumers; sel != nil {
+		s, err := metav1.LabelSelectorAsSelector(sel)
+		if err != nil || !s.Matches(k8slabels.Set(in.Labels)) {
+			return "", nil
+		}
+	}
+	secret := &corev1.Secret{}
+	switch err := r.Client.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: keyring.SecretName}, secret); {
+	case apierrors.IsNotFound(err):
+		return "", nil
+	case err != nil:
+		return "", err
+	}
+	return secret.Annotations[keyring.ActiveVersionAnnotation], nil
 }
 
 // resolveTenant finds the Tenant whose namespace holds the Integration.
@@ -398,14 +451,6 @@ func (r *Reconciler) deleteDeployment(ctx context.Context, in *twv1.Integration)
 
 // writeStatus makes at most one status write, and none when nothing changed.
 func (r *Reconciler) writeStatus(ctx context.Context, in *twv1.Integration, st twv1.IntegrationStatus) error {
-	ready := conditions.Get(st.Conditions, twv1.ConditionReady)
-	metrics.SetReady("Integration", in.Namespace, in.Name, ready != nil && ready.Status == metav1.ConditionTrue)
-	if equality.Semantic.DeepEqual(in.Status, st) {
-		return nil
-	}
-	conditions.RecordReadyTransition(r.Recorder, in, st.Conditions, conditions.Get(in.Status.Conditions, twv1.ConditionReady),
-		"Credentials are synced and the sync workload is available")
-	patch := client.MergeFrom(in.DeepCopy())
-	in.Status = st
-	return r.Client.Status().Patch(ctx, in, patch)
+	return status.Write(ctx, r.Client, r.Recorder, in, "Integration", &in.Status, st,
+		func(s *twv1.IntegrationStatus) []metav1.Condition { return s.Conditions }, "Credentials are synced and the sync workload is available")
 }

@@ -20,6 +20,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
+	"github.com/tenantwire/tenantwire/internal/keyring"
 	"github.com/tenantwire/tenantwire/internal/labels"
 	"github.com/tenantwire/tenantwire/internal/syncconfig"
 )
@@ -28,6 +29,7 @@ import (
 const (
 	CredentialsHashAnnotation = "tenantwire.io/credentials-hash"
 	ConfigHashAnnotation      = "tenantwire.io/config-hash"
+	KeyringVersionAnnotation  = "tenantwire.io/keyring-version"
 )
 
 // Ports of the sync container.
@@ -79,6 +81,9 @@ type inputs struct {
 	syncImage string
 	// credentialsHash is the digest of the synced credential Secrets; empty until both exist.
 	credentialsHash string
+	// keyringVersion is the active version of the tenant's keyring when this Integration is one of
+	// its consumers, empty otherwise (no keyring is mounted then).
+	keyringVersion string
 }
 
 func ownerRef(in *twv1.Integration) []metav1.OwnerReference {
@@ -190,6 +195,7 @@ func desiredConfigMap(in *twv1.Integration, ip inputs) (*corev1.ConfigMap, error
 		Destination: endpoint(destinationSide),
 		Schedule:    sched,
 		TLS:         syncconfig.TLS{MinVersion: syncconfig.MinTLSVersion},
+		KeyringFile: keyringFile(ip),
 		StateDir:    syncconfig.StateDir,
 		HealthAddr:  ":8081",
 		MetricsAddr: ":9090",
@@ -202,6 +208,13 @@ func desiredConfigMap(in *twv1.Integration, ip inputs) (*corev1.ConfigMap, error
 		ObjectMeta: childMeta(in, ip.tenant.Name, configName(in), "sync"),
 		Data:       map[string]string{syncconfig.FileName: body},
 	}, nil
+}
+
+func keyringFile(ip inputs) string {
+	if ip.keyringVersion == "" {
+		return ""
+	}
+	return path.Join(syncconfig.KeyringDir, keyring.DataKey)
 }
 
 // desiredServiceAccount is the sync pods' identity; no token is mounted because the runtime reads
@@ -319,6 +332,32 @@ func desiredDeployment(in *twv1.Integration, ip inputs, cm *corev1.ConfigMap) *a
 		}
 	}
 
+	annotations := map[string]string{
+		CredentialsHashAnnotation: ip.credentialsHash,
+		ConfigHashAnnotation:      digest(cm.Data[syncconfig.FileName]),
+	}
+	mounts := []corev1.VolumeMount{
+		{Name: "config", MountPath: syncconfig.ConfigDir, ReadOnly: true},
+		{Name: "source-credentials", MountPath: path.Join(syncconfig.CredentialsDir, string(sourceSide)), ReadOnly: true},
+		{Name: "destination-credentials", MountPath: path.Join(syncconfig.CredentialsDir, string(destinationSide)), ReadOnly: true},
+		{Name: "state", MountPath: syncconfig.StateDir},
+		{Name: "tmp", MountPath: "/tmp"},
+	}
+	volumes := []corev1.Volume{
+		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: configName(in)}}}},
+		secretVolume("source-credentials", credentialsName(in, sourceSide)),
+		secretVolume("destination-credentials", credentialsName(in, destinationSide)),
+		{Name: "state", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
+	}
+	if ip.keyringVersion != "" {
+		// The active version in the template rolls the pods when keys rotate.
+		annotations[KeyringVersionAnnotation] = ip.keyringVersion
+		mounts = append(mounts, corev1.VolumeMount{Name: "keyring", MountPath: syncconfig.KeyringDir, ReadOnly: true})
+		volumes = append(volumes, secretVolume("keyring", keyring.SecretName))
+	}
+
 	return &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 		ObjectMeta: childMeta(in, ip.tenant.Name, syncName(in), "sync"),
@@ -327,13 +366,7 @@ func desiredDeployment(in *twv1.Integration, ip inputs, cm *corev1.ConfigMap) *a
 			Selector: &metav1.LabelSelector{MatchLabels: podSelector(in)},
 			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{
-					Labels: podLabels,
-					Annotations: map[string]string{
-						CredentialsHashAnnotation: ip.credentialsHash,
-						ConfigHashAnnotation:      digest(cm.Data[syncconfig.FileName]),
-					},
-				},
+				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: annotations},
 				Spec: corev1.PodSpec{
 					ServiceAccountName:           syncName(in),
 					AutomountServiceAccountToken: ptr.To(false),
@@ -359,22 +392,9 @@ func desiredDeployment(in *twv1.Integration, ip inputs, cm *corev1.ConfigMap) *a
 						Resources:      *resources.DeepCopy(),
 						ReadinessProbe: probe("/readyz"),
 						LivenessProbe:  probe("/healthz"),
-						VolumeMounts: []corev1.VolumeMount{
-							{Name: "config", MountPath: syncconfig.ConfigDir, ReadOnly: true},
-							{Name: "source-credentials", MountPath: path.Join(syncconfig.CredentialsDir, string(sourceSide)), ReadOnly: true},
-							{Name: "destination-credentials", MountPath: path.Join(syncconfig.CredentialsDir, string(destinationSide)), ReadOnly: true},
-							{Name: "state", MountPath: syncconfig.StateDir},
-							{Name: "tmp", MountPath: "/tmp"},
-						},
+						VolumeMounts:   mounts,
 					}},
-					Volumes: []corev1.Volume{
-						{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
-							LocalObjectReference: corev1.LocalObjectReference{Name: configName(in)}}}},
-						secretVolume("source-credentials", credentialsName(in, sourceSide)),
-						secretVolume("destination-credentials", credentialsName(in, destinationSide)),
-						{Name: "state", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-						{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
-					},
+					Volumes: volumes,
 				},
 			},
 		},

@@ -289,6 +289,44 @@ func TestDesiredDeployment(t *testing.T) {
 	}
 }
 
+func TestDesiredDeploymentMountsTheKeyringOnlyForConsumers(t *testing.T) {
+	for name, version := range map[string]string{"consumer": "7", "not a consumer": ""} {
+		t.Run(name, func(t *testing.T) {
+			in := sampleIntegration()
+			ip := sampleInputs()
+			ip.keyringVersion = version
+			cm, _ := desiredConfigMap(in, ip)
+			d := desiredDeployment(in, ip, cm)
+			mounted := false
+			for _, m := range d.Spec.Template.Spec.Containers[0].VolumeMounts {
+				if m.Name == "keyring" {
+					mounted = true
+					if !m.ReadOnly || m.MountPath != syncconfig.KeyringDir {
+						t.Errorf("keyring mount = %+v", m)
+					}
+				}
+			}
+			if mounted != (version != "") || d.Spec.Template.Annotations[KeyringVersionAnnotation] != version {
+				t.Errorf("mounted=%v annotation=%q for version %q", mounted, d.Spec.Template.Annotations[KeyringVersionAnnotation], version)
+			}
+			cfg, _ := syncconfig.Unmarshal([]byte(cm.Data[syncconfig.FileName]))
+			if (cfg.KeyringFile != "") != (version != "") {
+				t.Errorf("config keyringFile = %q", cfg.KeyringFile)
+			}
+		})
+	}
+	// A new active version changes the pod template (one roll); the same version does not.
+	in, ip := sampleIntegration(), sampleInputs()
+	ip.keyringVersion = "7"
+	cm, _ := desiredConfigMap(in, ip)
+	a := desiredDeployment(in, ip, cm)
+	ip.keyringVersion = "8"
+	b := desiredDeployment(in, ip, cm)
+	if a.Spec.Template.Annotations[KeyringVersionAnnotation] == b.Spec.Template.Annotations[KeyringVersionAnnotation] {
+		t.Error("a key rotation would not roll the pods")
+	}
+}
+
 func assertRestricted(t *testing.T, pod corev1.PodSpec) {
 	t.Helper()
 	psc := pod.SecurityContext

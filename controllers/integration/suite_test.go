@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"fmt"
 	"os"
 	"testing"
 
@@ -10,7 +9,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 
 	"github.com/tenantwire/tenantwire/controllers/tenant"
-	twscheme "github.com/tenantwire/tenantwire/internal/scheme"
 	"github.com/tenantwire/tenantwire/internal/testenv"
 )
 
@@ -24,51 +22,16 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(runSuite(m))
-}
-
-func runSuite(m *testing.M) int {
-	testenv.SetLogger()
-	esoCRDs, err := testenv.ExternalSecretsCRDs()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	env, err := testenv.Start(esoCRDs)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting envtest:", err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
-
-	scheme := twscheme.New()
-	mgr, err := env.NewManager(scheme)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	k8s = mgr.Direct
-	tr := &tenant.Reconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: scheme,
-		Recorder: mgr.GetEventRecorderFor("tenantwire-tenant"), Clock: clock.RealClock{}, DNS: tenant.DefaultDNSTarget,
-	}
-	if err := tr.SetupWithManager(mgr, controller.Options{}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	writes = testenv.NewWriteCounter(mgr.GetClient())
-	reconciler = &Reconciler{
-		Client: writes, Scheme: scheme, RESTMapper: mgr.GetRESTMapper(),
-		Recorder: mgr.GetEventRecorderFor("tenantwire-" + ControllerName), Clock: clock.RealClock{}, SyncImage: "tenantwire:test",
-	}
-	if err := reconciler.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 2}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if err := mgr.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer mgr.Stop()
-	return m.Run()
+	os.Exit(testenv.RunSuite(m, testenv.SuiteOptions{ExternalSecrets: true}, func(mgr *testenv.Manager) error {
+		k8s = mgr.Direct
+		tr := &tenant.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
+			Recorder: mgr.GetEventRecorderFor("tenantwire-tenant"), Clock: clock.RealClock{}, DNS: tenant.DefaultDNSTarget}
+		if err := tr.SetupWithManager(mgr, controller.Options{}); err != nil {
+			return err
+		}
+		writes = testenv.NewWriteCounter(mgr.GetClient())
+		reconciler = &Reconciler{Client: writes, Scheme: mgr.GetScheme(), RESTMapper: mgr.GetRESTMapper(),
+			Recorder: mgr.GetEventRecorderFor("tenantwire-" + ControllerName), Clock: clock.RealClock{}, SyncImage: "tenantwire:test"}
+		return reconciler.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 2})
+	}))
 }

@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -28,6 +27,7 @@ import (
 	"github.com/tenantwire/tenantwire/internal/conditions"
 	"github.com/tenantwire/tenantwire/internal/labels"
 	"github.com/tenantwire/tenantwire/internal/metrics"
+	"github.com/tenantwire/tenantwire/internal/status"
 )
 
 const (
@@ -160,16 +160,8 @@ func (r *Reconciler) checkNamespaceOwner(ctx context.Context, t *twv1.Tenant) (*
 
 // writeStatus makes at most one status write, and none when nothing changed.
 func (r *Reconciler) writeStatus(ctx context.Context, t *twv1.Tenant, st twv1.TenantStatus) error {
-	ready := conditions.Get(st.Conditions, twv1.ConditionReady)
-	metrics.SetReady("Tenant", "", t.Name, ready != nil && ready.Status == metav1.ConditionTrue)
-	if equality.Semantic.DeepEqual(t.Status, st) {
-		return nil
-	}
-	conditions.RecordReadyTransition(r.Recorder, t, st.Conditions, conditions.Get(t.Status.Conditions, twv1.ConditionReady),
-		"Tenant namespace and isolation are in place")
-	patch := client.MergeFrom(t.DeepCopy())
-	t.Status = st
-	return r.Client.Status().Patch(ctx, t, patch)
+	return status.Write(ctx, r.Client, r.Recorder, t, "Tenant", &t.Status, st,
+		func(s *twv1.TenantStatus) []metav1.Condition { return s.Conditions }, "Tenant namespace and isolation are in place")
 }
 
 // finalize is the single place a Tenant's deletion is handled. It deletes the namespace (and with

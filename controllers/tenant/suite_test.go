@@ -1,7 +1,6 @@
 package tenant
 
 import (
-	"fmt"
 	"os"
 	"testing"
 
@@ -9,12 +8,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 
-	twscheme "github.com/tenantwire/tenantwire/internal/scheme"
 	"github.com/tenantwire/tenantwire/internal/testenv"
 )
 
 // Shared by the envtest tests of this package: a real API server, a manager running the Tenant
-// controller, and a direct (uncached) client for the test's own reads and writes.
+// controller (through a write counter), and a direct client for the test's own reads and writes.
 var (
 	k8s        client.Client
 	reconciler *Reconciler
@@ -22,42 +20,17 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(runSuite(m))
-}
-
-func runSuite(m *testing.M) int {
-	testenv.SetLogger()
-	env, err := testenv.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting envtest:", err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
-
-	scheme := twscheme.New()
-	mgr, err := env.NewManager(scheme)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	k8s = mgr.Direct
-	writes = testenv.NewWriteCounter(mgr.GetClient())
-	reconciler = &Reconciler{
-		Client:    writes,
-		APIReader: mgr.GetAPIReader(),
-		Scheme:    scheme,
-		Recorder:  mgr.GetEventRecorderFor("tenantwire-" + ControllerName),
-		Clock:     clock.RealClock{},
-		DNS:       DefaultDNSTarget,
-	}
-	if err := reconciler.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 2}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if err := mgr.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer mgr.Stop()
-	return m.Run()
+	os.Exit(testenv.RunSuite(m, testenv.SuiteOptions{}, func(mgr *testenv.Manager) error {
+		k8s = mgr.Direct
+		writes = testenv.NewWriteCounter(mgr.GetClient())
+		reconciler = &Reconciler{
+			Client:    writes,
+			APIReader: mgr.GetAPIReader(),
+			Scheme:    mgr.GetScheme(),
+			Recorder:  mgr.GetEventRecorderFor("tenantwire-" + ControllerName),
+			Clock:     clock.RealClock{},
+			DNS:       DefaultDNSTarget,
+		}
+		return reconciler.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 2})
+	}))
 }

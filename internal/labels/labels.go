@@ -11,6 +11,8 @@ const (
 	Tenant = "tenantwire.io/tenant"
 	// Integration names the Integration an object belongs to.
 	Integration = "tenantwire.io/integration"
+	// KeyPolicy names the KeyPolicy whose keyring an object belongs to.
+	KeyPolicy = "tenantwire.io/keypolicy"
 	// Component says which part of the stack an object is (namespace, isolation, rbac, sync, ...).
 	Component = "app.kubernetes.io/component"
 	// PartOf groups everything tenantwire creates for app.kubernetes.io-aware tools.

@@ -17,6 +17,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/tenantwire/tenantwire/controllers/integration"
+	"github.com/tenantwire/tenantwire/controllers/keypolicy"
 	"github.com/tenantwire/tenantwire/controllers/tenant"
 	"github.com/tenantwire/tenantwire/internal/childcache"
 	twscheme "github.com/tenantwire/tenantwire/internal/scheme"
@@ -137,6 +138,16 @@ func New(o Options) (ctrl.Manager, error) {
 		SyncImage:  o.SyncImage,
 	}
 	if err := ir.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: o.IntegrationConcurrency}); err != nil {
+		return nil, err
+	}
+	kr := &keypolicy.Reconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Scheme:    scheme,
+		Recorder:  mgr.GetEventRecorderFor("tenantwire-" + keypolicy.ControllerName),
+		Clock:     clock.RealClock{},
+	}
+	if err := kr.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 2}); err != nil {
 		return nil, err
 	}
 	return mgr, nil

@@ -29,10 +29,28 @@ var (
 		Name: "tenantwire_workload_rollouts_total",
 		Help: "Sync workload rollouts caused by a credential or key rotation.",
 	}, []string{"cause"})
+
+	// KeyAge is the age in seconds of each tenant's active key version.
+	KeyAge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "tenantwire_key_age_seconds",
+		Help: "Age of the active keyring version of a tenant.",
+	}, []string{"tenant"})
+
+	// NextRotation is the Unix time of each tenant's next scheduled key rotation (generated keys).
+	NextRotation = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "tenantwire_key_next_rotation_timestamp_seconds",
+		Help: "Unix time of the next scheduled keyring rotation of a tenant.",
+	}, []string{"tenant"})
+
+	// KeyRotations counts keyring rotations (new versions) per tenant.
+	KeyRotations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tenantwire_key_rotations_total",
+		Help: "Keyring rotations, per tenant.",
+	}, []string{"tenant"})
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(Ready, ChildApplies, WorkloadRollouts)
+	ctrlmetrics.Registry.MustRegister(Ready, ChildApplies, WorkloadRollouts, KeyAge, NextRotation, KeyRotations)
 }
 
 // SetReady records whether an object is Ready.

@@ -14,6 +14,7 @@ const FileName = "sync.yaml"
 const (
 	ConfigDir      = "/etc/tenantwire"
 	CredentialsDir = "/var/run/tenantwire/credentials"
+	KeyringDir     = "/var/run/tenantwire/keyring"
 	StateDir       = "/var/lib/tenantwire"
 )
 
@@ -28,6 +29,9 @@ type Config struct {
 	Destination Endpoint `json:"destination"`
 	Schedule    Schedule `json:"schedule"`
 	TLS         TLS      `json:"tls"`
+	// KeyringFile is the tenant's keyring (read-only), present when the Integration is a consumer
+	// of its tenant's KeyPolicy.
+	KeyringFile string `json:"keyringFile,omitempty"`
 	// StateDir holds the runtime's cursor and the encrypted patient-ID mapping store.
 	StateDir string `json:"stateDir"`
 	// HealthAddr serves /healthz and /readyz; MetricsAddr serves /metrics.

@@ -22,10 +22,12 @@ const (
 func TestSamples(t *testing.T) {
 	samples := filepath.Join(sim.root, "config", "samples")
 	tenantYAML := filepath.Join(samples, "tenantwire_v1alpha1_tenant.yaml")
+	keyPolicyYAML := filepath.Join(samples, "tenantwire_v1alpha1_keypolicy.yaml")
 	integrationYAML := filepath.Join(samples, "tenantwire_v1alpha1_integration.yaml")
 	sim.mustKubectl(t, "apply", "--server-side", "-f", filepath.Join(sim.root, "config", "dev", "secretstore-fake.yaml"))
 
 	t.Run("tenant becomes Ready with its isolation", func(t *testing.T) {
+		sim.mustKubectl(t, "apply", "--server-side", "-f", keyPolicyYAML)
 		sim.mustKubectl(t, "apply", "--server-side", "-f", tenantYAML)
 		sim.waitReady(t, "tenant/"+sampleTenant)
 		out := sim.mustKubectl(t, "get", "networkpolicies,resourcequotas,limitranges,rolebindings,serviceaccounts",
@@ -59,6 +61,19 @@ func TestSamples(t *testing.T) {
 			"-o", "go-template={{range $k, $v := .data}}{{$k}} {{end}}")
 		if strings.TrimSpace(keys) != "client_id client_secret realm_id refresh_token" {
 			t.Errorf("destination credential keys = %q", keys)
+		}
+	})
+
+	t.Run("the default key policy covers the tenant and the consumer mounts its keyring", func(t *testing.T) {
+		sim.waitReady(t, "keypolicy/standard")
+		out := sim.mustKubectl(t, "get", "keypolicy", "standard", "-o", "jsonpath={.status.tenants[0].tenant} {.status.tenants[0].activeVersion}")
+		if out != sampleTenant+" 1" {
+			t.Errorf("keypolicy status tenants = %q", out)
+		}
+		version := sim.mustKubectl(t, "get", "deployment", sampleIntegration+"-sync", "-n", sampleNamespace,
+			"-o", `jsonpath={.spec.template.metadata.annotations.tenantwire\.io/keyring-version}`)
+		if version != "1" {
+			t.Errorf("sync pods carry keyring version %q, want 1", version)
 		}
 	})
 
@@ -98,10 +113,11 @@ func TestSamples(t *testing.T) {
 
 	t.Run("re-applying the samples server-side changes nothing", func(t *testing.T) {
 		rv := func() string {
-			return sim.mustKubectl(t, "get", "tenant/"+sampleTenant, "integration/"+sampleIntegration,
+			return sim.mustKubectl(t, "get", "keypolicy/standard", "tenant/"+sampleTenant, "integration/"+sampleIntegration,
 				"deployment/"+sampleIntegration+"-sync", "-n", sampleNamespace, "-o", "jsonpath={.items[*].metadata.resourceVersion}")
 		}
 		before := rv()
+		sim.mustKubectl(t, "apply", "--server-side", "-f", keyPolicyYAML)
 		sim.mustKubectl(t, "apply", "--server-side", "-f", tenantYAML)
 		sim.mustKubectl(t, "apply", "--server-side", "-f", integrationYAML)
 		time.Sleep(2 * time.Second)

@@ -1,0 +1,429 @@
+package keypolicy
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/yaml"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
+	"github.com/tenantwire/tenantwire/internal/conditions"
+	"github.com/tenantwire/tenantwire/internal/keyring"
+	"github.com/tenantwire/tenantwire/internal/testenv"
+)
+
+const timeout = 20 * time.Second
+
+var ctx = context.Background()
+
+func createPolicy(t *testing.T, name string, retain int32, mut ...func(*twv1.KeyPolicy)) *twv1.KeyPolicy {
+	t.Helper()
+	kp := &twv1.KeyPolicy{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: twv1.KeyPolicySpec{
+		Rotation: twv1.KeyRotation{Period: metav1.Duration{Duration: 24 * time.Hour}, RetainVersions: retain},
+	}}
+	for _, m := range mut {
+		m(kp)
+	}
+	if err := k8s.Create(ctx, kp); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k8s.Delete(ctx, kp) })
+	return kp
+}
+
+func createTenant(t *testing.T, name, policy string, admins ...twv1.Subject) {
+	t.Helper()
+	tn := &twv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: twv1.TenantSpec{DisplayName: name, Admins: admins,
+		SecretStore: &twv1.TenantSecretStore{Kind: "ClusterSecretStore", Name: "vault", PathPrefix: "tenants/" + name}}}
+	if policy != "" {
+		tn.Spec.KeyPolicyRef = &twv1.KeyPolicyReference{Name: policy}
+	}
+	if err := k8s.Create(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k8s.Delete(ctx, tn) })
+}
+
+func keyringOf(t *testing.T, tenant string) *keyring.Keyring {
+	t.Helper()
+	var kr *keyring.Keyring
+	testenv.Eventually(t, timeout, func() error {
+		s := &corev1.Secret{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: "tenant-" + tenant, Name: keyring.SecretName}, s); err != nil {
+			return err
+		}
+		var err error
+		kr, err = keyring.Parse(s.Data[keyring.DataKey])
+		return err
+	})
+	return kr
+}
+
+func reconcilePolicy(t *testing.T, name string) ctrl.Result {
+	t.Helper()
+	res, err := reconciler.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Name: name}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// settle waits for the cache to hold the last writes, then reconciles until nothing is written.
+func settle(t *testing.T, name string) {
+	t.Helper()
+	testenv.Eventually(t, timeout, func() error {
+		before := writes.Writes()
+		reconcilePolicy(t, name)
+		if n := writes.Writes() - before; n != 0 {
+			return fmt.Errorf("reconcile still writing (%d writes)", n)
+		}
+		return nil
+	})
+}
+
+func waitPolicyReady(t *testing.T, name string, tenants int32) *twv1.KeyPolicy {
+	t.Helper()
+	kp := &twv1.KeyPolicy{}
+	testenv.Eventually(t, timeout, func() error {
+		if err := k8s.Get(ctx, client.ObjectKey{Name: name}, kp); err != nil {
+			return err
+		}
+		if !conditions.IsTrue(kp.Status.Conditions, twv1.ConditionReady) || kp.Status.TenantCount != tenants || kp.Status.ObservedGeneration != kp.Generation {
+			return fmt.Errorf("policy %s: %+v", name, kp.Status)
+		}
+		return nil
+	})
+	return kp
+}
+
+func TestRotationHappensExactlyWhenDueAndHonoursRetention(t *testing.T) {
+	createPolicy(t, "daily", 1)
+	createTenant(t, "rot", "daily")
+	kr := keyringOf(t, "rot")
+	kp := waitPolicyReady(t, "daily", 1)
+	if kr.Active != 1 || len(kp.Status.Tenants) != 1 || kp.Status.Tenants[0].ActiveVersion != 1 || kp.Status.Tenants[0].NextRotation == nil {
+		t.Fatalf("initial keyring %v, status %+v", kr.VersionNumbers(), kp.Status.Tenants)
+	}
+	settle(t, "daily")
+	created := kr.ActiveVersion().Created
+
+	// One second before due: nothing happens, and the requeue points at the due time.
+	fakeClock.SetTime(created.Add(24*time.Hour - time.Second))
+	before := writes.Writes()
+	res := reconcilePolicy(t, "daily")
+	if n := writes.Writes() - before; n != 0 {
+		t.Errorf("reconcile before due made %d writes", n)
+	}
+	if res.RequeueAfter < time.Second || res.RequeueAfter > 3*time.Second {
+		t.Errorf("RequeueAfter = %s, want about 1s (the time left until due)", res.RequeueAfter)
+	}
+
+	// At the due time: exactly one Secret write and one status write.
+	fakeClock.SetTime(created.Add(24 * time.Hour))
+	before = writes.Writes()
+	res = reconcilePolicy(t, "daily")
+	if n := writes.Writes() - before; n != 2 {
+		t.Errorf("rotation made %d writes, want 2 (keyring Secret, status): %v", n, writes.Since(before))
+	}
+	if res.RequeueAfter < 23*time.Hour || res.RequeueAfter > 25*time.Hour {
+		t.Errorf("RequeueAfter after rotation = %s, want about a period", res.RequeueAfter)
+	}
+	kr = keyringOf(t, "rot")
+	if kr.Active != 2 || fmt.Sprint(kr.VersionNumbers()) != "[1 2]" {
+		t.Errorf("after one rotation: active %d versions %v", kr.Active, kr.VersionNumbers())
+	}
+
+	// Another period: retention 1 drops version 1.
+	fakeClock.SetTime(created.Add(48 * time.Hour))
+	reconcilePolicy(t, "daily")
+	testenv.Eventually(t, timeout, func() error {
+		kr = keyringOf(t, "rot")
+		if fmt.Sprint(kr.VersionNumbers()) != "[2 3]" || kr.Active != 3 {
+			return fmt.Errorf("versions %v active %d, want [2 3] active 3", kr.VersionNumbers(), kr.Active)
+		}
+		return nil
+	})
+}
+
+func TestRestartDoesNotRotate(t *testing.T) {
+	createPolicy(t, "restart", 2)
+	createTenant(t, "steady", "restart")
+	first := keyringOf(t, "steady")
+	waitPolicyReady(t, "restart", 1)
+	settle(t, "restart")
+
+	// A new reconciler (a restarted operator) on the same clock sees the same keyring and writes nothing.
+	restarted := &Reconciler{Client: writes, APIReader: reconciler.APIReader, Scheme: reconciler.Scheme, Recorder: reconciler.Recorder, Clock: fakeClock}
+	before := writes.Writes()
+	if _, err := restarted.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Name: "restart"}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := writes.Writes() - before; n != 0 {
+		t.Errorf("restart made %d writes", n)
+	}
+	if after := keyringOf(t, "steady"); after.Active != first.Active {
+		t.Errorf("restart rotated: %d -> %d", first.Active, after.Active)
+	}
+}
+
+func TestOnDemandRotation(t *testing.T) {
+	createPolicy(t, "ondemand", 2)
+	createTenant(t, "urgent", "ondemand")
+	createTenant(t, "calm", "ondemand")
+	keyringOf(t, "urgent")
+	keyringOf(t, "calm")
+	waitPolicyReady(t, "ondemand", 2)
+
+	kp := &twv1.KeyPolicy{}
+	if err := k8s.Get(ctx, client.ObjectKey{Name: "ondemand"}, kp); err != nil {
+		t.Fatal(err)
+	}
+	kp.Annotations = map[string]string{twv1.RotateNowAnnotation: "urgent"}
+	if err := k8s.Update(ctx, kp); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, timeout, func() error {
+		if kr := keyringOf(t, "urgent"); kr.Active != 2 {
+			return fmt.Errorf("urgent still at version %d", kr.Active)
+		}
+		if err := k8s.Get(ctx, client.ObjectKey{Name: "ondemand"}, kp); err != nil {
+			return err
+		}
+		if _, still := kp.Annotations[twv1.RotateNowAnnotation]; still {
+			return fmt.Errorf("rotate-now annotation not cleared")
+		}
+		return nil
+	})
+	if kr := keyringOf(t, "calm"); kr.Active != 1 {
+		t.Errorf("a tenant not named was rotated to %d", kr.Active)
+	}
+	testenv.Eventually(t, timeout, func() error { return expectEvent("ondemand", "RotationRequested") })
+}
+
+func expectEvent(policy, reason string) error {
+	evs := &corev1.EventList{}
+	if err := k8s.List(ctx, evs); err != nil {
+		return err
+	}
+	for _, e := range evs.Items {
+		if e.InvolvedObject.Name == policy && e.Reason == reason {
+			if strings.Contains(e.Message, "encryptionKey") {
+				return fmt.Errorf("event mentions key material: %s", e.Message)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("no %s event for %s", reason, policy)
+}
+
+func TestDefaultPolicyCoversTenantsThatNameNone(t *testing.T) {
+	createPolicy(t, "zz-default", 2, func(kp *twv1.KeyPolicy) { kp.Spec.Default = true })
+	createTenant(t, "implicit", "")
+	kr := keyringOf(t, "implicit")
+	if kr.Active != 1 || kr.Algorithm != "AES-256-GCM" {
+		t.Errorf("keyring %+v", kr.VersionNumbers())
+	}
+	kp := waitPolicyReady(t, "zz-default", 1)
+	if kp.Status.Tenants[0].Tenant != "implicit" {
+		t.Errorf("status tenants = %+v", kp.Status.Tenants)
+	}
+}
+
+func TestOnlyConsumerIntegrationsMayReadTheKeyring(t *testing.T) {
+	applyTenantRoles(t)
+	createPolicy(t, "consumers", 2, func(kp *twv1.KeyPolicy) {
+		kp.Spec.Consumers = &metav1.LabelSelector{MatchLabels: map[string]string{"keys": "yes"}}
+	})
+	createTenant(t, "rbac", "consumers", twv1.Subject{Kind: twv1.SubjectGroup, Name: "oidc:rbac-admins"})
+	keyringOf(t, "rbac")
+	ns := "tenant-rbac"
+	for name, lbl := range map[string]string{"reader": "yes", "other": "no"} {
+		in := &twv1.Integration{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{"keys": lbl}},
+			Spec: twv1.IntegrationSpec{
+				Source:      twv1.Endpoint{System: twv1.SystemCerbo, URL: "https://cerbo.example", Credentials: twv1.Credentials{RemoteKey: "c"}},
+				Destination: twv1.Endpoint{System: twv1.SystemZoho, URL: "https://zoho.example", Credentials: twv1.Credentials{RemoteKey: "z"}},
+				Egress:      []twv1.EgressRule{{CIDR: "203.0.113.0/24"}},
+			}}
+		if err := k8s.Create(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = k8s.Delete(ctx, in) })
+	}
+	testenv.Eventually(t, timeout, func() error {
+		rb := &rbacv1.RoleBinding{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: ReaderName}, rb); err != nil {
+			return err
+		}
+		if len(rb.Subjects) != 1 || rb.Subjects[0].Name != "reader-sync" {
+			return fmt.Errorf("keyring readers = %+v", rb.Subjects)
+		}
+		return nil
+	})
+
+	// Only the consumer's sync configuration points at the keyring.
+	testenv.Eventually(t, timeout, func() error {
+		for name, want := range map[string]bool{"reader": true, "other": false} {
+			cm := &corev1.ConfigMap{}
+			if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name + "-sync-config"}, cm); err != nil {
+				return err
+			}
+			if got := strings.Contains(cm.Data["sync.yaml"], "keyringFile:"); got != want {
+				return fmt.Errorf("%s config names a keyring: %v, want %v", name, got, want)
+			}
+		}
+		return nil
+	})
+
+	tests := map[string]struct {
+		user   string
+		groups []string
+		allow  bool
+	}{
+		"consumer sync pods":         {user: "system:serviceaccount:" + ns + ":reader-sync", groups: []string{"system:serviceaccounts"}, allow: true},
+		"non-consumer sync pods":     {user: "system:serviceaccount:" + ns + ":other-sync", groups: []string{"system:serviceaccounts"}},
+		"tenant admins":              {user: "dr@rbac.example", groups: []string{"oidc:rbac-admins"}},
+		"the tenant's sync identity": {user: "system:serviceaccount:" + ns + ":tenantwire-sync", groups: []string{"system:serviceaccounts"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+				User: tc.user, Groups: tc.groups,
+				ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: ns, Verb: "get", Resource: "secrets", Name: keyring.SecretName},
+			}}
+			if err := k8s.Create(ctx, sar); err != nil {
+				t.Fatal(err)
+			}
+			if sar.Status.Allowed != tc.allow {
+				t.Errorf("get keyring allowed = %v, want %v (%s)", sar.Status.Allowed, tc.allow, sar.Status.Reason)
+			}
+		})
+	}
+	// The admins can still do their job: manage Integrations.
+	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+		User: "dr@rbac.example", Groups: []string{"oidc:rbac-admins"},
+		ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: ns, Verb: "create", Group: "tenantwire.io", Resource: "integrations"},
+	}}
+	if err := k8s.Create(ctx, sar); err != nil || !sar.Status.Allowed {
+		t.Errorf("tenant admins cannot create Integrations: %v %+v", err, sar.Status)
+	}
+}
+
+// applyTenantRoles installs the shipped tenant admin and viewer ClusterRoles.
+func applyTenantRoles(t *testing.T) {
+	t.Helper()
+	f, err := os.Open(filepath.Join(testenv.RepoRoot(), "config", "rbac", "tenant_roles.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dec := yaml.NewYAMLOrJSONDecoder(f, 4096)
+	for {
+		role := &rbacv1.ClusterRole{}
+		if err := dec.Decode(role); err != nil {
+			break
+		}
+		if role.Name == "" {
+			continue
+		}
+		_ = k8s.Delete(ctx, role)
+		if err := k8s.Create(ctx, role); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestExternalKeysFollowTheVault(t *testing.T) {
+	createPolicy(t, "vault-keys", 1, func(kp *twv1.KeyPolicy) {
+		kp.Spec.Source = twv1.KeySource{Type: twv1.KeySourceExternal, External: &twv1.ExternalKeySource{
+			StoreRef: twv1.KeyStoreRef{Name: "vault"}, RemoteKeyTemplate: "tenants/{tenant}/id-key"}}
+	})
+	createTenant(t, "ext", "vault-keys")
+	ns := "tenant-ext"
+
+	// The operator asks ESO for this tenant's own key path.
+	es := &esv1.ExternalSecret{}
+	testenv.Eventually(t, timeout, func() error { return k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: KeySourceName}, es) })
+	if es.Spec.Data[0].RemoteRef.Key != "tenants/ext/id-key" || es.Spec.Data[0].RemoteRef.Property != "encryptionKey" {
+		t.Errorf("key source data = %+v", es.Spec.Data)
+	}
+	waitPolicyReason(t, "vault-keys", twv1.ReasonKeySourceUnavailable)
+
+	// ESO syncs the vault value: it becomes version 1.
+	src := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: KeySourceName, Labels: es.Spec.Target.Template.Metadata.Labels}}
+	setKeys := func(enc, mac byte) {
+		src.Data = map[string][]byte{
+			"encryptionKey": []byte(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{enc}, 32))),
+			"hmacKey":       []byte(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{mac}, 32))),
+		}
+		var err error
+		if src.ResourceVersion == "" {
+			err = k8s.Create(ctx, src)
+		} else {
+			err = k8s.Update(ctx, src)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	setKeys(1, 2)
+	testenv.Eventually(t, timeout, func() error {
+		if kr := keyringOf(t, "ext"); kr.Active != 1 || kr.ActiveVersion().EncryptionKey[0] != 1 {
+			return fmt.Errorf("keyring active %d", kr.Active)
+		}
+		return nil
+	})
+	waitPolicyReady(t, "vault-keys", 1)
+
+	// A vault-side change is a new version; retention 1 keeps the previous one, then drops it.
+	for i, want := range []string{"[1 2]", "[2 3]"} {
+		setKeys(byte(10+i), 20)
+		testenv.Eventually(t, timeout, func() error {
+			if kr := keyringOf(t, "ext"); fmt.Sprint(kr.VersionNumbers()) != want {
+				return fmt.Errorf("versions %v, want %s", kr.VersionNumbers(), want)
+			}
+			return nil
+		})
+	}
+
+	// Material that is not a 32-byte key is refused, and the keyring is left as it was.
+	src.Data["hmacKey"] = []byte("not-a-key")
+	if err := k8s.Update(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	kp := waitPolicyReason(t, "vault-keys", twv1.ReasonKeySourceUnavailable)
+	if c := conditions.Get(kp.Status.Conditions, twv1.ConditionReady); strings.Contains(c.Message, "not-a-key") {
+		t.Errorf("condition reveals key source content: %s", c.Message)
+	}
+	if kr := keyringOf(t, "ext"); kr.Active != 3 {
+		t.Errorf("bad material changed the keyring: active %d", kr.Active)
+	}
+}
+
+func waitPolicyReason(t *testing.T, name, reason string) *twv1.KeyPolicy {
+	t.Helper()
+	kp := &twv1.KeyPolicy{}
+	testenv.Eventually(t, timeout, func() error {
+		if err := k8s.Get(ctx, client.ObjectKey{Name: name}, kp); err != nil {
+			return err
+		}
+		if c := conditions.Get(kp.Status.Conditions, twv1.ConditionReady); c == nil || c.Reason != reason {
+			return fmt.Errorf("policy %s Ready = %+v, want reason %s", name, c, reason)
+		}
+		return nil
+	})
+	return kp
+}

@@ -1,0 +1,53 @@
+package keypolicy
+
+import (
+	"os"
+	"testing"
+
+	"k8s.io/utils/clock"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+
+	"github.com/tenantwire/tenantwire/controllers/integration"
+	"github.com/tenantwire/tenantwire/controllers/tenant"
+	"github.com/tenantwire/tenantwire/internal/testenv"
+)
+
+// Shared by the envtest tests of this package: the Tenant, Integration and KeyPolicy controllers
+// against a real API server (RBAC authorizer included), with the KeyPolicy controller on a fake
+// clock so that tests decide when rotations are due.
+var (
+	k8s        client.Client
+	reconciler *Reconciler
+	writes     *testenv.WriteCounter
+	fakeClock  *clocktesting.FakeClock
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(testenv.RunSuite(m, testenv.SuiteOptions{ExternalSecrets: true}, func(mgr *testenv.Manager) error {
+		k8s = mgr.Direct
+		scheme := mgr.GetScheme()
+		tr := &tenant.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: scheme,
+			Recorder: mgr.GetEventRecorderFor("tenantwire-tenant"), Clock: clock.RealClock{}, DNS: tenant.DefaultDNSTarget}
+		ir := &integration.Reconciler{Client: mgr.GetClient(), Scheme: scheme, RESTMapper: mgr.GetRESTMapper(),
+			Recorder: mgr.GetEventRecorderFor("tenantwire-integration"), Clock: clock.RealClock{}, SyncImage: "tenantwire:test"}
+		fakeClock = clocktesting.NewFakeClock(t0)
+		// The manager runs one KeyPolicy reconciler; tests call a second one directly, with its own
+		// write counter, so that what a single reconcile writes is measured apart from the manager.
+		managed := &Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: scheme,
+			Recorder: mgr.GetEventRecorderFor("tenantwire-" + ControllerName), Clock: fakeClock}
+		writes = testenv.NewWriteCounter(mgr.GetClient())
+		reconciler = &Reconciler{Client: writes, APIReader: mgr.GetAPIReader(), Scheme: scheme, Recorder: managed.Recorder, Clock: fakeClock}
+		for _, setup := range []func() error{
+			func() error { return tr.SetupWithManager(mgr, controller.Options{}) },
+			func() error { return ir.SetupWithManager(mgr, controller.Options{}) },
+			func() error { return managed.SetupWithManager(mgr, controller.Options{}) },
+		} {
+			if err := setup(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
