@@ -27,6 +27,8 @@ const (
 	ReasonDeploymentProgressing    = "DeploymentProgressing"
 	ReasonDeploymentUnavailable    = "DeploymentUnavailable"
 	ReasonPaused                   = "Paused"
+	ReasonTenantSuspended          = "TenantSuspended"
+	ReasonTenantOffboarding        = "TenantOffboarding"
 	ReasonStopped                  = "Stopped"
 )
 

@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"time"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -32,6 +34,67 @@ const (
 	ReasonDependencyNotReady   = "DependencyNotReady"
 	ReasonDeleting             = "Deleting"
 )
+
+// Tenant lifecycle conditions, reasons and annotations.
+const (
+	// TenantConditionOffboarding is True from the moment a tenant starts offboarding until its data
+	// is purged; its reason says where it stands (GracePeriod, Purged).
+	TenantConditionOffboarding = "Offboarding"
+
+	ReasonSuspended   = "Suspended"
+	ReasonGracePeriod = "GracePeriod"
+	ReasonPurging     = "Purging"
+	ReasonPurged      = "Purged"
+
+	// PurgeImmediatelyAnnotation, set to "true" on a Tenant that is offboarding or being deleted,
+	// skips the grace period: keys are destroyed and the namespace deleted at once.
+	PurgeImmediatelyAnnotation = "tenantwire.io/purge-immediately"
+)
+
+// TenantState is where a tenant is in its subscription.
+// +kubebuilder:validation:Enum=Active;Suspended;Offboarding
+type TenantState string
+
+const (
+	// TenantActive runs the tenant's sync workloads.
+	TenantActive TenantState = "Active"
+	// TenantSuspended scales every sync workload to zero; isolation, credentials and keys stay.
+	TenantSuspended TenantState = "Suspended"
+	// TenantOffboarding stops the workloads, removes credentials, and purges the tenant's data
+	// (keys first, then the namespace) when the grace period ends.
+	TenantOffboarding TenantState = "Offboarding"
+)
+
+// DefaultGracePeriod is how long an offboarded tenant's data is kept before it is purged.
+const DefaultGracePeriod = 60 * 24 * time.Hour
+
+// TenantRetention says how long data outlives the subscription.
+type TenantRetention struct {
+	// GracePeriod between the start of offboarding and the purge. Default 1440h (60 days); at least 24h.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('24h')",message="retention.gracePeriod must be at least 24h (1 day)"
+	GracePeriod *metav1.Duration `json:"gracePeriod,omitempty"`
+}
+
+// GracePeriod is the tenant's grace period, or the default.
+func (t *Tenant) GracePeriod() time.Duration {
+	if g := t.Spec.Retention.GracePeriod; g != nil && g.Duration > 0 {
+		return g.Duration
+	}
+	return DefaultGracePeriod
+}
+
+// EffectiveState is the state the tenant is treated as being in: a Tenant being deleted offboards.
+func (t *Tenant) EffectiveState() TenantState {
+	if !t.DeletionTimestamp.IsZero() {
+		return TenantOffboarding
+	}
+	if t.Spec.State == "" {
+		return TenantActive
+	}
+	return t.Spec.State
+}
 
 // TenantNamespacePrefix prefixes a Tenant's name to form its namespace.
 const TenantNamespacePrefix = "tenant-"
@@ -193,6 +256,17 @@ type TenantSpec struct {
 	// Networking lists the exceptions to the namespace's default-deny network policies.
 	// +optional
 	Networking TenantNetworking `json:"networking,omitempty"`
+
+	// State of the subscription: Active, Suspended (workloads at zero) or Offboarding (workloads
+	// stopped, credentials removed, data purged after the grace period). Deleting a Tenant offboards
+	// it the same way; see the PurgeImmediatelyAnnotation to skip the grace period.
+	// +optional
+	// +kubebuilder:default=Active
+	State TenantState `json:"state,omitempty"`
+
+	// Retention of the tenant's data after offboarding starts.
+	// +optional
+	Retention TenantRetention `json:"retention,omitempty"`
 }
 
 // TenantStatus is the observed state of a Tenant.
@@ -203,6 +277,18 @@ type TenantStatus struct {
 	// Namespace is the tenant's namespace.
 	// +optional
 	Namespace string `json:"namespace,omitempty"`
+	// State is the lifecycle state the operator last acted on.
+	// +optional
+	State TenantState `json:"state,omitempty"`
+	// OffboardingSince is when offboarding started (by spec.state or by deletion).
+	// +optional
+	OffboardingSince *metav1.Time `json:"offboardingSince,omitempty"`
+	// PurgeAfter is when the tenant's keys and namespace are destroyed.
+	// +optional
+	PurgeAfter *metav1.Time `json:"purgeAfter,omitempty"`
+	// PurgedAt is when the keys were destroyed and the namespace deleted.
+	// +optional
+	PurgedAt *metav1.Time `json:"purgedAt,omitempty"`
 	// Conditions: Ready, NamespaceReady, IsolationReady, and Reconciling or Stalled while they apply.
 	// +optional
 	// +listType=map
@@ -216,6 +302,8 @@ type TenantStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=tnt,categories=tenantwire
 // +kubebuilder:printcolumn:name="Namespace",type=string,JSONPath=`.status.namespace`
+// +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`
+// +kubebuilder:printcolumn:name="Purge After",type=string,JSONPath=`.status.purgeAfter`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

@@ -197,6 +197,15 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 	if tenant != nil {
 		obs.tenant = tenant.Name
 	}
+	if blocked == nil && tenant.EffectiveState() == twv1.TenantOffboarding {
+		// Offboarding: the workload stops and the tenant's credentials leave the cluster.
+		obs.blocked = &conditions.Problem{Reason: twv1.ReasonTenantOffboarding,
+			Message: fmt.Sprintf("Tenant %s is offboarding: the sync workload is stopped and its credentials are removed", tenant.Name)}
+		if _, err := r.deleteDeployment(ctx, in); err != nil {
+			return obs, ctrl.Result{}, err
+		}
+		return obs, ctrl.Result{}, r.removeCredentials(ctx, in)
+	}
 	if blocked == nil {
 		blocked = validateAgainstTenant(in, tenant)
 	}
@@ -229,7 +238,9 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 	if err != nil {
 		return obs, result, err
 	}
-	ip := inputs{tenant: tenant, syncImage: r.SyncImage, keyringVersion: keyringVersion}
+	suspended := tenant.EffectiveState() == twv1.TenantSuspended
+	ip := inputs{tenant: tenant, syncImage: r.SyncImage, keyringVersion: keyringVersion, tenantSuspended: suspended}
+	obs.tenantSuspended = suspended
 	cm, err := desiredConfigMap(in, ip)
 	if err != nil {
 		return obs, result, err
@@ -349,8 +360,8 @@ func (r *Reconciler) resolveTenant(ctx context.Context, in *twv1.Integration) (*
 	t := &twv1.Tenant{}
 	err = r.Client.Get(ctx, client.ObjectKey{Name: name}, t)
 	switch {
-	case apierrors.IsNotFound(err) || (err == nil && !t.DeletionTimestamp.IsZero()):
-		return nil, &conditions.Problem{Reason: twv1.ReasonTenantNotFound, Message: fmt.Sprintf("Tenant %s does not exist or is being deleted", name)}, nil
+	case apierrors.IsNotFound(err):
+		return nil, &conditions.Problem{Reason: twv1.ReasonTenantNotFound, Message: fmt.Sprintf("Tenant %s does not exist", name)}, nil
 	case err != nil:
 		return nil, nil, err
 	}
@@ -428,6 +439,20 @@ func externalSecretProblem(es *esv1.ExternalSecret, s side) *conditions.Problem 
 		return &conditions.Problem{Reason: reason, Message: fmt.Sprintf("%s credentials: %s: %s", s, c.Reason, c.Message)}
 	}
 	return &conditions.Problem{Reason: twv1.ReasonCredentialsPending, Message: fmt.Sprintf("%s credentials: waiting for External Secrets Operator to sync", s)}
+}
+
+// removeCredentials deletes the Integration's ExternalSecrets; the Secrets they own go with them.
+func (r *Reconciler) removeCredentials(ctx context.Context, in *twv1.Integration) error {
+	if watching, err := r.ensureExternalSecretWatch(); err != nil || !watching {
+		return err
+	}
+	for _, s := range []side{sourceSide, destinationSide} {
+		es := &esv1.ExternalSecret{ObjectMeta: metav1.ObjectMeta{Namespace: in.Namespace, Name: credentialsName(in, s)}}
+		if err := r.Client.Delete(ctx, es); client.IgnoreNotFound(err) != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // deleteDeployment removes the sync Deployment if it exists; it reports whether it did.

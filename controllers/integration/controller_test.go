@@ -427,3 +427,59 @@ func TestIntegrationDeletionLeavesChildrenToTheGarbageCollector(t *testing.T) {
 		return nil
 	})
 }
+
+func setTenantState(t *testing.T, name string, state twv1.TenantState) {
+	t.Helper()
+	tn := &twv1.Tenant{}
+	if err := k8s.Get(ctx, client.ObjectKey{Name: name}, tn); err != nil {
+		t.Fatal(err)
+	}
+	tn.Spec.State = state
+	if err := k8s.Update(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTenantSuspendAndOffboardReachTheWorkload(t *testing.T) {
+	ns := setupTenant(t, "epsilon", true)
+	in := newIntegration(ns, "tenant-lifecycle")
+	createIntegration(t, in)
+	syncCredentials(t, in, "v1")
+	markAvailable(t, in)
+	waitCondition(t, in, twv1.ConditionReady, metav1.ConditionTrue, "")
+
+	setTenantState(t, "epsilon", twv1.TenantSuspended)
+	testenv.Eventually(t, timeout, func() error {
+		d, err := getDeployment(in)
+		if err != nil || ptr.Deref(d.Spec.Replicas, -1) != 0 {
+			return fmt.Errorf("suspended tenant's Deployment replicas = %v (err=%v)", d.Spec.Replicas, err)
+		}
+		return nil
+	})
+	markAvailable(t, in)
+	waitCondition(t, in, twv1.IntegrationConditionWorkloadReady, metav1.ConditionTrue, twv1.ReasonTenantSuspended)
+
+	setTenantState(t, "epsilon", twv1.TenantActive)
+	testenv.Eventually(t, timeout, func() error {
+		d, err := getDeployment(in)
+		if err != nil || ptr.Deref(d.Spec.Replicas, -1) != 1 {
+			return fmt.Errorf("resumed tenant's Deployment replicas = %v (err=%v)", d.Spec.Replicas, err)
+		}
+		return nil
+	})
+
+	setTenantState(t, "epsilon", twv1.TenantOffboarding)
+	waitCondition(t, in, twv1.ConditionReady, metav1.ConditionFalse, twv1.ReasonTenantOffboarding)
+	testenv.Eventually(t, timeout, func() error {
+		if d, err := getDeployment(in); !apierrors.IsNotFound(err) && (err != nil || d.DeletionTimestamp.IsZero()) {
+			return fmt.Errorf("offboarding tenant's Deployment still running (err=%v)", err)
+		}
+		for _, s := range []side{sourceSide, destinationSide} {
+			err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: credentialsName(in, s)}, &esv1.ExternalSecret{})
+			if !apierrors.IsNotFound(err) {
+				return fmt.Errorf("%s credentials ExternalSecret still present (err=%v)", s, err)
+			}
+		}
+		return nil
+	})
+}

@@ -81,6 +81,8 @@ type inputs struct {
 	syncImage string
 	// credentialsHash is the digest of the synced credential Secrets; empty until both exist.
 	credentialsHash string
+	// tenantSuspended scales the workload to zero while the tenant is Suspended.
+	tenantSuspended bool
 	// keyringVersion is the active version of the tenant's keyring when this Integration is one of
 	// its consumers, empty otherwise (no keyring is mounted then).
 	keyringVersion string
@@ -295,9 +297,10 @@ func tcpPort(p int32) networkingv1.NetworkPolicyPort {
 	return networkingv1.NetworkPolicyPort{Protocol: ptr.To(corev1.ProtocolTCP), Port: &port}
 }
 
-// desiredReplicas is what the Deployment runs in each state (stopped has no Deployment at all).
-func desiredReplicas(in *twv1.Integration) int32 {
-	if in.Spec.State == twv1.StatePaused {
+// desiredReplicas is what the Deployment runs in each state (stopped has no Deployment at all); a
+// suspended tenant runs nothing.
+func desiredReplicas(in *twv1.Integration, tenantSuspended bool) int32 {
+	if in.Spec.State == twv1.StatePaused || tenantSuspended {
 		return 0
 	}
 	return ptr.Deref(in.Spec.Replicas, 1)
@@ -362,7 +365,7 @@ func desiredDeployment(in *twv1.Integration, ip inputs, cm *corev1.ConfigMap) *a
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 		ObjectMeta: childMeta(in, ip.tenant.Name, syncName(in), "sync"),
 		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To(desiredReplicas(in)),
+			Replicas: ptr.To(desiredReplicas(in, ip.tenantSuspended)),
 			Selector: &metav1.LabelSelector{MatchLabels: podSelector(in)},
 			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
 			Template: corev1.PodTemplateSpec{

@@ -22,6 +22,8 @@ type observation struct {
 	credentialsHash string
 	// deployment is the live sync Deployment, nil when there is none.
 	deployment *appsv1.Deployment
+	// tenantSuspended: the tenant is Suspended, so the workload runs at zero replicas.
+	tenantSuspended bool
 }
 
 // computeStatus is a pure function of the Integration, what the reconcile observed and the time.
@@ -52,12 +54,14 @@ func computeStatus(in *twv1.Integration, obs observation, now metav1.Time) twv1.
 	if p := workloadProblem(in, obs); p != nil {
 		conditions.False(&st.Conditions, gen, twv1.IntegrationConditionWorkloadReady, p.Reason, p.Message, now)
 	} else {
-		reason, msg := "Available", fmt.Sprintf("%d of %d replicas available", st.AvailableReplicas, desiredReplicas(in))
-		switch in.Spec.State {
-		case twv1.StatePaused:
-			reason, msg = twv1.ReasonPaused, "Paused: the Deployment is scaled to zero"
-		case twv1.StateStopped:
+		reason, msg := "Available", fmt.Sprintf("%d of %d replicas available", st.AvailableReplicas, desiredReplicas(in, obs.tenantSuspended))
+		switch {
+		case in.Spec.State == twv1.StateStopped:
 			reason, msg = twv1.ReasonStopped, "Stopped: the Deployment is removed"
+		case obs.tenantSuspended:
+			reason, msg = twv1.ReasonTenantSuspended, "The tenant is suspended: the Deployment is scaled to zero"
+		case in.Spec.State == twv1.StatePaused:
+			reason, msg = twv1.ReasonPaused, "Paused: the Deployment is scaled to zero"
 		}
 		conditions.True(&st.Conditions, gen, twv1.IntegrationConditionWorkloadReady, reason, msg, now)
 	}
@@ -87,7 +91,7 @@ func workloadProblem(in *twv1.Integration, obs observation) *conditions.Problem 
 		}
 		return &conditions.Problem{Reason: twv1.ReasonProgressing, Message: "Waiting for the Deployment to appear"}
 	}
-	want := desiredReplicas(in)
+	want := desiredReplicas(in, obs.tenantSuspended)
 	if d.Generation > d.Status.ObservedGeneration {
 		return &conditions.Problem{Reason: twv1.ReasonDeploymentProgressing, Message: "The Deployment controller has not observed the latest spec yet"}
 	}

@@ -35,6 +35,7 @@ import (
 	"github.com/tenantwire/tenantwire/internal/conditions"
 	"github.com/tenantwire/tenantwire/internal/keyring"
 	"github.com/tenantwire/tenantwire/internal/labels"
+	"github.com/tenantwire/tenantwire/internal/lifecycle"
 	"github.com/tenantwire/tenantwire/internal/metrics"
 	"github.com/tenantwire/tenantwire/internal/status"
 )
@@ -63,7 +64,8 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=tenantwire.io,resources=keypolicies,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=tenantwire.io,resources=keypolicies/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=tenantwire.io,resources=tenants;integrations,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=create;patch,resourceNames=tenantwire-keyring
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=external-secrets.io,resources=externalsecrets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
@@ -142,11 +144,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !kp.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
-	tenants, err := r.coveredTenants(ctx, kp)
+	now := r.Clock.Now()
+	tenants, err := r.coveredTenants(ctx, kp, now)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	now := r.Clock.Now()
 	rotateNow, requested := rotationRequest(kp)
 	if rv, ok := r.handledRequests.Load(kp.Name); requested && ok && rv == kp.ResourceVersion {
 		rotateNow = func(string) bool { return false }
@@ -180,8 +182,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return result, errors.Join(errs...)
 }
 
-// coveredTenants lists the tenants whose effective policy is kp, in name order.
-func (r *Reconciler) coveredTenants(ctx context.Context, kp *twv1.KeyPolicy) ([]twv1.Tenant, error) {
+// coveredTenants lists the tenants whose effective policy is kp, in name order. A tenant whose
+// purge is due or done is no longer covered: its keys are being destroyed, never recreated.
+func (r *Reconciler) coveredTenants(ctx context.Context, kp *twv1.KeyPolicy, now time.Time) ([]twv1.Tenant, error) {
 	policies := &twv1.KeyPolicyList{}
 	if err := r.Client.List(ctx, policies); err != nil {
 		return nil, err
@@ -192,7 +195,7 @@ func (r *Reconciler) coveredTenants(ctx context.Context, kp *twv1.KeyPolicy) ([]
 	}
 	var out []twv1.Tenant
 	for _, t := range tenants.Items {
-		if t.DeletionTimestamp.IsZero() && twv1.EffectiveKeyPolicy(&t, policies.Items) == kp.Name {
+		if !lifecycle.KeysDisposable(&t, now) && twv1.EffectiveKeyPolicy(&t, policies.Items) == kp.Name {
 			out = append(out, t)
 		}
 	}

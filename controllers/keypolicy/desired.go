@@ -25,17 +25,13 @@ const (
 // DefaultExternalRefresh is how often an external key source is re-read when the policy says not.
 const DefaultExternalRefresh = time.Hour
 
-// childMeta: keyring children belong to the Tenant (so they go with it) and carry the policy
-// label (so changes wake the KeyPolicy).
+// childMeta: keyring children carry the policy label (so changes wake the KeyPolicy) and no owner
+// reference: a cascading deletion of the Tenant must not destroy its keys before the grace period
+// ends. They go when the tenant is purged (keyring first, then the namespace with the rest).
 func childMeta(t *twv1.Tenant, kp *twv1.KeyPolicy, name string) metav1.ObjectMeta {
 	l := labels.ForTenant(t.Name, "keyring")
 	l[labels.KeyPolicy] = kp.Name
-	return metav1.ObjectMeta{
-		Name:            name,
-		Namespace:       t.NamespaceName(),
-		Labels:          l,
-		OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(t, twv1.GroupVersion.WithKind("Tenant"))},
-	}
+	return metav1.ObjectMeta{Name: name, Namespace: t.NamespaceName(), Labels: l}
 }
 
 // desiredKeyringSecret renders the keyring. Its annotations describe it without key material.

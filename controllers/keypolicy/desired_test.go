@@ -46,8 +46,8 @@ func TestDesiredKeyringSecret(t *testing.T) {
 	if s.Labels[labels.KeyPolicy] != "standard" || s.Labels[labels.Tenant] != "acme" || s.Labels[labels.ManagedBy] != labels.ManagedByValue {
 		t.Errorf("labels = %v", s.Labels)
 	}
-	if ref := metav1.GetControllerOf(s); ref == nil || ref.Kind != "Tenant" || ref.Name != "acme" {
-		t.Errorf("the keyring must go with its Tenant: controller ref %+v", ref)
+	if len(s.OwnerReferences) != 0 {
+		t.Errorf("the keyring has owner references %v: a cascading Tenant delete would destroy keys before the grace period ends", s.OwnerReferences)
 	}
 	want := map[string]string{keyring.ActiveVersionAnnotation: "4", keyring.VersionsAnnotation: "2,3,4", keyring.RotatedAtAnnotation: "2026-11-25T11:00:00Z"}
 	for k, v := range want {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -13,19 +14,23 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
 	"github.com/tenantwire/tenantwire/internal/apply"
 	"github.com/tenantwire/tenantwire/internal/conditions"
+	"github.com/tenantwire/tenantwire/internal/keyring"
 	"github.com/tenantwire/tenantwire/internal/labels"
+	"github.com/tenantwire/tenantwire/internal/lifecycle"
 	"github.com/tenantwire/tenantwire/internal/metrics"
 	"github.com/tenantwire/tenantwire/internal/status"
 )
@@ -33,8 +38,7 @@ import (
 const (
 	// ControllerName names the controller, its field owner and its event source.
 	ControllerName = "tenant"
-	// Finalizer lets the controller clean up the tenant namespace (and, later, run offboarding)
-	// before the Tenant goes away.
+	// Finalizer keeps a deleted Tenant until its data is purged: deletion starts offboarding.
 	Finalizer = "tenantwire.io/tenant"
 )
 
@@ -59,6 +63,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=bind,resourceNames=tenantwire-tenant-admin;tenantwire-tenant-viewer
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=delete,resourceNames=tenantwire-keyring
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -66,7 +71,7 @@ type Reconciler struct {
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&twv1.Tenant{}).
-		Owns(&corev1.Namespace{}).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(namespaceToTenant)).
 		Owns(&networkingv1.NetworkPolicy{}).
 		Owns(&corev1.ResourceQuota{}).
 		Owns(&corev1.LimitRange{}).
@@ -77,21 +82,31 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		Complete(r)
 }
 
+// namespaceToTenant maps a tenant namespace to its Tenant through the tenant label.
+func namespaceToTenant(_ context.Context, obj client.Object) []reconcile.Request {
+	if name := obj.GetLabels()[labels.Tenant]; name != "" {
+		return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: name}}}
+	}
+	return nil
+}
+
 func (r *Reconciler) applier() *apply.Applier {
 	return &apply.Applier{Client: r.Client, Scheme: r.Scheme, Owner: labels.FieldOwner(ControllerName)}
 }
 
-// Reconcile converges one Tenant: namespace first, then the isolation children inside it, then one
-// status write if anything in the status changed.
+// Reconcile converges one Tenant through its lifecycle: while it is Active, Suspended or in its
+// offboarding grace period the namespace and its isolation are kept in place; when the purge is
+// due its keys are destroyed, then its namespace. Deleting a Tenant offboards it the same way.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	t := &twv1.Tenant{}
 	if err := r.Client.Get(ctx, req.NamespacedName, t); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if !t.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.finalize(ctx, t)
+	deleting := !t.DeletionTimestamp.IsZero()
+	if deleting && !controllerutil.ContainsFinalizer(t, Finalizer) {
+		return ctrl.Result{}, nil
 	}
-	if !controllerutil.ContainsFinalizer(t, Finalizer) {
+	if !deleting && !controllerutil.ContainsFinalizer(t, Finalizer) {
 		patch := client.MergeFromWithOptions(t.DeepCopy(), client.MergeFromWithOptimisticLock{})
 		controllerutil.AddFinalizer(t, Finalizer)
 		if err := r.Client.Patch(ctx, t, patch); err != nil {
@@ -99,11 +114,36 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 
-	obs, err := r.reconcileChildren(ctx, t)
-	if serr := r.writeStatus(ctx, t, computeStatus(t, obs, metav1.NewTime(r.Clock.Now()))); serr != nil {
+	now := r.Clock.Now()
+	lc := lifecycle.Decide(t, now)
+	var obs observation
+	var err error
+	result := ctrl.Result{}
+	switch {
+	case lc.Purged:
+	case lc.Purge:
+		if err = r.purge(ctx, t); err == nil {
+			lc.Purge, lc.Purged = false, true
+		} else {
+			obs.namespace = &conditions.Problem{Reason: twv1.ReasonPurging, Message: err.Error()}
+		}
+	default:
+		obs, err = r.reconcileChildren(ctx, t)
+		if lc.WaitFor > 0 {
+			result.RequeueAfter = wait.Jitter(lc.WaitFor, 0.001) + time.Second
+		}
+	}
+	if serr := r.writeStatus(ctx, t, computeStatus(t, obs, lc, metav1.NewTime(now))); serr != nil {
 		err = errors.Join(err, serr)
 	}
-	return ctrl.Result{}, err
+	if err == nil && lc.Purged && deleting {
+		// Purged: nothing is left to protect, so the Tenant goes at once.
+		metrics.ForgetReady("Tenant", "", t.Name)
+		patch := client.MergeFromWithOptions(t.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		controllerutil.RemoveFinalizer(t, Finalizer)
+		err = r.Client.Patch(ctx, t, patch)
+	}
+	return result, err
 }
 
 // reconcileChildren applies the namespace and, once it is Active, everything inside it.
@@ -149,10 +189,10 @@ func (r *Reconciler) checkNamespaceOwner(ctx context.Context, t *twv1.Tenant) (*
 		return nil, nil
 	case err != nil:
 		return nil, err
-	case metav1.IsControlledBy(ns, t):
+	case ownsNamespace(ns, t):
 		return nil, nil
 	}
-	msg := fmt.Sprintf("Namespace %s already exists and is not controlled by this Tenant; delete it or choose another Tenant name", ns.Name)
+	msg := fmt.Sprintf("Namespace %s already exists and does not belong to this Tenant; delete it or choose another Tenant name", ns.Name)
 	r.Recorder.Event(t, corev1.EventTypeWarning, twv1.ReasonNamespaceConflict, msg)
 	return &conditions.Problem{Reason: twv1.ReasonNamespaceConflict, Message: msg, Stalled: true},
 		reconcile.TerminalError(errors.New(msg))
@@ -164,27 +204,40 @@ func (r *Reconciler) writeStatus(ctx context.Context, t *twv1.Tenant, st twv1.Te
 		func(s *twv1.TenantStatus) []metav1.Condition { return s.Conditions }, "Tenant namespace and isolation are in place")
 }
 
-// finalize is the single place a Tenant's deletion is handled. It deletes the namespace (and with
-// it everything inside) and lets the Tenant go.
-func (r *Reconciler) finalize(ctx context.Context, t *twv1.Tenant) error {
-	if !controllerutil.ContainsFinalizer(t, Finalizer) {
-		return nil
+// purge is the single place a tenant's data is destroyed. The keyring goes first: once it is
+// gone, every encrypted patient-ID mapping is unreadable wherever a copy of it survives
+// (crypto-shredding). Only when the API server confirms that does the namespace go. Both steps read
+// the API server first, so repeating a purge (from a stale cache) deletes and reports nothing twice.
+func (r *Reconciler) purge(ctx context.Context, t *twv1.Tenant) error {
+	key := client.ObjectKey{Namespace: t.NamespaceName(), Name: keyring.SecretName}
+	secretMeta := func() *metav1.PartialObjectMetadata {
+		return &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}}
 	}
-	ns := &corev1.Namespace{}
-	err := r.Client.Get(ctx, client.ObjectKey{Name: t.NamespaceName()}, ns)
-	switch {
+	switch err := r.APIReader.Get(ctx, key, secretMeta()); {
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		return err
-	case metav1.IsControlledBy(ns, t) && ns.DeletionTimestamp.IsZero():
-		if err := r.Client.Delete(ctx, ns); client.IgnoreNotFound(err) != nil {
-			return err
+	default:
+		if err := r.Client.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("destroying the keyring: %w", err)
 		}
-		log.FromContext(ctx).Info("deleted tenant namespace", "namespace", ns.Name)
-		r.Recorder.Eventf(t, corev1.EventTypeNormal, twv1.ReasonDeleting, "Deleted namespace %s", ns.Name)
+		if err := r.APIReader.Get(ctx, key, secretMeta()); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("keyring %s is not confirmed gone (%v); the namespace is kept until it is", key, err)
+		}
+		r.Recorder.Eventf(t, corev1.EventTypeNormal, "KeysDestroyed", "Keyring of tenant %s destroyed: its encrypted patient-ID mappings can no longer be decrypted", t.Name)
 	}
-	metrics.ForgetReady("Tenant", "", t.Name)
-	patch := client.MergeFromWithOptions(t.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	controllerutil.RemoveFinalizer(t, Finalizer)
-	return r.Client.Patch(ctx, t, patch)
+
+	ns := &corev1.Namespace{}
+	switch err := r.APIReader.Get(ctx, client.ObjectKey{Name: t.NamespaceName()}, ns); {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return err
+	case ownsNamespace(ns, t) && ns.DeletionTimestamp.IsZero():
+		if err := r.Client.Delete(ctx, ns); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting namespace %s: %w", ns.Name, err)
+		}
+		log.FromContext(ctx).Info("tenant purged", "namespace", ns.Name)
+		r.Recorder.Eventf(t, corev1.EventTypeNormal, twv1.ReasonPurged, "Tenant data purged: keyring destroyed and namespace %s deleted", ns.Name)
+	}
+	return nil
 }

@@ -81,7 +81,9 @@ func TestTenantCreatesIsolatedNamespace(t *testing.T) {
 	if err := get(t, client.ObjectKey{Name: "tenant-alpha"}, ns); err != nil {
 		t.Fatal(err)
 	}
-	if ns.Labels["pod-security.kubernetes.io/enforce"] != "restricted" || !metav1.IsControlledBy(ns, tn) {
+	// No owner reference: a cascading delete of the Tenant must not take the namespace (and its
+	// data) with it; only the purge at the end of the grace period does.
+	if ns.Labels["pod-security.kubernetes.io/enforce"] != "restricted" || ns.Labels["tenantwire.io/tenant"] != "alpha" || len(ns.OwnerReferences) != 0 {
 		t.Errorf("namespace labels %v, owners %v", ns.Labels, ns.OwnerReferences)
 	}
 
@@ -298,7 +300,7 @@ func TestTenantValidation(t *testing.T) {
 	create(t, newTenant(strings.Repeat("a", 56)))
 }
 
-func TestTenantDeletionRemovesNamespace(t *testing.T) {
+func TestDeletingAnActiveTenantOffboardsItInsteadOfDestroyingData(t *testing.T) {
 	tn := newTenant("iota")
 	if err := k8s.Create(context.Background(), tn); err != nil {
 		t.Fatal(err)
@@ -310,16 +312,107 @@ func TestTenantDeletionRemovesNamespace(t *testing.T) {
 	if err := k8s.Delete(context.Background(), tn); err != nil {
 		t.Fatal(err)
 	}
+	off := waitOffboarding(t, "iota", twv1.ReasonGracePeriod)
+	if off.Status.PurgeAfter == nil || off.Status.PurgeAfter.Sub(off.Status.OffboardingSince.Time) != twv1.DefaultGracePeriod {
+		t.Errorf("purgeAfter = %v, offboardingSince = %v, want 60 days apart", off.Status.PurgeAfter, off.Status.OffboardingSince)
+	}
+	ns := &corev1.Namespace{}
+	if err := get(t, client.ObjectKey{Name: "tenant-iota"}, ns); err != nil || !ns.DeletionTimestamp.IsZero() {
+		t.Fatalf("the namespace of a deleted tenant must survive the grace period: %v %v", err, ns.DeletionTimestamp)
+	}
+
+	// An explicit, documented request purges at once; the Tenant then goes.
+	off.Annotations = map[string]string{twv1.PurgeImmediatelyAnnotation: "true"}
+	if err := k8s.Update(context.Background(), off); err != nil {
+		t.Fatal(err)
+	}
 	testenv.Eventually(t, timeout, func() error {
 		if err := get(t, client.ObjectKey{Name: "iota"}, &twv1.Tenant{}); !apierrors.IsNotFound(err) {
 			return fmt.Errorf("tenant still present (err=%v)", err)
 		}
-		ns := &corev1.Namespace{}
 		err := get(t, client.ObjectKey{Name: "tenant-iota"}, ns)
 		// envtest runs no namespace controller, so a deleted namespace stays Terminating.
 		if apierrors.IsNotFound(err) || (err == nil && !ns.DeletionTimestamp.IsZero()) {
 			return nil
 		}
-		return fmt.Errorf("namespace not being deleted: %v %+v", err, ns.ObjectMeta)
+		return fmt.Errorf("namespace not being deleted: %v", err)
 	})
+}
+
+func waitOffboarding(t *testing.T, name, reason string) *twv1.Tenant {
+	t.Helper()
+	tn := &twv1.Tenant{}
+	testenv.Eventually(t, timeout, func() error {
+		if err := k8s.Get(context.Background(), client.ObjectKey{Name: name}, tn); err != nil {
+			return err
+		}
+		c := conditions.Get(tn.Status.Conditions, twv1.TenantConditionOffboarding)
+		if c == nil || c.Reason != reason || tn.Status.State != twv1.TenantOffboarding {
+			return fmt.Errorf("tenant %s: want Offboarding/%s, have state %s %+v", name, reason, tn.Status.State, tn.Status.Conditions)
+		}
+		return nil
+	})
+	return tn
+}
+
+func TestOffboardingPurgesKeysFirstThenTheNamespaceAfterTheGracePeriod(t *testing.T) {
+	ctx := context.Background()
+	tn := newTenant("kappa")
+	tn.Spec.Retention.GracePeriod = &metav1.Duration{Duration: 48 * time.Hour}
+	create(t, tn)
+	waitReady(t, "kappa")
+	keyring := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "tenant-kappa", Name: "tenantwire-keyring",
+		Labels: map[string]string{"app.kubernetes.io/managed-by": "tenantwire"}}, Data: map[string][]byte{"keyring.json": []byte("{}")}}
+	if err := k8s.Create(ctx, keyring); err != nil {
+		t.Fatal(err)
+	}
+
+	cur := &twv1.Tenant{}
+	if err := get(t, client.ObjectKey{Name: "kappa"}, cur); err != nil {
+		t.Fatal(err)
+	}
+	cur.Spec.State = twv1.TenantOffboarding
+	if err := k8s.Update(ctx, cur); err != nil {
+		t.Fatal(err)
+	}
+	off := waitOffboarding(t, "kappa", twv1.ReasonGracePeriod)
+	if !conditions.IsTrue(off.Status.Conditions, twv1.ConditionReady) {
+		t.Errorf("a tenant in its grace period keeps its isolation and stays Ready: %+v", off.Status.Conditions)
+	}
+	purgeAfter := off.Status.PurgeAfter.Time
+
+	// One second before the grace period ends nothing is deleted.
+	fakeClock.SetTime(purgeAfter.Add(-time.Second))
+	res, err := reconciler.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Name: "kappa"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RequeueAfter < time.Second || res.RequeueAfter > 5*time.Second {
+		t.Errorf("RequeueAfter = %s, want the time left until the purge", res.RequeueAfter)
+	}
+	if err := get(t, client.ObjectKey{Namespace: "tenant-kappa", Name: "tenantwire-keyring"}, &corev1.Secret{}); err != nil {
+		t.Fatalf("keyring deleted before the grace period ended: %v", err)
+	}
+
+	// Once it has: keyring first, then the namespace, and a final status.
+	fakeClock.SetTime(purgeAfter)
+	before := writes.Writes()
+	if _, err := reconciler.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Name: "kappa"}}); err != nil {
+		t.Fatal(err)
+	}
+	var deletes []string
+	for _, w := range writes.Since(before) {
+		if strings.HasPrefix(w, "delete ") {
+			deletes = append(deletes, w)
+		}
+	}
+	if len(deletes) != 2 || !strings.Contains(deletes[0], "tenantwire-keyring") || !strings.Contains(deletes[1], "Namespace") {
+		t.Errorf("purge deletes = %v, want the keyring Secret, then the Namespace", deletes)
+	}
+	purged := waitOffboarding(t, "kappa", twv1.ReasonPurged)
+	if purged.Status.PurgedAt == nil || !conditions.IsTrue(purged.Status.Conditions, twv1.ConditionReady) {
+		t.Errorf("final status = %+v", purged.Status)
+	}
+	testenv.Eventually(t, timeout, func() error { return expectEvent("kappa", twv1.ReasonPurged) })
+	fakeClock.SetTime(time.Now())
 }

@@ -91,19 +91,23 @@ func childMeta(t *twv1.Tenant, name, component string) metav1.ObjectMeta {
 	}
 }
 
+// desiredNamespace has no owner reference on purpose: a cascading (for example foreground)
+// deletion of the Tenant must not take the tenant's data with it. The namespace goes only when the
+// operator purges it at the end of the grace period; the labels tie it to its Tenant.
 func desiredNamespace(t *twv1.Tenant) *corev1.Namespace {
 	l := labels.ForTenant(t.Name, "namespace")
 	for k, v := range podSecurityLabels {
 		l[k] = v
 	}
 	return &corev1.Namespace{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:            t.NamespaceName(),
-			Labels:          l,
-			OwnerReferences: ownerRef(t),
-		},
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+		ObjectMeta: metav1.ObjectMeta{Name: t.NamespaceName(), Labels: l},
 	}
+}
+
+// ownsNamespace reports whether ns is the namespace tenantwire made for t.
+func ownsNamespace(ns *corev1.Namespace, t *twv1.Tenant) bool {
+	return ns.Labels[labels.ManagedBy] == labels.ManagedByValue && ns.Labels[labels.Tenant] == t.Name
 }
 
 // desiredDefaultDenyPolicy selects every pod and allows nothing: all other policies are exceptions.

@@ -41,7 +41,12 @@ func TestDesiredNamespace(t *testing.T) {
 	if ns.Labels[labels.Tenant] != "acme" || ns.Labels[labels.ManagedBy] != labels.ManagedByValue {
 		t.Errorf("labels = %v, missing tenant or managed-by", ns.Labels)
 	}
-	assertControlledByTenant(t, ns)
+	if len(ns.OwnerReferences) != 0 {
+		t.Errorf("namespace has owner references %v: a cascading Tenant delete would destroy its data", ns.OwnerReferences)
+	}
+	if !ownsNamespace(ns, sampleTenant()) || ownsNamespace(ns, sampleTenant(func(t *twv1.Tenant) { t.Name = "other" })) {
+		t.Error("ownsNamespace does not tell the tenant's namespace apart")
+	}
 }
 
 func TestDesiredChildrenAreLabelledOwnedAndNamespaced(t *testing.T) {

@@ -2,11 +2,13 @@ package tenant
 
 import (
 	"fmt"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
 	"github.com/tenantwire/tenantwire/internal/conditions"
+	"github.com/tenantwire/tenantwire/internal/lifecycle"
 )
 
 // observation is what one reconcile found out; computeStatus turns it into a status.
@@ -15,12 +17,43 @@ type observation struct {
 	isolation *conditions.Problem // nil: every isolation child is applied
 }
 
-// computeStatus is a pure function of the Tenant, what the reconcile observed and the time.
-func computeStatus(t *twv1.Tenant, obs observation, now metav1.Time) twv1.TenantStatus {
+// computeStatus is a pure function of the Tenant, what the reconcile observed, its lifecycle
+// decision and the time.
+func computeStatus(t *twv1.Tenant, obs observation, lc lifecycle.Decision, now metav1.Time) twv1.TenantStatus {
 	st := *t.Status.DeepCopy()
 	st.ObservedGeneration = t.Generation
 	st.Namespace = t.NamespaceName()
 	gen := t.Generation
+	st.State = lc.State
+	st.OffboardingSince, st.PurgeAfter = nil, nil
+	if lc.Offboarding() {
+		since, after := metav1.NewTime(lc.OffboardingSince), metav1.NewTime(lc.PurgeAfter)
+		st.OffboardingSince, st.PurgeAfter = &since, &after
+	}
+	if !lc.Offboarding() {
+		st.PurgedAt = nil
+		conditions.Remove(&st.Conditions, twv1.TenantConditionOffboarding)
+	}
+
+	if lc.Purged {
+		// The terminal state: nothing is left to be Ready about except that the purge is done.
+		if st.PurgedAt == nil {
+			st.PurgedAt = &now
+		}
+		msg := fmt.Sprintf("Keyring destroyed and namespace %s deleted at %s", st.Namespace, st.PurgedAt.UTC().Format(time.RFC3339))
+		conditions.True(&st.Conditions, gen, twv1.TenantConditionOffboarding, twv1.ReasonPurged, msg, now)
+		conditions.Remove(&st.Conditions, twv1.TenantConditionNamespaceReady)
+		conditions.Remove(&st.Conditions, twv1.TenantConditionIsolationReady)
+		conditions.Remove(&st.Conditions, twv1.ConditionReconciling)
+		conditions.Remove(&st.Conditions, twv1.ConditionStalled)
+		conditions.True(&st.Conditions, gen, twv1.ConditionReady, twv1.ReasonPurged, msg, now)
+		return st
+	}
+	if lc.Offboarding() {
+		conditions.True(&st.Conditions, gen, twv1.TenantConditionOffboarding, twv1.ReasonGracePeriod,
+			fmt.Sprintf("Workloads stopped and credentials removed; data is kept until %s, then purged",
+				lc.PurgeAfter.UTC().Format(time.RFC3339)), now)
+	}
 
 	if p := obs.namespace; p != nil {
 		conditions.False(&st.Conditions, gen, twv1.TenantConditionNamespaceReady, p.Reason, p.Message, now)

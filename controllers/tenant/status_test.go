@@ -8,6 +8,7 @@ import (
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
 	"github.com/tenantwire/tenantwire/internal/conditions"
+	"github.com/tenantwire/tenantwire/internal/lifecycle"
 )
 
 func TestComputeStatus(t *testing.T) {
@@ -44,7 +45,7 @@ func TestComputeStatus(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			st := computeStatus(sampleTenant(), tc.obs, now)
+			st := computeStatus(sampleTenant(), tc.obs, lifecycle.Decision{State: twv1.TenantActive}, now)
 			if st.ObservedGeneration != 3 || st.Namespace != "tenant-acme" {
 				t.Errorf("observedGeneration=%d namespace=%q", st.ObservedGeneration, st.Namespace)
 			}
@@ -77,10 +78,11 @@ func TestComputeStatusKeepsTransitionTimeAndClearsProgressConditions(t *testing.
 	t0 := metav1.NewTime(time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC))
 	t1 := metav1.NewTime(t0.Add(time.Hour))
 	tn := sampleTenant()
+	active := lifecycle.Decision{State: twv1.TenantActive}
 
-	tn.Status = computeStatus(tn, observation{namespace: &conditions.Problem{Reason: twv1.ReasonNamespaceTerminating}}, t0)
-	tn.Status = computeStatus(tn, observation{}, t1)
-	again := computeStatus(tn, observation{}, metav1.NewTime(t1.Add(time.Hour)))
+	tn.Status = computeStatus(tn, observation{namespace: &conditions.Problem{Reason: twv1.ReasonNamespaceTerminating}}, active, t0)
+	tn.Status = computeStatus(tn, observation{}, active, t1)
+	again := computeStatus(tn, observation{}, active, metav1.NewTime(t1.Add(time.Hour)))
 
 	ready := conditions.Get(again.Conditions, twv1.ConditionReady)
 	if !ready.LastTransitionTime.Equal(&t1) {

@@ -3,8 +3,9 @@ package tenant
 import (
 	"os"
 	"testing"
+	"time"
 
-	"k8s.io/utils/clock"
+	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 
@@ -17,18 +18,21 @@ var (
 	k8s        client.Client
 	reconciler *Reconciler
 	writes     *testenv.WriteCounter
+	// fakeClock drives lifecycle decisions (grace periods) in tests; it starts at the real time.
+	fakeClock *clocktesting.FakeClock
 )
 
 func TestMain(m *testing.M) {
 	os.Exit(testenv.RunSuite(m, testenv.SuiteOptions{}, func(mgr *testenv.Manager) error {
 		k8s = mgr.Direct
 		writes = testenv.NewWriteCounter(mgr.GetClient())
+		fakeClock = clocktesting.NewFakeClock(time.Now())
 		reconciler = &Reconciler{
 			Client:    writes,
 			APIReader: mgr.GetAPIReader(),
 			Scheme:    mgr.GetScheme(),
 			Recorder:  mgr.GetEventRecorderFor("tenantwire-" + ControllerName),
-			Clock:     clock.RealClock{},
+			Clock:     fakeClock,
 			DNS:       DefaultDNSTarget,
 		}
 		return reconciler.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 2})

@@ -34,4 +34,5 @@ var progressReasons = map[string]bool{
 	twv1.ReasonNamespaceTerminating:  true,
 	twv1.ReasonCredentialsPending:    true,
 	twv1.ReasonDeploymentProgressing: true,
+	twv1.ReasonTenantOffboarding:     true,
 }

@@ -126,11 +126,20 @@ func TestSamples(t *testing.T) {
 		}
 	})
 
-	t.Run("deleting the tenant removes its namespace for real", func(t *testing.T) {
-		sim.mustKubectl(t, "delete", "-f", tenantYAML, "--wait=true", "--timeout=90s")
+	t.Run("deleting the tenant offboards it; an explicit purge destroys keys, then the namespace", func(t *testing.T) {
+		sim.mustKubectl(t, "delete", "-f", tenantYAML, "--wait=false")
+		sim.mustKubectl(t, "wait", "--for=jsonpath={.status.state}=Offboarding", "--timeout=60s", "tenant/"+sampleTenant)
+		sim.mustKubectl(t, "wait", "--for=condition=Ready=False", "--timeout=60s", "-n", sampleNamespace, "integration/"+sampleIntegration)
+		if out := sim.mustKubectl(t, "get", "secret", "tenantwire-keyring", "-n", sampleNamespace, "-o", "name"); strings.TrimSpace(out) == "" {
+			t.Fatal("the keyring of a tenant in its grace period is gone")
+		}
+		sim.mustKubectl(t, "annotate", "tenant", sampleTenant, "tenantwire.io/purge-immediately=true")
 		testenv.Eventually(t, 90*time.Second, func() error {
 			if out := sim.mustKubectl(t, "get", "namespace", sampleNamespace, "--ignore-not-found", "-o", "name"); strings.TrimSpace(out) != "" {
 				return fmt.Errorf("namespace %s still exists", sampleNamespace)
+			}
+			if out := sim.mustKubectl(t, "get", "tenant", sampleTenant, "--ignore-not-found", "-o", "name"); strings.TrimSpace(out) != "" {
+				return fmt.Errorf("tenant %s still exists", sampleTenant)
 			}
 			return nil
 		})
