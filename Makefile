@@ -18,10 +18,10 @@ help: ## Show the targets.
 
 ##@ Development
 .PHONY: manifests
-manifests: ## Generate CRDs and RBAC from the API markers.
+manifests: ## Generate CRDs and RBAC from the markers; copy them into the Helm chart.
 	$(CONTROLLER_GEN) rbac:roleName=tenantwire-manager crd paths="./api/..." paths="./controllers/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
-	hack/sync-chart-crds.sh
+	hack/sync-chart.sh
 
 .PHONY: generate
 generate: ## Generate deepcopy code.
