@@ -18,10 +18,10 @@ help: ## Show the targets.
 
 ##@ Development
 .PHONY: manifests
-manifests: ## Generate CRDs and RBAC from the API markers.
+manifests: ## Generate CRDs and RBAC from the markers; copy them into the Helm chart.
 	$(CONTROLLER_GEN) rbac:roleName=tenantwire-manager crd paths="./api/..." paths="./controllers/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
-	hack/sync-chart-crds.sh
+	hack/sync-chart.sh
 
 .PHONY: generate
 generate: ## Generate deepcopy code.
@@ -38,6 +38,10 @@ vet: ## go vet
 .PHONY: lint
 lint: ## golangci-lint
 	$(shell $(TOOLS) path golangci-lint) run ./...
+
+.PHONY: helm-lint
+helm-lint: manifests ## Lint the Helm chart with --strict (make test also lints, renders and validates it).
+	$(shell $(TOOLS) path helm) lint --strict charts/tenantwire
 
 .PHONY: verify-generated
 verify-generated: manifests generate ## Fail when generated files are not committed.
@@ -71,6 +75,15 @@ dev-cluster-down: ## Remove the simulated cluster and everything make run starte
 .PHONY: docker-build
 docker-build: ## Build the image (needs a Docker engine).
 	docker build -t $(IMG) .
+
+# kustomize edit rewrites the kustomization it edits, so it runs on a copy of config/ in dist/.
+.PHONY: build-installer
+build-installer: manifests ## Write dist/install.yaml, the whole kustomize install in one file (IMG selects the image).
+	rm -rf dist/kustomize && mkdir -p dist/kustomize && cp -r config dist/kustomize/
+	cd dist/kustomize/config/manager && $(shell $(TOOLS) path kustomize) edit set image controller=$(IMG)
+	$(shell $(TOOLS) path kustomize) build dist/kustomize/config/default > dist/install.yaml
+	rm -rf dist/kustomize
+	@echo "wrote dist/install.yaml for $(IMG)"
 
 ##@ Deployment
 .PHONY: install

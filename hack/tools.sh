@@ -208,7 +208,9 @@ ensure_envtest() {
   echo "$d"
 }
 
-ALL=(etcd kube-apiserver kubectl kube-controller-manager kube-scheduler kwok kwokctl external-secrets)
+# What `ensure` builds by default: everything make test uses (test/manifests renders the chart and
+# config/ with helm and kustomize).
+ALL=(etcd kube-apiserver kubectl kube-controller-manager kube-scheduler kwok kwokctl external-secrets kustomize helm)
 
 cmd=${1:-ensure}
 shift || true
