@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -15,10 +16,17 @@ import (
 
 func main() {
 	args := os.Args[1:]
-	if len(args) > 0 && args[0] == "manager" {
-		args = args[1:]
+	switch {
+	case len(args) == 0 || strings.HasPrefix(args[0], "-"):
+		os.Exit(runManager(args))
+	case args[0] == "manager":
+		os.Exit(runManager(args[1:]))
+	default:
+		// An unknown subcommand must fail loudly: starting the manager in its place (in a sync pod,
+		// say) would be a silent and dangerous surprise.
+		fmt.Fprintf(os.Stderr, "tenantwire: unknown command %q; available: manager\n", args[0])
+		os.Exit(2)
 	}
-	os.Exit(runManager(args))
 }
 
 func runManager(args []string) int {

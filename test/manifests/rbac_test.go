@@ -175,8 +175,20 @@ func TestTenantRolesGrantNoSecrets(t *testing.T) {
 	}
 }
 
-// readOnlySecretVerbs is all the operator may do with Secrets: it reads the ones ESO writes.
+// readOnlySecretVerbs is all the operator may do with Secrets in general: it reads the ones ESO
+// writes. The one exception is keyringWriteVerbs on the keyring Secret, by name.
 var readOnlySecretVerbs = []string{"get", "list", "watch"}
+
+// keyringWriteVerbs are what the KeyPolicy controller (server-side apply, which authorizes create
+// with the object's name) and the purge (delete) need on the tenant keyring Secret, and nothing more.
+var keyringWriteVerbs = []string{"create", "patch", "delete"}
+
+// isKeyringWrite is a rule writing exactly the keyring Secret, by name, with keyringWriteVerbs.
+func isKeyringWrite(r rbacv1.PolicyRule) bool {
+	return slices.Equal(r.APIGroups, []string{""}) && slices.Equal(r.Resources, []string{"secrets"}) &&
+		slices.Equal(r.ResourceNames, []string{"tenantwire-keyring"}) &&
+		!slices.ContainsFunc(r.Verbs, func(v string) bool { return !slices.Contains(keyringWriteVerbs, v) })
+}
 
 // leastPrivilegeViolations lists what no role of the operator may grant: wildcards, escalate,
 // impersonate, bind beyond the two tenant roles, and writes on Secrets.
@@ -204,7 +216,7 @@ func leastPrivilegeViolations(rules []rbacv1.PolicyRule) []string {
 				}
 			}
 		}
-		if reachesSecrets(r) {
+		if reachesSecrets(r) && !isKeyringWrite(r) {
 			for _, verb := range r.Verbs {
 				if !slices.Contains(readOnlySecretVerbs, verb) {
 					violations = append(violations, fmt.Sprintf("%s: %s on secrets (only %q allowed)", where, verb, readOnlySecretVerbs))
@@ -265,14 +277,26 @@ func TestLeastPrivilegeChecksCatchBadGrants(t *testing.T) {
 		wantViolation   string // empty: none
 		wantSecretsRule bool
 	}{
-		"read secrets":                    {rule: core([]string{"secrets"}, "get", "list", "watch"), wantSecretsRule: true},
-		"write configmaps":                {rule: core([]string{"configmaps"}, "create", "update", "patch", "delete")},
-		"the tenant role bind":            {rule: tenantBind},
-		"wildcard verb":                   {rule: core([]string{"configmaps"}, "*"), wantViolation: `wildcard "*" in verbs`},
-		"wildcard resource":               {rule: core([]string{"*"}, "get"), wantViolation: `wildcard "*" in resources`, wantSecretsRule: true},
-		"wildcard subresource":            {rule: core([]string{"pods/*"}, "get"), wantViolation: `wildcard "pods/*" in resources`},
-		"wildcard api group":              {rule: rbacv1.PolicyRule{APIGroups: []string{"*"}, Resources: []string{"deployments"}, Verbs: []string{"get"}}, wantViolation: `wildcard "*" in apiGroups`},
-		"create secrets":                  {rule: core([]string{"secrets"}, "get", "create"), wantViolation: "create on secrets", wantSecretsRule: true},
+		"read secrets":         {rule: core([]string{"secrets"}, "get", "list", "watch"), wantSecretsRule: true},
+		"write configmaps":     {rule: core([]string{"configmaps"}, "create", "update", "patch", "delete")},
+		"the tenant role bind": {rule: tenantBind},
+		"wildcard verb":        {rule: core([]string{"configmaps"}, "*"), wantViolation: `wildcard "*" in verbs`},
+		"wildcard resource":    {rule: core([]string{"*"}, "get"), wantViolation: `wildcard "*" in resources`, wantSecretsRule: true},
+		"wildcard subresource": {rule: core([]string{"pods/*"}, "get"), wantViolation: `wildcard "pods/*" in resources`},
+		"wildcard api group":   {rule: rbacv1.PolicyRule{APIGroups: []string{"*"}, Resources: []string{"deployments"}, Verbs: []string{"get"}}, wantViolation: `wildcard "*" in apiGroups`},
+		"create secrets":       {rule: core([]string{"secrets"}, "get", "create"), wantViolation: "create on secrets", wantSecretsRule: true},
+		"keyring writes by name": {
+			rule:            rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create", "patch", "delete"}, ResourceNames: []string{"tenantwire-keyring"}},
+			wantSecretsRule: true,
+		},
+		"keyring update by name": {
+			rule:          rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"update"}, ResourceNames: []string{"tenantwire-keyring"}},
+			wantViolation: "update on secrets", wantSecretsRule: true,
+		},
+		"writes on another secret by name": {
+			rule:          rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"patch"}, ResourceNames: []string{"tenantwire-keyring", "db-password"}},
+			wantViolation: "patch on secrets", wantSecretsRule: true,
+		},
 		"patch secrets among other kinds": {rule: core([]string{"configmaps", "secrets"}, "get", "patch"), wantViolation: "patch on secrets", wantSecretsRule: true},
 		"delete a secrets subresource":    {rule: core([]string{"secrets/status"}, "delete"), wantViolation: "delete on secrets", wantSecretsRule: true},
 		"escalate":                        {rule: rbacv1.PolicyRule{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"clusterroles"}, Verbs: []string{"escalate"}}, wantViolation: "grants escalate"},
