@@ -329,7 +329,7 @@ func applyTenantRoles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	dec := yaml.NewYAMLOrJSONDecoder(f, 4096)
 	for {
 		role := &rbacv1.ClusterRole{}

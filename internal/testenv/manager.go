@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 
 	"go.uber.org/zap/zapcore"
@@ -55,7 +56,7 @@ func (e *Env) NewManager(scheme *runtime.Scheme) (*Manager, error) {
 func (m *Manager) Run() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cancel, m.done = cancel, make(chan error, 1)
-	go func() { m.done <- m.Manager.Start(ctx) }()
+	go func() { m.done <- m.Start(ctx) }()
 	if !m.GetCache().WaitForCacheSync(ctx) {
 		cancel()
 		return errors.New("cache did not sync")
@@ -67,6 +68,8 @@ func (m *Manager) Run() error {
 func (m *Manager) Stop() {
 	if m.cancel != nil {
 		m.cancel()
-		<-m.done
+		if err := <-m.done; err != nil {
+			fmt.Fprintln(os.Stderr, "manager stopped with:", err)
+		}
 	}
 }
