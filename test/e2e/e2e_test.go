@@ -7,9 +7,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,8 +27,11 @@ type cluster struct {
 	devDir     string
 	kubeconfig string
 	kubectlBin string
+	managerBin string
 	manager    *exec.Cmd
 	managerLog *os.File
+	// metricsAddr serves the operator's metrics over plain HTTP on loopback for the tests.
+	metricsAddr string
 }
 
 var sim *cluster
@@ -86,8 +93,8 @@ func startCluster() (*cluster, error) {
 }
 
 func (c *cluster) startManager() error {
-	bin := filepath.Join(c.devDir, "tenantwire")
-	build := exec.Command("go", "build", "-o", bin, ".")
+	c.managerBin = filepath.Join(c.devDir, "tenantwire")
+	build := exec.Command("go", "build", "-o", c.managerBin, ".")
 	build.Dir = c.root
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -98,10 +105,90 @@ func (c *cluster) startManager() error {
 		return err
 	}
 	c.managerLog = logf
-	c.manager = exec.Command(bin, "manager", "--metrics-bind-address=0", "--health-probe-bind-address=127.0.0.1:0")
+	return c.runManager()
+}
+
+// runManager starts the operator process (again) with the same log and a fresh metrics port.
+func (c *cluster) runManager() error {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	c.metricsAddr = l.Addr().String()
+	_ = l.Close()
+	c.manager = exec.Command(c.managerBin, "manager", "--metrics-bind-address="+c.metricsAddr, "--metrics-secure=false",
+		"--health-probe-bind-address=127.0.0.1:0")
 	c.manager.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig)
-	c.manager.Stdout, c.manager.Stderr = logf, logf
+	c.manager.Stdout, c.manager.Stderr = c.managerLog, c.managerLog
 	return c.manager.Start()
+}
+
+// killManager ends the operator abruptly (SIGKILL), as a node failure or OOM kill would.
+func (c *cluster) killManager() {
+	if c.manager != nil && c.manager.Process != nil {
+		_ = c.manager.Process.Kill()
+		_ = c.manager.Wait()
+	}
+}
+
+// metric sums the samples of one metric family whose label set contains every given fragment.
+func (c *cluster) metric(t *testing.T, name string, labelFragments ...string) float64 {
+	t.Helper()
+	var body []byte
+	testenv.Eventually(t, 30*time.Second, func() error {
+		resp, err := http.Get("http://" + c.metricsAddr + "/metrics")
+		if err != nil {
+			return err
+		}
+		defer func() { _ = resp.Body.Close() }()
+		body, err = io.ReadAll(resp.Body)
+		return err
+	})
+	var sum float64
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		match := true
+		for _, f := range labelFragments {
+			if !strings.Contains(line, f) {
+				match = false
+			}
+		}
+		if !match {
+			continue
+		}
+		fields := strings.Fields(line)
+		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+		if err == nil {
+			sum += v
+		}
+	}
+	return sum
+}
+
+// mutatingRequests is the operator's count of write requests to the API server so far.
+func (c *cluster) mutatingRequests(t *testing.T) float64 {
+	t.Helper()
+	var n float64
+	for _, m := range []string{"POST", "PUT", "PATCH", "DELETE"} {
+		n += c.metric(t, "rest_client_requests_total", `method="`+m+`"`)
+	}
+	return n
+}
+
+// kubectlIn runs kubectl with input on stdin.
+func (c *cluster) kubectlIn(input string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.kubectlBin, append([]string{"--kubeconfig", c.kubeconfig}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdin = strings.NewReader(input)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("kubectl %s: %v: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String(), nil
 }
 
 func (c *cluster) stop() {

@@ -1,0 +1,251 @@
+package e2e
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tenantwire/tenantwire/internal/testenv"
+)
+
+const (
+	rTenant      = "resilience-clinic"
+	rNamespace   = "tenant-" + rTenant
+	rIntegration = "zoho-sync"
+)
+
+var resilienceTenantYAML = `apiVersion: tenantwire.io/v1alpha1
+kind: Tenant
+metadata:
+  name: ` + rTenant + `
+spec:
+  displayName: Resilience Clinic
+  admins: [{kind: Group, name: "oidc:resilience-admins"}]
+  secretStore: {kind: ClusterSecretStore, name: tenant-vault, pathPrefix: tenants/acme-family-practice/}
+`
+
+var resilienceIntegrationYAML = `apiVersion: tenantwire.io/v1alpha1
+kind: Integration
+metadata:
+  name: ` + rIntegration + `
+  namespace: ` + rNamespace + `
+  labels: {tenantwire.io/uses-keyring: "true"}
+spec:
+  source: {system: cerbo, url: "https://resilience.md-hq.com/api/v1", credentials: {remoteKey: cerbo/api, properties: [username, api_key]}}
+  destination: {system: zoho, url: "https://www.zohoapis.com", credentials: {remoteKey: quickbooks/oauth}}
+  egress: [{cidr: 203.0.113.0/24}]
+`
+
+// TestResilience drives the operator the hard way: killed mid-convergence, children deleted and
+// edited by hand, finalizers stripped while it is down; then checks it settles with no writes at
+// all, before and after a restart, and never shows a secret value.
+func TestResilience(t *testing.T) {
+	sim.mustKubectl(t, "apply", "--server-side", "-f", filepath.Join(sim.root, "config", "dev", "secretstore-fake.yaml"))
+	sim.mustKubectl(t, "apply", "--server-side", "-f", filepath.Join(sim.root, "config", "samples", "tenantwire_v1alpha1_keypolicy.yaml"))
+
+	t.Run("killed at random points while converging, it reaches the same end state", func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+		for i, manifest := range []string{resilienceTenantYAML, resilienceTenantYAML, resilienceIntegrationYAML, resilienceIntegrationYAML} {
+			if i >= 2 {
+				sim.waitReady(t, "tenant/"+rTenant)
+			}
+			if _, err := sim.kubectlIn(manifest, "apply", "--server-side", "-f", "-"); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Duration(rng.IntN(700)) * time.Millisecond)
+			sim.killManager()
+			if err := sim.runManager(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sim.waitReady(t, "tenant/"+rTenant)
+		sim.waitReady(t, "integration/"+rIntegration, "-n", rNamespace)
+		sim.mustKubectl(t, "wait", "--for=condition=Available", "--timeout=60s", "-n", rNamespace, "deployment/"+rIntegration+"-sync")
+		assertExactChildren(t)
+	})
+
+	t.Run("children deleted or edited by hand are restored", func(t *testing.T) {
+		for _, obj := range []string{
+			"networkpolicy/tenantwire-default-deny", "networkpolicy/tenantwire-allow-dns", "resourcequota/tenantwire-quota",
+			"limitrange/tenantwire-limits", "rolebinding/tenantwire-admins", "serviceaccount/tenantwire-sync",
+			"configmap/" + rIntegration + "-sync-config", "role/" + rIntegration + "-credentials-reader",
+			"externalsecret/" + rIntegration + "-source-credentials", "networkpolicy/" + rIntegration + "-egress",
+			"deployment/" + rIntegration + "-sync", "rolebinding/tenantwire-keyring-reader",
+		} {
+			sim.mustKubectl(t, "delete", "-n", rNamespace, obj, "--wait=false")
+		}
+		sim.mustKubectl(t, "scale", "-n", rNamespace, "deployment/"+rIntegration+"-sync", "--replicas=3")
+		sim.mustKubectl(t, "patch", "-n", rNamespace, "networkpolicy/"+rIntegration+"-egress", "--type=json",
+			"-p", `[{"op":"replace","path":"/spec/egress/0/to/0/ipBlock/cidr","value":"0.0.0.0/0"}]`)
+		testenv.Eventually(t, 60*time.Second, func() error {
+			if r := sim.mustKubectl(t, "get", "-n", rNamespace, "deployment/"+rIntegration+"-sync", "-o", "jsonpath={.spec.replicas}"); r != "1" {
+				return fmt.Errorf("replicas = %s", r)
+			}
+			if c := sim.mustKubectl(t, "get", "-n", rNamespace, "networkpolicy/"+rIntegration+"-egress", "-o", "jsonpath={.spec.egress[0].to[0].ipBlock.cidr}"); c != "203.0.113.0/24" {
+				return fmt.Errorf("egress cidr = %s", c)
+			}
+			return nil
+		})
+		sim.waitReady(t, "integration/"+rIntegration, "-n", rNamespace)
+		assertExactChildren(t)
+	})
+
+	t.Run("a finalizer removed while the operator is down is put back", func(t *testing.T) {
+		sim.killManager()
+		sim.mustKubectl(t, "patch", "tenant", rTenant, "--type=json", "-p", `[{"op":"remove","path":"/metadata/finalizers"}]`)
+		if err := sim.runManager(); err != nil {
+			t.Fatal(err)
+		}
+		testenv.Eventually(t, 60*time.Second, func() error {
+			if f := sim.mustKubectl(t, "get", "tenant", rTenant, "-o", "jsonpath={.metadata.finalizers}"); !strings.Contains(f, "tenantwire.io/tenant") {
+				return fmt.Errorf("finalizers = %s", f)
+			}
+			return nil
+		})
+	})
+
+	t.Run("steady state makes no writes, also after a restart", func(t *testing.T) {
+		steady := 30 * time.Second
+		if s := os.Getenv("E2E_STEADY_SECONDS"); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			steady = time.Duration(n) * time.Second
+		}
+		sim.waitReady(t, "integration/"+rIntegration, "-n", rNamespace)
+		time.Sleep(5 * time.Second) // let the last watch events of the repairs drain
+		before, writes := resourceVersions(t), sim.mutatingRequests(t)
+		if writes == 0 {
+			t.Fatal("the operator's write counter reads 0 after it re-added a finalizer: the metric is not wired")
+		}
+		time.Sleep(steady)
+		if after := resourceVersions(t); after != before {
+			t.Errorf("objects changed during %s of steady state:\n%s", steady, diffLines(before, after))
+		}
+		if n := sim.mutatingRequests(t) - writes; n != 0 {
+			t.Errorf("the operator made %v write requests during %s of steady state", n, steady)
+		}
+
+		sim.killManager()
+		if err := sim.runManager(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(steady / 2)
+		if after := resourceVersions(t); after != before {
+			t.Errorf("objects changed after a restart:\n%s", diffLines(before, after))
+		}
+		if n := sim.mutatingRequests(t); n != 0 {
+			t.Errorf("the restarted operator made %v write requests", n)
+		}
+	})
+
+	t.Run("no credential or key value appears in logs, events or status", func(t *testing.T) {
+		secrets := []string{"dev-cerbo-key-1", "dev-secret", "dev-refresh-1", "dev-refresh-2", "sync@acme.example"}
+		raw := sim.mustKubectl(t, "get", "secret", "tenantwire-keyring", "-n", rNamespace, "-o", "jsonpath={.data.keyring\\.json}")
+		decoded, err := base64.StdEncoding.DecodeString(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kr struct {
+			Versions []struct {
+				EncryptionKey string `json:"encryptionKey"`
+				HMACKey       string `json:"hmacKey"`
+			} `json:"versions"`
+		}
+		if err := json.Unmarshal(decoded, &kr); err != nil || len(kr.Versions) == 0 {
+			t.Fatalf("keyring: %v", err)
+		}
+		for _, v := range kr.Versions {
+			secrets = append(secrets, v.EncryptionKey, v.HMACKey)
+		}
+		logs, _ := os.ReadFile(filepath.Join(sim.devDir, "manager.log"))
+		haystacks := map[string]string{
+			"operator log": string(logs),
+			"events":       sim.mustKubectl(t, "get", "events", "-A", "-o", "yaml"),
+			"status":       sim.mustKubectl(t, "get", "tenants,keypolicies,integrations", "-A", "-o", "jsonpath={.items[*].status}"),
+		}
+		for where, text := range haystacks {
+			for _, s := range secrets {
+				if strings.Contains(text, s) {
+					t.Errorf("%s contains a secret value (%d characters long)", where, len(s))
+				}
+			}
+		}
+	})
+}
+
+// assertExactChildren checks that the resilience tenant has exactly the children it should, with
+// no duplicates or leftovers from the kills.
+func assertExactChildren(t *testing.T) {
+	t.Helper()
+	out := sim.mustKubectl(t, "get", "externalsecrets,deployments,configmaps,roles,rolebindings,networkpolicies,serviceaccounts",
+		"-n", rNamespace, "-l", "app.kubernetes.io/managed-by=tenantwire", "-o", "name")
+	got := strings.Fields(out)
+	sort.Strings(got)
+	want := []string{
+		"configmap/" + rIntegration + "-sync-config",
+		"deployment.apps/" + rIntegration + "-sync",
+		"externalsecret.external-secrets.io/" + rIntegration + "-destination-credentials",
+		"externalsecret.external-secrets.io/" + rIntegration + "-source-credentials",
+		"networkpolicy.networking.k8s.io/" + rIntegration + "-egress",
+		"networkpolicy.networking.k8s.io/tenantwire-allow-dns",
+		"networkpolicy.networking.k8s.io/tenantwire-allow-ingress",
+		"networkpolicy.networking.k8s.io/tenantwire-default-deny",
+		"role.rbac.authorization.k8s.io/" + rIntegration + "-credentials-reader",
+		"role.rbac.authorization.k8s.io/tenantwire-keyring-reader",
+		"rolebinding.rbac.authorization.k8s.io/" + rIntegration + "-credentials-reader",
+		"rolebinding.rbac.authorization.k8s.io/tenantwire-admins",
+		"rolebinding.rbac.authorization.k8s.io/tenantwire-keyring-reader",
+		"rolebinding.rbac.authorization.k8s.io/tenantwire-viewers",
+		"serviceaccount/" + rIntegration + "-sync",
+		"serviceaccount/tenantwire-sync",
+	}
+	sort.Strings(want)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("children of %s:\n%s\nwant:\n%s", rNamespace, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if pods := strings.Fields(sim.mustKubectl(t, "get", "pods", "-n", rNamespace, "-o", "name")); len(pods) > 1 {
+		// Terminating pods of a rolled ReplicaSet may linger briefly; wait them out.
+		testenv.Eventually(t, 60*time.Second, func() error {
+			if p := strings.Fields(sim.mustKubectl(t, "get", "pods", "-n", rNamespace, "-o", "name")); len(p) != 1 {
+				return fmt.Errorf("pods = %v, want exactly one sync pod", p)
+			}
+			return nil
+		})
+	}
+}
+
+// resourceVersions renders "kind/namespace/name rv" for every object tenantwire owns or manages.
+func resourceVersions(t *testing.T) string {
+	t.Helper()
+	tmpl := `{{range .items}}{{.kind}}/{{.metadata.namespace}}/{{.metadata.name}} {{.metadata.resourceVersion}}{{"\n"}}{{end}}`
+	lines := sim.mustKubectl(t, "get", "tenants,keypolicies,integrations", "-A", "-o", "go-template="+tmpl) +
+		sim.mustKubectl(t, "get", "namespaces,externalsecrets,deployments,configmaps,secrets,roles,rolebindings,networkpolicies,serviceaccounts,resourcequotas,limitranges",
+			"-A", "-l", "app.kubernetes.io/managed-by=tenantwire", "-o", "go-template="+tmpl)
+	sorted := strings.Split(strings.TrimSpace(lines), "\n")
+	sort.Strings(sorted)
+	return strings.Join(sorted, "\n")
+}
+
+func diffLines(a, b string) string {
+	in := map[string]bool{}
+	for _, l := range strings.Split(a, "\n") {
+		in[l] = true
+	}
+	var d []string
+	for _, l := range strings.Split(b, "\n") {
+		if !in[l] {
+			d = append(d, "  "+l)
+		}
+	}
+	return strings.Join(d, "\n")
+}
