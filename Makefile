@@ -55,6 +55,11 @@ tools: ## Build the Kubernetes toolchain into the cache (first time ~10-15 minut
 test: manifests generate vet tools ## Unit, envtest and simulated-cluster tests (builds the toolchain on first use).
 	KUBEBUILDER_ASSETS="$$($(TOOLS) envtest)" go test $(GOTEST_FLAGS) $(PKGS)
 
+BENCH_TENANTS ?= 100,1000
+.PHONY: bench
+bench: tools ## Scale benchmark on the simulated cluster (BENCH_TENANTS=100,1000); writes docs/benchmarks-results.md.
+	go run ./test/bench -tenants $(BENCH_TENANTS) -out docs/benchmarks-results.md
+
 ##@ Build
 .PHONY: build
 build: manifests generate ## Build the binary.

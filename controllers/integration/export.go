@@ -1,0 +1,23 @@
+package integration
+
+import (
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
+)
+
+// DesiredObjects is every object the controller converges an Integration to once its credentials
+// are synced (credentialsHash and keyringVersion as the pod template would carry them). The scale
+// benchmark creates the same objects with a plain client to measure the floor.
+func DesiredObjects(in *twv1.Integration, t *twv1.Tenant, syncImage, credentialsHash, keyringVersion string) ([]client.Object, error) {
+	ip := inputs{tenant: t, syncImage: syncImage, credentialsHash: credentialsHash, keyringVersion: keyringVersion}
+	cm, err := desiredConfigMap(in, ip)
+	if err != nil {
+		return nil, err
+	}
+	return []client.Object{
+		desiredServiceAccount(in, ip), desiredReaderRole(in, ip), desiredReaderRoleBinding(in, ip), cm,
+		desiredEgressPolicy(in, ip), desiredExternalSecret(in, ip, sourceSide), desiredExternalSecret(in, ip, destinationSide),
+		desiredDeployment(in, ip, cm),
+	}, nil
+}

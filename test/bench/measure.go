@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// metrics is one scrape of the operator's /metrics: sample lines by metric name.
+type metrics map[string][]sample
+
+type sample struct {
+	labels string
+	value  float64
+}
+
+func scrape(addr string) (metrics, error) {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	m := metrics{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		sp := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[sp+1:], 64)
+		if err != nil {
+			continue
+		}
+		name, labels := line[:sp], ""
+		if i := strings.IndexByte(name, '{'); i >= 0 {
+			name, labels = line[:i], line[i:sp]
+		}
+		m[name] = append(m[name], sample{labels, v})
+	}
+	return m, sc.Err()
+}
+
+func (m metrics) sum(name string, fragments ...string) float64 {
+	var s float64
+	for _, x := range m[name] {
+		ok := true
+		for _, f := range fragments {
+			ok = ok && strings.Contains(x.labels, f)
+		}
+		if ok {
+			s += x.value
+		}
+	}
+	return s
+}
+
+// mutating is every write request the operator's clients sent (events included).
+func (m metrics) mutating() float64 {
+	var n float64
+	for _, verb := range []string{"POST", "PUT", "PATCH", "DELETE"} {
+		n += m.sum("rest_client_requests_total", `method="`+verb+`"`)
+	}
+	return n
+}
+
+// quantile estimates a quantile of a histogram summed over all its series, from bucket bounds.
+func (m metrics) quantile(name string, q float64) time.Duration {
+	buckets := map[float64]float64{}
+	for _, x := range m[name+"_bucket"] {
+		i := strings.Index(x.labels, `le="`)
+		if i < 0 {
+			continue
+		}
+		le := x.labels[i+4:]
+		le = le[:strings.IndexByte(le, '"')]
+		b, err := strconv.ParseFloat(le, 64)
+		if err != nil {
+			b = math.Inf(1)
+		}
+		buckets[b] += x.value
+	}
+	var bounds []float64
+	for b := range buckets {
+		bounds = append(bounds, b)
+	}
+	sort.Float64s(bounds)
+	if len(bounds) == 0 {
+		return 0
+	}
+	total := buckets[bounds[len(bounds)-1]]
+	for _, b := range bounds {
+		if buckets[b] >= q*total {
+			if math.IsInf(b, 1) {
+				return time.Duration(bounds[len(bounds)-2] * float64(time.Second))
+			}
+			return time.Duration(b * float64(time.Second))
+		}
+	}
+	return 0
+}
+
+// watchMemory samples the operator's RSS and heap every second; the returned function stops it
+// and reports the peaks in MiB (peak RSS from the kernel's high-water mark).
+func watchMemory(ctx context.Context, c *cluster) func() (float64, float64) {
+	var mu sync.Mutex
+	var heap float64
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		for ctx.Err() == nil {
+			if m, err := scrape(c.metricsAddr); err == nil {
+				mu.Lock()
+				heap = math.Max(heap, m.sum("go_memstats_heap_inuse_bytes"))
+				mu.Unlock()
+			}
+			time.Sleep(time.Second)
+		}
+	}()
+	return func() (float64, float64) {
+		cancel()
+		mu.Lock()
+		defer mu.Unlock()
+		return vmHWM(c.manager.Process.Pid), heap / (1 << 20)
+	}
+}
+
+func vmHWM(pid int) float64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	defer func() { _ = f.Close() }()
+	b, _ := io.ReadAll(f)
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			kb, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func (r result) print(w io.Writer) {
+	fmt.Fprintf(w, "T=%d x %d integrations (concurrency %d, QPS %g)\n", r.Tenants, r.Integrations, r.Concurrency, r.QPS)
+	fmt.Fprintf(w, "  floor (plain client, %d objects): %s\n", r.FloorObjects, r.FloorTime.Round(time.Millisecond))
+	fmt.Fprintf(w, "  operator, first create to all Ready: %s  ratio operator/floor %.2f\n", r.OperatorTime.Round(time.Millisecond), r.OperatorTime.Seconds()/r.FloorTime.Seconds())
+	fmt.Fprintf(w, "  operator write requests %.0f (server-side applies %.0f) vs minimum %d: ratio %.2f\n", r.MutatingRequests, r.ApplyRequests, r.MinimumWrites, r.MutatingRequests/float64(r.MinimumWrites))
+	fmt.Fprintf(w, "  peak RSS %.1f MiB, peak heap in use %.1f MiB\n", r.PeakRSSMiB, r.PeakHeapMiB)
+	fmt.Fprintf(w, "  reconcile duration p50 <= %s, p99 <= %s (histogram bucket bounds)\n", r.ReconcileP50, r.ReconcileP99)
+	fmt.Fprintf(w, "  writes in the 10s after the last Ready: %.0f; during the following %s of steady state: %.0f\n", r.SettleWrites, r.Steady, r.SteadyWrites)
+}

@@ -1,0 +1,315 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
+	"github.com/tenantwire/tenantwire/controllers/integration"
+	"github.com/tenantwire/tenantwire/controllers/keypolicy"
+	"github.com/tenantwire/tenantwire/controllers/tenant"
+	"github.com/tenantwire/tenantwire/internal/conditions"
+	"github.com/tenantwire/tenantwire/internal/keyring"
+)
+
+type config struct {
+	Tenants, Integrations, Concurrency int
+	QPS                                float64
+	Steady                             time.Duration
+}
+
+type result struct {
+	config
+	FloorObjects     int
+	FloorTime        time.Duration
+	OperatorTime     time.Duration
+	MutatingRequests float64
+	MinimumWrites    int
+	PeakRSSMiB       float64
+	PeakHeapMiB      float64
+	ReconcileP50     time.Duration
+	ReconcileP99     time.Duration
+	SteadyWrites     float64
+	SettleWrites     float64
+	ApplyRequests    float64
+}
+
+func benchTenant(prefix string, i int) *twv1.Tenant {
+	return &twv1.Tenant{
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%04d", prefix, i)},
+		Spec: twv1.TenantSpec{
+			DisplayName: fmt.Sprintf("Bench practice %d", i),
+			Admins:      []twv1.Subject{{Kind: twv1.SubjectGroup, Name: fmt.Sprintf("oidc:bench-%d-admins", i)}},
+			SecretStore: &twv1.TenantSecretStore{Kind: "ClusterSecretStore", Name: "bench-vault", PathPrefix: "tenants/bench/"},
+		},
+	}
+}
+
+func benchIntegration(ns string, j int) *twv1.Integration {
+	systems := []twv1.System{twv1.SystemQuickBooks, twv1.SystemZoho, twv1.SystemGoHighLevel}
+	return &twv1.Integration{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("sync-%d", j), Labels: map[string]string{"tenantwire.io/uses-keyring": "true"}},
+		Spec: twv1.IntegrationSpec{
+			Source:      twv1.Endpoint{System: twv1.SystemCerbo, URL: "https://bench.md-hq.com/api/v1", Credentials: twv1.Credentials{RemoteKey: "source"}},
+			Destination: twv1.Endpoint{System: systems[j%len(systems)], URL: "https://api.bench.example", Credentials: twv1.Credentials{RemoteKey: "destination"}},
+			Egress:      []twv1.EgressRule{{CIDR: "203.0.113.0/24"}},
+		},
+	}
+}
+
+var benchPolicy = &twv1.KeyPolicy{
+	ObjectMeta: metav1.ObjectMeta{Name: "bench-default"},
+	Spec: twv1.KeyPolicySpec{Default: true, Algorithm: twv1.AlgorithmAES256GCM,
+		Source:    twv1.KeySource{Type: twv1.KeySourceGenerated},
+		Rotation:  twv1.KeyRotation{Period: metav1.Duration{Duration: 2160 * time.Hour}, RetainVersions: 2},
+		Consumers: &metav1.LabelSelector{MatchLabels: map[string]string{"tenantwire.io/uses-keyring": "true"}}},
+}
+
+// forEach runs fn for 0..n-1 on `workers` goroutines and returns the first error.
+func forEach(ctx context.Context, n, workers int, fn func(ctx context.Context, i int) error) error {
+	var next atomic.Int64
+	var first error
+	var once sync.Once
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				if err := fn(ctx, i); err != nil {
+					once.Do(func() { first = err })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+	}
+	return first
+}
+
+// floorObjects renders what the operator would create for one tenant, relabelled so the operator's
+// label-filtered cache never sees them and stripped of owner references (there is no owner here).
+func floorObjects(i, integrations int) ([]client.Object, error) {
+	t := benchTenant("floor", i)
+	objs := tenant.DesiredObjects(t, tenant.DefaultDNSTarget)
+	kr := keyring.Rotate(nil, string(twv1.AlgorithmAES256GCM), keyring.Material{EncryptionKey: make([]byte, 32), HMACKey: make([]byte, 32)}, time.Now(), 2)
+	var consumers []string
+	for j := range integrations {
+		consumers = append(consumers, fmt.Sprintf("sync-%d", j))
+	}
+	kobjs, err := keypolicy.DesiredObjects(t, benchPolicy, kr, consumers)
+	if err != nil {
+		return nil, err
+	}
+	objs = append(objs, kobjs...)
+	for j := range integrations {
+		in := benchIntegration(t.NamespaceName(), j)
+		iobjs, err := integration.DesiredObjects(in, t, "tenantwire:bench", "floor", "1")
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, iobjs...)
+	}
+	for _, o := range objs {
+		o.SetLabels(map[string]string{"tenantwire-bench": "floor"})
+		o.SetOwnerReferences(nil)
+		if es, ok := o.(*esv1.ExternalSecret); ok {
+			es.Spec.Target.Template.Metadata.Labels = map[string]string{"tenantwire-bench": "floor"}
+		}
+	}
+	return objs, nil
+}
+
+func run(ctx context.Context, cfg config) (result, error) {
+	r := result{config: cfg}
+	fmt.Printf("== T=%d tenants x %d integrations: starting a simulated cluster\n", cfg.Tenants, cfg.Integrations)
+	c, err := startCluster(ctx, cfg.QPS)
+	if err != nil {
+		return r, err
+	}
+	defer c.stop()
+
+	// Floor: a plain client creates every child object, then waits for ESO and the Deployments.
+	fmt.Println("   floor: creating the same objects with a plain client")
+	start := time.Now()
+	var created atomic.Int64
+	if err := forEach(ctx, cfg.Tenants, cfg.Concurrency, func(ctx context.Context, i int) error {
+		objs, err := floorObjects(i, cfg.Integrations)
+		if err != nil {
+			return err
+		}
+		for _, o := range objs {
+			if err := c.client.Create(ctx, o); err != nil {
+				return fmt.Errorf("floor create %T %s: %w", o, o.GetName(), err)
+			}
+			created.Add(1)
+		}
+		return nil
+	}); err != nil {
+		return r, err
+	}
+	if err := waitFloor(ctx, c.client, cfg.Tenants*cfg.Integrations); err != nil {
+		return r, err
+	}
+	r.FloorTime, r.FloorObjects = time.Since(start), int(created.Load())
+	fmt.Printf("   floor: %d objects, all Deployments Available and ExternalSecrets synced in %s\n", r.FloorObjects, r.FloorTime.Round(time.Millisecond))
+
+	// Operator: the same shape through the API, converged by tenantwire.
+	if err := c.client.Create(ctx, benchPolicy.DeepCopy()); err != nil {
+		return r, err
+	}
+	if err := c.startOperator(cfg); err != nil {
+		return r, err
+	}
+	mem := watchMemory(ctx, c)
+	fmt.Println("   operator: creating tenants and integrations")
+	start = time.Now()
+	if err := forEach(ctx, cfg.Tenants, cfg.Concurrency, func(ctx context.Context, i int) error {
+		t := benchTenant("bench", i)
+		if err := c.client.Create(ctx, t); err != nil {
+			return err
+		}
+		if err := waitFor(ctx, func() (bool, error) {
+			err := c.client.Get(ctx, client.ObjectKey{Name: t.NamespaceName()}, &corev1.Namespace{})
+			return err == nil, client.IgnoreNotFound(err)
+		}); err != nil {
+			return err
+		}
+		for j := range cfg.Integrations {
+			if err := c.client.Create(ctx, benchIntegration(t.NamespaceName(), j)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return r, err
+	}
+	if err := waitOperator(ctx, c.client, cfg); err != nil {
+		return r, err
+	}
+	r.OperatorTime = time.Since(start)
+	fmt.Printf("   operator: all Ready in %s\n", r.OperatorTime.Round(time.Millisecond))
+
+	m, err := scrape(c.metricsAddr)
+	if err != nil {
+		return r, err
+	}
+	r.MutatingRequests = m.mutating()
+	r.ApplyRequests = m.sum("tenantwire_child_applies_total")
+	r.ReconcileP50, r.ReconcileP99 = m.quantile("controller_runtime_reconcile_time_seconds", 0.5), m.quantile("controller_runtime_reconcile_time_seconds", 0.99)
+	// The minimum: every object once, one status write per Tenant, Integration and the policy, and
+	// the Tenant finalizer.
+	r.MinimumWrites = r.FloorObjects + cfg.Tenants*2 + cfg.Tenants*cfg.Integrations + 1
+
+	// Trailing writes right after the last Ready (status of the last objects, events) belong to
+	// convergence; steady state starts once they have drained.
+	time.Sleep(10 * time.Second)
+	settled, err := scrape(c.metricsAddr)
+	if err != nil {
+		return r, err
+	}
+	r.SettleWrites = settled.mutating() - r.MutatingRequests
+	fmt.Printf("   steady state: watching writes for %s\n", cfg.Steady)
+	time.Sleep(cfg.Steady)
+	after, err := scrape(c.metricsAddr)
+	if err != nil {
+		return r, err
+	}
+	r.SteadyWrites = after.mutating() - settled.mutating()
+	r.PeakRSSMiB, r.PeakHeapMiB = mem()
+	return r, nil
+}
+
+func waitFor(ctx context.Context, cond func() (bool, error)) error {
+	for {
+		ok, err := cond()
+		if err != nil || ok {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func waitFloor(ctx context.Context, c client.Client, deployments int) error {
+	sel := client.MatchingLabels{"tenantwire-bench": "floor"}
+	return waitFor(ctx, func() (bool, error) {
+		ds := &appsv1.DeploymentList{}
+		if err := c.List(ctx, ds, sel); err != nil {
+			return false, err
+		}
+		available := 0
+		for _, d := range ds.Items {
+			if d.Status.AvailableReplicas >= 1 && d.Status.ObservedGeneration >= d.Generation {
+				available++
+			}
+		}
+		es := &esv1.ExternalSecretList{}
+		if err := c.List(ctx, es, sel); err != nil {
+			return false, err
+		}
+		synced := 0
+		for _, e := range es.Items {
+			for _, cond := range e.Status.Conditions {
+				if cond.Type == esv1.ExternalSecretReady && cond.Status == corev1.ConditionTrue {
+					synced++
+				}
+			}
+		}
+		return available == deployments && synced == 2*deployments, nil
+	})
+}
+
+func waitOperator(ctx context.Context, c client.Client, cfg config) error {
+	last := time.Now()
+	return waitFor(ctx, func() (bool, error) {
+		ts := &twv1.TenantList{}
+		if err := c.List(ctx, ts); err != nil {
+			return false, err
+		}
+		is := &twv1.IntegrationList{}
+		if err := c.List(ctx, is); err != nil {
+			return false, err
+		}
+		kp := &twv1.KeyPolicy{}
+		if err := c.Get(ctx, client.ObjectKey{Name: benchPolicy.Name}, kp); err != nil {
+			return false, err
+		}
+		readyT, readyI := 0, 0
+		for _, t := range ts.Items {
+			if conditions.IsTrue(t.Status.Conditions, twv1.ConditionReady) {
+				readyT++
+			}
+		}
+		for _, in := range is.Items {
+			if conditions.IsTrue(in.Status.Conditions, twv1.ConditionReady) {
+				readyI++
+			}
+		}
+		kpReady := conditions.IsTrue(kp.Status.Conditions, twv1.ConditionReady) && int(kp.Status.TenantCount) == cfg.Tenants
+		if time.Since(last) > 10*time.Second {
+			last = time.Now()
+			fmt.Printf("   ... %d/%d tenants, %d/%d integrations Ready, keypolicy covers %d\n", readyT, cfg.Tenants, readyI, cfg.Tenants*cfg.Integrations, kp.Status.TenantCount)
+		}
+		return readyT == cfg.Tenants && readyI == cfg.Tenants*cfg.Integrations && kpReady, nil
+	})
+}
