@@ -18,10 +18,15 @@ help: ## Show the targets.
 
 ##@ Development
 .PHONY: manifests
-manifests: ## Generate CRDs and RBAC from the markers; copy them into the Helm chart.
+manifests: ## Generate CRDs and RBAC from the markers; copy them into the Helm chart; regenerate docs/api.md.
 	$(CONTROLLER_GEN) rbac:roleName=tenantwire-manager crd paths="./api/..." paths="./controllers/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	hack/sync-chart.sh
+	hack/api-docs.sh
+
+.PHONY: api-docs
+api-docs: ## Generate the API reference docs/api.md from api/v1alpha1 with crd-ref-docs.
+	hack/api-docs.sh
 
 .PHONY: generate
 generate: ## Generate deepcopy code.
@@ -45,7 +50,7 @@ helm-lint: manifests ## Lint the Helm chart with --strict (make test also lints,
 
 .PHONY: verify-generated
 verify-generated: manifests generate ## Fail when generated files are not committed.
-	@git diff --exit-code -- api config charts || { echo "generated files are stale: run make manifests generate and commit"; exit 1; }
+	@git diff --exit-code -- api config charts docs/api.md || { echo "generated files are stale: run make manifests generate and commit"; exit 1; }
 
 .PHONY: tools
 tools: ## Build the Kubernetes toolchain into the cache (first time ~10-15 minutes).

@@ -78,8 +78,9 @@ func readFile(t testing.TB, rel string) []byte {
 	return b
 }
 
-// startAPIServer starts kube-apiserver and etcd with the tenantwire, External Secrets Operator and
-// ServiceMonitor CRDs, creates the namespaces the manifests use, and returns a kubeconfig and kubectl.
+// startAPIServer starts kube-apiserver and etcd with the tenantwire, External Secrets Operator,
+// ServiceMonitor and PrometheusRule CRDs, creates the namespaces the manifests use, and returns a
+// kubeconfig and kubectl.
 func startAPIServer(t *testing.T) (kubeconfig, kubectl string) {
 	t.Helper()
 	esoCRDs, err := testenv.ExternalSecretsCRDs()
