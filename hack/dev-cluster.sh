@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 CLUSTER_NAME=${CLUSTER_NAME:-tenantwire}
 DEV_DIR=${DEV_DIR:-$PWD/.dev-cluster}
 NODES=${NODES:-2}
+ESO_CONCURRENT=${ESO_CONCURRENT:-2}
 TOOLS=hack/tools.sh
 KUBECONFIG_OUT="$DEV_DIR/kubeconfig"
 
@@ -48,7 +49,7 @@ start_eso() {
   fi
   log "starting the External Secrets Operator controller (log: $DEV_DIR/external-secrets.log)"
   KUBECONFIG="$KUBECONFIG_OUT" nohup "$($TOOLS path external-secrets)" \
-    --metrics-addr=0 --live-addr=127.0.0.1:0 --concurrent=2 \
+    --metrics-addr=0 --live-addr=127.0.0.1:0 --concurrent="$ESO_CONCURRENT" \
     --enable-leader-election=false --loglevel=info \
     >"$DEV_DIR/external-secrets.log" 2>&1 &
   echo $! >"$pidfile"

@@ -106,7 +106,7 @@ type KeyRotation struct {
 // KeyPolicySpec is how tenants' ID-mapping keys are sourced, rotated, retained and read.
 type KeyPolicySpec struct {
 	// Default makes this policy apply to Tenants that name no KeyPolicy. At most one policy should
-	// be default; with several, the alphabetically first wins and the others report it.
+	// be default; with several, the alphabetically first wins and the others cover no tenant.
 	// +optional
 	Default bool `json:"default,omitempty"`
 	// +kubebuilder:default=AES-256-GCM

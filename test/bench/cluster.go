@@ -27,7 +27,8 @@ type cluster struct {
 
 const clusterName = "tenantwire-bench"
 
-func startCluster(ctx context.Context, qps float64) (*cluster, error) {
+func startCluster(ctx context.Context, cfg config) (*cluster, error) {
+	qps := cfg.QPS
 	root := testenv.RepoRoot()
 	devDir, err := os.MkdirTemp("", "tenantwire-bench-")
 	if err != nil {
@@ -35,7 +36,10 @@ func startCluster(ctx context.Context, qps float64) (*cluster, error) {
 	}
 	c := &cluster{root: root, devDir: devDir}
 	up := exec.CommandContext(ctx, filepath.Join(root, "hack", "dev-cluster.sh"), "up")
-	up.Env = append(os.Environ(), "DEV_DIR="+devDir, "CLUSTER_NAME="+clusterName, "NODES=4")
+	// kwok nodes take 110 pods each; the floor and the operator each run one pod per integration.
+	nodes := 2*cfg.Tenants*cfg.Integrations/100 + 2
+	up.Env = append(os.Environ(), "DEV_DIR="+devDir, "CLUSTER_NAME="+clusterName,
+		fmt.Sprintf("NODES=%d", nodes), fmt.Sprintf("ESO_CONCURRENT=%d", cfg.Concurrency))
 	up.Stderr = os.Stderr
 	out, err := up.Output()
 	if err != nil {

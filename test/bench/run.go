@@ -139,7 +139,7 @@ func floorObjects(i, integrations int) ([]client.Object, error) {
 func run(ctx context.Context, cfg config) (result, error) {
 	r := result{config: cfg}
 	fmt.Printf("== T=%d tenants x %d integrations: starting a simulated cluster\n", cfg.Tenants, cfg.Integrations)
-	c, err := startCluster(ctx, cfg.QPS)
+	c, err := startCluster(ctx, cfg)
 	if err != nil {
 		return r, err
 	}
