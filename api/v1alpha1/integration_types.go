@@ -30,6 +30,7 @@ const (
 	ReasonTenantSuspended          = "TenantSuspended"
 	ReasonTenantOffboarding        = "TenantOffboarding"
 	ReasonStopped                  = "Stopped"
+	ReasonImageNotAllowed          = "ImageNotAllowed"
 )
 
 // System is a kind of system an Integration talks to.
@@ -156,7 +157,8 @@ type IntegrationSpec struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="credentialsRefreshInterval must be at least 1m"
 	CredentialsRefreshInterval *metav1.Duration `json:"credentialsRefreshInterval,omitempty"`
-	// Image of the sync runtime. Default: the operator's own image.
+	// Image of the sync runtime. Default: the operator's own image. Any other image must lie under
+	// one of the operator's --allowed-sync-image-prefixes, since it runs with the tenant's credentials.
 	// +optional
 	// +kubebuilder:validation:MaxLength=512
 	Image string `json:"image,omitempty"`

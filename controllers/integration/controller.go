@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -58,6 +59,9 @@ type Reconciler struct {
 	Clock      clock.PassiveClock
 	// SyncImage runs the sync workloads unless an Integration names its own image.
 	SyncImage string
+	// AllowedImagePrefixes are the only images (besides SyncImage) an Integration may name: tenant
+	// admins edit Integrations, and an arbitrary image would run with the tenant's credentials.
+	AllowedImagePrefixes []string
 
 	controller controller.Controller
 	cache      cache.Cache
@@ -208,6 +212,9 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 	}
 	if blocked == nil {
 		blocked = validateAgainstTenant(in, tenant)
+	}
+	if blocked == nil {
+		blocked = r.validateImage(in)
 	}
 	result := ctrl.Result{}
 	if blocked == nil {
@@ -387,6 +394,21 @@ func validateAgainstTenant(in *twv1.Integration, t *twv1.Tenant) *conditions.Pro
 		}
 	}
 	return nil
+}
+
+// validateImage refuses an image the operator was not told to trust.
+func (r *Reconciler) validateImage(in *twv1.Integration) *conditions.Problem {
+	img := in.Spec.Image
+	if img == "" || img == r.SyncImage {
+		return nil
+	}
+	for _, p := range r.AllowedImagePrefixes {
+		if p != "" && strings.HasPrefix(img, p) {
+			return nil
+		}
+	}
+	return &conditions.Problem{Reason: twv1.ReasonImageNotAllowed, Stalled: true,
+		Message: fmt.Sprintf("spec.image %q is neither the operator's sync image nor under an allowed prefix (--allowed-sync-image-prefixes)", img)}
 }
 
 // observeCredentials mirrors the ExternalSecrets' Ready conditions and returns both credential

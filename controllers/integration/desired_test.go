@@ -378,3 +378,30 @@ func TestCredentialsHash(t *testing.T) {
 		t.Error("a refresh that changed only metadata changed the hash")
 	}
 }
+
+func TestValidateImage(t *testing.T) {
+	r := &Reconciler{SyncImage: "ghcr.io/tenantwire/tenantwire:v1", AllowedImagePrefixes: []string{"registry.internal/tenantwire/"}}
+	tests := map[string]struct {
+		image   string
+		allowed bool
+	}{
+		"default":                       {allowed: true},
+		"the operator's own image":      {image: "ghcr.io/tenantwire/tenantwire:v1", allowed: true},
+		"under an allowed prefix":       {image: "registry.internal/tenantwire/sync:2", allowed: true},
+		"another tag of the same repo":  {image: "ghcr.io/tenantwire/tenantwire:evil"},
+		"anything else":                 {image: "docker.io/attacker/exfiltrate:latest"},
+		"prefix without its trailing /": {image: "registry.internal/tenantwire-evil/sync:1"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			in := sampleIntegration(func(in *twv1.Integration) { in.Spec.Image = tc.image })
+			p := r.validateImage(in)
+			if (p == nil) != tc.allowed {
+				t.Errorf("validateImage(%q) = %+v, want allowed=%v", tc.image, p, tc.allowed)
+			}
+			if p != nil && (p.Reason != twv1.ReasonImageNotAllowed || !p.Stalled) {
+				t.Errorf("problem = %+v", p)
+			}
+		})
+	}
+}

@@ -33,6 +33,7 @@ type Options struct {
 	TenantConcurrency      int
 	IntegrationConcurrency int
 	SyncImage              string
+	AllowedImagePrefixes   []string
 	QPS                    float64
 	Burst                  int
 	DNSNamespace           string
@@ -52,6 +53,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.TenantConcurrency, "tenant-concurrency", 4, "Tenants reconciled in parallel.")
 	fs.IntVar(&o.IntegrationConcurrency, "integration-concurrency", 4, "Integrations reconciled in parallel.")
 	fs.StringVar(&o.SyncImage, "sync-image", "tenantwire:dev", "Image of the sync workloads (the operator's own image) unless an Integration names one.")
+	fs.Var(&prefixList{&o.AllowedImagePrefixes}, "allowed-sync-image-prefixes", "Comma-separated image prefixes an Integration's spec.image may use besides --sync-image (default: none).")
 	fs.Float64Var(&o.QPS, "kube-api-qps", 50, "Sustained queries per second to the API server.")
 	fs.IntVar(&o.Burst, "kube-api-burst", 100, "Burst of queries to the API server.")
 	fs.StringVar(&o.DNSNamespace, "dns-namespace", tenant.DefaultDNSTarget.Namespace, "Namespace of the cluster DNS that tenant pods may query.")
@@ -130,12 +132,13 @@ func New(o Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 	ir := &integration.Reconciler{
-		Client:     mgr.GetClient(),
-		Scheme:     scheme,
-		RESTMapper: mgr.GetRESTMapper(),
-		Recorder:   mgr.GetEventRecorderFor("tenantwire-" + integration.ControllerName),
-		Clock:      clock.RealClock{},
-		SyncImage:  o.SyncImage,
+		Client:               mgr.GetClient(),
+		Scheme:               scheme,
+		RESTMapper:           mgr.GetRESTMapper(),
+		Recorder:             mgr.GetEventRecorderFor("tenantwire-" + integration.ControllerName),
+		Clock:                clock.RealClock{},
+		SyncImage:            o.SyncImage,
+		AllowedImagePrefixes: o.AllowedImagePrefixes,
 	}
 	if err := ir.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: o.IntegrationConcurrency}); err != nil {
 		return nil, err
@@ -151,4 +154,24 @@ func New(o Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 	return mgr, nil
+}
+
+// prefixList is a comma-separated flag value.
+type prefixList struct{ values *[]string }
+
+func (p *prefixList) String() string {
+	if p.values == nil {
+		return ""
+	}
+	return strings.Join(*p.values, ",")
+}
+
+func (p *prefixList) Set(v string) error {
+	*p.values = nil
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*p.values = append(*p.values, s)
+		}
+	}
+	return nil
 }
