@@ -1,0 +1,164 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// postgresMigrations are applied in order, each once, recorded in tenantwire_schema.
+var postgresMigrations = []string{
+	`CREATE TABLE mapping (
+		token   BYTEA PRIMARY KEY,
+		version INTEGER NOT NULL,
+		data    BYTEA NOT NULL
+	);
+	CREATE INDEX mapping_version ON mapping (version, token);
+	CREATE TABLE cursors (
+		name  TEXT PRIMARY KEY,
+		value TEXT NOT NULL
+	);`,
+}
+
+// migrationLock is the advisory lock key that serializes migrations of replicas starting at once.
+const migrationLock = 0x74656e616e74 // "tenant"
+
+type postgresStore struct{ pool *pgxpool.Pool }
+
+func openPostgres(ctx context.Context, dsn string) (*postgresStore, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx errors can quote the DSN, password included: say only that it did not parse.
+		return nil, errors.New("store: postgres DSN does not parse")
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: connecting to postgres: %w", err)
+	}
+	s := &postgresStore{pool: pool}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *postgresStore) migrate(ctx context.Context) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLock)); err != nil {
+			return fmt.Errorf("store: postgres migration lock: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS tenantwire_schema (version INTEGER NOT NULL)`); err != nil {
+			return fmt.Errorf("store: postgres schema table: %w", err)
+		}
+		var current int
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM tenantwire_schema`).Scan(&current); err != nil {
+			return fmt.Errorf("store: reading postgres schema version: %w", err)
+		}
+		if current > len(postgresMigrations) {
+			return fmt.Errorf("store: postgres schema version %d is newer than this binary knows (%d)", current, len(postgresMigrations))
+		}
+		for i := current; i < len(postgresMigrations); i++ {
+			if _, err := tx.Exec(ctx, postgresMigrations[i]); err != nil {
+				return fmt.Errorf("store: postgres migration %d: %w", i+1, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO tenantwire_schema (version) VALUES ($1)`, i+1); err != nil {
+				return fmt.Errorf("store: postgres migration %d: %w", i+1, err)
+			}
+		}
+		return nil
+	})
+}
+
+func (s *postgresStore) Get(ctx context.Context, token []byte) (Value, error) {
+	var v Value
+	err := s.pool.QueryRow(ctx, `SELECT version, data FROM mapping WHERE token = $1`, token).Scan(&v.Version, &v.Data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Value{}, ErrNotFound
+	}
+	return v, err
+}
+
+const postgresUpsert = `INSERT INTO mapping (token, version, data) VALUES ($1, $2, $3)
+	ON CONFLICT (token) DO UPDATE SET version = excluded.version, data = excluded.data`
+
+func (s *postgresStore) Upsert(ctx context.Context, token []byte, v Value) error {
+	_, err := s.pool.Exec(ctx, postgresUpsert, token, v.Version, v.Data)
+	return err
+}
+
+func (s *postgresStore) Replace(ctx context.Context, oldToken, newToken []byte, v Value) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM mapping WHERE token = $1`, oldToken); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, postgresUpsert, newToken, v.Version, v.Data)
+		return err
+	})
+}
+
+func (s *postgresStore) Delete(ctx context.Context, token []byte) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM mapping WHERE token = $1`, token)
+	return err
+}
+
+func (s *postgresStore) CountByVersion(ctx context.Context) (map[int32]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT version, COUNT(*) FROM mapping GROUP BY version`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int32]int64{}
+	for rows.Next() {
+		var v int32
+		var n int64
+		if err := rows.Scan(&v, &n); err != nil {
+			return nil, err
+		}
+		out[v] = n
+	}
+	return out, rows.Err()
+}
+
+func (s *postgresStore) ListByVersion(ctx context.Context, version int32, limit int) ([]Row, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT token, version, data FROM mapping WHERE version = $1 ORDER BY token LIMIT $2`, version, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Row
+	for rows.Next() {
+		var r Row
+		if err := rows.Scan(&r.Token, &r.Version, &r.Data); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (s *postgresStore) Cursor(ctx context.Context, name string) (string, error) {
+	var v string
+	err := s.pool.QueryRow(ctx, `SELECT value FROM cursors WHERE name = $1`, name).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	return v, err
+}
+
+func (s *postgresStore) SetCursor(ctx context.Context, name, value string) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO cursors (name, value) VALUES ($1, $2)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value)
+	return err
+}
+
+func (s *postgresStore) Close() error {
+	s.pool.Close()
+	return nil
+}

@@ -1,0 +1,164 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+
+	_ "modernc.org/sqlite" // the pure-Go driver, registered as "sqlite"
+)
+
+// sqliteMigrations are applied in order, each once; the index plus one is the schema version.
+var sqliteMigrations = []string{
+	`CREATE TABLE mapping (
+		token   BLOB PRIMARY KEY,
+		version INTEGER NOT NULL,
+		data    BLOB NOT NULL
+	) WITHOUT ROWID;
+	CREATE INDEX mapping_version ON mapping (version, token);
+	CREATE TABLE cursors (
+		name  TEXT PRIMARY KEY,
+		value TEXT NOT NULL
+	);`,
+}
+
+type sqliteStore struct{ db *sql.DB }
+
+func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("store: opening sqlite: %w", err)
+	}
+	// One connection: SQLite has one writer anyway, and a single connection makes writes queue in
+	// Go instead of failing with SQLITE_BUSY.
+	db.SetMaxOpenConns(1)
+	s := &sqliteStore{db: db}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *sqliteStore) migrate(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: sqlite migration: %w", err)
+	}
+	defer tx.Rollback()
+	var current int
+	if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&current); err != nil {
+		return fmt.Errorf("store: reading sqlite schema version: %w", err)
+	}
+	if current > len(sqliteMigrations) {
+		return fmt.Errorf("store: sqlite schema version %d is newer than this binary knows (%d)", current, len(sqliteMigrations))
+	}
+	for i := current; i < len(sqliteMigrations); i++ {
+		if _, err := tx.ExecContext(ctx, sqliteMigrations[i]); err != nil {
+			return fmt.Errorf("store: sqlite migration %d: %w", i+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, i+1)); err != nil {
+			return fmt.Errorf("store: sqlite migration %d: %w", i+1, err)
+		}
+	}
+	return tx.Commit()
+}
+
+func (s *sqliteStore) Get(ctx context.Context, token []byte) (Value, error) {
+	var v Value
+	err := s.db.QueryRowContext(ctx, `SELECT version, data FROM mapping WHERE token = ?`, token).Scan(&v.Version, &v.Data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Value{}, ErrNotFound
+	}
+	return v, err
+}
+
+const sqliteUpsert = `INSERT INTO mapping (token, version, data) VALUES (?, ?, ?)
+	ON CONFLICT (token) DO UPDATE SET version = excluded.version, data = excluded.data`
+
+func (s *sqliteStore) Upsert(ctx context.Context, token []byte, v Value) error {
+	_, err := s.db.ExecContext(ctx, sqliteUpsert, token, v.Version, v.Data)
+	return err
+}
+
+func (s *sqliteStore) Replace(ctx context.Context, oldToken, newToken []byte, v Value) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM mapping WHERE token = ?`, oldToken); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, sqliteUpsert, newToken, v.Version, v.Data); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (s *sqliteStore) Delete(ctx context.Context, token []byte) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM mapping WHERE token = ?`, token)
+	return err
+}
+
+func (s *sqliteStore) CountByVersion(ctx context.Context) (map[int32]int64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT version, COUNT(*) FROM mapping GROUP BY version`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int32]int64{}
+	for rows.Next() {
+		var v int32
+		var n int64
+		if err := rows.Scan(&v, &n); err != nil {
+			return nil, err
+		}
+		out[v] = n
+	}
+	return out, rows.Err()
+}
+
+func (s *sqliteStore) ListByVersion(ctx context.Context, version int32, limit int) ([]Row, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT token, version, data FROM mapping WHERE version = ? ORDER BY token LIMIT ?`, version, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Row
+	for rows.Next() {
+		var r Row
+		if err := rows.Scan(&r.Token, &r.Version, &r.Data); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqliteStore) Cursor(ctx context.Context, name string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM cursors WHERE name = ?`, name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	return v, err
+}
+
+func (s *sqliteStore) SetCursor(ctx context.Context, name, value string) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO cursors (name, value) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value)
+	return err
+}
+
+func (s *sqliteStore) Close() error { return s.db.Close() }

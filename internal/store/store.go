@@ -1,0 +1,81 @@
+// Package store keeps the sync runtime's data at rest: the sealed patient-ID mapping (rows found by
+// an opaque lookup token, holding a key version and ciphertext) and the sync cursors. It sees no
+// key material and no plaintext; internal/mapping produces what it stores.
+//
+// Two implementations share one schema and one conformance suite: SQLite (pure Go, a file on the
+// integration's state volume, WAL mode) and PostgreSQL (pgx). Open chooses by DSN.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrNotFound means no row or cursor has that key.
+var ErrNotFound = errors.New("store: not found")
+
+// Value is a sealed mapping value: the key version and the nonce plus ciphertext.
+type Value struct {
+	Version int32
+	Data    []byte
+}
+
+// Row is a mapping row.
+type Row struct {
+	Token []byte
+	Value
+}
+
+// Store is the mapping and cursor storage of one tenant's sync runtime. Implementations are safe for
+// concurrent use.
+type Store interface {
+	// Get returns the value under token, or ErrNotFound.
+	Get(ctx context.Context, token []byte) (Value, error)
+	// Upsert writes the value under token, replacing any value there.
+	Upsert(ctx context.Context, token []byte, v Value) error
+	// Replace atomically removes the row under oldToken and writes v under newToken; the rewrap
+	// uses it to move a row onto the active key version's token. oldToken may equal newToken.
+	Replace(ctx context.Context, oldToken, newToken []byte, v Value) error
+	// Delete removes the row under token; a missing row is not an error.
+	Delete(ctx context.Context, token []byte) error
+	// CountByVersion counts rows by key version (versions without rows are absent).
+	CountByVersion(ctx context.Context) (map[int32]int64, error)
+	// ListByVersion returns up to limit rows of a key version, ordered by token.
+	ListByVersion(ctx context.Context, version int32, limit int) ([]Row, error)
+	// Cursor returns the named sync cursor, or ErrNotFound.
+	Cursor(ctx context.Context, name string) (string, error)
+	// SetCursor writes the named sync cursor.
+	SetCursor(ctx context.Context, name, value string) error
+	// Close releases the store.
+	Close() error
+}
+
+// Open opens (and creates or migrates) the store a DSN names: sqlite:///path/to/file.db, or a
+// postgres:// or postgresql:// URL. Errors do not repeat the DSN, which may hold a password.
+func Open(ctx context.Context, dsn string) (Store, error) {
+	switch {
+	case strings.HasPrefix(dsn, "sqlite://"):
+		path := strings.TrimPrefix(dsn, "sqlite://")
+		if path == "" {
+			return nil, errors.New("store: sqlite DSN has no file path")
+		}
+		return openSQLite(ctx, path)
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return openPostgres(ctx, dsn)
+	default:
+		scheme, _, _ := strings.Cut(dsn, ":")
+		if len(scheme) > 16 {
+			scheme = scheme[:16]
+		}
+		return nil, fmt.Errorf("store: unsupported DSN scheme %q (want sqlite:// or postgres://)", scheme)
+	}
+}
+
+func checkLimit(limit int) error {
+	if limit <= 0 {
+		return fmt.Errorf("store: limit must be positive, got %d", limit)
+	}
+	return nil
+}
