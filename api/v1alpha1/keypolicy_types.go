@@ -95,9 +95,11 @@ type KeyRotation struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1h')",message="rotation.period must be at least 1h"
 	// +optional
 	Period metav1.Duration `json:"period,omitempty"`
-	// RetainVersions is how many versions before the active one stay available for decryption.
+	// RetainVersions is how many versions before the active one stay available for decryption. At
+	// least 1: the sync runtime re-encrypts records onto the new version after a rotation, and
+	// until it has, the previous version is the only key that reads them.
 	// +kubebuilder:default=2
-	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=16
 	// +optional
 	RetainVersions int32 `json:"retainVersions,omitempty"`

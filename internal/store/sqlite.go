@@ -41,7 +41,7 @@ func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
 	db.SetMaxOpenConns(1)
 	s := &sqliteStore{db: db}
 	if err := s.migrate(ctx); err != nil {
-		db.Close()
+		_ = db.Close()
 		return nil, err
 	}
 	return s, nil
@@ -52,7 +52,7 @@ func (s *sqliteStore) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("store: sqlite migration: %w", err)
 	}
-	defer tx.Rollback()
+	defer func() { _ = tx.Rollback() }()
 	var current int
 	if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&current); err != nil {
 		return fmt.Errorf("store: reading sqlite schema version: %w", err)
@@ -93,7 +93,7 @@ func (s *sqliteStore) Replace(ctx context.Context, oldToken, newToken []byte, v 
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer func() { _ = tx.Rollback() }()
 	if _, err := tx.ExecContext(ctx, `DELETE FROM mapping WHERE token = ?`, oldToken); err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func (s *sqliteStore) CountByVersion(ctx context.Context) (map[int32]int64, erro
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	out := map[int32]int64{}
 	for rows.Next() {
 		var v int32
@@ -134,7 +134,7 @@ func (s *sqliteStore) ListByVersion(ctx context.Context, version int32, limit in
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var out []Row
 	for rows.Next() {
 		var r Row

@@ -68,7 +68,7 @@ func openStore(t *testing.T, dsn string) Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 
@@ -208,7 +208,7 @@ var conformance = map[string]func(t *testing.T, dsn string, s Store){
 			if c, err := again.Cursor(ctx, "cerbo"); err != nil || c != "c1" {
 				t.Errorf("cursor after reopen = %q, %v", c, err)
 			}
-			again.Close()
+			_ = again.Close()
 		}
 	},
 	"concurrent writers": func(t *testing.T, dsn string, s Store) {
@@ -283,7 +283,7 @@ func TestOpenRejects(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s, err := Open(context.Background(), tc.dsn)
 			if err == nil {
-				s.Close()
+				_ = s.Close()
 				t.Fatal("Open accepted the DSN")
 			}
 			if !strings.Contains(err.Error(), tc.wantIn) {
