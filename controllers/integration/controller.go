@@ -241,10 +241,11 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 		return obs, result, err
 	}
 
-	keyringVersion, err := r.keyringVersion(ctx, in, tenant)
+	keyringVersion, keyringPending, err := r.keyringVersion(ctx, in, tenant)
 	if err != nil {
 		return obs, result, err
 	}
+	obs.keyringPending = keyringPending
 	suspended := tenant.EffectiveState() == twv1.TenantSuspended
 	ip := inputs{tenant: tenant, syncImage: r.SyncImage, keyringVersion: keyringVersion, tenantSuspended: suspended}
 	obs.tenantSuspended = suspended
@@ -289,9 +290,10 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 	case err != nil:
 		return obs, result, err
 	}
-	if secrets == nil {
-		// Credentials have not been synced yet: start nothing, and leave a running workload on the
-		// credentials it has rather than roll it onto missing ones.
+	if secrets == nil || keyringPending {
+		// Credentials (or the keyring of a consumer) are not there yet: start nothing, and leave a
+		// running workload on what it has rather than roll it onto something missing. Waiting for
+		// the keyring also saves every new workload a second rollout when it arrives.
 		obs.deployment = live
 		if live != nil {
 			obs.credentialsHash = live.Spec.Template.Annotations[CredentialsHashAnnotation]
@@ -323,32 +325,32 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 }
 
 // keyringVersion returns the active keyring version when the Integration is a consumer of its
-// tenant's KeyPolicy and the keyring exists, and "" otherwise. It reads only the keyring Secret's
-// annotations, never its data.
-func (r *Reconciler) keyringVersion(ctx context.Context, in *twv1.Integration, t *twv1.Tenant) (string, error) {
+// tenant's KeyPolicy, and pending when it is one but the keyring does not exist yet. It reads only
+// the keyring Secret's annotations, never its data.
+func (r *Reconciler) keyringVersion(ctx context.Context, in *twv1.Integration, t *twv1.Tenant) (version string, pending bool, err error) {
 	policies := &twv1.KeyPolicyList{}
 	if err := r.Client.List(ctx, policies); err != nil {
-		return "", err
+		return "", false, err
 	}
 	name := twv1.EffectiveKeyPolicy(t, policies.Items)
 	idx := slices.IndexFunc(policies.Items, func(p twv1.KeyPolicy) bool { return p.Name == name })
 	if idx < 0 {
-		return "", nil
+		return "", false, nil
 	}
 	if sel := policies.Items[idx].Spec.Consumers; sel != nil {
 		s, err := metav1.LabelSelectorAsSelector(sel)
 		if err != nil || !s.Matches(k8slabels.Set(in.Labels)) {
-			return "", nil
+			return "", false, nil
 		}
 	}
 	secret := &corev1.Secret{}
 	switch err := r.Client.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: keyring.SecretName}, secret); {
 	case apierrors.IsNotFound(err):
-		return "", nil
+		return "", true, nil
 	case err != nil:
-		return "", err
+		return "", false, err
 	}
-	return secret.Annotations[keyring.ActiveVersionAnnotation], nil
+	return secret.Annotations[keyring.ActiveVersionAnnotation], false, nil
 }
 
 // resolveTenant finds the Tenant whose namespace holds the Integration.

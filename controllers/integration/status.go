@@ -24,6 +24,8 @@ type observation struct {
 	deployment *appsv1.Deployment
 	// tenantSuspended: the tenant is Suspended, so the workload runs at zero replicas.
 	tenantSuspended bool
+	// keyringPending: the Integration consumes its tenant's keyring, which does not exist yet.
+	keyringPending bool
 }
 
 // computeStatus is a pure function of the Integration, what the reconcile observed and the time.
@@ -88,6 +90,9 @@ func workloadProblem(in *twv1.Integration, obs observation) *conditions.Problem 
 	if d == nil {
 		if obs.credentials != nil {
 			return &conditions.Problem{Reason: twv1.ReasonDependencyNotReady, Message: "Waiting for credentials before starting the sync workload"}
+		}
+		if obs.keyringPending {
+			return &conditions.Problem{Reason: twv1.ReasonDependencyNotReady, Message: "Waiting for the tenant's keyring before starting the sync workload"}
 		}
 		return &conditions.Problem{Reason: twv1.ReasonProgressing, Message: "Waiting for the Deployment to appear"}
 	}

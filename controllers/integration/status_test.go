@@ -46,6 +46,10 @@ func TestComputeStatus(t *testing.T) {
 			obs:       observation{credentials: pending},
 			wantReady: metav1.ConditionFalse, wantCreds: metav1.ConditionFalse, wantW: metav1.ConditionFalse, wantReason: twv1.ReasonCredentialsPending,
 		},
+		"keyring of a consumer pending, no deployment yet": {
+			obs:       observation{keyringPending: true},
+			wantReady: metav1.ConditionFalse, wantCreds: metav1.ConditionTrue, wantW: metav1.ConditionFalse, wantReason: twv1.ReasonDependencyNotReady,
+		},
 		"rollout not observed": {
 			obs:       observation{deployment: deployment(3, 2, 1, 1, 1)},
 			wantReady: metav1.ConditionFalse, wantCreds: metav1.ConditionTrue, wantW: metav1.ConditionFalse, wantReason: twv1.ReasonDeploymentProgressing,
