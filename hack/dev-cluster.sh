@@ -14,7 +14,9 @@ cd "$(dirname "$0")/.."
 CLUSTER_NAME=${CLUSTER_NAME:-tenantwire}
 DEV_DIR=${DEV_DIR:-$PWD/.dev-cluster}
 NODES=${NODES:-2}
-ESO_CONCURRENT=${ESO_CONCURRENT:-2}
+# ESO v0.20.4's fake provider crashes the controller under concurrent reconciles ("concurrent map
+# iteration and map write" in NewClient, upstream issue 6233), so one worker by default.
+ESO_CONCURRENT=${ESO_CONCURRENT:-1}
 TOOLS=hack/tools.sh
 KUBECONFIG_OUT="$DEV_DIR/kubeconfig"
 

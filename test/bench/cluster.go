@@ -38,8 +38,7 @@ func startCluster(ctx context.Context, cfg config) (*cluster, error) {
 	up := exec.CommandContext(ctx, filepath.Join(root, "hack", "dev-cluster.sh"), "up")
 	// kwok nodes take 110 pods each; the floor and the operator each run one pod per integration.
 	nodes := 2*cfg.Tenants*cfg.Integrations/100 + 2
-	up.Env = append(os.Environ(), "DEV_DIR="+devDir, "CLUSTER_NAME="+clusterName,
-		fmt.Sprintf("NODES=%d", nodes), fmt.Sprintf("ESO_CONCURRENT=%d", cfg.Concurrency))
+	up.Env = append(os.Environ(), "DEV_DIR="+devDir, "CLUSTER_NAME="+clusterName, fmt.Sprintf("NODES=%d", nodes))
 	up.Stderr = os.Stderr
 	out, err := up.Output()
 	if err != nil {
