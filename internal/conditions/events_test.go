@@ -25,7 +25,7 @@ func TestRecordReadyTransition(t *testing.T) {
 	}{
 		"first Ready":                {status: metav1.ConditionTrue, reason: twv1.ReasonReconciled, want: corev1.EventTypeNormal + " Ready"},
 		"still Ready: no event":      {before: ready(metav1.ConditionTrue, twv1.ReasonReconciled), status: metav1.ConditionTrue, reason: twv1.ReasonReconciled},
-		"progressing is Normal":      {status: metav1.ConditionFalse, reason: twv1.ReasonCredentialsPending, reconciling: true, want: corev1.EventTypeNormal + " CredentialsPending"},
+		"progressing is silent":      {status: metav1.ConditionFalse, reason: twv1.ReasonCredentialsPending, reconciling: true},
 		"failure while reconciling":  {status: metav1.ConditionFalse, reason: twv1.ReasonApplyFailed, reconciling: true, want: corev1.EventTypeWarning + " ApplyFailed"},
 		"stalled is a Warning":       {status: metav1.ConditionFalse, reason: twv1.ReasonSecretStoreMissing, want: corev1.EventTypeWarning + " SecretStoreMissing"},
 		"same failure again: silent": {before: ready(metav1.ConditionFalse, twv1.ReasonApplyFailed), status: metav1.ConditionFalse, reason: twv1.ReasonApplyFailed},
