@@ -249,3 +249,39 @@ func diffLines(a, b string) string {
 	}
 	return strings.Join(d, "\n")
 }
+
+// TestClientSideApplyIsStable applies a Tenant and an Integration the way a client-side GitOps
+// pipeline does (kubectl apply, last-applied annotation): the second apply changes nothing,
+// because the operator writes only its children and status, never the fields users own.
+func TestClientSideApplyIsStable(t *testing.T) {
+	manifests := strings.ReplaceAll(resilienceTenantYAML, rTenant, "csa-clinic")
+	sim.mustKubectl(t, "apply", "--server-side", "-f", filepath.Join(sim.root, "config", "dev", "secretstore-fake.yaml"))
+	if _, err := sim.kubectlIn(manifests, "apply", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+	sim.waitReady(t, "tenant/csa-clinic")
+	integrationYAML := strings.ReplaceAll(resilienceIntegrationYAML, rNamespace, "tenant-csa-clinic")
+	if _, err := sim.kubectlIn(integrationYAML, "apply", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+	sim.waitReady(t, "integration/"+rIntegration, "-n", "tenant-csa-clinic")
+	time.Sleep(3 * time.Second)
+	rv := func() string {
+		return sim.mustKubectl(t, "get", "tenant/csa-clinic", "integration/"+rIntegration, "-n", "tenant-csa-clinic",
+			"-o", "jsonpath={.items[*].metadata.resourceVersion}")
+	}
+	before := rv()
+	for _, m := range []string{manifests, integrationYAML} {
+		out, err := sim.kubectlIn(m, "apply", "-f", "-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, "unchanged") {
+			t.Errorf("client-side re-apply reported a change: %s", out)
+		}
+	}
+	time.Sleep(2 * time.Second)
+	if after := rv(); after != before {
+		t.Errorf("client-side re-apply changed objects: resourceVersions %s -> %s", before, after)
+	}
+}
