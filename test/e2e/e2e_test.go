@@ -4,11 +4,9 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,10 +21,7 @@ import (
 
 // cluster is the simulated cluster the suite runs against, shared by all tests.
 type cluster struct {
-	root       string
-	devDir     string
-	kubeconfig string
-	kubectlBin string
+	*testenv.SimCluster
 	managerBin string
 	manager    *exec.Cmd
 	managerLog *os.File
@@ -56,36 +51,13 @@ func run(m *testing.M) int {
 }
 
 func startCluster() (*cluster, error) {
-	root := testenv.RepoRoot()
-	devDir, err := os.MkdirTemp("", "tenantwire-e2e-")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	sc, err := testenv.StartSimCluster(ctx, "tenantwire-e2e")
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{root: root, devDir: devDir}
-	// A cluster name of our own so that a developer's `make run` cluster is left alone.
-	up := exec.Command(filepath.Join(root, "hack", "dev-cluster.sh"), "up")
-	up.Env = append(os.Environ(), "DEV_DIR="+devDir, "CLUSTER_NAME=tenantwire-e2e")
-	up.Stderr = os.Stderr
-	out, err := up.Output()
-	if err != nil {
-		return nil, fmt.Errorf("hack/dev-cluster.sh up: %w", err)
-	}
-	c.kubeconfig = strings.TrimSpace(string(out))
-	kb, err := exec.Command(filepath.Join(root, "hack", "tools.sh"), "path", "kubectl").Output()
-	if err != nil {
-		return nil, err
-	}
-	c.kubectlBin = strings.TrimSpace(string(kb))
-
-	for _, args := range [][]string{
-		{"apply", "--server-side", "-f", filepath.Join(root, "config", "crd", "bases")},
-		{"wait", "--for=condition=Established", "--timeout=60s", "-f", filepath.Join(root, "config", "crd", "bases")},
-		{"apply", "--server-side", "-f", filepath.Join(root, "config", "rbac", "tenant_roles.yaml")},
-	} {
-		if _, err := c.kubectl(args...); err != nil {
-			return nil, err
-		}
-	}
+	c := &cluster{SimCluster: sc}
 	if err := c.startManager(); err != nil {
 		return nil, err
 	}
@@ -93,32 +65,27 @@ func startCluster() (*cluster, error) {
 }
 
 func (c *cluster) startManager() error {
-	c.managerBin = filepath.Join(c.devDir, "tenantwire")
-	build := exec.Command("go", "build", "-o", c.managerBin, ".")
-	build.Dir = c.root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("building the operator: %v\n%s", err, out)
-	}
-	logf, err := os.Create(filepath.Join(c.devDir, "manager.log"))
+	bin, err := c.BuildOperator()
 	if err != nil {
 		return err
 	}
-	c.managerLog = logf
+	c.managerBin = bin
+	if c.managerLog, err = os.Create(filepath.Join(c.DevDir, "manager.log")); err != nil {
+		return err
+	}
 	return c.runManager()
 }
 
 // runManager starts the operator process (again) with the same log and a fresh metrics port.
 func (c *cluster) runManager() error {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testenv.FreeLoopbackAddr()
 	if err != nil {
 		return err
 	}
-	c.metricsAddr = l.Addr().String()
-	_ = l.Close()
+	c.metricsAddr = addr
 	c.manager = exec.Command(c.managerBin, "manager", "--metrics-bind-address="+c.metricsAddr, "--metrics-secure=false",
 		"--health-probe-bind-address=127.0.0.1:0")
-	c.manager.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig)
+	c.manager.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig)
 	c.manager.Stdout, c.manager.Stderr = c.managerLog, c.managerLog
 	return c.manager.Start()
 }
@@ -181,14 +148,7 @@ func (c *cluster) mutatingRequests(t *testing.T) float64 {
 func (c *cluster) kubectlIn(input string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, c.kubectlBin, append([]string{"--kubeconfig", c.kubeconfig}, args...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdin = strings.NewReader(input)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return stdout.String(), fmt.Errorf("kubectl %s: %v: %s", strings.Join(args, " "), err, stderr.String())
-	}
-	return stdout.String(), nil
+	return c.Kubectl(ctx, input, args...)
 }
 
 func (c *cluster) stop() {
@@ -197,27 +157,14 @@ func (c *cluster) stop() {
 		_ = c.manager.Wait()
 	}
 	if os.Getenv("E2E_KEEP") != "" {
-		fmt.Printf("E2E_KEEP: cluster left running; KUBECONFIG=%s\n", c.kubeconfig)
+		fmt.Printf("E2E_KEEP: cluster left running; KUBECONFIG=%s\n", c.Kubeconfig)
 		return
 	}
-	down := exec.Command(filepath.Join(c.root, "hack", "dev-cluster.sh"), "down")
-	down.Env = append(os.Environ(), "DEV_DIR="+c.devDir, "CLUSTER_NAME=tenantwire-e2e")
-	_ = down.Run()
-	_ = os.RemoveAll(c.devDir)
+	c.Stop()
 }
 
 // kubectl runs kubectl against the simulated cluster and returns its stdout.
-func (c *cluster) kubectl(args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, c.kubectlBin, append([]string{"--kubeconfig", c.kubeconfig}, args...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return stdout.String(), fmt.Errorf("kubectl %s: %v: %s", strings.Join(args, " "), err, stderr.String())
-	}
-	return stdout.String(), nil
-}
+func (c *cluster) kubectl(args ...string) (string, error) { return c.kubectlIn("", args...) }
 
 // mustKubectl is kubectl that fails the test on error.
 func (c *cluster) mustKubectl(t *testing.T, args ...string) string {
@@ -237,7 +184,7 @@ func (c *cluster) waitReady(t *testing.T, object string, flags ...string) {
 
 // managerLogTail returns the end of the operator's log for failure messages.
 func (c *cluster) managerLogTail() string {
-	b, _ := os.ReadFile(filepath.Join(c.devDir, "manager.log"))
+	b, _ := os.ReadFile(filepath.Join(c.DevDir, "manager.log"))
 	lines := strings.Split(string(b), "\n")
 	if len(lines) > 40 {
 		lines = lines[len(lines)-40:]

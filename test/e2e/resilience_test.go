@@ -48,8 +48,8 @@ spec:
 // edited by hand, finalizers stripped while it is down; then checks it settles with no writes at
 // all, before and after a restart, and never shows a secret value.
 func TestResilience(t *testing.T) {
-	sim.mustKubectl(t, "apply", "--server-side", "-f", filepath.Join(sim.root, "config", "dev", "secretstore-fake.yaml"))
-	sim.mustKubectl(t, "apply", "--server-side", "-f", filepath.Join(sim.root, "config", "samples", "tenantwire_v1alpha1_keypolicy.yaml"))
+	sim.mustKubectl(t, "apply", "--server-side", "-f", filepath.Join(sim.Root, "config", "dev", "secretstore-fake.yaml"))
+	sim.mustKubectl(t, "apply", "--server-side", "-f", filepath.Join(sim.Root, "config", "samples", "tenantwire_v1alpha1_keypolicy.yaml"))
 
 	t.Run("killed at random points while converging, it reaches the same end state", func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
@@ -167,7 +167,7 @@ func TestResilience(t *testing.T) {
 		for _, v := range kr.Versions {
 			secrets = append(secrets, v.EncryptionKey, v.HMACKey)
 		}
-		logs, _ := os.ReadFile(filepath.Join(sim.devDir, "manager.log"))
+		logs, _ := os.ReadFile(filepath.Join(sim.DevDir, "manager.log"))
 		haystacks := map[string]string{
 			"operator log": string(logs),
 			"events":       sim.mustKubectl(t, "get", "events", "-A", "-o", "yaml"),
@@ -255,7 +255,7 @@ func diffLines(a, b string) string {
 // because the operator writes only its children and status, never the fields users own.
 func TestClientSideApplyIsStable(t *testing.T) {
 	manifests := strings.ReplaceAll(resilienceTenantYAML, rTenant, "csa-clinic")
-	sim.mustKubectl(t, "apply", "--server-side", "-f", filepath.Join(sim.root, "config", "dev", "secretstore-fake.yaml"))
+	sim.mustKubectl(t, "apply", "--server-side", "-f", filepath.Join(sim.Root, "config", "dev", "secretstore-fake.yaml"))
 	if _, err := sim.kubectlIn(manifests, "apply", "-f", "-"); err != nil {
 		t.Fatal(err)
 	}

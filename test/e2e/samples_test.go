@@ -20,11 +20,11 @@ const (
 // TestSamples walks the samples through their life as a GitOps pipeline would drive them, against
 // the real controller-manager, scheduler, kwok nodes and External Secrets Operator.
 func TestSamples(t *testing.T) {
-	samples := filepath.Join(sim.root, "config", "samples")
+	samples := filepath.Join(sim.Root, "config", "samples")
 	tenantYAML := filepath.Join(samples, "tenantwire_v1alpha1_tenant.yaml")
 	keyPolicyYAML := filepath.Join(samples, "tenantwire_v1alpha1_keypolicy.yaml")
 	integrationYAML := filepath.Join(samples, "tenantwire_v1alpha1_integration.yaml")
-	sim.mustKubectl(t, "apply", "--server-side", "-f", filepath.Join(sim.root, "config", "dev", "secretstore-fake.yaml"))
+	sim.mustKubectl(t, "apply", "--server-side", "-f", filepath.Join(sim.Root, "config", "dev", "secretstore-fake.yaml"))
 
 	t.Run("tenant becomes Ready with its isolation", func(t *testing.T) {
 		sim.mustKubectl(t, "apply", "--server-side", "-f", keyPolicyYAML)
