@@ -111,16 +111,7 @@ func (s *postgresStore) CountByVersion(ctx context.Context) (map[int32]int64, er
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[int32]int64{}
-	for rows.Next() {
-		var v int32
-		var n int64
-		if err := rows.Scan(&v, &n); err != nil {
-			return nil, err
-		}
-		out[v] = n
-	}
-	return out, rows.Err()
+	return scanCounts(rows)
 }
 
 func (s *postgresStore) ListByVersion(ctx context.Context, version int32, limit int) ([]Row, error) {
@@ -132,15 +123,7 @@ func (s *postgresStore) ListByVersion(ctx context.Context, version int32, limit 
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Row
-	for rows.Next() {
-		var r Row
-		if err := rows.Scan(&r.Token, &r.Version, &r.Data); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return scanRows(rows)
 }
 
 func (s *postgresStore) Cursor(ctx context.Context, name string) (string, error) {

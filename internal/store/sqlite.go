@@ -114,16 +114,7 @@ func (s *sqliteStore) CountByVersion(ctx context.Context) (map[int32]int64, erro
 		return nil, err
 	}
 	defer func() { _ = rows.Close() }()
-	out := map[int32]int64{}
-	for rows.Next() {
-		var v int32
-		var n int64
-		if err := rows.Scan(&v, &n); err != nil {
-			return nil, err
-		}
-		out[v] = n
-	}
-	return out, rows.Err()
+	return scanCounts(rows)
 }
 
 func (s *sqliteStore) ListByVersion(ctx context.Context, version int32, limit int) ([]Row, error) {
@@ -135,15 +126,7 @@ func (s *sqliteStore) ListByVersion(ctx context.Context, version int32, limit in
 		return nil, err
 	}
 	defer func() { _ = rows.Close() }()
-	var out []Row
-	for rows.Next() {
-		var r Row
-		if err := rows.Scan(&r.Token, &r.Version, &r.Data); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return scanRows(rows)
 }
 
 func (s *sqliteStore) Cursor(ctx context.Context, name string) (string, error) {
