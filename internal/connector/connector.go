@@ -1,0 +1,63 @@
+// Package connector is how the sync runtime talks to the systems it moves records between. A
+// connector reads the records changed since a cursor (Source) and writes a record idempotently
+// (Destination). Every connector speaks HTTPS with TLS 1.2 or higher and refuses plain HTTP before a
+// byte is sent.
+//
+// A Record carries the fields being moved through memory only: the runtime never stores them. What
+// it stores is the patient-ID mapping (internal/patientmap), which links a record's IDs across
+// systems and nothing else.
+package connector
+
+import (
+	"context"
+	"time"
+)
+
+// Record is one record in flight between two systems.
+type Record struct {
+	// ID is the record's identifier in the system it was read from.
+	ID string
+	// PatientID identifies the patient the record belongs to in the system it was read from. For a
+	// patient record it equals ID.
+	PatientID string
+	// UpdatedAt is when the source last changed the record.
+	UpdatedAt time.Time
+	// Fields are the record's fields as the destination adapter maps them. They pass through memory
+	// and are never logged or stored.
+	Fields map[string]any
+}
+
+// Page is one page of changed records.
+type Page struct {
+	Records []Record
+	// Next is the cursor that resumes after this page; committing it after the page's records were
+	// written never skips or repeats a record.
+	Next string
+	// More says another page follows right away; false means the source has no more changes now.
+	More bool
+}
+
+// Source lists the records a system changed since a cursor, one page at a time. An empty cursor
+// starts from the beginning.
+type Source interface {
+	Changes(ctx context.Context, cursor string) (Page, error)
+}
+
+// Destination writes records. Upsert updates the record with destination ID id, or creates one when
+// id is empty, and returns the destination's ID of the record. Calling it again with the returned ID
+// and the same record changes nothing more, which makes a retried batch safe.
+type Destination interface {
+	Upsert(ctx context.Context, id string, r Record) (string, error)
+}
+
+// Connector is one system: the runtime uses it as a source, a destination, or both.
+type Connector interface {
+	Source
+	Destination
+	// System is the system's name as an Integration names it (cerbo, quickbooks, ...).
+	System() string
+}
+
+// Credentials are the files of one system's mounted credentials Secret, by file name. They are
+// secret: never log or wrap them into errors.
+type Credentials map[string][]byte
