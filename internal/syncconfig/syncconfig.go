@@ -34,6 +34,8 @@ type Config struct {
 	KeyringFile string `json:"keyringFile,omitempty"`
 	// StateDir holds the runtime's cursor and the encrypted patient-ID mapping store.
 	StateDir string `json:"stateDir"`
+	// Store locates the patient-ID mapping store; empty means SQLite in StateDir.
+	Store Store `json:"store,omitempty"`
 	// HealthAddr serves /healthz and /readyz; MetricsAddr serves /metrics.
 	HealthAddr  string `json:"healthAddr"`
 	MetricsAddr string `json:"metricsAddr"`
@@ -46,6 +48,17 @@ type Endpoint struct {
 	// CredentialsDir holds one file per credential property, mounted read-only from a Secret.
 	CredentialsDir string `json:"credentialsDir"`
 }
+
+// Store locates the patient-ID mapping store and the file holding its password, if any.
+type Store struct {
+	// DSN is sqlite:///path/to/file.db or a postgres:// URL without a password.
+	DSN string `json:"dsn,omitempty"`
+	// PasswordFile holds the database password, mounted read-only from a Secret.
+	PasswordFile string `json:"passwordFile,omitempty"`
+}
+
+// SQLiteFile is the mapping store's file in the state directory when no DSN is given.
+const SQLiteFile = "mapping.db"
 
 // Schedule is either an interval or a cron expression.
 type Schedule struct {

@@ -1,0 +1,146 @@
+package syncrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/tenantwire/tenantwire/internal/connector"
+	"github.com/tenantwire/tenantwire/internal/mapping"
+	"github.com/tenantwire/tenantwire/internal/patientmap"
+	"github.com/tenantwire/tenantwire/internal/store"
+)
+
+// recordTimeout bounds the work on one record once started. The record's write and its mapping
+// row run to completion even after SIGTERM (within the pod's 30s grace period), because a write
+// the destination accepted but the mapping never recorded would be created again on resume.
+const recordTimeout = 20 * time.Second
+
+// Syncer moves records from one system to another and keeps the patient-ID mapping.
+type Syncer struct {
+	Tenant, Integration      string
+	SourceSystem, DestSystem string
+	Source                   connector.Source
+	Destination              connector.Destination
+	Store                    store.Store
+	Codec                    mapping.Codec
+	Metrics                  *Metrics
+	Log                      logr.Logger
+	Now                      func() time.Time
+}
+
+// CycleResult says what one cycle did.
+type CycleResult struct {
+	Created, Updated, Rejected, Pages int
+}
+
+// cursorName keys the cursor by integration and source system, so several Integrations of a
+// tenant can share a PostgreSQL store.
+func (s *Syncer) cursorName() string { return s.Integration + "/" + s.SourceSystem }
+
+// Cycle reads every page the source has changed since the committed cursor and writes each
+// record to the destination. The cursor is committed after each page; a cycle stopped by ctx
+// (SIGTERM) or by an error leaves it after the last complete page, and the records of the
+// interrupted page are found again next time through the mapping, so nothing is written twice.
+func (s *Syncer) Cycle(ctx context.Context) (CycleResult, error) {
+	var res CycleResult
+	start := s.Now()
+	cursor, err := s.Store.Cursor(ctx, s.cursorName())
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return res, s.fail(reasonStore, fmt.Errorf("reading the cursor: %w", err))
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		page, err := s.Source.Changes(ctx, cursor)
+		if err != nil {
+			return res, s.fail(reasonSource, fmt.Errorf("listing %s changes: %w", s.SourceSystem, err))
+		}
+		for _, rec := range page.Records {
+			if err := ctx.Err(); err != nil {
+				return res, err
+			}
+			result, err := s.syncRecord(ctx, rec)
+			if err != nil {
+				return res, err
+			}
+			s.Metrics.Records.WithLabelValues(result).Inc()
+			switch result {
+			case resultCreated:
+				res.Created++
+			case resultUpdated:
+				res.Updated++
+			case resultRejected:
+				res.Rejected++
+			}
+		}
+		if err := s.Store.SetCursor(ctx, s.cursorName(), page.Next); err != nil {
+			return res, s.fail(reasonStore, fmt.Errorf("committing the cursor: %w", err))
+		}
+		cursor = page.Next
+		res.Pages++
+		if !page.More {
+			break
+		}
+	}
+	s.Metrics.LastSuccess.Set(float64(s.Now().Unix()))
+	s.Metrics.CycleDuration.Observe(s.Now().Sub(start).Seconds())
+	return res, nil
+}
+
+// syncRecord writes one record under its mapped destination ID, or creates it and records the
+// new ID. It runs detached from ctx's cancellation (see recordTimeout).
+func (s *Syncer) syncRecord(ctx context.Context, rec connector.Record) (string, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	patient := rec.PatientID
+	if patient == "" {
+		patient = rec.ID
+	}
+	known, err := patientmap.Lookup(ctx, s.Store, s.Codec, s.SourceSystem, patient)
+	switch {
+	case err == nil:
+	case errors.Is(err, store.ErrNotFound):
+		known = mapping.Record{}
+	case errors.Is(err, mapping.ErrTampered), errors.Is(err, mapping.ErrMalformed), errors.Is(err, mapping.ErrUnknownVersion):
+		return "", s.fail(reasonMapping, fmt.Errorf("reading the mapping: %w", err))
+	default:
+		return "", s.fail(reasonStore, fmt.Errorf("reading the mapping: %w", err))
+	}
+	destID := known.IDs[s.DestSystem]
+	newID, err := s.Destination.Upsert(ctx, destID, rec)
+	if errors.Is(err, connector.ErrRejected) {
+		// Logged without the record: its ID would be a patient ID in clear.
+		s.Log.Info("destination rejected a record; skipping it until the source changes it", "destination", s.DestSystem, "error", err.Error())
+		return resultRejected, nil
+	}
+	if err != nil {
+		return "", s.fail(reasonDestination, fmt.Errorf("writing to %s: %w", s.DestSystem, err))
+	}
+	if newID == destID && known.IDs[s.SourceSystem] == patient {
+		return resultUpdated, nil
+	}
+	ids := maps.Clone(known.IDs)
+	if ids == nil {
+		ids = map[string]string{}
+	}
+	ids[s.SourceSystem] = patient
+	ids[s.DestSystem] = newID
+	if err := patientmap.Put(ctx, s.Store, s.Codec, mapping.Record{IDs: ids}); err != nil {
+		return "", s.fail(reasonStore, fmt.Errorf("recording the mapping: %w", err))
+	}
+	if destID == "" {
+		return resultCreated, nil
+	}
+	return resultUpdated, nil
+}
+
+func (s *Syncer) fail(reason string, err error) error {
+	s.Metrics.Failures.WithLabelValues(reason).Inc()
+	return err
+}

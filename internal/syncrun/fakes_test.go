@@ -1,0 +1,123 @@
+package syncrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+
+	"github.com/tenantwire/tenantwire/internal/connector"
+	"github.com/tenantwire/tenantwire/internal/keyring"
+	"github.com/tenantwire/tenantwire/internal/mapping"
+	"github.com/tenantwire/tenantwire/internal/store"
+)
+
+// pagedSource serves fixed records, pageSize per page; the cursor is the index of the next record.
+type pagedSource struct {
+	records  []connector.Record
+	pageSize int
+	// failAt, when >= 0, makes the listing starting at that index fail.
+	failAt int
+}
+
+func (p *pagedSource) Changes(_ context.Context, cursor string) (connector.Page, error) {
+	start := 0
+	if cursor != "" {
+		var err error
+		if start, err = strconv.Atoi(cursor); err != nil {
+			return connector.Page{}, err
+		}
+	}
+	if start == p.failAt {
+		return connector.Page{}, errors.New("source unavailable")
+	}
+	end := min(start+p.pageSize, len(p.records))
+	return connector.Page{Records: p.records[start:end], Next: strconv.Itoa(end), More: end < len(p.records)}, nil
+}
+
+// memoryDestination keeps records by ID and counts creates and updates.
+type memoryDestination struct {
+	mu               sync.Mutex
+	byID             map[string]connector.Record
+	creates, updates int
+	// reject refuses records with these IDs for good; failOn fails them transiently.
+	reject, failOn map[string]bool
+	// onUpsert runs before each write (tests cancel contexts from it).
+	onUpsert func(n int)
+	calls    int
+}
+
+func newMemoryDestination() *memoryDestination {
+	return &memoryDestination{byID: map[string]connector.Record{}, reject: map[string]bool{}, failOn: map[string]bool{}}
+}
+
+func (d *memoryDestination) Upsert(_ context.Context, id string, r connector.Record) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.calls++
+	if d.onUpsert != nil {
+		d.onUpsert(d.calls)
+	}
+	if d.reject[r.ID] {
+		return "", fmt.Errorf("field validation failed: %w", connector.ErrRejected)
+	}
+	if d.failOn[r.ID] {
+		return "", errors.New("503 service unavailable")
+	}
+	if id == "" {
+		d.creates++
+		id = "dest-" + strconv.Itoa(d.creates)
+	} else {
+		if _, ok := d.byID[id]; !ok {
+			return "", fmt.Errorf("no record %s: %w", id, connector.ErrRejected)
+		}
+		d.updates++
+	}
+	d.byID[id] = r
+	return id, nil
+}
+
+func patients(n int) []connector.Record {
+	out := make([]connector.Record, n)
+	for i := range out {
+		id := "p" + strconv.Itoa(i)
+		out[i] = connector.Record{ID: id, PatientID: id, Fields: map[string]any{"n": i}}
+	}
+	return out
+}
+
+func newKeyring(t *testing.T, versions int, retain int) *keyring.Keyring {
+	t.Helper()
+	var k *keyring.Keyring
+	for i := range versions {
+		m, err := keyring.NewMaterial(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k = keyring.Rotate(k, "AES-256-GCM", m, time.Date(2026, 1, 1+i, 0, 0, 0, 0, time.UTC), retain)
+	}
+	return k
+}
+
+func openSQLite(t *testing.T) store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), "sqlite://"+t.TempDir()+"/mapping.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func newSyncer(t *testing.T, src connector.Source, dst connector.Destination, st store.Store, k *keyring.Keyring) *Syncer {
+	return &Syncer{
+		Tenant: "acme", Integration: "cerbo-to-quickbooks", SourceSystem: "cerbo", DestSystem: "quickbooks",
+		Source: src, Destination: dst, Store: st, Codec: mapping.Codec{Tenant: "acme", Keyring: k},
+		Metrics: NewMetrics(), Log: testr.New(t), Now: time.Now,
+	}
+}

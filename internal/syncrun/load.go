@@ -1,0 +1,121 @@
+package syncrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/tenantwire/tenantwire/internal/connector"
+	"github.com/tenantwire/tenantwire/internal/keyring"
+	"github.com/tenantwire/tenantwire/internal/store"
+	"github.com/tenantwire/tenantwire/internal/syncconfig"
+)
+
+// LoadConfig reads and checks the rendered sync.yaml.
+func LoadConfig(path string) (syncconfig.Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return syncconfig.Config{}, fmt.Errorf("reading the sync configuration: %w", err)
+	}
+	cfg, err := syncconfig.Unmarshal(data)
+	if err != nil {
+		return syncconfig.Config{}, fmt.Errorf("parsing %s: %w", path, err)
+	}
+	var missing []string
+	for field, v := range map[string]string{
+		"tenant": cfg.Tenant, "integration": cfg.Integration, "stateDir": cfg.StateDir,
+		"source.system": cfg.Source.System, "source.url": cfg.Source.URL,
+		"destination.system": cfg.Destination.System, "destination.url": cfg.Destination.URL,
+	} {
+		if v == "" {
+			missing = append(missing, field)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return syncconfig.Config{}, fmt.Errorf("%s: missing %s", path, strings.Join(missing, ", "))
+	}
+	if cfg.Source.System == cfg.Destination.System {
+		// The mapping keys a patient's IDs by system name: one name for both sides would merge them.
+		return syncconfig.Config{}, fmt.Errorf("%s: source and destination are both %q", path, cfg.Source.System)
+	}
+	return cfg, nil
+}
+
+// ReadCredentials reads one file per credential property from a mounted Secret directory. The
+// kubelet's bookkeeping entries (..data and the timestamped directory) are skipped; the property
+// files are symlinks into them, which os.ReadFile follows.
+func ReadCredentials(dir string) (connector.Credentials, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading credentials directory: %w", err)
+	}
+	creds := connector.Credentials{}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "..") || e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("reading credential %q: %w", e.Name(), err)
+		}
+		creds[e.Name()] = b
+	}
+	if len(creds) == 0 {
+		return nil, fmt.Errorf("credentials directory %s holds no credentials", dir)
+	}
+	return creds, nil
+}
+
+// LoadKeyring reads the tenant's keyring. The runtime refuses to run without one: the mapping is
+// the only state that makes upserts idempotent, and it cannot be kept without keys.
+func LoadKeyring(path string) (*keyring.Keyring, error) {
+	if path == "" {
+		return nil, errors.New("no keyring is mounted: the Integration must be a consumer of its tenant's KeyPolicy " +
+			"(see the KeyPolicy's spec.consumers) so that the patient-ID mapping can be encrypted")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the keyring: %w", err)
+	}
+	k, err := keyring.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the keyring: %w", err)
+	}
+	return k, nil
+}
+
+// StoreDSN is the DSN the store opens: the configured one with its password file's content as
+// the password, or SQLite in the state directory. The result may hold a password: never log it.
+func StoreDSN(cfg syncconfig.Config) (string, error) {
+	if cfg.Store.DSN == "" {
+		return "sqlite://" + filepath.Join(cfg.StateDir, syncconfig.SQLiteFile), nil
+	}
+	if cfg.Store.PasswordFile == "" {
+		return cfg.Store.DSN, nil
+	}
+	pw, err := os.ReadFile(cfg.Store.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("reading the mapping store's password file: %w", err)
+	}
+	u, err := url.Parse(cfg.Store.DSN)
+	if err != nil || u.User == nil {
+		return "", errors.New("the mapping store DSN must be a URL naming a user when a password file is given")
+	}
+	u.User = url.UserPassword(u.User.Username(), strings.TrimRight(string(pw), "\r\n"))
+	return u.String(), nil
+}
+
+// OpenStore opens the configured mapping store.
+func OpenStore(ctx context.Context, cfg syncconfig.Config) (store.Store, error) {
+	dsn, err := StoreDSN(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, dsn)
+}

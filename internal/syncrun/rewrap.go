@@ -1,0 +1,80 @@
+package syncrun
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/tenantwire/tenantwire/internal/mapping"
+	"github.com/tenantwire/tenantwire/internal/patientmap"
+	"github.com/tenantwire/tenantwire/internal/store"
+)
+
+// rewrapBatch is how many rows one store round trip moves.
+const rewrapBatch = 500
+
+// KeyVersions is what the mapping store holds, by key version, measured against the keyring.
+type KeyVersions struct {
+	// Rows by key version.
+	Rows map[int32]int64
+	// Unknown counts rows under versions the keyring does not hold: unreadable for good.
+	Unknown int64
+}
+
+// OnlyActive says every row is under the active version, which is what the runtime's readiness
+// promises the operator before it may trim older versions.
+func (kv KeyVersions) OnlyActive(active int32) bool {
+	for v, n := range kv.Rows {
+		if v != active && n > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// MeasureKeyVersions counts rows by version and publishes the figures as metrics.
+func MeasureKeyVersions(ctx context.Context, s store.Store, c mapping.Codec, m *Metrics) (KeyVersions, error) {
+	counts, err := s.CountByVersion(ctx)
+	if err != nil {
+		return KeyVersions{}, fmt.Errorf("counting mapping rows by key version: %w", err)
+	}
+	kv := KeyVersions{Rows: counts}
+	m.MappingRecords.Reset()
+	for v, n := range counts {
+		m.MappingRecords.WithLabelValues(strconv.Itoa(int(v))).Set(float64(n))
+		if c.Keyring.Get(v) == nil {
+			kv.Unknown += n
+		}
+	}
+	m.UnknownVersionRecords.Set(float64(kv.Unknown))
+	return kv, nil
+}
+
+// RewrapRetained moves every row of a retained, non-active version onto the active version,
+// oldest version first (it is the next to be trimmed). Rows under versions the keyring no longer
+// holds cannot be moved; they are counted, not skipped silently.
+func RewrapRetained(ctx context.Context, s store.Store, c mapping.Codec, m *Metrics) (KeyVersions, error) {
+	kv, err := MeasureKeyVersions(ctx, s, c, m)
+	if err != nil {
+		return kv, err
+	}
+	versions := make([]int32, 0, len(kv.Rows))
+	for v := range kv.Rows {
+		if v != c.Keyring.Active && c.Keyring.Get(v) != nil {
+			versions = append(versions, v)
+		}
+	}
+	slices.Sort(versions)
+	for _, v := range versions {
+		n, err := patientmap.Rewrap(ctx, s, c, v, rewrapBatch)
+		m.Rewrapped.Add(float64(n))
+		if err != nil {
+			return kv, err
+		}
+	}
+	if len(versions) == 0 {
+		return kv, nil
+	}
+	return MeasureKeyVersions(ctx, s, c, m)
+}

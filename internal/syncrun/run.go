@@ -1,0 +1,148 @@
+// Package syncrun is the sync runtime, `tenantwire sync`: what each Integration's pods run. It
+// reads the configuration, credentials and keyring the operator mounts (nothing from the
+// Kubernetes API), moves records from the source system to the destination, and keeps the only
+// data at rest: the encrypted patient-ID mapping that makes every write idempotent.
+//
+// Readiness is a contract with the operator: the pod reports ready only once every mapping row
+// is under the keyring's active version. A consumer Deployment that is Available at the current
+// keyring version therefore holds nothing the operator could destroy by trimming older versions.
+package syncrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/tenantwire/tenantwire/internal/connector"
+	"github.com/tenantwire/tenantwire/internal/mapping"
+)
+
+// ConnectorFactory builds the connector of one system from its rendered endpoint and credentials.
+type ConnectorFactory func(system, url string, creds connector.Credentials, minTLS string, log logr.Logger) (connector.Connector, error)
+
+// Options of one runtime.
+type Options struct {
+	ConfigPath   string
+	NewConnector ConnectorFactory
+	Log          logr.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Ready, when set, is called each time readiness changes; tests use it to wait.
+	Ready func(reason string)
+}
+
+// Run serves health and metrics, prepares the mapping store and runs sync cycles on the schedule
+// until ctx is cancelled (SIGTERM). It returns an error for a configuration the pod cannot run
+// with, so the pod's status shows it instead of a silent idle loop.
+func Run(ctx context.Context, o Options) error {
+	log := o.Log
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	cfg, err := LoadConfig(o.ConfigPath)
+	if err != nil {
+		return err
+	}
+	next, err := ParseSchedule(cfg.Schedule)
+	if err != nil {
+		return err
+	}
+	log = log.WithValues("tenant", cfg.Tenant, "integration", cfg.Integration)
+	m := NewMetrics()
+	health := NewHealth(m)
+	report := func(reason string) {
+		health.SetNotReady(reason)
+		if o.Ready != nil {
+			o.Ready(reason)
+		}
+	}
+	srv, err := serve(cfg.HealthAddr, cfg.MetricsAddr, health, m, log)
+	if err != nil {
+		return fmt.Errorf("serving health and metrics: %w", err)
+	}
+	defer srv.shutdown()
+
+	kr, err := LoadKeyring(cfg.KeyringFile)
+	if err != nil {
+		return err
+	}
+	endpoint := func(system, url, dir string) (connector.Connector, error) {
+		creds, err := ReadCredentials(dir)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", system, err)
+		}
+		return o.NewConnector(system, url, creds, cfg.TLS.MinVersion, log.WithValues("system", system))
+	}
+	src, err := endpoint(cfg.Source.System, cfg.Source.URL, cfg.Source.CredentialsDir)
+	if err != nil {
+		return err
+	}
+	dst, err := endpoint(cfg.Destination.System, cfg.Destination.URL, cfg.Destination.CredentialsDir)
+	if err != nil {
+		return err
+	}
+	st, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = st.Close() }()
+	codec := mapping.Codec{Tenant: cfg.Tenant, Keyring: kr}
+
+	report("moving mapping rows onto the active key version")
+	kv, err := RewrapRetained(ctx, st, codec, m)
+	if err != nil {
+		return fmt.Errorf("rewrapping the mapping: %w", err)
+	}
+	log.Info("mapping store ready", "activeKeyVersion", kr.Active, "rows", kv.Rows, "unknownVersionRows", kv.Unknown)
+
+	syncer := &Syncer{
+		Tenant: cfg.Tenant, Integration: cfg.Integration,
+		SourceSystem: cfg.Source.System, DestSystem: cfg.Destination.System,
+		Source: src, Destination: dst, Store: st, Codec: codec, Metrics: m, Log: log, Now: now,
+	}
+	for start := now(); ; {
+		if kv.Unknown > 0 {
+			// Those rows' patients cannot be found any more: syncing would create them again at the
+			// destination. Stay unready and say so until someone restores the keyring.
+			report(fmt.Sprintf("%d mapping rows are under key versions the keyring no longer holds", kv.Unknown))
+			log.Error(errors.New("unreadable mapping rows"), "not syncing: restore the keyring versions these rows use", "rows", kv.Unknown)
+		} else {
+			report("")
+			runCycle(ctx, syncer, log, now)
+		}
+		if ctx.Err() != nil {
+			log.Info("stopping: the cursor stays after the last complete page")
+			return nil
+		}
+		if kv, err = MeasureKeyVersions(ctx, st, codec, m); err != nil {
+			log.Error(err, "measuring the mapping")
+		}
+		wait := next(start).Sub(now())
+		select {
+		case <-ctx.Done():
+			log.Info("stopping between cycles")
+			return nil
+		case <-time.After(max(wait, 0)):
+		}
+		start = now()
+	}
+}
+
+func runCycle(ctx context.Context, s *Syncer, log logr.Logger, now func() time.Time) {
+	start := now()
+	res, err := s.Cycle(ctx)
+	kv := []any{"created", res.Created, "updated", res.Updated, "rejected", res.Rejected, "pages", res.Pages,
+		"duration", now().Sub(start).Round(time.Millisecond).String()}
+	switch {
+	case errors.Is(err, context.Canceled):
+		log.Info("sync cycle interrupted by shutdown", kv...)
+	case err != nil:
+		log.Error(err, "sync cycle failed; the next cycle resumes from the last committed page", kv...)
+	default:
+		log.Info("sync cycle finished", kv...)
+	}
+}
