@@ -1,17 +1,23 @@
-// Command tenantwire is the tenantwire operator. One binary serves both roles of the image: the
-// controller manager (default) and, in later releases, the per-tenant sync runtime.
+// Command tenantwire is the tenantwire operator. One binary serves every role of the image: the
+// controller manager (default), the per-tenant sync runtime and the offboarding export.
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
+	"github.com/go-logr/logr"
+	"go.uber.org/zap/zapcore"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/tenantwire/tenantwire/internal/manager"
+	"github.com/tenantwire/tenantwire/internal/syncrun"
 )
 
 func main() {
@@ -21,10 +27,12 @@ func main() {
 		os.Exit(runManager(args))
 	case args[0] == "manager":
 		os.Exit(runManager(args[1:]))
+	case args[0] == "export":
+		os.Exit(runExport(args[1:]))
 	default:
 		// An unknown subcommand must fail loudly: starting the manager in its place (in a sync pod,
 		// say) would be a silent and dangerous surprise.
-		fmt.Fprintf(os.Stderr, "tenantwire: unknown command %q; available: manager\n", args[0])
+		fmt.Fprintf(os.Stderr, "tenantwire: unknown command %q; available: manager, export\n", args[0])
 		os.Exit(2)
 	}
 }
@@ -48,4 +56,29 @@ func runManager(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+func runExport(args []string) int {
+	fs := flag.NewFlagSet("tenantwire export", flag.ExitOnError)
+	config := fs.String("config", "/etc/tenantwire/sync.yaml", "The Integration's rendered sync configuration.")
+	output := fs.String("output", "", "File the patient-ID mapping is written to, one JSON object per patient and line.")
+	_ = fs.Parse(args)
+	log := runtimeLogger()
+	if *output == "" {
+		fmt.Fprintln(os.Stderr, "tenantwire export: --output is required")
+		return 2
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer cancel()
+	if err := syncrun.ExportFile(ctx, *config, *output, log); err != nil {
+		log.Error(err, "export failed")
+		return 1
+	}
+	return 0
+}
+
+// runtimeLogger logs JSON without stack traces: the runtimes' errors are for operators reading
+// pod logs, and their messages already say what failed.
+func runtimeLogger() logr.Logger {
+	return zap.New(zap.JSONEncoder(), zap.StacktraceLevel(zapcore.PanicLevel))
 }

@@ -126,6 +126,18 @@ func (s *postgresStore) ListByVersion(ctx context.Context, version int32, limit 
 	return scanRows(rows)
 }
 
+func (s *postgresStore) Scan(ctx context.Context, after []byte, limit int) ([]Row, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT token, version, data FROM mapping WHERE token > $1 ORDER BY token LIMIT $2`, nonNil(after), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return scanRows(rows)
+}
+
 func (s *postgresStore) Cursor(ctx context.Context, name string) (string, error) {
 	var v string
 	err := s.pool.QueryRow(ctx, `SELECT value FROM cursors WHERE name = $1`, name).Scan(&v)

@@ -129,6 +129,18 @@ func (s *sqliteStore) ListByVersion(ctx context.Context, version int32, limit in
 	return scanRows(rows)
 }
 
+func (s *sqliteStore) Scan(ctx context.Context, after []byte, limit int) ([]Row, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT token, version, data FROM mapping WHERE token > ? ORDER BY token LIMIT ?`, nonNil(after), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	return scanRows(rows)
+}
+
 func (s *sqliteStore) Cursor(ctx context.Context, name string) (string, error) {
 	var v string
 	err := s.db.QueryRowContext(ctx, `SELECT value FROM cursors WHERE name = ?`, name).Scan(&v)

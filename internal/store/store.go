@@ -44,6 +44,9 @@ type Store interface {
 	CountByVersion(ctx context.Context) (map[int32]int64, error)
 	// ListByVersion returns up to limit rows of a key version, ordered by token.
 	ListByVersion(ctx context.Context, version int32, limit int) ([]Row, error)
+	// Scan returns up to limit rows of any version whose token sorts after after (nil: from the
+	// start), ordered by token; the export pages through the whole mapping with it.
+	Scan(ctx context.Context, after []byte, limit int) ([]Row, error)
 	// Cursor returns the named sync cursor, or ErrNotFound.
 	Cursor(ctx context.Context, name string) (string, error)
 	// SetCursor writes the named sync cursor.
@@ -78,4 +81,13 @@ func checkLimit(limit int) error {
 		return fmt.Errorf("store: limit must be positive, got %d", limit)
 	}
 	return nil
+}
+
+// nonNil makes "from the start" an empty token, which sorts before every token: a NULL would
+// compare as unknown and match nothing.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }

@@ -175,6 +175,25 @@ var conformance = map[string]func(t *testing.T, dsn string, s Store){
 		if _, err := s.ListByVersion(ctx, 1, 0); err == nil {
 			t.Error("ListByVersion accepted limit 0")
 		}
+		// Scan pages through every version in token order.
+		var scanned []string
+		var after []byte
+		for {
+			page, err := s.Scan(ctx, after, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			for _, r := range page {
+				scanned = append(scanned, string(r.Data))
+			}
+			after = page[len(page)-1].Token
+		}
+		if strings.Join(scanned, ",") != "0,1,2,3,4,5,6" {
+			t.Errorf("Scan pages = %v, want all seven rows in token order", scanned)
+		}
 	},
 	"cursors": func(t *testing.T, _ string, s Store) {
 		ctx := context.Background()
