@@ -31,8 +31,11 @@ type Record struct {
 // Page is one page of changed records.
 type Page struct {
 	Records []Record
-	// Next is the cursor that resumes after this page; committing it after the page's records were
-	// written never skips or repeats a record.
+	// Next is the opaque cursor that resumes after this page; the runtime commits it once the
+	// page's records are written. Committing it never skips a record. It may repeat one: a source
+	// whose change filter has whole-second or inclusive bounds reads the newest records of one scan
+	// again in the next, because skipping one would lose a change and Upsert makes a repeat
+	// harmless.
 	Next string
 	// More says another page follows right away; false means the source has no more changes now.
 	More bool

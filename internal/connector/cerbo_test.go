@@ -1,0 +1,196 @@
+package connector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeCerbo speaks cerbo.go's documented shape over three patients, newest first.
+type fakeCerbo struct {
+	mu       sync.Mutex
+	patients []map[string]any
+	nextID   int
+	patched  map[string]map[string]any
+}
+
+func newFakeCerbo() *fakeCerbo {
+	return &fakeCerbo{
+		patients: []map[string]any{
+			{"id": 3, "first_name": "C", "updated_at": "2026-01-03T00:00:00Z"},
+			{"id": 2, "first_name": "B", "updated_at": "2026-01-02T00:00:00Z"},
+			{"id": 1, "first_name": "A", "updated_at": "2026-01-01T00:00:00Z"},
+		},
+		nextID:  100,
+		patched: map[string]map[string]any{},
+	}
+}
+
+func (f *fakeCerbo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if user, key, ok := r.BasicAuth(); !ok || user != "api-user" || key != "k3y-value" {
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == "/api/v1/patients":
+		q := r.URL.Query()
+		limit, _ := strconv.Atoi(q.Get("limit"))
+		offset, _ := strconv.Atoi(q.Get("offset"))
+		var matching []map[string]any
+		for _, p := range f.patients {
+			if since := q.Get("updated_since"); since == "" || p["updated_at"].(string) >= since {
+				matching = append(matching, p)
+			}
+		}
+		page := matching[min(offset, len(matching)):min(offset+limit, len(matching))]
+		writeJSON(w, http.StatusOK, map[string]any{"data": page, "total": len(matching)})
+	case r.Method == http.MethodPost && r.URL.Path == "/api/v1/patients":
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		if body["dob"] == "not-a-date" {
+			writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": map[string]any{
+				"code": "invalid_date", "field": "dob", "message": "dob not-a-date is not a date"}})
+			return
+		}
+		f.nextID++
+		body["id"] = f.nextID
+		writeJSON(w, http.StatusCreated, body)
+	case r.Method == http.MethodPatch && strings.HasPrefix(r.URL.Path, "/api/v1/patients/"):
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		f.patched[strings.TrimPrefix(r.URL.Path, "/api/v1/patients/")] = body
+		writeJSON(w, http.StatusOK, body)
+	default:
+		w.WriteHeader(http.StatusNotFound)
+	}
+}
+
+func TestCerboChangesPaginates(t *testing.T) {
+	srv := newFake(t, newFakeCerbo())
+	c := mustNew(t, SystemCerbo, srv.URL+"/api/v1", cerboCreds, testOptions(srv.Server))
+	pages := readAll(t, c)
+	wantScan(t, pages, "3", "2", "1")
+	first := pages[0].Records[0]
+	if first.PatientID != "3" || !first.UpdatedAt.Equal(ts("2026-01-03T00:00:00Z")) || first.Fields["first_name"] != "C" {
+		t.Errorf("first record = %+v", first)
+	}
+
+	// The next scan starts at the newest change seen, inclusively.
+	next, err := c.Changes(context.Background(), pages[1].Next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids([]Page{next}); !slices.Equal(got, []string{"3"}) || next.More {
+		t.Errorf("next scan = %v (More %v), want only the newest record again", got, next.More)
+	}
+	last := srv.requests[len(srv.requests)-1].URL.Query()
+	if last.Get("updated_since") != "2026-01-03T00:00:00Z" || last.Get("offset") != "0" {
+		t.Errorf("next scan query = %v", last)
+	}
+}
+
+func TestCerboUpsert(t *testing.T) {
+	fc := newFakeCerbo()
+	srv := newFake(t, fc)
+	c := mustNew(t, SystemCerbo, srv.URL+"/api/v1", cerboCreds, testOptions(srv.Server))
+	id, err := c.Upsert(context.Background(), "", Record{ID: "src-1", Fields: map[string]any{"first_name": "New"}})
+	if err != nil || id != "101" {
+		t.Fatalf("create = %q, %v; want 101", id, err)
+	}
+	id, err = c.Upsert(context.Background(), "7", Record{ID: "src-2", Fields: map[string]any{"first_name": "Changed"}})
+	if err != nil || id != "7" {
+		t.Fatalf("update = %q, %v; want 7", id, err)
+	}
+	if fc.patched["7"]["first_name"] != "Changed" {
+		t.Errorf("PATCH /patients/7 body = %v", fc.patched["7"])
+	}
+}
+
+func TestCerboPartialFailure(t *testing.T) {
+	srv := newFake(t, newFakeCerbo())
+	c := mustNew(t, SystemCerbo, srv.URL+"/api/v1", cerboCreds, testOptions(srv.Server))
+	records := []Record{
+		{ID: "a", Fields: map[string]any{"dob": "2000-01-01"}},
+		{ID: "b", Fields: map[string]any{"dob": "not-a-date"}},
+		{ID: "c", Fields: map[string]any{"dob": "2001-01-01"}},
+	}
+	written, err := UpsertAll(context.Background(), c, make([]string, 3), records)
+	if !slices.Equal(written, []string{"101", "", "102"}) {
+		t.Errorf("written = %v, want records 0 and 2 written", written)
+	}
+	var rec *RecordError
+	if !errors.As(err, &rec) || rec.Index != 1 || rec.SourceID != "b" {
+		t.Fatalf("error = %v, want a RecordError for record 1", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{"record 1", "cerbo", "create patient", "HTTP 422", "invalid_date on field dob"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q lacks %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "not-a-date") {
+		t.Errorf("error %q leaks the field value", msg)
+	}
+}
+
+func TestUpsertAllStopsOnErrorsThatFailEveryRecord(t *testing.T) {
+	srv := newFake(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusForbidden) }))
+	c := mustNew(t, SystemCerbo, srv.URL, cerboCreds, testOptions(srv.Server))
+	_, err := UpsertAll(context.Background(), c, make([]string, 3), make([]Record, 3))
+	var rec *RecordError
+	if err == nil || errors.As(err, &rec) || srv.seen("/") != 1 {
+		t.Fatalf("UpsertAll = %v after %d requests; want one 403 ending the batch", err, srv.seen("/"))
+	}
+}
+
+func TestCursorRejectsForeignValues(t *testing.T) {
+	srv := newFake(t, newFakeCerbo())
+	c := mustNew(t, SystemCerbo, srv.URL+"/api/v1", cerboCreds, testOptions(srv.Server))
+	for _, cursor := range []string{"garbage", "v1.!!!", "v1." + strings.Repeat("A", 8)} {
+		if _, err := c.Changes(context.Background(), cursor); err == nil || !strings.Contains(err.Error(), "not one this connector wrote") {
+			t.Errorf("Changes(%q) = %v, want a cursor error", cursor, err)
+		}
+	}
+	if n := srv.seen("/"); n != 0 {
+		t.Errorf("a bad cursor sent %d requests", n)
+	}
+}
+
+func TestScanCursorNext(t *testing.T) {
+	since := ts("2026-01-01T00:00:00Z")
+	recs := []Record{{UpdatedAt: ts("2026-01-05T00:00:00Z")}, {UpdatedAt: ts("2026-01-03T00:00:00Z")}}
+	tests := map[string]struct {
+		cur     scanCursor
+		records []Record
+		more    bool
+		overlap time.Duration
+		want    scanCursor
+	}{
+		"more keeps the bound and moves": {cur: scanCursor{Since: since, Pos: 2}, records: recs, more: true,
+			want: scanCursor{Since: since, Pos: 4, Max: ts("2026-01-05T00:00:00Z")}},
+		"end starts the next scan at the newest": {cur: scanCursor{Since: since, Pos: 2, Max: ts("2026-01-04T00:00:00Z")}, records: recs,
+			want: scanCursor{Since: ts("2026-01-05T00:00:00Z")}},
+		"end with an overlap": {cur: scanCursor{Since: since}, records: recs, overlap: time.Second,
+			want: scanCursor{Since: ts("2026-01-04T23:59:59Z")}},
+		"nothing changed keeps the bound": {cur: scanCursor{Since: since}, want: scanCursor{Since: since}},
+		"earlier Max from a previous page counts": {cur: scanCursor{Since: since, Pos: 2, Max: ts("2026-02-01T00:00:00Z")}, records: recs,
+			want: scanCursor{Since: ts("2026-02-01T00:00:00Z")}},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := tt.cur.next(tt.records, len(tt.records), tt.more, tt.overlap)
+			if !got.Since.Equal(tt.want.Since) || got.Pos != tt.want.Pos || !got.Max.Equal(tt.want.Max) {
+				t.Errorf("next = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,89 @@
+package connector
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// StatusError is an HTTP error answer of a system. It carries what an operator needs to act (the
+// system, what was being done, the status and the vendor's error code) and nothing of the body:
+// vendors echo submitted field values in their messages.
+type StatusError struct {
+	System string
+	// Op says what the call was doing, e.g. "list patients" or "upsert contact".
+	Op     string
+	Status int
+	// Code is the vendor's machine-readable error code (and field name where the vendor gives
+	// one), when the body had one.
+	Code string
+}
+
+func (e *StatusError) Error() string {
+	msg := fmt.Sprintf("connector: %s: %s: HTTP %d %s", e.System, e.Op, e.Status, http.StatusText(e.Status))
+	if e.Code != "" {
+		msg += " (" + e.Code + ")"
+	}
+	switch e.Status {
+	case http.StatusUnauthorized:
+		msg += ": the credentials were rejected; check the Integration's credentials"
+	case http.StatusForbidden:
+		msg += ": the credentials lack a permission this call needs"
+	}
+	return msg
+}
+
+// Retryable says whether a later try may succeed: rate limits and server errors.
+func (e *StatusError) Retryable() bool {
+	return e.Status == http.StatusTooManyRequests || e.Status >= 500
+}
+
+// RecordError is a rejection of one record of a batch; the other records were written.
+type RecordError struct {
+	// Index is the record's position in the batch. SourceID is its ID in the source system, for
+	// the runtime to act on; the message leaves it out because a patient's ID is not for logs.
+	Index    int
+	SourceID string
+	Err      error
+}
+
+func (e *RecordError) Error() string {
+	return fmt.Sprintf("record %d of the batch rejected: %v", e.Index, e.Err)
+}
+
+func (e *RecordError) Unwrap() error { return e.Err }
+
+// isRecordRejection says an error concerns the record itself (the vendor refused its content), so
+// the rest of a batch can still be written. Authentication, rate-limit, server and transport errors
+// would fail every record alike.
+func isRecordRejection(err error) bool {
+	var rejected *RejectedError
+	if errors.As(err, &rejected) {
+		return true
+	}
+	var status *StatusError
+	if !errors.As(err, &status) {
+		return false
+	}
+	switch {
+	case status.Retryable(), status.Status == http.StatusUnauthorized, status.Status == http.StatusForbidden:
+		return false
+	}
+	return status.Status >= 400 && status.Status < 500
+}
+
+// RejectedError is a record the system refused in an otherwise successful answer (Zoho reports a
+// batch's rejections per record, with HTTP 2xx).
+type RejectedError struct {
+	System string
+	Op     string
+	Code   string
+}
+
+func (e *RejectedError) Error() string {
+	msg := fmt.Sprintf("connector: %s: %s: record rejected", e.System, e.Op)
+	if e.Code != "" {
+		msg += " (" + e.Code + ")"
+	}
+	return msg
+}

@@ -1,0 +1,125 @@
+package connector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/cenkalti/backoff/v5"
+	"golang.org/x/oauth2"
+)
+
+// The credential files of an OAuth2 system.
+const (
+	credClientID     = "client_id"
+	credClientSecret = "client_secret"
+	credRefreshToken = "refresh_token"
+	// credTokenURL is optional: a region's token endpoint (Zoho's accounts.zoho.eu, ...).
+	credTokenURL = "token_url"
+)
+
+// oauthEndpoint is how one vendor hands out access tokens.
+type oauthEndpoint struct {
+	tokenURL  string
+	authStyle oauth2.AuthStyle
+	// scheme is the Authorization scheme of the API: "Bearer", or Zoho's "Zoho-oauthtoken".
+	scheme string
+}
+
+// oauthAuth gets access tokens with the refresh-token flow of golang.org/x/oauth2 and caches them
+// until they expire or the API rejects one.
+type oauthAuth struct {
+	system string
+	config oauth2.Config
+	scheme string
+	// ctx carries the TLS-checked client into every token refresh.
+	ctx context.Context
+
+	mu     sync.Mutex
+	source oauth2.TokenSource
+	// refreshToken is the newest refresh token: vendors that rotate refresh tokens (Intuit) hand
+	// out a new one with each access token, and the old one stops working at some point.
+	refreshToken string
+}
+
+// newOAuthAuth checks the credential files and the token URL. The token URL is, in order:
+// Options.TokenURL, a token_url credential file, the vendor's default.
+func newOAuthAuth(system string, creds Credentials, ep oauthEndpoint, httpClient *http.Client, o Options) (*oauthAuth, error) {
+	if err := creds.require(system, credClientID, credClientSecret, credRefreshToken); err != nil {
+		return nil, err
+	}
+	tokenURL := ep.tokenURL
+	if v := creds.value(credTokenURL); v != "" {
+		tokenURL = v
+	}
+	if o.TokenURL != "" {
+		tokenURL = o.TokenURL
+	}
+	if _, err := parseBaseURL(system+" token URL", tokenURL); err != nil {
+		return nil, err
+	}
+	a := &oauthAuth{
+		system: system,
+		config: oauth2.Config{
+			ClientID:     creds.value(credClientID),
+			ClientSecret: creds.value(credClientSecret),
+			Endpoint:     oauth2.Endpoint{TokenURL: tokenURL, AuthStyle: ep.authStyle},
+		},
+		scheme:       ep.scheme,
+		ctx:          context.WithValue(context.Background(), oauth2.HTTPClient, httpClient),
+		refreshToken: creds.value(credRefreshToken),
+	}
+	a.source = a.newSource()
+	return a, nil
+}
+
+// newSource starts a token source with no access token, so its first Token call refreshes.
+func (a *oauthAuth) newSource() oauth2.TokenSource {
+	return a.config.TokenSource(a.ctx, &oauth2.Token{RefreshToken: a.refreshToken})
+}
+
+func (a *oauthAuth) authorize(req *http.Request) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	tok, err := a.source.Token()
+	if err != nil {
+		return a.tokenError(err)
+	}
+	if tok.RefreshToken != "" {
+		a.refreshToken = tok.RefreshToken
+	}
+	req.Header.Set("Authorization", a.scheme+" "+tok.AccessToken)
+	return nil
+}
+
+// refresh drops the cached access token; the next authorize refreshes it with the newest refresh
+// token.
+func (a *oauthAuth) refresh() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.source = a.newSource()
+	return true
+}
+
+// tokenError keeps the token endpoint's status and RFC 6749 error code and drops its body and
+// description, which the oauth2 package would print.
+func (a *oauthAuth) tokenError(err error) error {
+	var retrieve *oauth2.RetrieveError
+	if errors.As(err, &retrieve) {
+		statusErr := &StatusError{System: a.system, Op: "refresh OAuth2 access token", Code: retrieve.ErrorCode}
+		if retrieve.Response != nil {
+			statusErr.Status = retrieve.Response.StatusCode
+		}
+		if statusErr.Retryable() {
+			return statusErr
+		}
+		return backoff.Permanent(fmt.Errorf("%w: the refresh token or client credentials were refused", statusErr))
+	}
+	err = fmt.Errorf("connector: %s: refresh OAuth2 access token: %w", a.system, describeTransportError(err))
+	if isRefusal(err) {
+		return backoff.Permanent(err)
+	}
+	return err
+}

@@ -1,0 +1,85 @@
+package connector
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"regexp"
+	"time"
+)
+
+// stringField reads an ID-like field that a vendor may send as a string or a number.
+func stringField(obj map[string]any, key string) string {
+	switch v := obj[key].(type) {
+	case string:
+		return v
+	case json.Number:
+		return v.String()
+	case nil:
+		return ""
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// timeField reads a timestamp field in RFC 3339, with or without fractional seconds.
+func timeField(obj map[string]any, key string) time.Time {
+	s, _ := obj[key].(string)
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// recordOf makes a Record of a vendor object whose ID is also the patient's ID (patients,
+// customers, contacts).
+func recordOf(obj map[string]any, idKey string, updatedAt time.Time) Record {
+	id := stringField(obj, idKey)
+	return Record{ID: id, PatientID: id, UpdatedAt: updatedAt, Fields: obj}
+}
+
+// fieldsWith copies a record's fields and sets extra ones, leaving the caller's map untouched.
+func fieldsWith(fields map[string]any, extra map[string]any) map[string]any {
+	out := make(map[string]any, len(fields)+len(extra))
+	maps.Copy(out, fields)
+	maps.Copy(out, extra)
+	return out
+}
+
+// errorCodeOf finds a vendor's error code in an error body: the first of the keys that holds a
+// short string or a number. Messages are skipped on purpose: vendors echo field values in them.
+func errorCodeOf(body []byte, keys ...string) string {
+	var obj map[string]any
+	if json.Unmarshal(body, &obj) != nil {
+		return ""
+	}
+	for _, k := range keys {
+		if s := stringField(obj, k); isCode(s) {
+			return s
+		}
+	}
+	return ""
+}
+
+// codePattern is what a machine-readable code or field name looks like; anything else (a sentence,
+// a value) stays out of errors.
+var codePattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
+
+func isCode(s string) bool { return codePattern.MatchString(s) }
+
+// joinCode joins a vendor's error code with the name (never the value) of the field it concerns.
+func joinCode(code, field string) string {
+	if !isCode(code) {
+		return ""
+	}
+	if !isCode(field) {
+		return code
+	}
+	return code + " on field " + field
+}
+
+// missingIDError is an answer to a create call that does not say which ID the record got.
+func missingIDError(system, op string) error {
+	return fmt.Errorf("connector: %s: %s: the answer has no record ID", system, op)
+}

@@ -1,0 +1,154 @@
+package connector
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+var webhookCreds = Credentials{"signing_secret": []byte("shh\n")}
+
+// receiverFor serves a webhook source over TLS and returns a destination posting to it.
+func receiverFor(t *testing.T) (receiver *webhook, sender Connector) {
+	t.Helper()
+	srv := newFake(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { receiver.Handler().ServeHTTP(w, r) }))
+	o := testOptions(srv.Server)
+	receiver = mustNew(t, SystemWebhook, srv.URL+"/hook", webhookCreds, o).(*webhook)
+	return receiver, mustNew(t, SystemWebhook, srv.URL+"/hook", webhookCreds, o)
+}
+
+func TestWebhookDeliversAndDrains(t *testing.T) {
+	receiver, sender := receiverFor(t)
+	r1 := Record{ID: "p1", PatientID: "p1", UpdatedAt: ts("2026-01-01T00:00:00Z"), Fields: map[string]any{"name": "A"}}
+	id1, err := sender.Upsert(context.Background(), "", r1)
+	if err != nil || !strings.HasPrefix(id1, "twh_") || strings.Contains(id1, "p1") {
+		t.Fatalf("Upsert = %q, %v; want a derived twh_ ID", id1, err)
+	}
+	// The same record again: acknowledged with the same ID, not queued twice.
+	if again, err := sender.Upsert(context.Background(), id1, r1); err != nil || again != id1 {
+		t.Fatalf("repeated Upsert = %q, %v; want %q", again, err, id1)
+	}
+	for _, id := range []string{"p2", "p3"} {
+		if _, err := sender.Upsert(context.Background(), "", Record{ID: id, Fields: map[string]any{}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pages := readAll(t, receiver)
+	if got := ids(pages); len(got) != 3 || got[0] != id1 || len(pages) != 2 {
+		t.Fatalf("drained %v over %d pages, want 3 records over 2", got, len(pages))
+	}
+	if f := pages[0].Records[0]; f.Fields["name"] != "A" || f.PatientID != "p1" || !f.UpdatedAt.Equal(r1.UpdatedAt) {
+		t.Errorf("first record = %+v", f)
+	}
+	// Committing the last cursor acknowledges everything.
+	after, err := receiver.Changes(context.Background(), pages[1].Next)
+	if err != nil || len(after.Records) != 0 || len(receiver.queue.items) != 0 {
+		t.Errorf("after the last cursor: %+v, %v, %d queued; want empty", after, err, len(receiver.queue.items))
+	}
+	// A cursor of another pod's queue must not skip this queue's records.
+	if _, err := sender.Upsert(context.Background(), "", Record{ID: "p4", Fields: map[string]any{}}); err != nil {
+		t.Fatal(err)
+	}
+	foreign := encodeCursor(webhookCursor{Epoch: "old-pod", Seq: 99})
+	if page, err := receiver.Changes(context.Background(), foreign); err != nil || len(page.Records) != 1 {
+		t.Errorf("Changes(foreign cursor) = %+v, %v; want the new record", page, err)
+	}
+}
+
+func TestWebhookDestinationUsesAnsweredID(t *testing.T) {
+	var got http.Header
+	var body []byte
+	srv := newFake(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Clone()
+		body, _ = readBody(r)
+		writeJSON(w, http.StatusCreated, map[string]string{"id": "remote-42"})
+	}))
+	c := mustNew(t, SystemWebhook, srv.URL+"/in", webhookCreds, testOptions(srv.Server))
+	id, err := c.Upsert(context.Background(), "", Record{ID: "x", Fields: map[string]any{"a": 1}})
+	if err != nil || id != "remote-42" {
+		t.Fatalf("Upsert = %q, %v; want the answered ID", id, err)
+	}
+	if want := "sha256=" + hex.EncodeToString(sign([]byte("shh"), body)); got.Get(SignatureHeader) != want {
+		t.Errorf("signature = %q, want %q", got.Get(SignatureHeader), want)
+	}
+	var env webhookEnvelope
+	if err := json.Unmarshal(body, &env); err != nil || env.IdempotencyKey == "" || got.Get(IdempotencyKeyHeader) != env.IdempotencyKey {
+		t.Errorf("Idempotency-Key %q, body key %q (%v)", got.Get(IdempotencyKeyHeader), env.IdempotencyKey, err)
+	}
+}
+
+func readBody(r *http.Request) ([]byte, error) {
+	var b bytes.Buffer
+	_, err := b.ReadFrom(r.Body)
+	return b.Bytes(), err
+}
+
+func TestWebhookHandlerRejects(t *testing.T) {
+	now := ts("2026-03-01T12:00:00Z")
+	o := Options{Now: func() time.Time { return now }}
+	o.Webhook.MaxBodyBytes = 512
+	c := mustNew(t, SystemWebhook, "https://example.invalid", webhookCreds, o)
+	w := c.(*webhook)
+	delivery := func(key string, sentAt time.Time, pad int) []byte {
+		b, _ := json.Marshal(webhookEnvelope{ID: "r1", IdempotencyKey: key, SentAt: sentAt, Fields: map[string]any{"pad": strings.Repeat("x", pad)}})
+		return b
+	}
+	signed := func(b []byte) string { return "sha256=" + hex.EncodeToString(sign([]byte("shh"), b)) }
+	good := delivery("k1", now, 0)
+	tests := []struct {
+		name      string
+		method    string
+		body      []byte
+		signature string
+		want      int
+		wantQueue int
+	}{
+		{"good signature is queued", http.MethodPost, good, signed(good), http.StatusAccepted, 1},
+		{"replay of the same delivery is not queued again", http.MethodPost, good, signed(good), http.StatusOK, 1},
+		{"bad signature", http.MethodPost, delivery("k2", now, 0), signed(good), http.StatusUnauthorized, 1},
+		{"signature with another secret", http.MethodPost, good, "sha256=" + hex.EncodeToString(sign([]byte("other"), good)), http.StatusUnauthorized, 1},
+		{"missing signature", http.MethodPost, good, "", http.StatusUnauthorized, 1},
+		{"stale delivery", http.MethodPost, delivery("k3", now.Add(-time.Hour), 0), signed(delivery("k3", now.Add(-time.Hour), 0)), http.StatusUnauthorized, 1},
+		{"oversize body", http.MethodPost, delivery("k4", now, 600), signed(delivery("k4", now, 600)), http.StatusRequestEntityTooLarge, 1},
+		{"not a delivery", http.MethodPost, []byte(`{"id":""}`), signed([]byte(`{"id":""}`)), http.StatusBadRequest, 1},
+		{"GET", http.MethodGet, nil, "", http.StatusMethodNotAllowed, 1},
+		{"second delivery is queued", http.MethodPost, delivery("k5", now, 0), signed(delivery("k5", now, 0)), http.StatusAccepted, 2},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest(tt.method, "/hook", bytes.NewReader(tt.body))
+		if tt.signature != "" {
+			req.Header.Set(SignatureHeader, tt.signature)
+		}
+		rec := httptest.NewRecorder()
+		w.Handler().ServeHTTP(rec, req)
+		if rec.Code != tt.want || len(w.queue.items) != tt.wantQueue {
+			t.Errorf("%s: status %d with %d queued, want %d with %d", tt.name, rec.Code, len(w.queue.items), tt.want, tt.wantQueue)
+		}
+		if strings.Contains(rec.Body.String(), "xxxx") {
+			t.Errorf("%s: answer echoes the body", tt.name)
+		}
+	}
+}
+
+func TestWebhookQueueFull(t *testing.T) {
+	q, err := newWebhookQueue(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	var results []enqueueResult
+	for _, key := range []string{"a", "b", "c"} {
+		res, _ := q.enqueue(Record{ID: key}, key, now, time.Minute)
+		results = append(results, res)
+	}
+	if !slices.Equal(results, []enqueueResult{enqueued, enqueued, queueFull}) {
+		t.Errorf("results = %v, want the third refused", results)
+	}
+}
