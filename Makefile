@@ -65,6 +65,11 @@ BENCH_TENANTS ?= 100,1000
 bench: tools ## Scale benchmark on the simulated cluster (BENCH_TENANTS=100,1000); writes docs/benchmarks-results.md.
 	go run ./test/bench -tenants $(BENCH_TENANTS) -out docs/benchmarks-results.md
 
+BENCH_SYNC_FLAGS ?=
+.PHONY: bench-sync
+bench-sync: ## Mapping lookups/s and upserts/s on SQLite and PostgreSQL against the raw driver (needs the PostgreSQL server binaries, as make test does); writes docs/benchmarks-sync-results.md.
+	go run ./test/benchsync $(BENCH_SYNC_FLAGS) -out docs/benchmarks-sync-results.md
+
 ##@ Build
 .PHONY: build
 build: manifests generate ## Build the binary.

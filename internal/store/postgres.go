@@ -26,7 +26,10 @@ var postgresMigrations = []string{
 // migrationLock is the advisory lock key that serializes migrations of replicas starting at once.
 const migrationLock = 0x74656e616e74 // "tenant"
 
-type postgresStore struct{ pool *pgxpool.Pool }
+type postgresStore struct {
+	pool *pgxpool.Pool
+	sq   Statements
+}
 
 func openPostgres(ctx context.Context, dsn string) (*postgresStore, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
@@ -38,7 +41,7 @@ func openPostgres(ctx context.Context, dsn string) (*postgresStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: connecting to postgres: %w", err)
 	}
-	s := &postgresStore{pool: pool}
+	s := &postgresStore{pool: pool, sq: PostgresStatements()}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -75,33 +78,30 @@ func (s *postgresStore) migrate(ctx context.Context) error {
 
 func (s *postgresStore) Get(ctx context.Context, token []byte) (Value, error) {
 	var v Value
-	err := s.pool.QueryRow(ctx, `SELECT version, data FROM mapping WHERE token = $1`, token).Scan(&v.Version, &v.Data)
+	err := s.pool.QueryRow(ctx, s.sq.Get, token).Scan(&v.Version, &v.Data)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Value{}, ErrNotFound
 	}
 	return v, err
 }
 
-const postgresUpsert = `INSERT INTO mapping (token, version, data) VALUES ($1, $2, $3)
-	ON CONFLICT (token) DO UPDATE SET version = excluded.version, data = excluded.data`
-
 func (s *postgresStore) Upsert(ctx context.Context, token []byte, v Value) error {
-	_, err := s.pool.Exec(ctx, postgresUpsert, token, v.Version, v.Data)
+	_, err := s.pool.Exec(ctx, s.sq.Upsert, token, v.Version, v.Data)
 	return err
 }
 
 func (s *postgresStore) Replace(ctx context.Context, oldToken, newToken []byte, v Value) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM mapping WHERE token = $1`, oldToken); err != nil {
+		if _, err := tx.Exec(ctx, s.sq.Delete, oldToken); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, postgresUpsert, newToken, v.Version, v.Data)
+		_, err := tx.Exec(ctx, s.sq.Upsert, newToken, v.Version, v.Data)
 		return err
 	})
 }
 
 func (s *postgresStore) Delete(ctx context.Context, token []byte) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM mapping WHERE token = $1`, token)
+	_, err := s.pool.Exec(ctx, s.sq.Delete, token)
 	return err
 }
 

@@ -24,9 +24,16 @@ var sqliteMigrations = []string{
 	);`,
 }
 
-type sqliteStore struct{ db *sql.DB }
+type sqliteStore struct {
+	db *sql.DB
+	sq Statements
+}
 
-func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
+// OpenSQLiteDB opens the database/sql handle of a SQLite file configured as the store uses it
+// (pragmas and connection limit), without migrating it. The store opens its handle with it, and
+// so does the sync benchmark's raw-driver baseline, so the two differ only in the code between
+// the caller and the driver.
+func OpenSQLiteDB(path string) (*sql.DB, error) {
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "busy_timeout(10000)")
@@ -39,7 +46,15 @@ func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
 	// One connection: SQLite has one writer anyway, and a single connection makes writes queue in
 	// Go instead of failing with SQLITE_BUSY.
 	db.SetMaxOpenConns(1)
-	s := &sqliteStore{db: db}
+	return db, nil
+}
+
+func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
+	db, err := OpenSQLiteDB(path)
+	if err != nil {
+		return nil, err
+	}
+	s := &sqliteStore{db: db, sq: SQLiteStatements()}
 	if err := s.migrate(ctx); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -73,18 +88,15 @@ func (s *sqliteStore) migrate(ctx context.Context) error {
 
 func (s *sqliteStore) Get(ctx context.Context, token []byte) (Value, error) {
 	var v Value
-	err := s.db.QueryRowContext(ctx, `SELECT version, data FROM mapping WHERE token = ?`, token).Scan(&v.Version, &v.Data)
+	err := s.db.QueryRowContext(ctx, s.sq.Get, token).Scan(&v.Version, &v.Data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Value{}, ErrNotFound
 	}
 	return v, err
 }
 
-const sqliteUpsert = `INSERT INTO mapping (token, version, data) VALUES (?, ?, ?)
-	ON CONFLICT (token) DO UPDATE SET version = excluded.version, data = excluded.data`
-
 func (s *sqliteStore) Upsert(ctx context.Context, token []byte, v Value) error {
-	_, err := s.db.ExecContext(ctx, sqliteUpsert, token, v.Version, v.Data)
+	_, err := s.db.ExecContext(ctx, s.sq.Upsert, token, v.Version, v.Data)
 	return err
 }
 
@@ -94,17 +106,17 @@ func (s *sqliteStore) Replace(ctx context.Context, oldToken, newToken []byte, v 
 		return err
 	}
 	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM mapping WHERE token = ?`, oldToken); err != nil {
+	if _, err := tx.ExecContext(ctx, s.sq.Delete, oldToken); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, sqliteUpsert, newToken, v.Version, v.Data); err != nil {
+	if _, err := tx.ExecContext(ctx, s.sq.Upsert, newToken, v.Version, v.Data); err != nil {
 		return err
 	}
 	return tx.Commit()
 }
 
 func (s *sqliteStore) Delete(ctx context.Context, token []byte) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM mapping WHERE token = ?`, token)
+	_, err := s.db.ExecContext(ctx, s.sq.Delete, token)
 	return err
 }
 

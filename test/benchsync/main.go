@@ -1,0 +1,111 @@
+// Command benchsync measures the patient-ID mapping's lookups and upserts per second on SQLite and
+// PostgreSQL, against a baseline measured in the same run: the raw driver (database/sql with
+// modernc SQLite, a pgx pool) running the store's own statements with the same values, rows and
+// concurrency. Each operation is also timed through the store alone, with values sealed
+// beforehand, so that the cost of the cryptography and the cost of the store show separately.
+// Run it with `make bench-sync`; docs/benchmarks.md explains the figures.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	backends := flag.String("backends", backendSQLite+","+backendPostgres, "comma-separated backends to measure: sqlite, postgres")
+	postgresDSN := flag.String("postgres-dsn", "", "PostgreSQL database to measure, which must hold no mapping rows (the benchmark leaves its rows in it); empty starts a throwaway cluster from the PostgreSQL server binaries")
+	rows := flag.Int("rows", 20000, "mapping rows in the table before the timing starts")
+	concurrency := flag.String("concurrency", "1,8", "comma-separated numbers of concurrent callers to run")
+	duration := flag.Duration("duration", 2*time.Second, "how long each path runs each operation in each round")
+	rounds := flag.Int("rounds", 5, "rounds per operation; each runs every path once, in a rotating order")
+	out := flag.String("out", "", "also write the results as Markdown to this file")
+	flag.Parse()
+
+	cfg := config{Rows: *rows, Duration: *duration, Rounds: *rounds}
+	var err error
+	if cfg.Concurrency, err = positiveInts(*concurrency); err != nil {
+		fatalf("-concurrency: %v", err)
+	}
+	if cfg.Rows < len(systems) || cfg.Duration <= 0 || cfg.Rounds <= 0 {
+		fatalf("-rows must be at least %d, -duration and -rounds positive", len(systems))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r, err := run(ctx, strings.Split(*backends, ","), *postgresDSN, cfg)
+	if err != nil {
+		fatalf("%v", err)
+	}
+	md := r.markdown()
+	fmt.Print("\n" + md)
+	if *out != "" {
+		if err := os.WriteFile(*out, []byte(md), 0o644); err != nil {
+			fatalf("writing %s: %v", *out, err)
+		}
+		fmt.Printf("results written to %s\n", *out)
+	}
+}
+
+// run measures each backend in turn and stops what it started, also when it fails.
+func run(ctx context.Context, backends []string, postgresDSN string, cfg config) (r report, err error) {
+	r = report{config: cfg, Command: "go run ./test/benchsync " + strings.Join(os.Args[1:], " "), LoadBefore: loadAverage()}
+	for i, b := range backends {
+		backends[i] = strings.TrimSpace(b)
+		if backends[i] != backendSQLite && backends[i] != backendPostgres {
+			return r, fmt.Errorf("unknown backend %q (want %s or %s)", b, backendSQLite, backendPostgres)
+		}
+		// Start the throwaway cluster before measuring anything, so that missing PostgreSQL
+		// binaries fail the run at once rather than after the SQLite figures.
+		if backends[i] == backendPostgres && postgresDSN == "" {
+			dsn, stopCluster, err := throwawayPostgres(ctx)
+			if err != nil {
+				return r, err
+			}
+			defer func() { err = errors.Join(err, stopCluster()) }()
+			postgresDSN = dsn
+		}
+	}
+	for _, backend := range backends {
+		var db *database
+		if backend == backendSQLite {
+			db, err = openSQLite(ctx)
+		} else {
+			db, err = openPostgres(ctx, postgresDSN)
+		}
+		if err != nil {
+			return r, fmt.Errorf("%s: %w", backend, err)
+		}
+		figs, runErr := runDatabase(ctx, backend, db, cfg, os.Stdout)
+		if err = errors.Join(runErr, db.close()); err != nil {
+			return r, err
+		}
+		r.Figures = append(r.Figures, figs...)
+		r.Servers = append(r.Servers, db.server)
+	}
+	r.LoadAfter = loadAverage()
+	return r, nil
+}
+
+func positiveInts(list string) ([]int, error) {
+	var out []int
+	for _, s := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%q is not a positive number", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "benchsync: "+format+"\n", args...)
+	os.Exit(1)
+}

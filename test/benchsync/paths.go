@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+
+	"github.com/tenantwire/tenantwire/internal/mapping"
+	"github.com/tenantwire/tenantwire/internal/patientmap"
+	"github.com/tenantwire/tenantwire/internal/store"
+)
+
+// path is one way of doing the benchmark's two operations. All paths issue the same statements
+// with the same arguments in the same order (run_test.go checks that they leave the same rows), so
+// their difference is the code between the caller and the driver: nothing for the raw driver, the
+// store for store, the store plus HMAC tokens and AES-GCM for patientmap.
+type path interface {
+	name() string
+	// lookup finds an existing patient by their ID in systems[system].
+	lookup(ctx context.Context, p *patient, system int) error
+	// put writes a patient's record: per system, an upsert under the active token and a delete
+	// under each older token, which is what patientmap.Put does.
+	put(ctx context.Context, p *patient) error
+}
+
+const (
+	pathRaw        = "raw driver"
+	pathStore      = "store"
+	pathPatientmap = "patientmap"
+)
+
+// statements are the three statements of the hot path, run with values sealed beforehand.
+type statements interface {
+	get(ctx context.Context, token []byte) error
+	upsert(ctx context.Context, token []byte, v store.Value) error
+	delete(ctx context.Context, token []byte) error
+}
+
+// statementPath runs the statements of each operation itself: through the raw driver (the
+// baseline) or through the store alone (the storage share of the full path's cost).
+type statementPath struct {
+	label string
+	run   statements
+}
+
+func (sp statementPath) name() string { return sp.label }
+
+func (sp statementPath) lookup(ctx context.Context, p *patient, system int) error {
+	return sp.run.get(ctx, p.rows[system].token)
+}
+
+func (sp statementPath) put(ctx context.Context, p *patient) error {
+	for _, row := range p.rows {
+		if err := sp.run.upsert(ctx, row.token, row.value); err != nil {
+			return err
+		}
+		for _, old := range row.older {
+			if err := sp.run.delete(ctx, old); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// storeStatements runs the statements through store.Store's methods.
+type storeStatements struct{ s store.Store }
+
+func (ss storeStatements) get(ctx context.Context, token []byte) error {
+	_, err := ss.s.Get(ctx, token)
+	return err
+}
+
+func (ss storeStatements) upsert(ctx context.Context, token []byte, v store.Value) error {
+	return ss.s.Upsert(ctx, token, v)
+}
+
+func (ss storeStatements) delete(ctx context.Context, token []byte) error {
+	return ss.s.Delete(ctx, token)
+}
+
+// patientmapPath is the full path the sync runtime takes: tokens, sealing and opening included.
+type patientmapPath struct {
+	s store.Store
+	c mapping.Codec
+}
+
+func (patientmapPath) name() string { return pathPatientmap }
+
+func (pp patientmapPath) lookup(ctx context.Context, p *patient, system int) error {
+	_, err := patientmap.Lookup(ctx, pp.s, pp.c, systems[system], p.record.IDs[systems[system]])
+	return err
+}
+
+func (pp patientmapPath) put(ctx context.Context, p *patient) error {
+	return patientmap.Put(ctx, pp.s, pp.c, p.record)
+}
