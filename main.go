@@ -16,6 +16,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/tenantwire/tenantwire/internal/connector"
 	"github.com/tenantwire/tenantwire/internal/manager"
 	"github.com/tenantwire/tenantwire/internal/syncrun"
 )
@@ -27,12 +28,14 @@ func main() {
 		os.Exit(runManager(args))
 	case args[0] == "manager":
 		os.Exit(runManager(args[1:]))
+	case args[0] == "sync":
+		os.Exit(runSync(args[1:]))
 	case args[0] == "export":
 		os.Exit(runExport(args[1:]))
 	default:
 		// An unknown subcommand must fail loudly: starting the manager in its place (in a sync pod,
 		// say) would be a silent and dangerous surprise.
-		fmt.Fprintf(os.Stderr, "tenantwire: unknown command %q; available: manager, export\n", args[0])
+		fmt.Fprintf(os.Stderr, "tenantwire: unknown command %q; available: manager, sync, export\n", args[0])
 		os.Exit(2)
 	}
 }
@@ -56,6 +59,25 @@ func runManager(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+func runSync(args []string) int {
+	fs := flag.NewFlagSet("tenantwire sync", flag.ExitOnError)
+	config := fs.String("config", "/etc/tenantwire/sync.yaml", "The Integration's rendered sync configuration.")
+	_ = fs.Parse(args)
+	log := runtimeLogger()
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer cancel()
+	err := syncrun.Run(ctx, syncrun.Options{ConfigPath: *config, Log: log, NewConnector: newConnector})
+	if err != nil {
+		log.Error(err, "sync runtime stopped")
+		return 1
+	}
+	return 0
+}
+
+func newConnector(system, url string, creds connector.Credentials, minTLS string, log logr.Logger) (connector.Connector, error) {
+	return connector.New(system, url, creds, connector.Options{MinTLSVersion: minTLS, Logger: log})
 }
 
 func runExport(args []string) int {

@@ -165,12 +165,17 @@ type IntegrationSpec struct {
 	// Resources of the sync container. Default: requests 50m/64Mi, limits 500m/256Mi.
 	// +optional
 	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
-	// Replicas of the sync workload while running.
+	// Replicas of the sync workload while running: 0 or 1. The sync is a single writer per
+	// Integration; a second replica would read the same changes and write them twice.
 	// +optional
 	// +kubebuilder:default=1
 	// +kubebuilder:validation:Minimum=0
-	// +kubebuilder:validation:Maximum=10
+	// +kubebuilder:validation:Maximum=1
 	Replicas *int32 `json:"replicas,omitempty"`
+	// MappingStore is where the encrypted patient-ID mapping is kept. Default: SQLite on an
+	// emptyDir, which suits a trial only (see sqlite.claimName).
+	// +optional
+	MappingStore *MappingStore `json:"mappingStore,omitempty"`
 }
 
 // IntegrationStatus is the observed state of an Integration.

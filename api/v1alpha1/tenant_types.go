@@ -267,6 +267,10 @@ type TenantSpec struct {
 	// Retention of the tenant's data after offboarding starts.
 	// +optional
 	Retention TenantRetention `json:"retention,omitempty"`
+	// Export requests a bulk export of the tenant's patient-ID mapping. It runs only while the
+	// tenant is offboarding (by spec.state or by deletion) and before the purge.
+	// +optional
+	Export *TenantExport `json:"export,omitempty"`
 }
 
 // TenantStatus is the observed state of a Tenant.
@@ -289,11 +293,69 @@ type TenantStatus struct {
 	// PurgedAt is when the keys were destroyed and the namespace deleted.
 	// +optional
 	PurgedAt *metav1.Time `json:"purgedAt,omitempty"`
+	// Export is the progress and result of the export spec.export requests.
+	// +optional
+	Export *TenantExportStatus `json:"export,omitempty"`
 	// Conditions: Ready, NamespaceReady, IsolationReady, and Reconciling or Stalled while they apply.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// TenantExport asks for the tenant's patient-ID mapping to be written to a volume.
+type TenantExport struct {
+	// Request names this export: each new value runs the export again, the same value never
+	// twice. For example a ticket number or a date.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Request string `json:"request"`
+	// ClaimName is a PersistentVolumeClaim in the tenant namespace that receives the export: one
+	// file <request>/<integration>.jsonl per Integration, one line per patient with their IDs by
+	// system. It holds identifiers in clear: give it the protection of the practice's own records.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	ClaimName string `json:"claimName"`
+}
+
+// ExportPhase is where an export is.
+// +kubebuilder:validation:Enum=Pending;Running;Succeeded;Failed
+type ExportPhase string
+
+const (
+	// ExportPending waits for the tenant to be offboarding.
+	ExportPending ExportPhase = "Pending"
+	// ExportRunning has export Jobs not yet finished.
+	ExportRunning ExportPhase = "Running"
+	// ExportSucceeded wrote every Integration's file.
+	ExportSucceeded ExportPhase = "Succeeded"
+	// ExportFailed has at least one Job that failed for good.
+	ExportFailed ExportPhase = "Failed"
+)
+
+// TenantExportStatus reports the export of one request.
+type TenantExportStatus struct {
+	// Request is the spec.export.request this status describes.
+	Request string `json:"request"`
+	// Phase of the export.
+	Phase ExportPhase `json:"phase"`
+	// Location is where the files are: the claim and the directory in it.
+	// +optional
+	Location string `json:"location,omitempty"`
+	// Integrations lists the Integrations exported (each a file in Location).
+	// +optional
+	// +listType=atomic
+	Integrations []string `json:"integrations,omitempty"`
+	// CompletedAt is when the last Job finished.
+	// +optional
+	CompletedAt *metav1.Time `json:"completedAt,omitempty"`
+	// Message says what is pending or what failed.
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // Tenant is one medical practice: an isolated namespace with restricted pod security, default-deny

@@ -14,6 +14,7 @@ import (
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -74,6 +75,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=tenantwire.io,resources=tenants;keypolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=external-secrets.io,resources=externalsecrets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=configmaps;serviceaccounts,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
@@ -87,6 +89,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 	c, err := ctrl.NewControllerManagedBy(mgr).
 		For(&twv1.Integration{}).
 		Owns(&appsv1.Deployment{}).
+		Owns(&batchv1.Job{}).
 		Owns(&corev1.ConfigMap{}).
 		Owns(&corev1.ServiceAccount{}).
 		Owns(&rbacv1.Role{}).
@@ -208,7 +211,11 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 		if _, err := r.deleteDeployment(ctx, in); err != nil {
 			return obs, ctrl.Result{}, err
 		}
-		return obs, ctrl.Result{}, r.removeCredentials(ctx, in)
+		// The store's password stays: the export reads the mapping until the purge.
+		if err := r.removeCredentials(ctx, in, vendorSides...); err != nil {
+			return obs, ctrl.Result{}, err
+		}
+		return obs, ctrl.Result{}, r.reconcileExport(ctx, in, tenant)
 	}
 	if blocked == nil {
 		blocked = validateAgainstTenant(in, tenant)
@@ -261,12 +268,19 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 		desiredReaderRoleBinding(in, ip),
 		cm,
 		desiredEgressPolicy(in, ip),
-		desiredExternalSecret(in, ip, sourceSide),
-		desiredExternalSecret(in, ip, destinationSide),
 	} {
 		if _, err := a.Apply(ctx, child); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	for _, s := range credentialSides(in) {
+		if _, err := a.Apply(ctx, desiredExternalSecret(in, ip, s)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if postgresStore(in) == nil {
+		// A store that moved off PostgreSQL leaves no password behind.
+		errs = append(errs, r.removeCredentials(ctx, in, storeSide))
 	}
 	if err := errors.Join(errs...); err != nil {
 		obs.credentials = &conditions.Problem{Reason: twv1.ReasonApplyFailed, Message: err.Error()}
@@ -388,8 +402,8 @@ func validateAgainstTenant(in *twv1.Integration, t *twv1.Tenant) *conditions.Pro
 		return &conditions.Problem{Reason: twv1.ReasonSecretStoreMissing, Stalled: true,
 			Message: fmt.Sprintf("Tenant %s has no spec.secretStore; Integrations need it to reach their credentials", t.Name)}
 	}
-	for _, s := range []side{sourceSide, destinationSide} {
-		key := endpointOf(in, s).Credentials.RemoteKey
+	for _, s := range credentialSides(in) {
+		key := credentialsOf(in, s).RemoteKey
 		if !withinPrefix(store.PathPrefix, key) {
 			return &conditions.Problem{Reason: twv1.ReasonCredentialsOutsidePrefix, Stalled: true,
 				Message: fmt.Sprintf("%s credentials key %q resolves outside the tenant's path prefix %q", s, key, store.PathPrefix)}
@@ -418,7 +432,7 @@ func (r *Reconciler) validateImage(in *twv1.Integration) *conditions.Problem {
 func (r *Reconciler) observeCredentials(ctx context.Context, in *twv1.Integration) (*conditions.Problem, []*corev1.Secret, error) {
 	var secrets []*corev1.Secret
 	var prob *conditions.Problem
-	for _, s := range []side{sourceSide, destinationSide} {
+	for _, s := range credentialSides(in) {
 		key := client.ObjectKey{Namespace: in.Namespace, Name: credentialsName(in, s)}
 		es := &esv1.ExternalSecret{}
 		if err := r.Client.Get(ctx, key, es); client.IgnoreNotFound(err) != nil {
@@ -465,13 +479,21 @@ func externalSecretProblem(es *esv1.ExternalSecret, s side) *conditions.Problem 
 	return &conditions.Problem{Reason: twv1.ReasonCredentialsPending, Message: fmt.Sprintf("%s credentials: waiting for External Secrets Operator to sync", s)}
 }
 
-// removeCredentials deletes the Integration's ExternalSecrets; the Secrets they own go with them.
-func (r *Reconciler) removeCredentials(ctx context.Context, in *twv1.Integration) error {
+// removeCredentials deletes the ExternalSecrets of the given sides that still exist; the Secrets
+// they own go with them. It reads the cache first so that a steady state sends no deletes.
+func (r *Reconciler) removeCredentials(ctx context.Context, in *twv1.Integration, sides ...side) error {
 	if watching, err := r.ensureExternalSecretWatch(); err != nil || !watching {
 		return err
 	}
-	for _, s := range []side{sourceSide, destinationSide} {
-		es := &esv1.ExternalSecret{ObjectMeta: metav1.ObjectMeta{Namespace: in.Namespace, Name: credentialsName(in, s)}}
+	for _, s := range sides {
+		es := &esv1.ExternalSecret{}
+		err := r.Client.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: credentialsName(in, s)}, es)
+		if apierrors.IsNotFound(err) || (err == nil && (!metav1.IsControlledBy(es, in) || !es.DeletionTimestamp.IsZero())) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
 		if err := r.Client.Delete(ctx, es); client.IgnoreNotFound(err) != nil {
 			return err
 		}

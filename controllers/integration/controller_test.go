@@ -85,7 +85,7 @@ func waitCondition(t *testing.T, in *twv1.Integration, typ string, status metav1
 // their target Secrets with the labels from the ExternalSecret template.
 func syncCredentials(t *testing.T, in *twv1.Integration, value string) {
 	t.Helper()
-	for _, s := range []side{sourceSide, destinationSide} {
+	for _, s := range credentialSides(in) {
 		key := client.ObjectKey{Namespace: in.Namespace, Name: credentialsName(in, s)}
 		es := &esv1.ExternalSecret{}
 		testenv.Eventually(t, timeout, func() error { return k8s.Get(ctx, key, es) })
@@ -386,6 +386,38 @@ func TestIntegrationValidation(t *testing.T) {
 		"unknown state": {
 			mut:     func(in *twv1.Integration) { in.Spec.State = "sleeping" },
 			wantMsg: `Unsupported value: "sleeping"`,
+		},
+		"two replicas": {
+			mut:     func(in *twv1.Integration) { in.Spec.Replicas = ptr.To[int32](2) },
+			wantMsg: "should be less than or equal to 1",
+		},
+		"password in the DSN": {
+			mut: func(in *twv1.Integration) {
+				withPostgres()(in)
+				in.Spec.MappingStore.Postgres.DSN = "postgres://sync:hunter2@db:5432/acme?sslmode=verify-full"
+			},
+			wantMsg: "postgres.dsn must not contain a password",
+		},
+		"DSN without verified TLS": {
+			mut: func(in *twv1.Integration) {
+				withPostgres()(in)
+				in.Spec.MappingStore.Postgres.DSN = "postgres://sync@db:5432/acme?sslmode=require"
+			},
+			wantMsg: "postgres.dsn must set sslmode=verify-full or sslmode=verify-ca",
+		},
+		"not a postgres DSN": {
+			mut: func(in *twv1.Integration) {
+				withPostgres()(in)
+				in.Spec.MappingStore.Postgres.DSN = "mysql://sync@db/acme?sslmode=verify-full"
+			},
+			wantMsg: "postgres.dsn must be a postgres:// or postgresql:// URL",
+		},
+		"two stores": {
+			mut: func(in *twv1.Integration) {
+				withPostgres()(in)
+				in.Spec.MappingStore.SQLite = &twv1.SQLiteMappingStore{ClaimName: "state"}
+			},
+			wantMsg: "set at most one of mappingStore.sqlite and mappingStore.postgres",
 		},
 	}
 	for name, tc := range tests {

@@ -3,6 +3,7 @@ package integration
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"hash/fnv"
 	"path"
 	"slices"
@@ -57,7 +58,20 @@ type side string
 const (
 	sourceSide      side = "source"
 	destinationSide side = "destination"
+	// storeSide is the mapping store's database password, present with a postgres mappingStore.
+	storeSide side = "store"
 )
+
+// vendorSides are the systems' credentials, which leave the cluster when the tenant offboards.
+var vendorSides = []side{sourceSide, destinationSide}
+
+// credentialSides lists every credentials Secret the Integration's pods mount.
+func credentialSides(in *twv1.Integration) []side {
+	if postgresStore(in) != nil {
+		return []side{sourceSide, destinationSide, storeSide}
+	}
+	return vendorSides
+}
 
 func endpointOf(in *twv1.Integration, s side) twv1.Endpoint {
 	if s == sourceSide {
@@ -65,6 +79,32 @@ func endpointOf(in *twv1.Integration, s side) twv1.Endpoint {
 	}
 	return in.Spec.Destination
 }
+
+// credentialsOf is where one side's credentials are in the vault.
+func credentialsOf(in *twv1.Integration, s side) twv1.Credentials {
+	if s == storeSide {
+		return postgresStore(in).Credentials
+	}
+	return endpointOf(in, s).Credentials
+}
+
+func postgresStore(in *twv1.Integration) *twv1.PostgresMappingStore {
+	if in.Spec.MappingStore == nil {
+		return nil
+	}
+	return in.Spec.MappingStore.Postgres
+}
+
+// sqliteClaim is the PersistentVolumeClaim of the state volume, empty for an emptyDir.
+func sqliteClaim(in *twv1.Integration) string {
+	if in.Spec.MappingStore == nil || in.Spec.MappingStore.SQLite == nil {
+		return ""
+	}
+	return in.Spec.MappingStore.SQLite.ClaimName
+}
+
+// storePasswordFile is the database password's file in the pods.
+const storePasswordFile = "password"
 
 // Child names, derived from the Integration name (at most 40 characters, so every name fits).
 func credentialsName(in *twv1.Integration, s side) string {
@@ -129,7 +169,7 @@ func refreshInterval(in *twv1.Integration) time.Duration {
 // carries our labels (so the operator's label-filtered cache sees it) and is owned by the
 // ExternalSecret (so ESO cleans it up).
 func desiredExternalSecret(in *twv1.Integration, ip inputs, s side) *esv1.ExternalSecret {
-	ep := endpointOf(in, s)
+	creds := credentialsOf(in, s)
 	store := ip.tenant.Spec.SecretStore
 	name := credentialsName(in, s)
 	spec := esv1.ExternalSecretSpec{
@@ -148,11 +188,20 @@ func desiredExternalSecret(in *twv1.Integration, ip inputs, s side) *esv1.Extern
 			},
 		},
 	}
-	key := remotePath(store.PathPrefix, ep.Credentials.RemoteKey)
-	if len(ep.Credentials.Properties) == 0 {
+	key := remotePath(store.PathPrefix, creds.RemoteKey)
+	switch {
+	case s == storeSide:
+		// The runtime reads the password from one file of a fixed name, whatever the vault calls it.
+		property := storePasswordFile
+		if len(creds.Properties) == 1 {
+			property = creds.Properties[0]
+		}
+		spec.Data = []esv1.ExternalSecretData{{SecretKey: storePasswordFile, RemoteRef: esv1.ExternalSecretDataRemoteRef{Key: key, Property: property}}}
+		creds.Properties = nil
+	case len(creds.Properties) == 0:
 		spec.DataFrom = []esv1.ExternalSecretDataFromRemoteRef{{Extract: &esv1.ExternalSecretDataRemoteRef{Key: key}}}
 	}
-	for _, p := range ep.Credentials.Properties {
+	for _, p := range creds.Properties {
 		spec.Data = append(spec.Data, esv1.ExternalSecretData{
 			SecretKey: p,
 			RemoteRef: esv1.ExternalSecretDataRemoteRef{Key: key, Property: p},
@@ -199,8 +248,10 @@ func desiredConfigMap(in *twv1.Integration, ip inputs) (*corev1.ConfigMap, error
 		TLS:         syncconfig.TLS{MinVersion: syncconfig.MinTLSVersion},
 		KeyringFile: keyringFile(ip),
 		StateDir:    syncconfig.StateDir,
+		Store:       storeConfig(in),
 		HealthAddr:  ":8081",
 		MetricsAddr: ":9090",
+		WebhookAddr: webhookAddr(in),
 	})
 	if err != nil {
 		return nil, err
@@ -210,6 +261,21 @@ func desiredConfigMap(in *twv1.Integration, ip inputs) (*corev1.ConfigMap, error
 		ObjectMeta: childMeta(in, ip.tenant.Name, configName(in), "sync"),
 		Data:       map[string]string{syncconfig.FileName: body},
 	}, nil
+}
+
+func webhookAddr(in *twv1.Integration) string {
+	if in.Spec.Source.System != twv1.SystemWebhook {
+		return ""
+	}
+	return fmt.Sprintf(":%d", WebhookPort)
+}
+
+func storeConfig(in *twv1.Integration) syncconfig.Store {
+	pg := postgresStore(in)
+	if pg == nil {
+		return syncconfig.Store{}
+	}
+	return syncconfig.Store{DSN: pg.DSN, PasswordFile: path.Join(syncconfig.CredentialsDir, string(storeSide), storePasswordFile)}
 }
 
 func keyringFile(ip inputs) string {
@@ -229,8 +295,12 @@ func desiredServiceAccount(in *twv1.Integration, ip inputs) *corev1.ServiceAccou
 	}
 }
 
-// desiredReaderRole grants get on exactly this Integration's two credential Secrets.
+// desiredReaderRole grants get on exactly this Integration's credential Secrets.
 func desiredReaderRole(in *twv1.Integration, ip inputs) *rbacv1.Role {
+	var names []string
+	for _, s := range credentialSides(in) {
+		names = append(names, credentialsName(in, s))
+	}
 	return &rbacv1.Role{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
 		ObjectMeta: childMeta(in, ip.tenant.Name, readerRoleName(in), "rbac"),
@@ -238,7 +308,7 @@ func desiredReaderRole(in *twv1.Integration, ip inputs) *rbacv1.Role {
 			APIGroups:     []string{""},
 			Resources:     []string{"secrets"},
 			Verbs:         []string{"get"},
-			ResourceNames: []string{credentialsName(in, sourceSide), credentialsName(in, destinationSide)},
+			ResourceNames: names,
 		}},
 	}
 }
@@ -272,7 +342,8 @@ func desiredEgressPolicy(in *twv1.Integration, ip inputs) *networkingv1.NetworkP
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
 		ObjectMeta: childMeta(in, ip.tenant.Name, egressPolicyName(in), "isolation"),
 		Spec: networkingv1.NetworkPolicySpec{
-			PodSelector: metav1.LabelSelector{MatchLabels: podSelector(in)},
+			// Every pod of the Integration, the export Job's included, reaches exactly this much.
+			PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{labels.Integration: in.Name}},
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
 			Egress:      egress,
 		},
@@ -339,26 +410,10 @@ func desiredDeployment(in *twv1.Integration, ip inputs, cm *corev1.ConfigMap) *a
 		CredentialsHashAnnotation: ip.credentialsHash,
 		ConfigHashAnnotation:      digest(cm.Data[syncconfig.FileName]),
 	}
-	mounts := []corev1.VolumeMount{
-		{Name: "config", MountPath: syncconfig.ConfigDir, ReadOnly: true},
-		{Name: "source-credentials", MountPath: path.Join(syncconfig.CredentialsDir, string(sourceSide)), ReadOnly: true},
-		{Name: "destination-credentials", MountPath: path.Join(syncconfig.CredentialsDir, string(destinationSide)), ReadOnly: true},
-		{Name: "state", MountPath: syncconfig.StateDir},
-		{Name: "tmp", MountPath: "/tmp"},
-	}
-	volumes := []corev1.Volume{
-		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
-			LocalObjectReference: corev1.LocalObjectReference{Name: configName(in)}}}},
-		secretVolume("source-credentials", credentialsName(in, sourceSide)),
-		secretVolume("destination-credentials", credentialsName(in, destinationSide)),
-		{Name: "state", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
-	}
+	mounts, volumes := podVolumes(in, ip)
 	if ip.keyringVersion != "" {
 		// The active version in the template rolls the pods when keys rotate.
 		annotations[KeyringVersionAnnotation] = ip.keyringVersion
-		mounts = append(mounts, corev1.VolumeMount{Name: "keyring", MountPath: syncconfig.KeyringDir, ReadOnly: true})
-		volumes = append(volumes, secretVolume("keyring", keyring.SecretName))
 	}
 
 	return &appsv1.Deployment{
@@ -374,33 +429,70 @@ func desiredDeployment(in *twv1.Integration, ip inputs, cm *corev1.ConfigMap) *a
 					ServiceAccountName:           syncName(in),
 					AutomountServiceAccountToken: ptr.To(false),
 					EnableServiceLinks:           ptr.To(false),
-					SecurityContext: &corev1.PodSecurityContext{
-						RunAsNonRoot:   ptr.To(true),
-						RunAsUser:      ptr.To[int64](65532),
-						RunAsGroup:     ptr.To[int64](65532),
-						FSGroup:        ptr.To[int64](65532),
-						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-					},
+					SecurityContext:              podSecurityContext(),
 					Containers: []corev1.Container{{
-						Name:  "sync",
-						Image: image,
-						Args:  []string{"sync", "--config", path.Join(syncconfig.ConfigDir, syncconfig.FileName)},
-						Ports: ports,
-						SecurityContext: &corev1.SecurityContext{
-							AllowPrivilegeEscalation: ptr.To(false),
-							ReadOnlyRootFilesystem:   ptr.To(true),
-							RunAsNonRoot:             ptr.To(true),
-							Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-						},
-						Resources:      *resources.DeepCopy(),
-						ReadinessProbe: probe("/readyz"),
-						LivenessProbe:  probe("/healthz"),
-						VolumeMounts:   mounts,
+						Name:            "sync",
+						Image:           image,
+						Args:            []string{"sync", "--config", path.Join(syncconfig.ConfigDir, syncconfig.FileName)},
+						Ports:           ports,
+						SecurityContext: containerSecurityContext(),
+						Resources:       *resources.DeepCopy(),
+						ReadinessProbe:  probe("/readyz"),
+						LivenessProbe:   probe("/healthz"),
+						VolumeMounts:    mounts,
 					}},
 					Volumes: volumes,
 				},
 			},
 		},
+	}
+}
+
+// podVolumes are the mounts of every pod that runs the sync runtime: configuration, credentials
+// and keyring read-only, the state volume, and a small in-memory /tmp (the root is read-only).
+func podVolumes(in *twv1.Integration, ip inputs) ([]corev1.VolumeMount, []corev1.Volume) {
+	mounts := []corev1.VolumeMount{{Name: "config", MountPath: syncconfig.ConfigDir, ReadOnly: true}}
+	volumes := []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+		LocalObjectReference: corev1.LocalObjectReference{Name: configName(in)}}}}}
+	for _, s := range credentialSides(in) {
+		name := string(s) + "-credentials"
+		mounts = append(mounts, corev1.VolumeMount{Name: name, MountPath: path.Join(syncconfig.CredentialsDir, string(s)), ReadOnly: true})
+		volumes = append(volumes, secretVolume(name, credentialsName(in, s)))
+	}
+	state := corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
+	if claim := sqliteClaim(in); claim != "" {
+		state = corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}
+	}
+	mounts = append(mounts,
+		corev1.VolumeMount{Name: "state", MountPath: syncconfig.StateDir},
+		corev1.VolumeMount{Name: "tmp", MountPath: "/tmp"})
+	volumes = append(volumes,
+		corev1.Volume{Name: "state", VolumeSource: state},
+		corev1.Volume{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}})
+	if ip.keyringVersion != "" {
+		mounts = append(mounts, corev1.VolumeMount{Name: "keyring", MountPath: syncconfig.KeyringDir, ReadOnly: true})
+		volumes = append(volumes, secretVolume("keyring", keyring.SecretName))
+	}
+	return mounts, volumes
+}
+
+// podSecurityContext and containerSecurityContext satisfy the restricted Pod Security profile.
+func podSecurityContext() *corev1.PodSecurityContext {
+	return &corev1.PodSecurityContext{
+		RunAsNonRoot:   ptr.To(true),
+		RunAsUser:      ptr.To[int64](65532),
+		RunAsGroup:     ptr.To[int64](65532),
+		FSGroup:        ptr.To[int64](65532),
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+}
+
+func containerSecurityContext() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptr.To(false),
+		ReadOnlyRootFilesystem:   ptr.To(true),
+		RunAsNonRoot:             ptr.To(true),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 	}
 }
 

@@ -249,8 +249,8 @@ func TestDesiredDeployment(t *testing.T) {
 		wantImage    string
 	}{
 		"running":        {wantReplicas: 1, wantImage: "tenantwire:test"},
-		"running with 3": {mut: func(in *twv1.Integration) { in.Spec.Replicas = ptr.To[int32](3) }, wantReplicas: 3, wantImage: "tenantwire:test"},
-		"paused is zero": {mut: func(in *twv1.Integration) { in.Spec.State = twv1.StatePaused; in.Spec.Replicas = ptr.To[int32](3) }, wantImage: "tenantwire:test"},
+		"running with 0": {mut: func(in *twv1.Integration) { in.Spec.Replicas = ptr.To[int32](0) }, wantReplicas: 0, wantImage: "tenantwire:test"},
+		"paused is zero": {mut: func(in *twv1.Integration) { in.Spec.State = twv1.StatePaused; in.Spec.Replicas = ptr.To[int32](1) }, wantImage: "tenantwire:test"},
 		"own image":      {mut: func(in *twv1.Integration) { in.Spec.Image = "registry.example/sync:1" }, wantReplicas: 1, wantImage: "registry.example/sync:1"},
 	}
 	for name, tc := range tests {

@@ -15,9 +15,11 @@ func DesiredObjects(in *twv1.Integration, t *twv1.Tenant, syncImage, credentials
 	if err != nil {
 		return nil, err
 	}
-	return []client.Object{
-		desiredServiceAccount(in, ip), desiredReaderRole(in, ip), desiredReaderRoleBinding(in, ip), cm,
-		desiredEgressPolicy(in, ip), desiredExternalSecret(in, ip, sourceSide), desiredExternalSecret(in, ip, destinationSide),
-		desiredDeployment(in, ip, cm),
-	}, nil
+	objs := []client.Object{
+		desiredServiceAccount(in, ip), desiredReaderRole(in, ip), desiredReaderRoleBinding(in, ip), cm, desiredEgressPolicy(in, ip),
+	}
+	for _, s := range credentialSides(in) {
+		objs = append(objs, desiredExternalSecret(in, ip, s))
+	}
+	return append(objs, desiredDeployment(in, ip, cm)), nil
 }

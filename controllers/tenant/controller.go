@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -77,12 +78,22 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		Owns(&corev1.LimitRange{}).
 		Owns(&rbacv1.RoleBinding{}).
 		Owns(&corev1.ServiceAccount{}).
+		Watches(&batchv1.Job{}, handler.EnqueueRequestsFromMapFunc(exportJobToTenant)).
 		WithOptions(opts).
 		Named(ControllerName).
 		Complete(r)
 }
 
 // namespaceToTenant maps a tenant namespace to its Tenant through the tenant label.
+// exportJobToTenant wakes the Tenant whose export a Job runs, so its status follows the Job.
+func exportJobToTenant(_ context.Context, obj client.Object) []reconcile.Request {
+	l := obj.GetLabels()
+	if l[labels.Component] != labels.ExportComponent || l[labels.Tenant] == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: l[labels.Tenant]}}}
+}
+
 func namespaceToTenant(_ context.Context, obj client.Object) []reconcile.Request {
 	if name := obj.GetLabels()[labels.Tenant]; name != "" {
 		return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: name}}}
@@ -132,6 +143,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if lc.WaitFor > 0 {
 			result.RequeueAfter = wait.Jitter(lc.WaitFor, 0.001) + time.Second
 		}
+		var eerr error
+		obs.export, eerr = r.observeExport(ctx, t, lc.Offboarding(), metav1.NewTime(now))
+		obs.exportObserved = eerr == nil
+		err = errors.Join(err, eerr)
+		r.recordExportTransition(t, obs.export)
 	}
 	if serr := r.writeStatus(ctx, t, computeStatus(t, obs, lc, metav1.NewTime(now))); serr != nil {
 		err = errors.Join(err, serr)
@@ -144,6 +160,38 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		err = r.Client.Patch(ctx, t, patch)
 	}
 	return result, err
+}
+
+// observeExport reads the tenant's Integrations and export Jobs from the cache.
+func (r *Reconciler) observeExport(ctx context.Context, t *twv1.Tenant, offboarding bool, now metav1.Time) (*twv1.TenantExportStatus, error) {
+	if t.Spec.Export == nil {
+		return nil, nil
+	}
+	ins := &twv1.IntegrationList{}
+	if err := r.Client.List(ctx, ins, client.InNamespace(t.NamespaceName())); err != nil {
+		return nil, err
+	}
+	jobs := &batchv1.JobList{}
+	if err := r.Client.List(ctx, jobs, client.InNamespace(t.NamespaceName()),
+		client.MatchingLabels{labels.Tenant: t.Name, labels.Component: labels.ExportComponent}); err != nil {
+		return nil, err
+	}
+	return exportStatus(t, offboarding, ins.Items, jobs.Items, t.Status.Export, now), nil
+}
+
+// recordExportTransition emits one event when an export finishes, either way.
+func (r *Reconciler) recordExportTransition(t *twv1.Tenant, st *twv1.TenantExportStatus) {
+	if st == nil || (st.Phase != twv1.ExportSucceeded && st.Phase != twv1.ExportFailed) {
+		return
+	}
+	if prev := t.Status.Export; prev != nil && prev.Request == st.Request && prev.Phase == st.Phase {
+		return
+	}
+	if st.Phase == twv1.ExportSucceeded {
+		r.Recorder.Eventf(t, corev1.EventTypeNormal, "ExportSucceeded", "Export %s written to %s", st.Request, st.Location)
+		return
+	}
+	r.Recorder.Eventf(t, corev1.EventTypeWarning, "ExportFailed", "Export %s: %s", st.Request, st.Message)
 }
 
 // reconcileChildren applies the namespace and, once it is Active, everything inside it.

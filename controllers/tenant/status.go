@@ -15,6 +15,10 @@ import (
 type observation struct {
 	namespace *conditions.Problem // nil: the namespace is Active and ours
 	isolation *conditions.Problem // nil: every isolation child is applied
+	// export is the export's progress when exportObserved; otherwise status.export stays as it was
+	// (after the purge there is nothing left to observe).
+	export         *twv1.TenantExportStatus
+	exportObserved bool
 }
 
 // computeStatus is a pure function of the Tenant, what the reconcile observed, its lifecycle
@@ -25,6 +29,9 @@ func computeStatus(t *twv1.Tenant, obs observation, lc lifecycle.Decision, now m
 	st.Namespace = t.NamespaceName()
 	gen := t.Generation
 	st.State = lc.State
+	if obs.exportObserved {
+		st.Export = obs.export
+	}
 	st.OffboardingSince, st.PurgeAfter = nil, nil
 	if lc.Offboarding() {
 		since, after := metav1.NewTime(lc.OffboardingSince), metav1.NewTime(lc.PurgeAfter)

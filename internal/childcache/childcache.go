@@ -4,6 +4,7 @@ package childcache
 
 import (
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -39,6 +40,7 @@ func Options() cache.Options {
 			&rbacv1.RoleBinding{}:         own,
 			&rbacv1.Role{}:                own,
 			&appsv1.Deployment{}:          own,
+			&batchv1.Job{}:                own,
 		},
 	}
 }

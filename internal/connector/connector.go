@@ -10,7 +10,6 @@ package connector
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -65,9 +64,3 @@ type Connector interface {
 // Credentials are the files of one system's mounted credentials Secret, by file name. They are
 // secret: never log or wrap them into errors.
 type Credentials map[string][]byte
-
-// ErrRejected marks a record a system refused for good (a client error other than
-// authentication, timeout or rate limit): retrying the same record cannot succeed. Connectors wrap
-// it; the runtime counts the record as rejected and moves on instead of blocking every later
-// record behind it.
-var ErrRejected = errors.New("connector: record rejected")

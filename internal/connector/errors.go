@@ -53,6 +53,10 @@ func (e *RecordError) Error() string {
 
 func (e *RecordError) Unwrap() error { return e.Err }
 
+// IsRejected says a system refused a record for good: retrying the same record cannot succeed, so
+// the runtime counts it and moves on instead of blocking every later record behind it.
+func IsRejected(err error) bool { return isRecordRejection(err) }
+
 // isRecordRejection says an error concerns the record itself (the vendor refused its content), so
 // the rest of a batch can still be written. Authentication, rate-limit, server and transport errors
 // would fail every record alike.

@@ -42,3 +42,15 @@ func ForIntegration(tenant, integration, component string) map[string]string {
 
 // FieldOwner is the server-side apply field manager of one controller.
 func FieldOwner(controller string) string { return "tenantwire-" + controller }
+
+// Export Jobs: one per Integration, named for it, carrying the request it runs. The Integration
+// controller creates them and the Tenant controller reports on them.
+const (
+	// ExportComponent is the component label of export Jobs and their pods.
+	ExportComponent = "export"
+	// ExportRequestAnnotation on an export Job names the Tenant's spec.export.request it runs.
+	ExportRequestAnnotation = "tenantwire.io/export-request"
+)
+
+// ExportJobName is the Job that exports one Integration's mapping.
+func ExportJobName(integration string) string { return integration + "-export" }

@@ -39,6 +39,9 @@ type Config struct {
 	// HealthAddr serves /healthz and /readyz; MetricsAddr serves /metrics.
 	HealthAddr  string `json:"healthAddr"`
 	MetricsAddr string `json:"metricsAddr"`
+	// WebhookAddr serves pushed deliveries over TLS when the source is a webhook; its certificate
+	// and key are the source credentials' tls.crt and tls.key.
+	WebhookAddr string `json:"webhookAddr,omitempty"`
 }
 
 // Endpoint is one side of the sync.

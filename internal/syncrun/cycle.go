@@ -114,7 +114,7 @@ func (s *Syncer) syncRecord(ctx context.Context, rec connector.Record) (string, 
 	}
 	destID := known.IDs[s.DestSystem]
 	newID, err := s.Destination.Upsert(ctx, destID, rec)
-	if errors.Is(err, connector.ErrRejected) {
+	if connector.IsRejected(err) {
 		// Logged without the record: its ID would be a patient ID in clear.
 		s.Log.Info("destination rejected a record; skipping it until the source changes it", "destination", s.DestSystem, "error", err.Error())
 		return resultRejected, nil

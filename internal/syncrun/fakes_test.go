@@ -3,7 +3,6 @@ package syncrun
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -64,7 +63,7 @@ func (d *memoryDestination) Upsert(_ context.Context, id string, r connector.Rec
 		d.onUpsert(d.calls)
 	}
 	if d.reject[r.ID] {
-		return "", fmt.Errorf("field validation failed: %w", connector.ErrRejected)
+		return "", &connector.RejectedError{System: "quickbooks", Op: "upsert", Code: "ValidationFault"}
 	}
 	if d.failOn[r.ID] {
 		return "", errors.New("503 service unavailable")
@@ -74,7 +73,7 @@ func (d *memoryDestination) Upsert(_ context.Context, id string, r connector.Rec
 		id = "dest-" + strconv.Itoa(d.creates)
 	} else {
 		if _, ok := d.byID[id]; !ok {
-			return "", fmt.Errorf("no record %s: %w", id, connector.ErrRejected)
+			return "", &connector.StatusError{System: "quickbooks", Op: "update " + id, Status: 404}
 		}
 		d.updates++
 	}

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/tenantwire/tenantwire/internal/connector"
 	"github.com/tenantwire/tenantwire/internal/keyring"
 	"github.com/tenantwire/tenantwire/internal/store"
 	"github.com/tenantwire/tenantwire/internal/syncconfig"
@@ -45,31 +44,6 @@ func LoadConfig(path string) (syncconfig.Config, error) {
 		return syncconfig.Config{}, fmt.Errorf("%s: source and destination are both %q", path, cfg.Source.System)
 	}
 	return cfg, nil
-}
-
-// ReadCredentials reads one file per credential property from a mounted Secret directory. The
-// kubelet's bookkeeping entries (..data and the timestamped directory) are skipped; the property
-// files are symlinks into them, which os.ReadFile follows.
-func ReadCredentials(dir string) (connector.Credentials, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("reading credentials directory: %w", err)
-	}
-	creds := connector.Credentials{}
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), "..") || e.IsDir() {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("reading credential %q: %w", e.Name(), err)
-		}
-		creds[e.Name()] = b
-	}
-	if len(creds) == 0 {
-		return nil, fmt.Errorf("credentials directory %s holds no credentials", dir)
-	}
-	return creds, nil
 }
 
 // LoadKeyring reads the tenant's keyring. The runtime refuses to run without one: the mapping is

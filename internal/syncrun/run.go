@@ -70,10 +70,14 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	var srcCreds connector.Credentials
 	endpoint := func(system, url, dir string) (connector.Connector, error) {
-		creds, err := ReadCredentials(dir)
+		creds, err := connector.ReadCredentials(dir)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", system, err)
+		}
+		if srcCreds == nil {
+			srcCreds = creds
 		}
 		return o.NewConnector(system, url, creds, cfg.TLS.MinVersion, log.WithValues("system", system))
 	}
@@ -84,6 +88,11 @@ func Run(ctx context.Context, o Options) error {
 	dst, err := endpoint(cfg.Destination.System, cfg.Destination.URL, cfg.Destination.CredentialsDir)
 	if err != nil {
 		return err
+	}
+	if recv, ok := src.(connector.WebhookReceiver); ok && cfg.WebhookAddr != "" {
+		if err := srv.serveWebhook(cfg.WebhookAddr, recv.Handler(), srcCreds, log); err != nil {
+			return err
+		}
 	}
 	st, err := OpenStore(ctx, cfg)
 	if err != nil {

@@ -2,6 +2,7 @@ package syncrun
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -94,6 +95,28 @@ func serve(healthAddr, metricsAddr string, h *Health, m *Metrics, log logr.Logge
 		}()
 	}
 	return s, nil
+}
+
+// serveWebhook receives pushed deliveries over TLS 1.2 or higher with the certificate and key of
+// the source's credentials.
+func (s *servers) serveWebhook(addr string, handler http.Handler, creds map[string][]byte, log logr.Logger) error {
+	cert, err := tls.X509KeyPair(creds["tls.crt"], creds["tls.key"])
+	if err != nil {
+		return errors.New("webhook source: the source credentials need tls.crt and tls.key holding a certificate and its key")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second,
+		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}}
+	s.list = append(s.list, srv)
+	go func() {
+		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error(err, "webhook serving stopped", "addr", ln.Addr().String())
+		}
+	}()
+	return nil
 }
 
 func (s *servers) shutdown() {

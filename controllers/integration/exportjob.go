@@ -1,0 +1,108 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"path"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
+	"github.com/tenantwire/tenantwire/internal/labels"
+	"github.com/tenantwire/tenantwire/internal/syncconfig"
+)
+
+const (
+	// ExportMountPath is where the export claim is mounted in the export pod.
+	ExportMountPath = "/export"
+	// exportDeadline bounds an export; a mapping of a million patients takes minutes.
+	exportDeadline = 3600
+)
+
+// ExportFile is the export's file inside the claim.
+func ExportFile(request, integration string) string { return path.Join(request, integration+".jsonl") }
+
+// desiredExportJob runs `tenantwire export` from the operator's own sync image (never a custom
+// spec.image: the export decrypts every record) with the sync pods' identity, mounts, hardening and
+// (through the Integration's egress policy, which selects every pod of the Integration) network
+// reach, plus the export claim. It keeps the keyring's mount: the mapping is decrypted into the
+// export, which is the point of it.
+func desiredExportJob(in *twv1.Integration, ip inputs, export *twv1.TenantExport) *batchv1.Job {
+	mounts, volumes := podVolumes(in, ip)
+	mounts = append(mounts, corev1.VolumeMount{Name: "export", MountPath: ExportMountPath})
+	volumes = append(volumes, corev1.Volume{Name: "export", VolumeSource: corev1.VolumeSource{
+		PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: export.ClaimName}}})
+	resources := defaultResources
+	if in.Spec.Resources != nil {
+		resources = *in.Spec.Resources
+	}
+	podLabels := labels.ForIntegration(ip.tenant.Name, in.Name, labels.ExportComponent)
+	podLabels["app.kubernetes.io/name"] = "tenantwire-export"
+	meta := childMeta(in, ip.tenant.Name, labels.ExportJobName(in.Name), labels.ExportComponent)
+	meta.Annotations = map[string]string{labels.ExportRequestAnnotation: export.Request}
+	return &batchv1.Job{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		ObjectMeta: meta,
+		Spec: batchv1.JobSpec{
+			BackoffLimit:          ptr.To[int32](2),
+			ActiveDeadlineSeconds: ptr.To[int64](exportDeadline),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: map[string]string{labels.ExportRequestAnnotation: export.Request}},
+				Spec: corev1.PodSpec{
+					RestartPolicy:                corev1.RestartPolicyNever,
+					ServiceAccountName:           syncName(in),
+					AutomountServiceAccountToken: ptr.To(false),
+					EnableServiceLinks:           ptr.To(false),
+					SecurityContext:              podSecurityContext(),
+					Containers: []corev1.Container{{
+						Name:  "export",
+						Image: ip.syncImage,
+						Args: []string{"export", "--config", path.Join(syncconfig.ConfigDir, syncconfig.FileName),
+							"--output", path.Join(ExportMountPath, ExportFile(export.Request, in.Name))},
+						SecurityContext: containerSecurityContext(),
+						Resources:       *resources.DeepCopy(),
+						VolumeMounts:    mounts,
+					}},
+					Volumes: volumes,
+				},
+			},
+		},
+	}
+}
+
+// reconcileExport runs the export the Tenant asks for while it offboards. A Job's pod template
+// cannot change, so a new request replaces the previous request's Job; the same request is
+// never run twice.
+func (r *Reconciler) reconcileExport(ctx context.Context, in *twv1.Integration, t *twv1.Tenant) error {
+	if t.Spec.Export == nil || !in.MappingPersistent() {
+		return nil
+	}
+	live := &batchv1.Job{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: labels.ExportJobName(in.Name)}, live)
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return err
+	case !metav1.IsControlledBy(live, in):
+		return fmt.Errorf("job %s exists and is not this Integration's", live.Name)
+	case live.Annotations[labels.ExportRequestAnnotation] == t.Spec.Export.Request:
+		return nil
+	case !live.DeletionTimestamp.IsZero():
+		// The previous request's Job is going; its deletion event brings us back.
+		return nil
+	default:
+		return client.IgnoreNotFound(r.Client.Delete(ctx, live, client.PropagationPolicy(metav1.DeletePropagationBackground)))
+	}
+	version, _, err := r.keyringVersion(ctx, in, t)
+	if err != nil {
+		return err
+	}
+	ip := inputs{tenant: t, syncImage: r.SyncImage, keyringVersion: version}
+	_, err = r.applier().Apply(ctx, desiredExportJob(in, ip, t.Spec.Export))
+	return err
+}
