@@ -49,9 +49,9 @@ func (s *Syncer) cursorName() string { return s.Integration + "/" + s.SourceSyst
 func (s *Syncer) Cycle(ctx context.Context) (CycleResult, error) {
 	var res CycleResult
 	start := s.Now()
-	cursor, err := s.Store.Cursor(ctx, s.cursorName())
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return res, s.fail(reasonStore, fmt.Errorf("reading the cursor: %w", err))
+	cursor, err := s.readCursor(ctx)
+	if err != nil {
+		return res, err
 	}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -79,8 +79,8 @@ func (s *Syncer) Cycle(ctx context.Context) (CycleResult, error) {
 				res.Rejected++
 			}
 		}
-		if err := s.Store.SetCursor(ctx, s.cursorName(), page.Next); err != nil {
-			return res, s.fail(reasonStore, fmt.Errorf("committing the cursor: %w", err))
+		if err := s.commitCursor(ctx, page.Next); err != nil {
+			return res, err
 		}
 		cursor = page.Next
 		res.Pages++
@@ -91,6 +91,40 @@ func (s *Syncer) Cycle(ctx context.Context) (CycleResult, error) {
 	s.Metrics.LastSuccess.Set(float64(s.Now().Unix()))
 	s.Metrics.CycleDuration.Observe(s.Now().Sub(start).Seconds())
 	return res, nil
+}
+
+// readCursor returns the committed cursor, "" to start from the beginning. A cursor sealed under
+// a key version the keyring no longer holds (a pod down across a whole retention) also starts
+// over: every record is then found through the mapping and updated, not created again.
+func (s *Syncer) readCursor(ctx context.Context) (string, error) {
+	sealed, err := s.Store.Cursor(ctx, s.cursorName())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return "", nil
+	case err != nil:
+		return "", s.fail(reasonStore, fmt.Errorf("reading the cursor: %w", err))
+	}
+	cursor, err := s.Codec.OpenCursor(s.cursorName(), sealed)
+	switch {
+	case errors.Is(err, mapping.ErrUnknownVersion):
+		s.Log.Info("the cursor is under a key version no longer held; starting from the beginning")
+		return "", nil
+	case err != nil:
+		return "", s.fail(reasonMapping, fmt.Errorf("opening the cursor: %w", err))
+	}
+	return cursor, nil
+}
+
+// commitCursor seals the cursor (it may hold a record ID) and writes it.
+func (s *Syncer) commitCursor(ctx context.Context, cursor string) error {
+	sealed, err := s.Codec.SealCursor(s.cursorName(), cursor)
+	if err != nil {
+		return s.fail(reasonMapping, fmt.Errorf("sealing the cursor: %w", err))
+	}
+	if err := s.Store.SetCursor(ctx, s.cursorName(), sealed); err != nil {
+		return s.fail(reasonStore, fmt.Errorf("committing the cursor: %w", err))
+	}
+	return nil
 }
 
 // syncRecord writes one record under its mapped destination ID, or creates it and records the

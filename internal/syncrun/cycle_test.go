@@ -3,10 +3,13 @@ package syncrun
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/tenantwire/tenantwire/internal/keyring"
 	"github.com/tenantwire/tenantwire/internal/patientmap"
 )
 
@@ -34,7 +37,7 @@ func TestCycleCreatesThenUpdatesThroughTheMapping(t *testing.T) {
 
 	// The source replays everything (as after a cursor reset): every record is found through the
 	// mapping and updated in place, none created again.
-	if err := st.SetCursor(ctx, s.cursorName(), ""); err != nil {
+	if err := s.commitCursor(ctx, ""); err != nil {
 		t.Fatal(err)
 	}
 	res, err = s.Cycle(ctx)
@@ -67,7 +70,7 @@ func TestCycleStoppedByShutdownResumesWithoutDuplicates(t *testing.T) {
 	if _, err := s.Cycle(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted cycle returned %v, want context.Canceled", err)
 	}
-	cursor, err := st.Cursor(context.Background(), s.cursorName())
+	cursor, err := s.readCursor(context.Background())
 	if err != nil || cursor != "4" {
 		t.Fatalf("cursor after shutdown = %q, %v; want 4 (after the first complete page)", cursor, err)
 	}
@@ -123,7 +126,7 @@ func TestCycleFailures(t *testing.T) {
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("error %v, want error %v", err, tc.wantErr)
 			}
-			cursor, _ := st.Cursor(context.Background(), s.cursorName())
+			cursor, _ := s.readCursor(context.Background())
 			if cursor != tc.wantCursor {
 				t.Errorf("cursor %q, want %q", cursor, tc.wantCursor)
 			}
@@ -136,5 +139,31 @@ func TestCycleFailures(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestCursorIsSealedAtRestAndSurvivesOnlyWithItsKeys(t *testing.T) {
+	ctx := context.Background()
+	st := openSQLite(t)
+	k := newKeyring(t, 1, 1)
+	s := newSyncer(t, &pagedSource{records: patients(3), pageSize: 2, failAt: -1}, newMemoryDestination(), st, k)
+	if err := s.commitCursor(ctx, "contact-4711"); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := st.Cursor(ctx, s.cursorName())
+	if err != nil || strings.Contains(raw, "4711") {
+		t.Fatalf("stored cursor %q (%v) shows the record ID", raw, err)
+	}
+	if got, err := s.readCursor(ctx); err != nil || got != "contact-4711" {
+		t.Fatalf("readCursor = %q, %v", got, err)
+	}
+	// Rotated with the old version trimmed away: the cursor cannot be read, and the sync starts over.
+	m, err := keyring.NewMaterial(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Codec.Keyring = keyring.Rotate(k, k.Algorithm, m, time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), 0)
+	if got, err := s.readCursor(ctx); err != nil || got != "" {
+		t.Fatalf("readCursor with other keys = %q, %v; want a fresh start", got, err)
 	}
 }

@@ -30,7 +30,7 @@ func TestExportWritesEachPatientOnceAcrossKeyVersions(t *testing.T) {
 	k2 := keyring.Rotate(k1, k1.Algorithm, m, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), 2)
 	s.Codec = mapping.Codec{Tenant: "acme", Keyring: k2}
 	s.Source = &pagedSource{records: patients(800), pageSize: 300, failAt: -1}
-	if err := st.SetCursor(ctx, s.cursorName(), "700"); err != nil {
+	if err := s.commitCursor(ctx, "700"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Cycle(ctx); err != nil {

@@ -1,0 +1,72 @@
+package mapping
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+const cursorDomain = "tenantwire/mapping/cursor/v1"
+
+// SealCursor encrypts a sync cursor under the active version, bound to the tenant and the
+// cursor's name. Some systems' cursors hold a record ID (GoHighLevel pages by contact ID), and the
+// store keeps nothing readable without the keyring. The result is text: "<version>.<base64>".
+func (c Codec) SealCursor(name, cursor string) (string, error) {
+	if c.Keyring == nil || c.Keyring.ActiveVersion() == nil {
+		return "", ErrUnknownVersion
+	}
+	v := c.Keyring.Active
+	aead, err := c.aead(v)
+	if err != nil {
+		return "", err
+	}
+	rnd := c.Rand
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	data := make([]byte, NonceSize, NonceSize+len(cursor)+aead.Overhead())
+	if _, err := io.ReadFull(rnd, data); err != nil {
+		return "", fmt.Errorf("mapping: drawing a nonce: %w", err)
+	}
+	data = aead.Seal(data, data[:NonceSize], []byte(cursor), c.cursorData(v, name))
+	return strconv.Itoa(int(v)) + "." + base64.RawStdEncoding.EncodeToString(data), nil
+}
+
+// OpenCursor decrypts a sealed cursor with any retained version. A cursor under a trimmed version
+// returns ErrUnknownVersion: the sync then starts over, which the mapping makes safe.
+func (c Codec) OpenCursor(name, sealed string) (string, error) {
+	vs, b64, ok := strings.Cut(sealed, ".")
+	if !ok {
+		return "", ErrMalformed
+	}
+	v, err := strconv.ParseInt(vs, 10, 32)
+	if err != nil {
+		return "", ErrMalformed
+	}
+	data, err := base64.RawStdEncoding.DecodeString(b64)
+	if err != nil {
+		return "", ErrMalformed
+	}
+	aead, err := c.aead(int32(v))
+	if err != nil {
+		return "", err
+	}
+	if len(data) < NonceSize+aead.Overhead() {
+		return "", ErrTampered
+	}
+	plain, err := aead.Open(nil, data[:NonceSize], data[NonceSize:], c.cursorData(int32(v), name))
+	if err != nil {
+		return "", ErrTampered
+	}
+	return string(plain), nil
+}
+
+func (c Codec) cursorData(version int32, name string) []byte {
+	var v [4]byte
+	binary.BigEndian.PutUint32(v[:], uint32(version))
+	return lengthPrefixed(cursorDomain, c.Tenant, string(v[:]), name)
+}
