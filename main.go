@@ -76,8 +76,8 @@ func runSync(args []string) int {
 	return 0
 }
 
-func newConnector(system, url string, creds connector.Credentials, minTLS string, log logr.Logger) (connector.Connector, error) {
-	return connector.New(system, url, creds, connector.Options{MinTLSVersion: minTLS, Logger: log})
+func newConnector(system, url string, creds connector.Credentials, minTLS string, tokens connector.RefreshTokenStore, log logr.Logger) (connector.Connector, error) {
+	return connector.New(system, url, creds, connector.Options{MinTLSVersion: minTLS, RefreshTokens: tokens, Logger: log})
 }
 
 func runExport(args []string) int {

@@ -87,12 +87,23 @@ func oauthCreds(extra map[string]string) Credentials {
 
 // tokenServer hands out access-1, access-2, ... for the refresh token rt-1; the API side treats
 // the first one as expired, so every OAuth2 test goes through one 401 and a refresh.
+//
+// With rotating set it behaves like Intuit: each refresh hands out a new refresh token (rt-2,
+// rt-3, ...) and accepts only the newest one from then on.
 type tokenServer struct {
-	issued atomic.Int64
+	issued   atomic.Int64
+	rotating bool
+}
+
+func (ts *tokenServer) currentRefreshToken() string {
+	if !ts.rotating {
+		return "rt-1"
+	}
+	return fmt.Sprintf("rt-%d", ts.issued.Load()+1)
 }
 
 func (ts *tokenServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil || r.Form.Get("grant_type") != "refresh_token" || r.Form.Get("refresh_token") != "rt-1" {
+	if err := r.ParseForm(); err != nil || r.Form.Get("grant_type") != "refresh_token" || r.Form.Get("refresh_token") != ts.currentRefreshToken() {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant", "error_description": "token rt-x revoked"})
 		return
 	}
@@ -107,7 +118,7 @@ func (ts *tokenServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n := ts.issued.Add(1)
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{
-		"access_token": fmt.Sprintf("access-%d", n), "token_type": "Bearer", "expires_in": 3600, "refresh_token": "rt-1",
+		"access_token": fmt.Sprintf("access-%d", n), "token_type": "Bearer", "expires_in": 3600, "refresh_token": ts.currentRefreshToken(),
 	})
 }
 

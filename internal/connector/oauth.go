@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/cenkalti/backoff/v5"
+	"github.com/go-logr/logr"
 	"golang.org/x/oauth2"
 )
 
@@ -42,6 +43,10 @@ type oauthAuth struct {
 	// refreshToken is the newest refresh token: vendors that rotate refresh tokens (Intuit) hand
 	// out a new one with each access token, and the old one stops working at some point.
 	refreshToken string
+	// mounted is the refresh token of the credential files; store keeps the newest across restarts.
+	mounted string
+	store   RefreshTokenStore
+	log     logr.Logger
 }
 
 // newOAuthAuth checks the credential files and the token URL. The token URL is, in order:
@@ -70,6 +75,18 @@ func newOAuthAuth(system string, creds Credentials, ep oauthEndpoint, httpClient
 		scheme:       ep.scheme,
 		ctx:          context.WithValue(context.Background(), oauth2.HTTPClient, httpClient),
 		refreshToken: creds.value(credRefreshToken),
+		mounted:      creds.value(credRefreshToken),
+		store:        o.RefreshTokens,
+		log:          o.Logger,
+	}
+	if a.store != nil {
+		saved, err := a.store.Load(system, a.mounted)
+		if err != nil {
+			return nil, fmt.Errorf("connector: %s: loading the saved refresh token: %w", system, err)
+		}
+		if saved != "" {
+			a.refreshToken = saved
+		}
 	}
 	a.source = a.newSource()
 	return a, nil
@@ -87,8 +104,15 @@ func (a *oauthAuth) authorize(req *http.Request) error {
 	if err != nil {
 		return a.tokenError(err)
 	}
-	if tok.RefreshToken != "" {
+	if tok.RefreshToken != "" && tok.RefreshToken != a.refreshToken {
 		a.refreshToken = tok.RefreshToken
+		if a.store != nil {
+			if err := a.store.Save(a.system, a.mounted, tok.RefreshToken); err != nil {
+				// The request can still go out; only a restart before the next save would need the
+				// rotated token. Say so, without the token.
+				a.log.Error(err, "saving the rotated refresh token", "system", a.system)
+			}
+		}
 	}
 	req.Header.Set("Authorization", a.scheme+" "+tok.AccessToken)
 	return nil

@@ -38,6 +38,11 @@ type Options struct {
 	// over a token_url credential file and exists for tests.
 	TokenURL string
 
+	// RefreshTokens keeps the newest refresh token of a vendor that rotates them (Intuit), so a
+	// restarted pod does not fall back to the mounted token the vendor has since retired. Nil keeps
+	// it in memory only.
+	RefreshTokens RefreshTokenStore
+
 	// Webhook tunes the push-based webhook source.
 	Webhook WebhookOptions
 
@@ -110,4 +115,14 @@ func (o Options) withDefaults() Options {
 // pageSize is the configured page size lowered to an API's maximum.
 func (o Options) pageSize(apiMax int) int {
 	return min(o.PageSize, apiMax)
+}
+
+// RefreshTokenStore persists the newest refresh token of one system. The token is secret: an
+// implementation must keep it encrypted at rest.
+type RefreshTokenStore interface {
+	// Load returns the token saved while the mounted credential was mounted, or "" when none was
+	// saved or the mounted credential has changed since (a new authorization in the vault wins).
+	Load(system, mounted string) (string, error)
+	// Save records the newest token, issued while mounted was the mounted credential.
+	Save(system, mounted, newest string) error
 }

@@ -104,7 +104,7 @@ func (s *Syncer) readCursor(ctx context.Context) (string, error) {
 	case err != nil:
 		return "", s.fail(reasonStore, fmt.Errorf("reading the cursor: %w", err))
 	}
-	cursor, err := s.Codec.OpenCursor(s.cursorName(), sealed)
+	cursor, err := s.Codec.OpenState(s.cursorName(), sealed)
 	switch {
 	case errors.Is(err, mapping.ErrUnknownVersion):
 		s.Log.Info("the cursor is under a key version no longer held; starting from the beginning")
@@ -117,7 +117,7 @@ func (s *Syncer) readCursor(ctx context.Context) (string, error) {
 
 // commitCursor seals the cursor (it may hold a record ID) and writes it.
 func (s *Syncer) commitCursor(ctx context.Context, cursor string) error {
-	sealed, err := s.Codec.SealCursor(s.cursorName(), cursor)
+	sealed, err := s.Codec.SealState(s.cursorName(), cursor)
 	if err != nil {
 		return s.fail(reasonMapping, fmt.Errorf("sealing the cursor: %w", err))
 	}

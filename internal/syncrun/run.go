@@ -20,8 +20,9 @@ import (
 	"github.com/tenantwire/tenantwire/internal/mapping"
 )
 
-// ConnectorFactory builds the connector of one system from its rendered endpoint and credentials.
-type ConnectorFactory func(system, url string, creds connector.Credentials, minTLS string, log logr.Logger) (connector.Connector, error)
+// ConnectorFactory builds the connector of one system from its rendered endpoint and credentials;
+// tokens keeps rotated OAuth2 refresh tokens across restarts.
+type ConnectorFactory func(system, url string, creds connector.Credentials, minTLS string, tokens connector.RefreshTokenStore, log logr.Logger) (connector.Connector, error)
 
 // Options of one runtime.
 type Options struct {
@@ -70,6 +71,13 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	st, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = st.Close() }()
+	codec := mapping.Codec{Tenant: cfg.Tenant, Keyring: kr}
+
 	var srcCreds connector.Credentials
 	endpoint := func(system, url, dir string) (connector.Connector, error) {
 		creds, err := connector.ReadCredentials(dir)
@@ -79,7 +87,8 @@ func Run(ctx context.Context, o Options) error {
 		if srcCreds == nil {
 			srcCreds = creds
 		}
-		return o.NewConnector(system, url, creds, cfg.TLS.MinVersion, log.WithValues("system", system))
+		tokens := sealedRefreshTokens{store: st, codec: codec, integration: cfg.Integration}
+		return o.NewConnector(system, url, creds, cfg.TLS.MinVersion, tokens, log.WithValues("system", system))
 	}
 	src, err := endpoint(cfg.Source.System, cfg.Source.URL, cfg.Source.CredentialsDir)
 	if err != nil {
@@ -94,13 +103,6 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 	}
-	st, err := OpenStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = st.Close() }()
-	codec := mapping.Codec{Tenant: cfg.Tenant, Keyring: kr}
-
 	report("moving mapping rows onto the active key version")
 	kv, err := RewrapRetained(ctx, st, codec, m)
 	if err != nil {

@@ -10,12 +10,13 @@ import (
 	"strings"
 )
 
-const cursorDomain = "tenantwire/mapping/cursor/v1"
+const stateDomain = "tenantwire/mapping/state/v1"
 
-// SealCursor encrypts a sync cursor under the active version, bound to the tenant and the
-// cursor's name. Some systems' cursors hold a record ID (GoHighLevel pages by contact ID), and the
-// store keeps nothing readable without the keyring. The result is text: "<version>.<base64>".
-func (c Codec) SealCursor(name, cursor string) (string, error) {
+// SealState encrypts a piece of the runtime's state (a sync cursor, a rotated refresh token) under
+// the active version, bound to the tenant and the state's name. Some systems' cursors hold a record
+// ID (GoHighLevel pages by contact ID), and the store keeps nothing readable without the keyring.
+// The result is text: "<version>.<base64>".
+func (c Codec) SealState(name, cursor string) (string, error) {
 	if c.Keyring == nil || c.Keyring.ActiveVersion() == nil {
 		return "", ErrUnknownVersion
 	}
@@ -32,13 +33,13 @@ func (c Codec) SealCursor(name, cursor string) (string, error) {
 	if _, err := io.ReadFull(rnd, data); err != nil {
 		return "", fmt.Errorf("mapping: drawing a nonce: %w", err)
 	}
-	data = aead.Seal(data, data[:NonceSize], []byte(cursor), c.cursorData(v, name))
+	data = aead.Seal(data, data[:NonceSize], []byte(cursor), c.stateData(v, name))
 	return strconv.Itoa(int(v)) + "." + base64.RawStdEncoding.EncodeToString(data), nil
 }
 
-// OpenCursor decrypts a sealed cursor with any retained version. A cursor under a trimmed version
-// returns ErrUnknownVersion: the sync then starts over, which the mapping makes safe.
-func (c Codec) OpenCursor(name, sealed string) (string, error) {
+// OpenState decrypts sealed state with any retained version; state under a trimmed version
+// returns ErrUnknownVersion.
+func (c Codec) OpenState(name, sealed string) (string, error) {
 	vs, b64, ok := strings.Cut(sealed, ".")
 	if !ok {
 		return "", ErrMalformed
@@ -58,15 +59,15 @@ func (c Codec) OpenCursor(name, sealed string) (string, error) {
 	if len(data) < NonceSize+aead.Overhead() {
 		return "", ErrTampered
 	}
-	plain, err := aead.Open(nil, data[:NonceSize], data[NonceSize:], c.cursorData(int32(v), name))
+	plain, err := aead.Open(nil, data[:NonceSize], data[NonceSize:], c.stateData(int32(v), name))
 	if err != nil {
 		return "", ErrTampered
 	}
 	return string(plain), nil
 }
 
-func (c Codec) cursorData(version int32, name string) []byte {
+func (c Codec) stateData(version int32, name string) []byte {
 	var v [4]byte
 	binary.BigEndian.PutUint32(v[:], uint32(version))
-	return lengthPrefixed(cursorDomain, c.Tenant, string(v[:]), name)
+	return lengthPrefixed(stateDomain, c.Tenant, string(v[:]), name)
 }

@@ -9,7 +9,7 @@ import (
 func TestCursorSealing(t *testing.T) {
 	k := ring(2, 1)
 	c := Codec{Tenant: "acme", Keyring: k}
-	sealed, err := c.SealCursor("sync/cerbo", "contact-4711")
+	sealed, err := c.SealState("sync/cerbo", "contact-4711")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,9 +32,9 @@ func TestCursorSealing(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got, err := tc.codec.OpenCursor(tc.name, tc.sealed)
+			got, err := tc.codec.OpenState(tc.name, tc.sealed)
 			if !errors.Is(err, tc.wantErr) || got != tc.want {
-				t.Fatalf("OpenCursor = %q, %v; want %q, %v", got, err, tc.want, tc.wantErr)
+				t.Fatalf("OpenState = %q, %v; want %q, %v", got, err, tc.want, tc.wantErr)
 			}
 		})
 	}
