@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A local simulated cluster for `make run` and the end-to-end tests: kwokctl's binary runtime with a
 # real etcd, kube-apiserver, kube-controller-manager and kube-scheduler, fake nodes whose pods become
-# Ready, the External Secrets Operator CRDs and its real controller.
+# Ready, the External Secrets Operator CRDs and its real controller. kwok's Logs kind is enabled so
+# that `kubectl logs` of a pod can show a file, the log of a runtime run locally (hack/synclocal).
 #
 #   hack/dev-cluster.sh up      create (or reuse) the cluster; prints the kubeconfig path
 #   hack/dev-cluster.sh down    stop everything started here and delete the cluster
@@ -73,6 +74,7 @@ up() {
       --etcd-binary "$($TOOLS path etcd)" \
       --kwok-controller-binary "$($TOOLS path kwok)" \
       --kube-authorization --kube-admission \
+      --enable-crds Logs \
       --kubeconfig "$DEV_DIR/kwokctl-kubeconfig" \
       --wait 2m >"$DEV_DIR/kwokctl.log" 2>&1 || { tail -n 20 "$DEV_DIR/kwokctl.log" >&2; exit 1; }
     kwokctl get kubeconfig --name "$CLUSTER_NAME" >"$KUBECONFIG_OUT"
@@ -97,6 +99,7 @@ eso_crds() {
 tool_version() { $TOOLS versions | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
 down() {
+  stop_pidfile "$DEV_DIR/sync-local.pid"
   stop_pidfile "$DEV_DIR/manager.pid"
   stop_pidfile "$DEV_DIR/external-secrets.pid"
   if [[ -d $KWOK_WORKDIR ]]; then

@@ -39,11 +39,16 @@ kubectl="$kubectl --kubeconfig $KUBECONFIG"
 install_into_cluster "$kubectl"
 build
 
+# stop_previous ends the process a previous `make run` left running.
+stop_previous() {
+  local pidfile=$1
+  if [[ -f $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    kill "$(cat "$pidfile")" && sleep 1
+  fi
+}
+
 pidfile="$DEV_DIR/manager.pid"
-if [[ -f $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-  log "restarting the operator"
-  kill "$(cat "$pidfile")" && sleep 1
-fi
+stop_previous "$pidfile"
 log "starting the operator (log: $DEV_DIR/manager.log)"
 nohup bin/tenantwire manager --metrics-bind-address=127.0.0.1:18080 --metrics-secure=false \
   --health-probe-bind-address=127.0.0.1:18081 >"$DEV_DIR/manager.log" 2>&1 &
@@ -66,6 +71,30 @@ $kubectl get keypolicies
 $kubectl get tenants
 $kubectl get integrations -A
 
+# kwok's pods run no containers, so the sample Integration's sync runtime runs here, on the files
+# its pod mounts, against fake vendors on loopback (hack/synclocal prints what it rewrote and why).
+sync_local() {
+  local pidfile="$DEV_DIR/sync-local.pid" out="$DEV_DIR/sync-local.out"
+  stop_previous "$pidfile"
+  log "running the sample Integration's sync runtime locally against fake vendors"
+  go build -o "$DEV_DIR/synclocal" ./hack/synclocal
+  nohup "$DEV_DIR/synclocal" -kubectl "$($TOOLS path kubectl)" -kubeconfig "$KUBECONFIG" -tenantwire bin/tenantwire \
+    -dir "$DEV_DIR" -namespace tenant-acme-family-practice -integration cerbo-to-quickbooks >"$out" 2>&1 &
+  echo $! >"$pidfile"
+  for _ in $(seq 120); do
+    if grep -q '^first sync cycle' "$out"; then
+      cat "$out"
+      return
+    fi
+    kill -0 "$(cat "$pidfile")" 2>/dev/null || break
+    sleep 0.5
+  done
+  cat "$out" >&2
+  log "the local sync runtime finished no cycle"
+  exit 1
+}
+sync_local
+
 cat <<MSG
 
 The operator runs in the background against a simulated cluster. Look around with:
@@ -83,5 +112,6 @@ The operator runs in the background against a simulated cluster. Look around wit
   curl -s http://127.0.0.1:18080/metrics | grep tenantwire_
 
 Operator log: $DEV_DIR/manager.log   External Secrets Operator log: $DEV_DIR/external-secrets.log
+Sample sync runtime: $DEV_DIR/sync-local.out (what runs where, and the commands above)
 Stop everything with: make dev-cluster-down
 MSG

@@ -2,76 +2,23 @@ package connector
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/tenantwire/tenantwire/internal/connector/fakesystem"
 )
 
-// fakeCerbo speaks cerbo.go's documented shape over three patients, newest first.
-type fakeCerbo struct {
-	mu       sync.Mutex
-	patients []map[string]any
-	nextID   int
-	patched  map[string]map[string]any
-}
-
-func newFakeCerbo() *fakeCerbo {
-	return &fakeCerbo{
-		patients: []map[string]any{
-			{"id": 3, "first_name": "C", "updated_at": "2026-01-03T00:00:00Z"},
-			{"id": 2, "first_name": "B", "updated_at": "2026-01-02T00:00:00Z"},
-			{"id": 1, "first_name": "A", "updated_at": "2026-01-01T00:00:00Z"},
-		},
-		nextID:  100,
-		patched: map[string]map[string]any{},
-	}
-}
-
-func (f *fakeCerbo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if user, key, ok := r.BasicAuth(); !ok || user != "api-user" || key != "k3y-value" {
-		w.WriteHeader(http.StatusUnauthorized)
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	switch {
-	case r.Method == http.MethodGet && r.URL.Path == "/api/v1/patients":
-		q := r.URL.Query()
-		limit, _ := strconv.Atoi(q.Get("limit"))
-		offset, _ := strconv.Atoi(q.Get("offset"))
-		var matching []map[string]any
-		for _, p := range f.patients {
-			if since := q.Get("updated_since"); since == "" || p["updated_at"].(string) >= since {
-				matching = append(matching, p)
-			}
-		}
-		page := matching[min(offset, len(matching)):min(offset+limit, len(matching))]
-		writeJSON(w, http.StatusOK, map[string]any{"data": page, "total": len(matching)})
-	case r.Method == http.MethodPost && r.URL.Path == "/api/v1/patients":
-		var body map[string]any
-		_ = json.NewDecoder(r.Body).Decode(&body)
-		if body["dob"] == "not-a-date" {
-			writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": map[string]any{
-				"code": "invalid_date", "field": "dob", "message": "dob not-a-date is not a date"}})
-			return
-		}
-		f.nextID++
-		body["id"] = f.nextID
-		writeJSON(w, http.StatusCreated, body)
-	case r.Method == http.MethodPatch && strings.HasPrefix(r.URL.Path, "/api/v1/patients/"):
-		var body map[string]any
-		_ = json.NewDecoder(r.Body).Decode(&body)
-		f.patched[strings.TrimPrefix(r.URL.Path, "/api/v1/patients/")] = body
-		writeJSON(w, http.StatusOK, body)
-	default:
-		w.WriteHeader(http.StatusNotFound)
-	}
+// newFakeCerbo serves three patients for cerboCreds.
+func newFakeCerbo() *fakesystem.Cerbo {
+	return fakesystem.NewCerbo("api-user", "k3y-value",
+		map[string]any{"id": 3, "first_name": "C", "updated_at": "2026-01-03T00:00:00Z"},
+		map[string]any{"id": 2, "first_name": "B", "updated_at": "2026-01-02T00:00:00Z"},
+		map[string]any{"id": 1, "first_name": "A", "updated_at": "2026-01-01T00:00:00Z"},
+	)
 }
 
 func TestCerboChangesPaginates(t *testing.T) {
@@ -103,15 +50,15 @@ func TestCerboUpsert(t *testing.T) {
 	srv := newFake(t, fc)
 	c := mustNew(t, SystemCerbo, srv.URL+"/api/v1", cerboCreds, testOptions(srv.Server))
 	id, err := c.Upsert(context.Background(), "", Record{ID: "src-1", Fields: map[string]any{"first_name": "New"}})
-	if err != nil || id != "101" {
-		t.Fatalf("create = %q, %v; want 101", id, err)
+	if err != nil || id != "4" || fc.Patient("4")["first_name"] != "New" {
+		t.Fatalf("create = %q, %v; want patient 4", id, err)
 	}
-	id, err = c.Upsert(context.Background(), "7", Record{ID: "src-2", Fields: map[string]any{"first_name": "Changed"}})
-	if err != nil || id != "7" {
-		t.Fatalf("update = %q, %v; want 7", id, err)
+	id, err = c.Upsert(context.Background(), "2", Record{ID: "src-2", Fields: map[string]any{"first_name": "Changed"}})
+	if err != nil || id != "2" {
+		t.Fatalf("update = %q, %v; want 2", id, err)
 	}
-	if fc.patched["7"]["first_name"] != "Changed" {
-		t.Errorf("PATCH /patients/7 body = %v", fc.patched["7"])
+	if got := fc.Patient("2"); got["first_name"] != "Changed" || got["updated_at"] == "2026-01-02T00:00:00Z" {
+		t.Errorf("patient 2 after the PATCH = %v", got)
 	}
 }
 
@@ -124,7 +71,7 @@ func TestCerboPartialFailure(t *testing.T) {
 		{ID: "c", Fields: map[string]any{"dob": "2001-01-01"}},
 	}
 	written, err := UpsertAll(context.Background(), c, make([]string, 3), records)
-	if !slices.Equal(written, []string{"101", "", "102"}) {
+	if !slices.Equal(written, []string{"4", "", "5"}) {
 		t.Errorf("written = %v, want records 0 and 2 written", written)
 	}
 	var rec *RecordError

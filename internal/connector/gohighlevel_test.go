@@ -10,19 +10,21 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tenantwire/tenantwire/internal/connector/fakesystem"
 )
 
-// fakeGoHighLevel speaks gohighlevel.go's documented shape for location loc-1, behind tokenServer;
+// fakeGoHighLevel speaks gohighlevel.go's documented shape for location loc-1, behind testTokens;
 // its first list call is rate limited.
 type fakeGoHighLevel struct {
-	tokens  tokenServer
+	tokens  *fakesystem.Tokens
 	limited atomic.Bool
 	mu      sync.Mutex
 	bodies  []map[string]any
 }
 
 func (f *fakeGoHighLevel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !f.tokens.gate(w, r, "Bearer") {
+	if !f.tokens.Authorize(w, r, "Bearer") {
 		return
 	}
 	if r.Header.Get("Version") != "2021-07-28" {
@@ -73,7 +75,7 @@ func (f *fakeGoHighLevel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 var goHighLevelCreds = oauthCreds(map[string]string{"location_id": "loc-1"})
 
 func TestGoHighLevelChangesPaginatesThroughRateLimitAndRefresh(t *testing.T) {
-	fg := &fakeGoHighLevel{}
+	fg := &fakeGoHighLevel{tokens: testTokens()}
 	srv := newFake(t, fg)
 	o := testOptions(srv.Server)
 	var waits []time.Duration
@@ -81,7 +83,7 @@ func TestGoHighLevelChangesPaginatesThroughRateLimitAndRefresh(t *testing.T) {
 	c := mustNew(t, SystemGoHighLevel, srv.URL, goHighLevelCreds, o)
 	pages := readAll(t, c)
 	wantScan(t, pages, "g1", "g2", "g3")
-	wantOneRefresh(t, &fg.tokens)
+	wantOneRefresh(t, fg.tokens)
 	if !slices.Equal(waits, []time.Duration{20 * time.Millisecond}) {
 		t.Errorf("waits = %v, want the 20ms rate-limit interval once", waits)
 	}
@@ -96,7 +98,7 @@ func TestGoHighLevelChangesPaginatesThroughRateLimitAndRefresh(t *testing.T) {
 }
 
 func TestGoHighLevelUpsert(t *testing.T) {
-	fg := &fakeGoHighLevel{}
+	fg := &fakeGoHighLevel{tokens: testTokens()}
 	fg.limited.Store(true)
 	srv := newFake(t, fg)
 	c := mustNew(t, SystemGoHighLevel, srv.URL, goHighLevelCreds, testOptions(srv.Server))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -13,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tenantwire/tenantwire/internal/connector/fakesystem"
 )
 
 // fake is a TLS test server that records the requests it saw.
@@ -85,60 +86,10 @@ func oauthCreds(extra map[string]string) Credentials {
 	return c
 }
 
-// tokenServer hands out access-1, access-2, ... for the refresh token rt-1; the API side treats
-// the first one as expired, so every OAuth2 test goes through one 401 and a refresh.
-//
-// With rotating set it behaves like Intuit: each refresh hands out a new refresh token (rt-2,
-// rt-3, ...) and accepts only the newest one from then on.
-type tokenServer struct {
-	issued   atomic.Int64
-	rotating bool
-}
-
-func (ts *tokenServer) currentRefreshToken() string {
-	if !ts.rotating {
-		return "rt-1"
-	}
-	return fmt.Sprintf("rt-%d", ts.issued.Load()+1)
-}
-
-func (ts *tokenServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil || r.Form.Get("grant_type") != "refresh_token" || r.Form.Get("refresh_token") != ts.currentRefreshToken() {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant", "error_description": "token rt-x revoked"})
-		return
-	}
-	id, secret, ok := r.BasicAuth()
-	if !ok {
-		id, secret = r.Form.Get("client_id"), r.Form.Get("client_secret")
-	}
-	if id != "cid" || secret != "csecret" {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
-		return
-	}
-	n := ts.issued.Add(1)
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"access_token": fmt.Sprintf("access-%d", n), "token_type": "Bearer", "expires_in": 3600, "refresh_token": ts.currentRefreshToken(),
-	})
-}
-
-// gate serves the token endpoint and lets through only API calls with a valid access token.
-func (ts *tokenServer) gate(w http.ResponseWriter, r *http.Request, scheme string) bool {
-	if r.URL.Path == "/token" {
-		ts.ServeHTTP(w, r)
-		return false
-	}
-	return authorized(w, r, scheme)
-}
-
-// authorized checks the Authorization header and answers 401 to the expired first token.
-func authorized(w http.ResponseWriter, r *http.Request, scheme string) bool {
-	got := r.Header.Get("Authorization")
-	if !strings.HasPrefix(got, scheme+" access-") || got == scheme+" access-1" {
-		w.WriteHeader(http.StatusUnauthorized)
-		return false
-	}
-	return true
+// testTokens is the token endpoint for oauthCreds. The API side treats the first token as
+// expired, so every OAuth2 test goes through one 401 and a refresh.
+func testTokens() *fakesystem.Tokens {
+	return &fakesystem.Tokens{ClientID: "cid", ClientSecret: "csecret", RefreshToken: "rt-1", ExpireFirst: true}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -203,9 +154,9 @@ func wantScan(t *testing.T, pages []Page, want ...string) {
 }
 
 // wantOneRefresh checks that the expired first token was replaced exactly once.
-func wantOneRefresh(t *testing.T, tokens *tokenServer) {
+func wantOneRefresh(t *testing.T, tokens *fakesystem.Tokens) {
 	t.Helper()
-	if n := tokens.issued.Load(); n != 2 {
+	if n := tokens.Issued(); n != 2 {
 		t.Errorf("token endpoint issued %d tokens, want 2 (one refresh after the 401)", n)
 	}
 }

@@ -32,8 +32,8 @@ func (m *memoryRefreshTokens) Save(_, mounted, newest string) error {
 }
 
 func TestRotatedRefreshTokenSurvivesARestart(t *testing.T) {
-	fq := &fakeQuickBooks{}
-	fq.tokens.rotating = true
+	fq := newFakeQuickBooks()
+	fq.Tokens.Rotating = true
 	srv := newFake(t, fq)
 	tokens := &memoryRefreshTokens{}
 	opts := testOptions(srv.Server)
@@ -43,8 +43,8 @@ func TestRotatedRefreshTokenSurvivesARestart(t *testing.T) {
 	if _, err := first.Changes(context.Background(), ""); err != nil {
 		t.Fatal(err)
 	}
-	if tokens.newest != "rt-3" || tokens.saves != 2 {
-		t.Fatalf("saved %q after %d saves, want rt-3 after the two rotations", tokens.newest, tokens.saves)
+	if tokens.newest != "rt-1.3" || tokens.saves != 2 {
+		t.Fatalf("saved %q after %d saves, want rt-1.3 after the two rotations", tokens.newest, tokens.saves)
 	}
 
 	// A restarted pod still has rt-1 mounted, which the vendor has retired.

@@ -2,101 +2,69 @@ package connector
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"net/http"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/tenantwire/tenantwire/internal/connector/fakesystem"
 )
 
-// fakeQuickBooks speaks quickbooks.go's documented shape for realm 123, behind tokenServer.
-type fakeQuickBooks struct {
-	tokens  tokenServer
-	mu      sync.Mutex
-	updates []map[string]any
+// newFakeQuickBooks serves realm 123 for quickBooksCreds with these customers, behind testTokens.
+func newFakeQuickBooks(customers ...map[string]any) *fakesystem.QuickBooks {
+	return fakesystem.NewQuickBooks("123", testTokens(), customers...)
 }
 
-var qbPaging = regexp.MustCompile(`STARTPOSITION (\d+) MAXRESULTS (\d+)$`)
+func customer(id, syncToken, displayName, updated string) map[string]any {
+	return map[string]any{"Id": id, "SyncToken": syncToken, "DisplayName": displayName, "MetaData": map[string]any{"LastUpdatedTime": updated}}
+}
 
-func (f *fakeQuickBooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !f.tokens.gate(w, r, "Bearer") {
-		return
-	}
-	customers := []map[string]any{
-		{"Id": "3", "SyncToken": "0", "MetaData": map[string]any{"LastUpdatedTime": "2026-01-03T00:00:00-08:00"}},
-		{"Id": "2", "SyncToken": "0", "MetaData": map[string]any{"LastUpdatedTime": "2026-01-02T00:00:00-08:00"}},
-		{"Id": "1", "SyncToken": "0", "MetaData": map[string]any{"LastUpdatedTime": "2026-01-01T00:00:00-08:00"}},
-	}
-	switch {
-	case r.URL.Path == "/v3/company/123/query":
-		m := qbPaging.FindStringSubmatch(r.URL.Query().Get("query"))
-		start, _ := strconv.Atoi(m[1])
-		size, _ := strconv.Atoi(m[2])
-		page := customers[min(start-1, 3):min(start-1+size, 3)]
-		writeJSON(w, http.StatusOK, map[string]any{"QueryResponse": map[string]any{"Customer": page}})
-	case r.Method == http.MethodGet && r.URL.Path == "/v3/company/123/customer/9":
-		writeJSON(w, http.StatusOK, map[string]any{"Customer": map[string]any{"Id": "9", "SyncToken": "7"}})
-	case r.Method == http.MethodPost && r.URL.Path == "/v3/company/123/customer":
-		var body map[string]any
-		_ = json.NewDecoder(r.Body).Decode(&body)
-		if body["DisplayName"] == "Duplicate Name" {
-			writeJSON(w, http.StatusBadRequest, map[string]any{"Fault": map[string]any{"type": "ValidationFault",
-				"Error": []any{map[string]any{"code": "6240", "element": "DisplayName", "Message": "Duplicate Name Duplicate Name exists"}}}})
-			return
-		}
-		f.mu.Lock()
-		f.updates = append(f.updates, body)
-		f.mu.Unlock()
-		id, _ := body["Id"].(string)
-		if id == "" {
-			id = "50"
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"Customer": map[string]any{"Id": id}})
-	default:
-		w.WriteHeader(http.StatusNotFound)
-	}
+// threeCustomers were last updated on three days in a time zone west of UTC.
+var threeCustomers = []map[string]any{
+	customer("3", "0", "C", "2026-01-03T00:00:00-08:00"),
+	customer("2", "0", "B", "2026-01-02T00:00:00-08:00"),
+	customer("1", "0", "A", "2026-01-01T00:00:00-08:00"),
 }
 
 var quickBooksCreds = oauthCreds(map[string]string{"realm_id": "123"})
 
 func TestQuickBooksChangesPaginatesAfterTokenRefresh(t *testing.T) {
-	fq := &fakeQuickBooks{}
+	fq := newFakeQuickBooks(threeCustomers...)
 	srv := newFake(t, fq)
 	c := mustNew(t, SystemQuickBooks, srv.URL, quickBooksCreds, testOptions(srv.Server))
 	pages := readAll(t, c)
 	wantScan(t, pages, "3", "2", "1")
-	wantOneRefresh(t, &fq.tokens)
+	wantOneRefresh(t, fq.Tokens)
 	next, err := c.Changes(context.Background(), pages[1].Next)
 	if err != nil {
 		t.Fatal(err)
 	}
 	query := srv.requests[len(srv.requests)-1].URL.Query().Get("query")
 	want := "select * from Customer where MetaData.LastUpdatedTime >= '2026-01-03T08:00:00Z' ORDERBY MetaData.LastUpdatedTime DESC STARTPOSITION 1 MAXRESULTS 2"
-	if query != want || len(next.Records) == 0 {
+	if query != want || !slices.Equal(ids([]Page{next}), []string{"3"}) {
 		t.Errorf("next scan query = %q, want %q", query, want)
 	}
 }
 
 func TestQuickBooksUpsert(t *testing.T) {
-	fq := &fakeQuickBooks{}
+	fq := newFakeQuickBooks(customer("9", "7", "Bea", "2026-01-01T00:00:00Z"))
 	srv := newFake(t, fq)
 	c := mustNew(t, SystemQuickBooks, srv.URL, quickBooksCreds, testOptions(srv.Server))
 	id, err := c.Upsert(context.Background(), "", Record{Fields: map[string]any{"DisplayName": "Ann"}})
-	if err != nil || id != "50" {
-		t.Fatalf("create = %q, %v; want 50", id, err)
+	if err != nil || id != "10" {
+		t.Fatalf("create = %q, %v; want 10", id, err)
 	}
-	fields := map[string]any{"DisplayName": "Ann B"}
+	// The fake refuses an update that is not sparse or not at the current SyncToken, 7.
+	fields := map[string]any{"DisplayName": "Bea B"}
 	id, err = c.Upsert(context.Background(), "9", Record{Fields: fields})
 	if err != nil || id != "9" {
 		t.Fatalf("update = %q, %v; want 9", id, err)
 	}
-	update := fq.updates[1]
-	if update["SyncToken"] != "7" || update["sparse"] != true || update["Id"] != "9" || update["DisplayName"] != "Ann B" {
-		t.Errorf("sparse update body = %v, want Id 9, SyncToken 7, sparse", update)
+	if got := fq.Customer("9"); got["DisplayName"] != "Bea B" || got["SyncToken"] != "8" {
+		t.Errorf("customer 9 after the update = %v, want DisplayName Bea B at SyncToken 8", got)
+	}
+	if created, updated := fq.Counts(); created != 1 || updated != 1 {
+		t.Errorf("created %d, updated %d; want 1 and 1", created, updated)
 	}
 	if _, ok := fields["SyncToken"]; ok {
 		t.Error("Upsert changed the caller's fields")
@@ -104,14 +72,14 @@ func TestQuickBooksUpsert(t *testing.T) {
 }
 
 func TestQuickBooksRejectionNamesCodeNotValue(t *testing.T) {
-	srv := newFake(t, &fakeQuickBooks{})
+	srv := newFake(t, newFakeQuickBooks(customer("1", "0", "Duplicate Name", "2026-01-01T00:00:00Z")))
 	c := mustNew(t, SystemQuickBooks, srv.URL, quickBooksCreds, testOptions(srv.Server))
 	written, err := UpsertAll(context.Background(), c, []string{"", ""}, []Record{
 		{ID: "a", Fields: map[string]any{"DisplayName": "Duplicate Name"}},
 		{ID: "b", Fields: map[string]any{"DisplayName": "Fine"}},
 	})
 	var rec *RecordError
-	if !errors.As(err, &rec) || rec.Index != 0 || !slices.Equal(written, []string{"", "50"}) {
+	if !errors.As(err, &rec) || rec.Index != 0 || !slices.Equal(written, []string{"", "2"}) {
 		t.Fatalf("UpsertAll = %v, %v; want record 0 rejected and record 1 written", written, err)
 	}
 	if msg := err.Error(); !strings.Contains(msg, "HTTP 400 Bad Request (ValidationFault 6240 on field DisplayName)") || strings.Contains(msg, "Duplicate Name") {
@@ -120,7 +88,7 @@ func TestQuickBooksRejectionNamesCodeNotValue(t *testing.T) {
 }
 
 func TestOAuthRefusedRefreshTokenIsPermanent(t *testing.T) {
-	srv := newFake(t, &fakeQuickBooks{})
+	srv := newFake(t, newFakeQuickBooks())
 	creds := oauthCreds(map[string]string{"realm_id": "123", "refresh_token": "revoked"})
 	c := mustNew(t, SystemQuickBooks, srv.URL, creds, testOptions(srv.Server))
 	_, err := c.Changes(context.Background(), "")

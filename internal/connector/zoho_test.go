@@ -10,17 +10,19 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/tenantwire/tenantwire/internal/connector/fakesystem"
 )
 
-// fakeZoho speaks zoho.go's documented shape over three contacts, behind tokenServer.
+// fakeZoho speaks zoho.go's documented shape over three contacts, behind testTokens.
 type fakeZoho struct {
-	tokens  tokenServer
+	tokens  *fakesystem.Tokens
 	mu      sync.Mutex
 	upserts []map[string]any
 }
 
 func (f *fakeZoho) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !f.tokens.gate(w, r, "Zoho-oauthtoken") {
+	if !f.tokens.Authorize(w, r, "Zoho-oauthtoken") {
 		return
 	}
 	switch r.URL.Path {
@@ -72,12 +74,12 @@ func (f *fakeZoho) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestZohoChangesPaginatesAfterTokenRefresh(t *testing.T) {
-	fz := &fakeZoho{}
+	fz := &fakeZoho{tokens: testTokens()}
 	srv := newFake(t, fz)
 	c := mustNew(t, SystemZoho, srv.URL, oauthCreds(nil), testOptions(srv.Server))
 	pages := readAll(t, c)
 	wantScan(t, pages, "z3", "z2", "z1")
-	wantOneRefresh(t, &fz.tokens)
+	wantOneRefresh(t, fz.tokens)
 	// Nothing changed since: Zoho answers 304, an empty page, and the bound stays.
 	next, err := c.Changes(context.Background(), pages[1].Next)
 	if err != nil || len(next.Records) != 0 || next.More || next.Next != pages[1].Next {
@@ -89,7 +91,7 @@ func TestZohoChangesPaginatesAfterTokenRefresh(t *testing.T) {
 }
 
 func TestZohoUpsert(t *testing.T) {
-	fz := &fakeZoho{}
+	fz := &fakeZoho{tokens: testTokens()}
 	srv := newFake(t, fz)
 	c := mustNew(t, SystemZoho, srv.URL, oauthCreds(nil), testOptions(srv.Server))
 	written, err := UpsertAll(context.Background(), c, []string{"", "z9", "", ""}, []Record{

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -8,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenantwire/tenantwire/internal/connector/fakesystem"
+	"github.com/tenantwire/tenantwire/internal/devsync"
 	"github.com/tenantwire/tenantwire/internal/testenv"
 )
 
@@ -74,6 +77,44 @@ func TestSamples(t *testing.T) {
 			"-o", `jsonpath={.spec.template.metadata.annotations.tenantwire\.io/keyring-version}`)
 		if version != "1" {
 			t.Errorf("sync pods carry keyring version %q, want 1", version)
+		}
+	})
+
+	t.Run("the sample's sync runtime runs a cycle against fake vendors; after a restart it updates, not creates", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		rt, err := devsync.Start(ctx, devsync.Options{Kubectl: sim.Kubectl, Namespace: sampleNamespace, Integration: sampleIntegration,
+			Binary: sim.managerBin, Dir: sim.DevDir, Notes: t.Output()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rt.Stop()
+		first, err := rt.Cycle(ctx, 0)
+		patients := len(fakesystem.DemoPatients())
+		if err != nil || first.Created != patients || first.Pages < 2 {
+			t.Fatalf("first cycle = %+v, %v; want all %d patients created over several pages", first, err, patients)
+		}
+		if created, _ := rt.QuickBooks.Counts(); created != patients {
+			t.Errorf("the fake QuickBooks created %d customers, want %d", created, patients)
+		}
+
+		if err := rt.ShowInPodLogs(ctx); err != nil {
+			t.Fatal(err)
+		}
+		logs := sim.mustKubectl(t, "logs", "-n", sampleNamespace, "deployment/"+sampleIntegration+"-sync")
+		if !strings.Contains(logs, `"msg":"sync cycle finished"`) {
+			t.Errorf("kubectl logs of the sync pod lack the finished cycle:\n%s", logs)
+		}
+
+		if err := rt.Restart(); err != nil {
+			t.Fatal(err)
+		}
+		second, err := rt.Cycle(ctx, 1)
+		if err != nil || second.Created != 0 || second.Updated == 0 {
+			t.Fatalf("cycle after the restart = %+v, %v; want updates of the patients read again and no creates", second, err)
+		}
+		if created, updated := rt.QuickBooks.Counts(); created != patients || updated != second.Updated {
+			t.Errorf("the fake QuickBooks has %d creates and %d updates, want %d and %d", created, updated, patients, second.Updated)
 		}
 	})
 
