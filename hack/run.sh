@@ -112,6 +112,6 @@ The operator runs in the background against a simulated cluster. Look around wit
   curl -s http://127.0.0.1:18080/metrics | grep tenantwire_
 
 Operator log: $DEV_DIR/manager.log   External Secrets Operator log: $DEV_DIR/external-secrets.log
-Sample sync runtime: $DEV_DIR/sync-local.out (what runs where, and the commands above)
+Sample sync runtime: $DEV_DIR/sync-local.out (what it rewrote for this machine, and where to follow it)
 Stop everything with: make dev-cluster-down
 MSG

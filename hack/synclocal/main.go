@@ -27,6 +27,9 @@ import (
 const firstCycleTimeout = 60 * time.Second
 
 func main() {
+	// A flag set of its own: controller-runtime, linked in through internal/testenv, registers
+	// -kubeconfig on the global one.
+	flag := flag.NewFlagSet("synclocal", flag.ExitOnError)
 	kubectlBin := flag.String("kubectl", "kubectl", "The kubectl binary.")
 	kubeconfig := flag.String("kubeconfig", "", "The simulated cluster's kubeconfig.")
 	o := devsync.Options{Notes: os.Stderr}
@@ -34,7 +37,7 @@ func main() {
 	flag.StringVar(&o.Dir, "dir", ".dev-cluster", "Directory for the runtime's logs and its temporary files.")
 	flag.StringVar(&o.Namespace, "namespace", "", "The Integration's namespace.")
 	flag.StringVar(&o.Integration, "integration", "", "The Integration.")
-	flag.Parse()
+	_ = flag.Parse(os.Args[1:])
 	o.Kubectl = func(ctx context.Context, stdin string, args ...string) (string, error) {
 		cmd := exec.CommandContext(ctx, *kubectlBin, append([]string{"--kubeconfig", *kubeconfig}, args...)...)
 		var stdout, stderr bytes.Buffer

@@ -72,7 +72,7 @@ func Start(ctx context.Context, o Options) (*Runtime, error) {
 }
 
 func (r *Runtime) prepare(ctx context.Context) error {
-	note := func(format string, args ...any) { fmt.Fprintf(r.opts.Notes, format+"\n", args...) }
+	note := func(format string, args ...any) { _, _ = fmt.Fprintf(r.opts.Notes, format+"\n", args...) }
 	var err error
 	if r.pod, err = layOut(ctx, r.opts.Kubectl, r.opts.Namespace, r.opts.Integration, filepath.Join(r.work, "pod")); err != nil {
 		return err
@@ -97,6 +97,7 @@ func (r *Runtime) prepare(ctx context.Context) error {
 	note("No real vendor may be called from here, so the vendors are fakes on loopback with made-up patients:")
 	note("  source.url       %s -> %s", cfg.Source.URL, r.fakes.cerboURL())
 	note("  destination.url  %s -> %s", cfg.Destination.URL, r.fakes.quickBooksURL())
+	cfg.Source.URL, cfg.Destination.URL = r.fakes.cerboURL(), r.fakes.quickBooksURL()
 	// The destination's OAuth2 token endpoint is the vendor's unless a token_url credential names
 	// another one.
 	tokenURL := r.fakes.quickBooksURL() + fakesystem.TokenPath
