@@ -46,6 +46,8 @@ func startFakes(cfg syncconfig.Config, credsDir func(string) string, dir string)
 		Cerbo: fakesystem.NewCerbo(value(src, "username"), value(src, "api_key"), fakesystem.DemoPatients()...),
 		QuickBooks: fakesystem.NewQuickBooks(value(dst, "realm_id"), &fakesystem.Tokens{
 			ClientID: value(dst, "client_id"), ClientSecret: value(dst, "client_secret"), RefreshToken: value(dst, "refresh_token"),
+			// Intuit rotates refresh tokens: a restarted runtime must use the one it kept, not the mounted one.
+			Rotating: true,
 		}),
 	}
 	f.Cerbo.PageLimit = demoPageLimit

@@ -106,6 +106,8 @@ func TestSamples(t *testing.T) {
 			t.Errorf("kubectl logs of the sync pod lack the finished cycle:\n%s", logs)
 		}
 
+		// The fake QuickBooks has rotated the mounted refresh token away, so the restarted runtime
+		// also has to refresh with the one it kept in its store.
 		if err := rt.Restart(); err != nil {
 			t.Fatal(err)
 		}
