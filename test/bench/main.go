@@ -22,7 +22,7 @@ func main() {
 	steady := flag.Duration("steady", 30*time.Second, "how long to watch for writes after convergence")
 	timeout := flag.Duration("timeout", 40*time.Minute, "give up on one run after this long")
 	out := flag.String("out", "", "write the results as Markdown to this file")
-	profileDir := flag.String("profile-dir", "", "save CPU profiles of the operator phase and a heap profile at its end (with `go tool pprof -top` reports) in this directory")
+	profileDir := flag.String("profile-dir", "", "save CPU profiles of the operator phase and a heap profile at its end (with go tool pprof -top reports) in this directory")
 	flag.Parse()
 
 	if *profileDir != "" {
