@@ -32,16 +32,18 @@ func startCPUProfiles(ctx context.Context, addr, dir, prefix string) *profiler {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		for i := 0; ctx.Err() == nil; i++ {
+		for i := 0; ctx.Err() == nil; {
 			f := filepath.Join(dir, fmt.Sprintf("%s-cpu-%02d.pb.gz", prefix, i))
 			// Every slice runs to its end, so none is lost; stop waits for the one in progress.
 			if err := fetch(context.WithoutCancel(ctx), fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(cpuSlice.Seconds())), f); err != nil {
-				fmt.Fprintf(os.Stderr, "bench: cpu profile: %v\n", err)
-				return
+				// The manager may not listen yet; its first seconds are cache sync, not load.
+				time.Sleep(time.Second)
+				continue
 			}
 			p.mu.Lock()
 			p.files = append(p.files, f)
 			p.mu.Unlock()
+			i++
 		}
 	}()
 	return p
