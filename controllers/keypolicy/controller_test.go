@@ -73,13 +73,42 @@ func keyringOf(t *testing.T, tenant string) *keyring.Keyring {
 	return kr
 }
 
+// reconcilePolicy does what the two controllers do for a policy, with the test's reconciler: the
+// keyring reconcile of each covered tenant, then the status aggregation. It returns the earliest
+// requeue among the tenants.
 func reconcilePolicy(t *testing.T, name string) ctrl.Result {
 	t.Helper()
-	res, err := reconciler.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Name: name}})
+	return reconcileWith(t, reconciler, name)
+}
+
+func reconcileWith(t *testing.T, rec *Reconciler, name string) ctrl.Result {
+	t.Helper()
+	kp := &twv1.KeyPolicy{}
+	if err := rec.Client.Get(ctx, client.ObjectKey{Name: name}, kp); err != nil {
+		t.Fatal(err)
+	}
+	covered, err := rec.coveredTenants(ctx, kp, fakeClock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res
+	earliest := ctrl.Result{}
+	for _, tn := range covered {
+		res, err := rec.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Name: tn.Name}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if earliest.RequeueAfter == 0 || (res.RequeueAfter > 0 && res.RequeueAfter < earliest.RequeueAfter) {
+			earliest = res
+		}
+	}
+	res, err := rec.reconcileStatus(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Name: name}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RequeueAfter != 0 {
+		t.Fatalf("status of %s waits for a tenant that has not reported, after every covered tenant was reconciled", name)
+	}
+	return earliest
 }
 
 // settle waits for the cache to hold the last writes, then reconciles until nothing is written.
@@ -169,9 +198,7 @@ func TestRestartDoesNotRotate(t *testing.T) {
 	// A new reconciler (a restarted operator) on the same clock sees the same keyring and writes nothing.
 	restarted := &Reconciler{Client: writes, APIReader: reconciler.APIReader, Scheme: reconciler.Scheme, Recorder: reconciler.Recorder, Clock: fakeClock}
 	before := writes.Writes()
-	if _, err := restarted.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Name: "restart"}}); err != nil {
-		t.Fatal(err)
-	}
+	reconcileWith(t, restarted, "restart")
 	if n := writes.Writes() - before; n != 0 {
 		t.Errorf("restart made %d writes", n)
 	}

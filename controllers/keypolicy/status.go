@@ -11,12 +11,6 @@ import (
 	"github.com/tenantwire/tenantwire/internal/conditions"
 )
 
-// tenantResult is what the reconcile found for one tenant.
-type tenantResult struct {
-	status  twv1.TenantKeyStatus
-	problem *conditions.Problem
-}
-
 // computeStatus is a pure function of the policy and the per-tenant results.
 func computeStatus(kp *twv1.KeyPolicy, results []tenantResult, now metav1.Time) twv1.KeyPolicyStatus {
 	st := *kp.Status.DeepCopy()
