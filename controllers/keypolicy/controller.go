@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -54,6 +55,9 @@ type Reconciler struct {
 	results resultStore
 	// requests are the on-demand rotations in progress (see requests.go).
 	requests requestTracker
+	// awaitingRewrap holds the tenants whose keyring keeps versions beyond retention until their
+	// consumers rewrap; only their Deployments' changes wake the keyring controller.
+	awaitingRewrap sync.Map
 	// tenantQueue and statusQueue are the two controllers' queues, captured when they start.
 	tenantQueue, statusQueue queueRef
 }
@@ -65,6 +69,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=create;patch,resourceNames=tenantwire-keyring
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=external-secrets.io,resources=externalsecrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
 func (r *Reconciler) applier() *apply.Applier {
@@ -81,6 +86,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if prev, ok := r.results.forget(req.Name); ok {
 			r.statusQueue.add(prev.policy, statusBatchDelay)
 		}
+		r.awaitingRewrap.Delete(req.Name)
 		return ctrl.Result{}, err
 	}
 	onDemand := r.requests.pending(kp.Name, t.Name)
@@ -154,7 +160,6 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 		current = kr
 	}
 
-	retain := int(kp.Spec.Rotation.RetainVersions)
 	algorithm := string(kp.Spec.Algorithm)
 	var next time.Time
 	desired := current
@@ -167,7 +172,7 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 			return res, time.Time{}, err
 		}
 		if current == nil || !m.Equal(activeMaterial(current)) {
-			desired, rotated = keyring.Rotate(current, algorithm, m, now, retain), true
+			desired, rotated = keyring.AddVersion(current, algorithm, m, now), true
 		}
 	} else {
 		due, nextDue := keyring.RotationDue(current, kp.RotationPeriod(), now, onDemand)
@@ -185,13 +190,15 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 			if err != nil {
 				return res, time.Time{}, err
 			}
-			desired, rotated = keyring.Rotate(current, algorithm, m, now, retain), true
+			desired, rotated = keyring.AddVersion(current, algorithm, m, now), true
 		}
 	}
 
-	desired = keyring.Trim(desired, retain)
 	consumers, err := r.consumers(ctx, kp, t)
 	if err != nil {
+		return res, time.Time{}, err
+	}
+	if desired, err = r.retained(ctx, kp, t, desired, consumers, &res); err != nil {
 		return res, time.Time{}, err
 	}
 	secret, err := desiredKeyringSecret(t, kp, desired)
@@ -206,6 +213,9 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 		}
 		res.rotated = rotated
 	}
+	if res.held == 0 {
+		r.awaitingRewrap.Delete(t.Name)
+	}
 	if rotated {
 		metrics.KeyRotations.WithLabelValues(t.Name).Inc()
 		r.Recorder.Eventf(kp, corev1.EventTypeNormal, "Rotated", "Tenant %s keyring rotated to version %d", t.Name, desired.Active)
@@ -217,6 +227,26 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 	}
 	fillStatus(&res.status, desired, next)
 	return res, next, nil
+}
+
+// retained applies the trim guard: versions beyond retention are dropped only once every consumer
+// has rewrapped onto the active version (trim.go). Until then the tenant is marked as awaiting, so
+// that its consumers' Deployment changes wake it; the mark is set before the Deployments are read,
+// so a change that lands after the read is never missed.
+func (r *Reconciler) retained(ctx context.Context, kp *twv1.KeyPolicy, t *twv1.Tenant, kr *keyring.Keyring,
+	consumers []twv1.Integration, res *tenantResult) (*keyring.Keyring, error) {
+	retain := int(kp.Spec.Rotation.RetainVersions)
+	if len(kr.Versions) <= retain+1 {
+		return kr, nil
+	}
+	r.awaitingRewrap.Store(t.Name, struct{}{})
+	rollouts, err := r.consumerRollouts(ctx, t, consumers)
+	if err != nil {
+		return nil, err
+	}
+	d := decideTrim(kr, retain, rollouts)
+	res.held, res.lagging, res.consumers = d.held, d.lagging, len(rollouts)
+	return d.keyring, nil
 }
 
 // liveKeyring reads the keyring from the API server, bypassing the cache.

@@ -279,16 +279,7 @@ func TestOnlyConsumerIntegrationsMayReadTheKeyring(t *testing.T) {
 	keyringOf(t, "rbac")
 	ns := "tenant-rbac"
 	for name, lbl := range map[string]string{"reader": "yes", "other": "no"} {
-		in := &twv1.Integration{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{"keys": lbl}},
-			Spec: twv1.IntegrationSpec{
-				Source:      twv1.Endpoint{System: twv1.SystemCerbo, URL: "https://cerbo.example", Credentials: twv1.Credentials{RemoteKey: "c"}},
-				Destination: twv1.Endpoint{System: twv1.SystemZoho, URL: "https://zoho.example", Credentials: twv1.Credentials{RemoteKey: "z"}},
-				Egress:      []twv1.EgressRule{{CIDR: "203.0.113.0/24"}},
-			}}
-		if err := k8s.Create(ctx, in); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = k8s.Delete(ctx, in) })
+		createConsumer(t, ns, name, map[string]string{"keys": lbl})
 	}
 	testenv.Eventually(t, timeout, func() error {
 		rb := &rbacv1.RoleBinding{}
@@ -442,13 +433,18 @@ func TestExternalKeysFollowTheVault(t *testing.T) {
 
 func waitPolicyReason(t *testing.T, name, reason string) *twv1.KeyPolicy {
 	t.Helper()
+	return waitPolicyCondition(t, name, twv1.ConditionReady, reason)
+}
+
+func waitPolicyCondition(t *testing.T, name, typ, reason string) *twv1.KeyPolicy {
+	t.Helper()
 	kp := &twv1.KeyPolicy{}
 	testenv.Eventually(t, timeout, func() error {
 		if err := k8s.Get(ctx, client.ObjectKey{Name: name}, kp); err != nil {
 			return err
 		}
-		if c := conditions.Get(kp.Status.Conditions, twv1.ConditionReady); c == nil || c.Reason != reason {
-			return fmt.Errorf("policy %s Ready = %+v, want reason %s", name, c, reason)
+		if c := conditions.Get(kp.Status.Conditions, typ); c == nil || c.Reason != reason {
+			return fmt.Errorf("policy %s %s = %+v, want reason %s", name, typ, c, reason)
 		}
 		return nil
 	})

@@ -18,6 +18,9 @@ type tenantResult struct {
 	generation int64
 	status     twv1.TenantKeyStatus
 	problem    *conditions.Problem
+	// held counts the versions kept beyond retention because lagging of the tenant's consumers
+	// have not rewrapped onto the active version.
+	held, lagging, consumers int
 	// rotated is set once a new version reached the API server.
 	rotated bool
 }
@@ -47,7 +50,7 @@ func (s *resultStore) store(tenant string, res tenantResult) (previousPolicy str
 func (a tenantResult) equal(b tenantResult) bool {
 	sameProblem := (a.problem == nil) == (b.problem == nil) && (a.problem == nil || *a.problem == *b.problem)
 	return a.policy == b.policy && a.generation == b.generation && sameProblem &&
-		a.rotated == b.rotated &&
+		a.held == b.held && a.lagging == b.lagging && a.consumers == b.consumers && a.rotated == b.rotated &&
 		equality.Semantic.DeepEqual(a.status, b.status)
 }
 

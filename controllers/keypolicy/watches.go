@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/client-go/util/workqueue"
@@ -56,6 +57,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 			builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
 		Watches(&twv1.KeyPolicy{}, handler.EnqueueRequestsFromMapFunc(r.policyToTenants),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// Consumer rollouts matter only to a keyring that keeps versions until they rewrap. The
+		// Deployments are already in the cache for the Integration controller.
+		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.deploymentToAwaitingTenant)).
 		WatchesRawSource(r.tenantQueue.source()).
 		WithOptions(opts).
 		Named(ControllerName).
@@ -102,6 +106,16 @@ func (r *Reconciler) policyToTenants(ctx context.Context, obj client.Object) []r
 		}
 	}
 	return reqs
+}
+
+// deploymentToAwaitingTenant wakes a tenant whose keyring waits for its consumers to rewrap. Other
+// tenants ignore Deployment changes, which during a rollout of many Integrations are most events.
+func (r *Reconciler) deploymentToAwaitingTenant(_ context.Context, obj client.Object) []reconcile.Request {
+	name := obj.GetLabels()[labels.Tenant]
+	if _, waiting := r.awaitingRewrap.Load(name); !waiting {
+		return nil
+	}
+	return tenantRequest(name)
 }
 
 // queueRef captures a controller's work queue when the controller starts, so that one controller
