@@ -41,6 +41,12 @@ func main() {
 		r, err := run(ctx, cfg)
 		cancel()
 		if err != nil {
+			// Keep what the earlier sizes measured: a larger run that times out must not cost them.
+			if *out != "" && len(results) > 0 {
+				if werr := writeMarkdown(*out, results); werr == nil {
+					fmt.Printf("results of the completed runs written to %s\n", *out)
+				}
+			}
 			fatalf("T=%d: %v", t, err)
 		}
 		r.print(os.Stdout)
