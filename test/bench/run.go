@@ -209,6 +209,16 @@ func run(ctx context.Context, cfg config) (result, error) {
 		return r, err
 	}
 	if err := waitOperator(ctx, c.client, cfg); err != nil {
+		// Say how far it got: the writes and memory up to here are measurements too.
+		if m, serr := scrape(c.metricsAddr); serr == nil {
+			rss, heap := mem()
+			fmt.Printf("   operator: gave up after %s: %.0f write requests (%.0f applies), peak RSS %.1f MiB, peak heap %.1f MiB\n",
+				time.Since(start).Round(time.Second), m.mutating(), m.sum("tenantwire_child_applies_total"), rss, heap)
+		}
+		if prof != nil {
+			heapProfile(context.WithoutCancel(ctx), c.pprofAddr, cfg.ProfileDir, prefix)
+			prof.stop()
+		}
 		return r, err
 	}
 	r.OperatorTime = time.Since(start)
