@@ -6,11 +6,24 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+// Condition types of a KeyPolicy besides Ready.
+const (
+	// KeyPolicyConditionKeyringsReady: every covered tenant's keyring exists, is readable and current.
+	KeyPolicyConditionKeyringsReady = "KeyringsReady"
+	// KeyPolicyConditionRetentionEnforced: no keyring keeps versions beyond rotation.retainVersions.
+	// False (reason AwaitingRewrap) while consumers have not rewrapped onto the active version. It
+	// does not affect Ready.
+	KeyPolicyConditionRetentionEnforced = "RetentionEnforced"
+)
+
 // Condition reasons of a KeyPolicy.
 const (
 	ReasonKeySourceUnavailable = "KeySourceUnavailable"
 	ReasonNoTenants            = "NoTenants"
 	ReasonTenantNotReady       = "TenantNotReady"
+	// ReasonAwaitingRewrap: versions beyond retention are kept because some consumer Integration
+	// has not yet run, fully available, on the active version (see rotation.retainVersions).
+	ReasonAwaitingRewrap = "AwaitingRewrap"
 )
 
 // Annotations a KeyPolicy understands.
@@ -98,6 +111,11 @@ type KeyRotation struct {
 	// RetainVersions is how many versions before the active one stay available for decryption. At
 	// least 1: the sync runtime re-encrypts records onto the new version after a rotation, and
 	// until it has, the previous version is the only key that reads them.
+	// Older versions are dropped only once every consumer Integration of the tenant has rewrapped:
+	// its Deployment runs the active version (pod template annotation tenantwire.io/keyring-version),
+	// is fully rolled out and has every replica available. A consumer with no running replica
+	// (paused, stopped, suspended, not yet started) holds them. Until then the keyring keeps more
+	// versions and the policy reports RetentionEnforced=False with reason AwaitingRewrap.
 	// +kubebuilder:default=2
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=16

@@ -342,8 +342,10 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 // tenant's KeyPolicy, and pending when it is one but the keyring does not exist yet. It reads only
 // the keyring Secret's annotations, never its data.
 func (r *Reconciler) keyringVersion(ctx context.Context, in *twv1.Integration, t *twv1.Tenant) (version string, pending bool, err error) {
+	// Read-only and without a deep copy: a policy's status lists every tenant it covers, so copying
+	// it on every Integration reconcile would grow with tenants times Integrations.
 	policies := &twv1.KeyPolicyList{}
-	if err := r.Client.List(ctx, policies); err != nil {
+	if err := r.Client.List(ctx, policies, client.UnsafeDisableDeepCopy); err != nil {
 		return "", false, err
 	}
 	name := twv1.EffectiveKeyPolicy(t, policies.Items)

@@ -9,13 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8slabels "k8s.io/apimachinery/pkg/labels"
@@ -25,9 +23,6 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
@@ -37,13 +32,13 @@ import (
 	"github.com/tenantwire/tenantwire/internal/labels"
 	"github.com/tenantwire/tenantwire/internal/lifecycle"
 	"github.com/tenantwire/tenantwire/internal/metrics"
-	"github.com/tenantwire/tenantwire/internal/status"
 )
 
-// ControllerName names the controller, its field owner and its event source.
+// ControllerName names the tenant-keyed keyring controller, the field owner and the event source.
 const ControllerName = "keypolicy"
 
-// Reconciler reconciles KeyPolicy objects.
+// Reconciler converges tenants' keyrings (Reconcile, one request per Tenant) and aggregates each
+// KeyPolicy's status from them (reconcileStatus, one request per KeyPolicy).
 type Reconciler struct {
 	Client client.Client
 	// APIReader confirms a rotation against the API server: a cache that has not yet seen our last
@@ -56,9 +51,15 @@ type Reconciler struct {
 	// Random is the source of generated key material; nil means crypto/rand.
 	Random io.Reader
 
-	// handledRequests remembers the resourceVersion at which each policy's rotate-now annotation
-	// was acted on, so a cached copy that still shows it does not rotate twice.
-	handledRequests sync.Map
+	// results is each tenant's last outcome, which the status aggregation reads.
+	results resultStore
+	// requests are the on-demand rotations in progress (see requests.go).
+	requests requestTracker
+	// awaitingRewrap holds the tenants whose keyring keeps versions beyond retention until their
+	// consumers rewrap; only their Deployments' changes wake the keyring controller.
+	awaitingRewrap sync.Map
+	// tenantQueue and statusQueue are the two controllers' queues, captured when they start.
+	tenantQueue, statusQueue queueRef
 }
 
 // +kubebuilder:rbac:groups=tenantwire.io,resources=keypolicies,verbs=get;list;watch;update;patch
@@ -68,164 +69,72 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=create;patch,resourceNames=tenantwire-keyring
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=external-secrets.io,resources=externalsecrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
-
-// SetupWithManager registers the controller. Keyring children are owned by their Tenant, so they
-// are mapped back to the policy through the tenantwire.io/keypolicy label.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
-	byPolicyLabel := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
-		if name := obj.GetLabels()[labels.KeyPolicy]; name != "" {
-			return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: name}}}
-		}
-		return nil
-	})
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&twv1.KeyPolicy{}).
-		Watches(&corev1.Secret{}, byPolicyLabel).
-		Watches(&rbacv1.Role{}, byPolicyLabel).
-		Watches(&rbacv1.RoleBinding{}, byPolicyLabel).
-		Watches(&twv1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.tenantToPolicy)).
-		Watches(&twv1.Integration{}, handler.EnqueueRequestsFromMapFunc(r.integrationToPolicy)).
-		WithOptions(opts).
-		Named(ControllerName).
-		Complete(r)
-}
-
-// tenantToPolicy wakes the policy a Tenant uses, and, when the Tenant names none, the default one.
-func (r *Reconciler) tenantToPolicy(ctx context.Context, obj client.Object) []reconcile.Request {
-	t, ok := obj.(*twv1.Tenant)
-	if !ok {
-		return nil
-	}
-	policies := &twv1.KeyPolicyList{}
-	if err := r.Client.List(ctx, policies); err != nil {
-		log.FromContext(ctx).Error(err, "listing key policies")
-		return nil
-	}
-	reqs := []reconcile.Request{}
-	if name := twv1.EffectiveKeyPolicy(t, policies.Items); name != "" {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Name: name}})
-	}
-	// A policy the tenant just left must drop it from its status too.
-	for _, p := range policies.Items {
-		for _, ts := range p.Status.Tenants {
-			if ts.Tenant == t.Name && (len(reqs) == 0 || reqs[0].Name != p.Name) {
-				reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Name: p.Name}})
-			}
-		}
-	}
-	return reqs
-}
-
-// integrationToPolicy wakes the policy of an Integration's tenant: the set of consumers may change.
-func (r *Reconciler) integrationToPolicy(ctx context.Context, obj client.Object) []reconcile.Request {
-	name, ok := strings.CutPrefix(obj.GetNamespace(), twv1.TenantNamespacePrefix)
-	if !ok {
-		return nil
-	}
-	t := &twv1.Tenant{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Name: name}, t); err != nil {
-		return nil
-	}
-	return r.tenantToPolicy(ctx, t)
-}
 
 func (r *Reconciler) applier() *apply.Applier {
 	return &apply.Applier{Client: r.Client, Scheme: r.Scheme, Owner: labels.FieldOwner(ControllerName)}
 }
 
-// Reconcile converges the keyrings of every tenant the policy covers and requeues for the next
-// rotation due among them.
+// Reconcile converges one tenant's keyring under its effective policy, records the outcome for the
+// policy's status and requeues for the tenant's next rotation.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	kp := &twv1.KeyPolicy{}
-	if err := r.Client.Get(ctx, req.NamespacedName, kp); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if !kp.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil
-	}
 	now := r.Clock.Now()
-	tenants, err := r.coveredTenants(ctx, kp, now)
-	if err != nil {
+	kp, t, err := r.governingPolicy(ctx, req.Name, now)
+	if err != nil || kp == nil {
+		// Not covered (gone, purged or no policy): the policy it was in drops it from its status.
+		if prev, ok := r.results.forget(req.Name); ok {
+			r.statusQueue.add(prev.policy, statusBatchDelay)
+		}
+		r.awaitingRewrap.Delete(req.Name)
 		return ctrl.Result{}, err
 	}
-	rotateNow, requested := rotationRequest(kp)
-	if rv, ok := r.handledRequests.Load(kp.Name); requested && ok && rv == kp.ResourceVersion {
-		rotateNow = func(string) bool { return false }
+	onDemand := r.requests.pending(kp.Name, t.Name)
+	res, next, err := r.reconcileTenant(ctx, kp, t, onDemand, now)
+	res.policy, res.generation = kp.Name, kp.Generation
+	// A request is carried out once the keyring was written, or when this tenant cannot rotate
+	// until the user acts (an unreadable keyring), so that it does not hold the others' up.
+	if onDemand && (res.rotated || (err == nil && (res.problem == nil || res.problem.Stalled))) {
+		r.requests.done(kp.Name, t.Name)
 	}
-
-	var results []tenantResult
-	var next time.Time
-	var errs []error
-	for i := range tenants {
-		t := &tenants[i]
-		res, tenantNext, err := r.reconcileTenant(ctx, kp, t, requested && rotateNow(t.Name), now)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("tenant %s: %w", t.Name, err))
-		}
-		results = append(results, res)
-		if !tenantNext.IsZero() && (next.IsZero() || tenantNext.Before(next)) {
-			next = tenantNext
+	if prev, changed := r.results.store(t.Name, res); changed {
+		r.statusQueue.add(kp.Name, statusBatchDelay)
+		if prev != "" && prev != kp.Name {
+			r.statusQueue.add(prev, statusBatchDelay)
 		}
 	}
-	if requested {
-		r.handledRequests.Store(kp.Name, kp.ResourceVersion)
-		errs = append(errs, r.clearRotationRequest(ctx, kp))
-	}
-	errs = append(errs, r.writeStatus(ctx, kp, computeStatus(kp, results, metav1.NewTime(now))))
-
 	result := ctrl.Result{}
 	if !next.IsZero() {
-		// Wake up when the earliest rotation is due; the jitter spreads policies that share a period.
+		// Wake up when the rotation is due; the jitter spreads tenants created together.
 		result.RequeueAfter = wait.Jitter(max(next.Sub(now), time.Second), 0.01)
 	}
-	return result, errors.Join(errs...)
+	return result, err
 }
 
-// coveredTenants lists the tenants whose effective policy is kp, in name order. A tenant whose
-// purge is due or done is no longer covered: its keys are being destroyed, never recreated.
-func (r *Reconciler) coveredTenants(ctx context.Context, kp *twv1.KeyPolicy, now time.Time) ([]twv1.Tenant, error) {
+// governingPolicy returns the tenant and the policy that governs its keys, or a nil policy when
+// none does: no such tenant, no policy, a policy being deleted, or a tenant whose purge is due or
+// done (its keys are being destroyed, never recreated).
+func (r *Reconciler) governingPolicy(ctx context.Context, name string, now time.Time) (*twv1.KeyPolicy, *twv1.Tenant, error) {
+	t := &twv1.Tenant{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: name}, t); err != nil {
+		return nil, nil, client.IgnoreNotFound(err)
+	}
+	if lifecycle.KeysDisposable(t, now) {
+		return nil, t, nil
+	}
+	// Read-only and without a deep copy: a policy's status lists every tenant it covers, and this
+	// runs for every tenant, so copying it would make the work grow with the square of tenants.
 	policies := &twv1.KeyPolicyList{}
-	if err := r.Client.List(ctx, policies); err != nil {
-		return nil, err
+	if err := r.Client.List(ctx, policies, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, nil, err
 	}
-	tenants := &twv1.TenantList{}
-	if err := r.Client.List(ctx, tenants); err != nil {
-		return nil, err
-	}
-	var out []twv1.Tenant
-	for _, t := range tenants.Items {
-		if !lifecycle.KeysDisposable(&t, now) && twv1.EffectiveKeyPolicy(&t, policies.Items) == kp.Name {
-			out = append(out, t)
+	effective := twv1.EffectiveKeyPolicy(t, policies.Items)
+	for i := range policies.Items {
+		if kp := &policies.Items[i]; kp.Name == effective && kp.DeletionTimestamp.IsZero() {
+			return kp.DeepCopy(), t, nil
 		}
 	}
-	slices.SortFunc(out, func(a, b twv1.Tenant) int { return strings.Compare(a.Name, b.Name) })
-	return out, nil
-}
-
-// rotationRequest reads the rotate-now annotation: which tenants it asks for, and whether it is set.
-func rotationRequest(kp *twv1.KeyPolicy) (func(tenant string) bool, bool) {
-	v, ok := kp.Annotations[twv1.RotateNowAnnotation]
-	if !ok {
-		return func(string) bool { return false }, false
-	}
-	v = strings.TrimSpace(v)
-	if v == "" || v == "*" || v == "true" {
-		return func(string) bool { return true }, true
-	}
-	names := strings.Split(v, ",")
-	for i := range names {
-		names[i] = strings.TrimSpace(names[i])
-	}
-	return func(t string) bool { return slices.Contains(names, t) }, true
-}
-
-// clearRotationRequest records the request as an event and removes the annotation.
-func (r *Reconciler) clearRotationRequest(ctx context.Context, kp *twv1.KeyPolicy) error {
-	r.Recorder.Eventf(kp, corev1.EventTypeNormal, "RotationRequested", "On-demand rotation requested for %q", kp.Annotations[twv1.RotateNowAnnotation])
-	patch := client.MergeFrom(kp.DeepCopy())
-	delete(kp.Annotations, twv1.RotateNowAnnotation)
-	return r.Client.Patch(ctx, kp, patch)
+	return nil, t, nil
 }
 
 // reconcileTenant brings one tenant's keyring and its access rules in line with the policy.
@@ -235,7 +144,6 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 		res.problem = &conditions.Problem{Reason: twv1.ReasonTenantNotReady, Message: "waiting for the tenant namespace"}
 		return res, time.Time{}, nil
 	}
-	a := r.applier()
 	var current *keyring.Keyring
 	live := &corev1.Secret{}
 	switch err := r.Client.Get(ctx, client.ObjectKey{Namespace: t.NamespaceName(), Name: keyring.SecretName}, live); {
@@ -252,7 +160,6 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 		current = kr
 	}
 
-	retain := int(kp.Spec.Rotation.RetainVersions)
 	algorithm := string(kp.Spec.Algorithm)
 	var next time.Time
 	desired := current
@@ -265,7 +172,7 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 			return res, time.Time{}, err
 		}
 		if current == nil || !m.Equal(activeMaterial(current)) {
-			desired, rotated = keyring.Rotate(current, algorithm, m, now, retain), true
+			desired, rotated = keyring.AddVersion(current, algorithm, m, now), true
 		}
 	} else {
 		due, nextDue := keyring.RotationDue(current, kp.RotationPeriod(), now, onDemand)
@@ -283,24 +190,31 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 			if err != nil {
 				return res, time.Time{}, err
 			}
-			desired, rotated = keyring.Rotate(current, algorithm, m, now, retain), true
+			desired, rotated = keyring.AddVersion(current, algorithm, m, now), true
 		}
 	}
-	desired = keyring.Trim(desired, retain)
 
-	secret, err := desiredKeyringSecret(t, kp, desired)
-	if err != nil {
-		return res, time.Time{}, err
-	}
 	consumers, err := r.consumers(ctx, kp, t)
 	if err != nil {
 		return res, time.Time{}, err
 	}
-	for _, obj := range []client.Object{secret, desiredReaderRole(t, kp), desiredReaderBinding(t, kp, consumers)} {
+	if desired, err = r.retained(ctx, kp, t, desired, consumers, &res); err != nil {
+		return res, time.Time{}, err
+	}
+	secret, err := desiredKeyringSecret(t, kp, desired)
+	if err != nil {
+		return res, time.Time{}, err
+	}
+	a := r.applier()
+	for _, obj := range []client.Object{secret, desiredReaderRole(t, kp), desiredReaderBinding(t, kp, consumerNames(consumers))} {
 		if _, err := a.Apply(ctx, obj); err != nil {
 			res.problem = &conditions.Problem{Reason: twv1.ReasonApplyFailed, Message: err.Error()}
 			return res, time.Time{}, err
 		}
+		res.rotated = rotated
+	}
+	if res.held == 0 {
+		r.awaitingRewrap.Delete(t.Name)
 	}
 	if rotated {
 		metrics.KeyRotations.WithLabelValues(t.Name).Inc()
@@ -313,6 +227,26 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 	}
 	fillStatus(&res.status, desired, next)
 	return res, next, nil
+}
+
+// retained applies the trim guard: versions beyond retention are dropped only once every consumer
+// has rewrapped onto the active version (trim.go). Until then the tenant is marked as awaiting, so
+// that its consumers' Deployment changes wake it; the mark is set before the Deployments are read,
+// so a change that lands after the read is never missed.
+func (r *Reconciler) retained(ctx context.Context, kp *twv1.KeyPolicy, t *twv1.Tenant, kr *keyring.Keyring,
+	consumers []twv1.Integration, res *tenantResult) (*keyring.Keyring, error) {
+	retain := int(kp.Spec.Rotation.RetainVersions)
+	if len(kr.Versions) <= retain+1 {
+		return kr, nil
+	}
+	r.awaitingRewrap.Store(t.Name, struct{}{})
+	rollouts, err := r.consumerRollouts(ctx, t, consumers)
+	if err != nil {
+		return nil, err
+	}
+	d := decideTrim(kr, retain, rollouts)
+	res.held, res.lagging, res.consumers = d.held, d.lagging, len(rollouts)
+	return d.keyring, nil
 }
 
 // liveKeyring reads the keyring from the API server, bypassing the cache.
@@ -343,8 +277,8 @@ func activeMaterial(k *keyring.Keyring) keyring.Material {
 	return keyring.Material{EncryptionKey: v.EncryptionKey, HMACKey: v.HMACKey}
 }
 
-// consumers names the Integrations of the tenant whose pods may read the keyring.
-func (r *Reconciler) consumers(ctx context.Context, kp *twv1.KeyPolicy, t *twv1.Tenant) ([]string, error) {
+// consumers lists the Integrations of the tenant whose pods may read the keyring.
+func (r *Reconciler) consumers(ctx context.Context, kp *twv1.KeyPolicy, t *twv1.Tenant) ([]twv1.Integration, error) {
 	sel := k8slabels.Everything()
 	if kp.Spec.Consumers != nil {
 		s, err := metav1.LabelSelectorAsSelector(kp.Spec.Consumers)
@@ -357,13 +291,21 @@ func (r *Reconciler) consumers(ctx context.Context, kp *twv1.KeyPolicy, t *twv1.
 	if err := r.Client.List(ctx, list, client.InNamespace(t.NamespaceName()), client.MatchingLabelsSelector{Selector: sel}); err != nil {
 		return nil, err
 	}
-	names := make([]string, 0, len(list.Items))
+	out := list.Items[:0]
 	for _, in := range list.Items {
 		if in.DeletionTimestamp.IsZero() {
-			names = append(names, in.Name)
+			out = append(out, in)
 		}
 	}
-	return names, nil
+	return out, nil
+}
+
+func consumerNames(consumers []twv1.Integration) []string {
+	names := make([]string, 0, len(consumers))
+	for _, in := range consumers {
+		names = append(names, in.Name)
+	}
+	return names
 }
 
 // externalMaterial applies the tenant's key-source ExternalSecret and reads the synced keys.
@@ -396,10 +338,4 @@ func (r *Reconciler) externalMaterial(ctx context.Context, kp *twv1.KeyPolicy, t
 		return keyring.Material{}, &conditions.Problem{Reason: twv1.ReasonKeySourceUnavailable, Message: err.Error(), Stalled: true}, nil
 	}
 	return keyring.Material{EncryptionKey: enc, HMACKey: mac}, nil, nil
-}
-
-// writeStatus makes at most one status write, and none when nothing changed.
-func (r *Reconciler) writeStatus(ctx context.Context, kp *twv1.KeyPolicy, st twv1.KeyPolicyStatus) error {
-	return status.Write(ctx, r.Client, r.Recorder, kp, "KeyPolicy", &kp.Status, st,
-		func(s *twv1.KeyPolicyStatus) []metav1.Condition { return s.Conditions }, "Keyrings of all covered tenants are current")
 }

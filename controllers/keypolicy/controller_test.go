@@ -73,13 +73,42 @@ func keyringOf(t *testing.T, tenant string) *keyring.Keyring {
 	return kr
 }
 
+// reconcilePolicy does what the two controllers do for a policy, with the test's reconciler: the
+// keyring reconcile of each covered tenant, then the status aggregation. It returns the earliest
+// requeue among the tenants.
 func reconcilePolicy(t *testing.T, name string) ctrl.Result {
 	t.Helper()
-	res, err := reconciler.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Name: name}})
+	return reconcileWith(t, reconciler, name)
+}
+
+func reconcileWith(t *testing.T, rec *Reconciler, name string) ctrl.Result {
+	t.Helper()
+	kp := &twv1.KeyPolicy{}
+	if err := rec.Client.Get(ctx, client.ObjectKey{Name: name}, kp); err != nil {
+		t.Fatal(err)
+	}
+	covered, err := rec.coveredTenants(ctx, kp, fakeClock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res
+	earliest := ctrl.Result{}
+	for _, tn := range covered {
+		res, err := rec.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Name: tn.Name}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if earliest.RequeueAfter == 0 || (res.RequeueAfter > 0 && res.RequeueAfter < earliest.RequeueAfter) {
+			earliest = res
+		}
+	}
+	res, err := rec.reconcileStatus(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Name: name}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RequeueAfter != 0 {
+		t.Fatalf("status of %s waits for a tenant that has not reported, after every covered tenant was reconciled", name)
+	}
+	return earliest
 }
 
 // settle waits for the cache to hold the last writes, then reconciles until nothing is written.
@@ -169,9 +198,7 @@ func TestRestartDoesNotRotate(t *testing.T) {
 	// A new reconciler (a restarted operator) on the same clock sees the same keyring and writes nothing.
 	restarted := &Reconciler{Client: writes, APIReader: reconciler.APIReader, Scheme: reconciler.Scheme, Recorder: reconciler.Recorder, Clock: fakeClock}
 	before := writes.Writes()
-	if _, err := restarted.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Name: "restart"}}); err != nil {
-		t.Fatal(err)
-	}
+	reconcileWith(t, restarted, "restart")
 	if n := writes.Writes() - before; n != 0 {
 		t.Errorf("restart made %d writes", n)
 	}
@@ -252,16 +279,7 @@ func TestOnlyConsumerIntegrationsMayReadTheKeyring(t *testing.T) {
 	keyringOf(t, "rbac")
 	ns := "tenant-rbac"
 	for name, lbl := range map[string]string{"reader": "yes", "other": "no"} {
-		in := &twv1.Integration{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{"keys": lbl}},
-			Spec: twv1.IntegrationSpec{
-				Source:      twv1.Endpoint{System: twv1.SystemCerbo, URL: "https://cerbo.example", Credentials: twv1.Credentials{RemoteKey: "c"}},
-				Destination: twv1.Endpoint{System: twv1.SystemZoho, URL: "https://zoho.example", Credentials: twv1.Credentials{RemoteKey: "z"}},
-				Egress:      []twv1.EgressRule{{CIDR: "203.0.113.0/24"}},
-			}}
-		if err := k8s.Create(ctx, in); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = k8s.Delete(ctx, in) })
+		createConsumer(t, ns, name, map[string]string{"keys": lbl})
 	}
 	testenv.Eventually(t, timeout, func() error {
 		rb := &rbacv1.RoleBinding{}
@@ -415,13 +433,18 @@ func TestExternalKeysFollowTheVault(t *testing.T) {
 
 func waitPolicyReason(t *testing.T, name, reason string) *twv1.KeyPolicy {
 	t.Helper()
+	return waitPolicyCondition(t, name, twv1.ConditionReady, reason)
+}
+
+func waitPolicyCondition(t *testing.T, name, typ, reason string) *twv1.KeyPolicy {
+	t.Helper()
 	kp := &twv1.KeyPolicy{}
 	testenv.Eventually(t, timeout, func() error {
 		if err := k8s.Get(ctx, client.ObjectKey{Name: name}, kp); err != nil {
 			return err
 		}
-		if c := conditions.Get(kp.Status.Conditions, twv1.ConditionReady); c == nil || c.Reason != reason {
-			return fmt.Errorf("policy %s Ready = %+v, want reason %s", name, c, reason)
+		if c := conditions.Get(kp.Status.Conditions, typ); c == nil || c.Reason != reason {
+			return fmt.Errorf("policy %s %s = %+v, want reason %s", name, typ, c, reason)
 		}
 		return nil
 	})

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
+	"github.com/tenantwire/tenantwire/internal/conditions"
 	"github.com/tenantwire/tenantwire/internal/keyring"
 	"github.com/tenantwire/tenantwire/internal/labels"
 )
@@ -116,17 +117,26 @@ func TestComputeStatus(t *testing.T) {
 	ok := func(name string) tenantResult {
 		return tenantResult{status: twv1.TenantKeyStatus{Tenant: name, ActiveVersion: 1}}
 	}
+	awaiting := ok("c")
+	awaiting.held, awaiting.lagging, awaiting.consumers = 1, 2, 3
 	tests := map[string]struct {
-		results    []tenantResult
-		wantReady  metav1.ConditionStatus
-		wantReason string
-		wantCount  int32
+		results         []tenantResult
+		wantReady       metav1.ConditionStatus
+		wantReason      string
+		wantCount       int32
+		wantRetention   string
+		retentionQuotes []string
 	}{
-		"no tenants":  {wantReady: metav1.ConditionTrue, wantReason: twv1.ReasonReconciled, wantCount: 0},
-		"all current": {results: []tenantResult{ok("b"), ok("a")}, wantReady: metav1.ConditionTrue, wantReason: twv1.ReasonReconciled, wantCount: 2},
+		"no tenants":  {wantReady: metav1.ConditionTrue, wantReason: twv1.ReasonReconciled, wantCount: 0, wantRetention: twv1.ReasonReconciled},
+		"all current": {results: []tenantResult{ok("b"), ok("a")}, wantReady: metav1.ConditionTrue, wantReason: twv1.ReasonReconciled, wantCount: 2, wantRetention: twv1.ReasonReconciled},
 		"one waiting": {
 			results:   []tenantResult{ok("a"), {status: twv1.TenantKeyStatus{Tenant: "b"}, problem: &conditionsProblem}},
-			wantReady: metav1.ConditionFalse, wantReason: twv1.ReasonKeySourceUnavailable, wantCount: 2,
+			wantReady: metav1.ConditionFalse, wantReason: twv1.ReasonKeySourceUnavailable, wantCount: 2, wantRetention: twv1.ReasonReconciled,
+		},
+		"versions kept for lagging consumers: still Ready": {
+			results:   []tenantResult{ok("a"), awaiting},
+			wantReady: metav1.ConditionTrue, wantReason: twv1.ReasonReconciled, wantCount: 2,
+			wantRetention: twv1.ReasonAwaitingRewrap, retentionQuotes: []string{"1 tenants (c)", "1 versions", "2 consumer"},
 		},
 	}
 	for name, tc := range tests {
@@ -138,6 +148,15 @@ func TestComputeStatus(t *testing.T) {
 			ready := st.Conditions[0]
 			if ready.Type != twv1.ConditionReady || ready.Status != tc.wantReady || ready.Reason != tc.wantReason {
 				t.Errorf("Ready = %+v", ready)
+			}
+			retention := conditions.Get(st.Conditions, twv1.KeyPolicyConditionRetentionEnforced)
+			if retention == nil || retention.Reason != tc.wantRetention || (retention.Status == metav1.ConditionTrue) != (tc.wantRetention == twv1.ReasonReconciled) {
+				t.Errorf("RetentionEnforced = %+v, want reason %s", retention, tc.wantRetention)
+			}
+			for _, q := range tc.retentionQuotes {
+				if !strings.Contains(retention.Message, q) {
+					t.Errorf("RetentionEnforced message %q does not say %q", retention.Message, q)
+				}
 			}
 			for i := 1; i < len(st.Tenants); i++ {
 				if st.Tenants[i-1].Tenant > st.Tenants[i].Tenant {

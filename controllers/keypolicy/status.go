@@ -11,11 +11,8 @@ import (
 	"github.com/tenantwire/tenantwire/internal/conditions"
 )
 
-// tenantResult is what the reconcile found for one tenant.
-type tenantResult struct {
-	status  twv1.TenantKeyStatus
-	problem *conditions.Problem
-}
+// maxNamedTenants bounds the tenant names a condition message lists; the count is always given.
+const maxNamedTenants = 5
 
 // computeStatus is a pure function of the policy and the per-tenant results.
 func computeStatus(kp *twv1.KeyPolicy, results []tenantResult, now metav1.Time) twv1.KeyPolicyStatus {
@@ -24,8 +21,9 @@ func computeStatus(kp *twv1.KeyPolicy, results []tenantResult, now metav1.Time) 
 	st.ObservedGeneration = gen
 	st.TenantCount = int32(len(results))
 	st.Tenants = make([]twv1.TenantKeyStatus, 0, len(results))
-	var failing []string
+	var failing, awaiting []string
 	var first *conditions.Problem
+	heldVersions, lagging := 0, 0
 	for _, r := range results {
 		st.Tenants = append(st.Tenants, r.status)
 		if r.problem != nil {
@@ -34,13 +32,18 @@ func computeStatus(kp *twv1.KeyPolicy, results []tenantResult, now metav1.Time) 
 				first = r.problem
 			}
 		}
+		if r.held > 0 {
+			awaiting = append(awaiting, r.status.Tenant)
+			heldVersions += r.held
+			lagging += r.lagging
+		}
 	}
 	slices.SortFunc(st.Tenants, func(a, b twv1.TenantKeyStatus) int { return strings.Compare(a.Tenant, b.Tenant) })
 	if len(st.Tenants) == 0 {
 		st.Tenants = nil
 	}
 
-	const keyrings = "KeyringsReady"
+	const keyrings = twv1.KeyPolicyConditionKeyringsReady
 	switch {
 	case first != nil:
 		conditions.False(&st.Conditions, gen, keyrings, first.Reason,
@@ -50,6 +53,24 @@ func computeStatus(kp *twv1.KeyPolicy, results []tenantResult, now metav1.Time) 
 	default:
 		conditions.True(&st.Conditions, gen, keyrings, twv1.ReasonReconciled, fmt.Sprintf("Keyrings of %d tenants are current", len(results)), now)
 	}
+	// Retention is reported apart from Ready: keys that are kept longer still work, and a paused
+	// consumer may keep them for as long as it is paused.
+	if len(awaiting) > 0 {
+		conditions.False(&st.Conditions, gen, twv1.KeyPolicyConditionRetentionEnforced, twv1.ReasonAwaitingRewrap,
+			fmt.Sprintf("%d tenants (%s) keep %d versions beyond retainVersions until %d consumer Integrations run the active version and are available",
+				len(awaiting), nameList(awaiting), heldVersions, lagging), now)
+	} else {
+		conditions.True(&st.Conditions, gen, twv1.KeyPolicyConditionRetentionEnforced, twv1.ReasonReconciled,
+			"No keyring keeps versions beyond retainVersions", now)
+	}
 	conditions.SetSummary(&st.Conditions, gen, []string{keyrings}, first != nil && first.Stalled, now)
 	return st
+}
+
+// nameList names the first few tenants and counts the rest.
+func nameList(names []string) string {
+	if len(names) <= maxNamedTenants {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:maxNamedTenants], ", "), len(names)-maxNamedTenants)
 }

@@ -18,7 +18,9 @@ import (
 // against a real API server (RBAC authorizer included), with the KeyPolicy controller on a fake
 // clock so that tests decide when rotations are due.
 var (
-	k8s        client.Client
+	k8s client.Client
+	// watcher watches objects directly, to count every write to them whoever makes it.
+	watcher    client.WithWatch
 	reconciler *Reconciler
 	writes     *testenv.WriteCounter
 	fakeClock  *clocktesting.FakeClock
@@ -28,6 +30,10 @@ func TestMain(m *testing.M) {
 	os.Exit(testenv.RunSuite(m, testenv.SuiteOptions{ExternalSecrets: true}, func(mgr *testenv.Manager) error {
 		k8s = mgr.Direct
 		scheme := mgr.GetScheme()
+		var err error
+		if watcher, err = client.NewWithWatch(mgr.GetConfig(), client.Options{Scheme: scheme}); err != nil {
+			return err
+		}
 		tr := &tenant.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: scheme,
 			Recorder: mgr.GetEventRecorderFor("tenantwire-tenant"), Clock: clock.RealClock{}, DNS: tenant.DefaultDNSTarget}
 		ir := &integration.Reconciler{Client: mgr.GetClient(), Scheme: scheme, RESTMapper: mgr.GetRESTMapper(),

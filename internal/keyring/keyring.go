@@ -132,6 +132,12 @@ func (k *Keyring) Marshal() ([]byte, error) { return json.Marshal(k) }
 // Rotate returns a new keyring with a version made of m, created at now, made active, keeping at
 // most retain versions before it. The input is not modified; a nil keyring starts at version 1.
 func Rotate(k *Keyring, algorithm string, m Material, now time.Time, retain int) *Keyring {
+	return Trim(AddVersion(k, algorithm, m, now), retain)
+}
+
+// AddVersion is Rotate without dropping any version: the operator decides the retention apart,
+// because dropping a version must wait until no reader still holds data under it.
+func AddVersion(k *Keyring, algorithm string, m Material, now time.Time) *Keyring {
 	next := &Keyring{Algorithm: algorithm, Active: 1}
 	if k != nil {
 		next.Versions = slices.Clone(k.Versions)
@@ -145,7 +151,7 @@ func Rotate(k *Keyring, algorithm string, m Material, now time.Time, retain int)
 		EncryptionKey: slices.Clone(m.EncryptionKey),
 		HMACKey:       slices.Clone(m.HMACKey),
 	})
-	return Trim(next, retain)
+	return next
 }
 
 // Trim drops versions beyond retain before the active one (after a policy lowered its retention).

@@ -86,6 +86,20 @@ func equal(a, b []int32) bool {
 	return true
 }
 
+// AddVersion never drops a version: retention is the operator's decision (its trim guard).
+func TestAddVersionKeepsEveryVersion(t *testing.T) {
+	var k *Keyring
+	for i := range 5 {
+		k = AddVersion(k, "AES-256-GCM", material(byte(i)), t0.Add(time.Duration(i)*time.Hour))
+	}
+	if got := k.VersionNumbers(); !equal(got, []int32{1, 2, 3, 4, 5}) || k.Active != 5 {
+		t.Errorf("versions = %v active %d, want 1..5 active 5", got, k.Active)
+	}
+	if got := Trim(k, 1).VersionNumbers(); !equal(got, []int32{4, 5}) {
+		t.Errorf("Trim(1) = %v, want [4 5]", got)
+	}
+}
+
 func TestParseRoundTripAndValidation(t *testing.T) {
 	k := Rotate(Rotate(nil, "AES-256-GCM", material(1), t0, 2), "AES-256-GCM", material(3), t0.Add(time.Hour), 2)
 	raw, err := k.Marshal()

@@ -32,6 +32,7 @@ type Options struct {
 	LeaderElectionNS       string
 	TenantConcurrency      int
 	IntegrationConcurrency int
+	KeyPolicyConcurrency   int
 	SyncImage              string
 	AllowedImagePrefixes   []string
 	QPS                    float64
@@ -40,6 +41,7 @@ type Options struct {
 	DNSPodSelector         string
 	EnableHTTP2            bool
 	GracefulShutdown       time.Duration
+	PprofAddr              string
 	Zap                    zap.Options
 }
 
@@ -52,6 +54,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.LeaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election lease (default: the pod's namespace).")
 	fs.IntVar(&o.TenantConcurrency, "tenant-concurrency", 4, "Tenants reconciled in parallel.")
 	fs.IntVar(&o.IntegrationConcurrency, "integration-concurrency", 4, "Integrations reconciled in parallel.")
+	fs.IntVar(&o.KeyPolicyConcurrency, "keypolicy-concurrency", 4, "Tenant keyrings reconciled in parallel.")
 	fs.StringVar(&o.SyncImage, "sync-image", "tenantwire:dev", "Image of the sync workloads (the operator's own image) unless an Integration names one.")
 	fs.Var(&prefixList{&o.AllowedImagePrefixes}, "allowed-sync-image-prefixes", "Comma-separated image prefixes an Integration's spec.image may use besides --sync-image (default: none).")
 	fs.Float64Var(&o.QPS, "kube-api-qps", 50, "Sustained queries per second to the API server.")
@@ -60,6 +63,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.DNSPodSelector, "dns-pod-selector", "k8s-app=kube-dns", "Label selector (k=v[,k=v]) of the cluster DNS pods.")
 	fs.BoolVar(&o.EnableHTTP2, "enable-http2", false, "Serve metrics over HTTP/2 (off by default: CVE-2023-44487, CVE-2023-39325).")
 	fs.DurationVar(&o.GracefulShutdown, "graceful-shutdown-timeout", 30*time.Second, "How long running reconciles may take to finish on shutdown.")
+	fs.StringVar(&o.PprofAddr, "pprof-bind-address", "", "Address of the Go pprof endpoints (/debug/pprof); empty disables them. Bind it to loopback: it is unauthenticated.")
 	o.Zap.BindFlags(fs)
 }
 
@@ -109,6 +113,7 @@ func New(o Options) (ctrl.Manager, error) {
 		LeaderElectionNamespace:       o.LeaderElectionNS,
 		LeaderElectionReleaseOnCancel: true,
 		GracefulShutdownTimeout:       &o.GracefulShutdown,
+		PprofBindAddress:              o.PprofAddr,
 	})
 	if err != nil {
 		return nil, err
@@ -150,7 +155,7 @@ func New(o Options) (ctrl.Manager, error) {
 		Recorder:  mgr.GetEventRecorderFor("tenantwire-" + keypolicy.ControllerName),
 		Clock:     clock.RealClock{},
 	}
-	if err := kr.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 2}); err != nil {
+	if err := kr.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: o.KeyPolicyConcurrency}); err != nil {
 		return nil, err
 	}
 	return mgr, nil

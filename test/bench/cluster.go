@@ -20,6 +20,7 @@ type cluster struct {
 	client      client.Client
 	manager     *exec.Cmd
 	metricsAddr string
+	pprofAddr   string
 }
 
 func startCluster(ctx context.Context, cfg config) (*cluster, error) {
@@ -68,13 +69,16 @@ func (c *cluster) startOperator(cfg config) error {
 	if c.metricsAddr, err = testenv.FreeLoopbackAddr(); err != nil {
 		return err
 	}
+	if c.pprofAddr, err = testenv.FreeLoopbackAddr(); err != nil {
+		return err
+	}
 	logf, err := os.Create(filepath.Join(c.DevDir, "manager.log"))
 	if err != nil {
 		return err
 	}
 	conc := fmt.Sprint(cfg.Concurrency)
 	c.manager = exec.Command(bin, "manager", "--metrics-bind-address="+c.metricsAddr, "--metrics-secure=false",
-		"--health-probe-bind-address=127.0.0.1:0", "--tenant-concurrency="+conc, "--integration-concurrency="+conc,
+		"--health-probe-bind-address=127.0.0.1:0", "--tenant-concurrency="+conc, "--integration-concurrency="+conc, "--keypolicy-concurrency="+conc, "--pprof-bind-address="+c.pprofAddr,
 		fmt.Sprintf("--kube-api-qps=%g", cfg.QPS), fmt.Sprintf("--kube-api-burst=%d", int(2*cfg.QPS)), "--zap-log-level=error")
 	c.manager.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig)
 	c.manager.Stdout, c.manager.Stderr = logf, logf

@@ -22,19 +22,31 @@ func main() {
 	steady := flag.Duration("steady", 30*time.Second, "how long to watch for writes after convergence")
 	timeout := flag.Duration("timeout", 40*time.Minute, "give up on one run after this long")
 	out := flag.String("out", "", "write the results as Markdown to this file")
+	profileDir := flag.String("profile-dir", "", "save CPU profiles of the operator phase and a heap profile at its end (with go tool pprof -top reports) in this directory")
 	flag.Parse()
 
+	if *profileDir != "" {
+		if err := os.MkdirAll(*profileDir, 0o755); err != nil {
+			fatalf("%v", err)
+		}
+	}
 	var results []result
 	for _, s := range strings.Split(*tenants, ",") {
 		t, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || t <= 0 {
 			fatalf("bad -tenants value %q", s)
 		}
-		cfg := config{Tenants: t, Integrations: *integrations, Concurrency: *concurrency, QPS: *qps, Steady: *steady}
+		cfg := config{Tenants: t, Integrations: *integrations, Concurrency: *concurrency, QPS: *qps, Steady: *steady, ProfileDir: *profileDir}
 		ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 		r, err := run(ctx, cfg)
 		cancel()
 		if err != nil {
+			// Keep what the earlier sizes measured: a larger run that times out must not cost them.
+			if *out != "" && len(results) > 0 {
+				if werr := writeMarkdown(*out, results); werr == nil {
+					fmt.Printf("results of the completed runs written to %s\n", *out)
+				}
+			}
 			fatalf("T=%d: %v", t, err)
 		}
 		r.print(os.Stdout)

@@ -25,6 +25,9 @@ type config struct {
 	Tenants, Integrations, Concurrency int
 	QPS                                float64
 	Steady                             time.Duration
+	// ProfileDir, when set, receives the operator's CPU profiles of the operator phase and its heap
+	// profile when everything is Ready.
+	ProfileDir string
 }
 
 type result struct {
@@ -178,6 +181,11 @@ func run(ctx context.Context, cfg config) (result, error) {
 		return r, err
 	}
 	mem := watchMemory(ctx, c)
+	prefix := fmt.Sprintf("T%d", cfg.Tenants)
+	var prof *profiler
+	if cfg.ProfileDir != "" {
+		prof = startCPUProfiles(ctx, c.pprofAddr, cfg.ProfileDir, prefix)
+	}
 	fmt.Println("   operator: creating tenants and integrations")
 	start = time.Now()
 	if err := forEach(ctx, cfg.Tenants, cfg.Concurrency, func(ctx context.Context, i int) error {
@@ -201,10 +209,23 @@ func run(ctx context.Context, cfg config) (result, error) {
 		return r, err
 	}
 	if err := waitOperator(ctx, c.client, cfg); err != nil {
+		// Say how far it got: the writes and memory up to here are measurements too.
+		if m, serr := scrape(c.metricsAddr); serr == nil {
+			rss, heap := mem()
+			fmt.Printf("   operator: gave up after %s: %.0f write requests (%.0f applies), peak RSS %.1f MiB, peak heap %.1f MiB\n",
+				time.Since(start).Round(time.Second), m.mutating(), m.sum("tenantwire_child_applies_total"), rss, heap)
+		}
+		if prof != nil {
+			heapProfile(context.WithoutCancel(ctx), c.pprofAddr, cfg.ProfileDir, prefix)
+			prof.stop()
+		}
 		return r, err
 	}
 	r.OperatorTime = time.Since(start)
 	fmt.Printf("   operator: all Ready in %s\n", r.OperatorTime.Round(time.Millisecond))
+	if prof != nil {
+		heapProfile(ctx, c.pprofAddr, cfg.ProfileDir, prefix)
+	}
 
 	m, err := scrape(c.metricsAddr)
 	if err != nil {
@@ -233,6 +254,10 @@ func run(ctx context.Context, cfg config) (result, error) {
 	}
 	r.SteadyWrites = after.mutating() - settled.mutating()
 	r.PeakRSSMiB, r.PeakHeapMiB = mem()
+	if prof != nil {
+		// The last CPU slice may reach up to cpuSlice past the last Ready: quiet time, few samples.
+		prof.stop()
+	}
 	return r, nil
 }
 
