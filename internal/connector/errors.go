@@ -38,21 +38,6 @@ func (e *StatusError) Retryable() bool {
 	return e.Status == http.StatusTooManyRequests || e.Status >= 500
 }
 
-// RecordError is a rejection of one record of a batch; the other records were written.
-type RecordError struct {
-	// Index is the record's position in the batch. SourceID is its ID in the source system, for
-	// the runtime to act on; the message leaves it out because a patient's ID is not for logs.
-	Index    int
-	SourceID string
-	Err      error
-}
-
-func (e *RecordError) Error() string {
-	return fmt.Sprintf("record %d of the batch rejected: %v", e.Index, e.Err)
-}
-
-func (e *RecordError) Unwrap() error { return e.Err }
-
 // IsRejected says a system refused a record for good: retrying the same record cannot succeed, so
 // the runtime counts it and moves on instead of blocking every later record behind it.
 func IsRejected(err error) bool { return isRecordRejection(err) }
