@@ -22,6 +22,10 @@ type Record struct {
 	PatientID string
 	// UpdatedAt is when the source last changed the record.
 	UpdatedAt time.Time
+	// IdempotencyKey, set by the runtime on creates, is the same for every attempt to create this
+	// patient at this destination: a create retried after a pod was killed between the write and
+	// the mapping is recognised by destinations that dedupe on it (QuickBooks' requestid).
+	IdempotencyKey string
 	// Fields are the record's fields as the destination adapter maps them. They pass through memory
 	// and are never logged or stored.
 	Fields map[string]any

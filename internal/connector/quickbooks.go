@@ -117,6 +117,11 @@ func (q *quickBooks) Upsert(ctx context.Context, id string, r Record) (string, e
 		body = fieldsWith(r.Fields, map[string]any{"Id": id, "SyncToken": stringField(current.Customer, "SyncToken"), "sparse": true})
 		op = "update customer"
 	}
+	if id == "" && r.IdempotencyKey != "" {
+		// Intuit answers a repeated requestid with the first request's result instead of creating
+		// the customer again.
+		minor.Set("requestid", r.IdempotencyKey)
+	}
 	var out customerAnswer
 	if _, err := q.api.do(ctx, call{op: op, method: http.MethodPost, path: q.companyPath("/customer"), query: minor, body: body, out: &out}); err != nil {
 		return "", err

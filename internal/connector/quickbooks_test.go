@@ -3,6 +3,7 @@ package connector
 import (
 	"context"
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -100,5 +101,27 @@ func TestOAuthRefusedRefreshTokenIsPermanent(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "revoked") || strings.Contains(err.Error(), "csecret") {
 		t.Errorf("error leaks a credential: %v", err)
+	}
+}
+
+func TestQuickBooksCreateCarriesTheIdempotencyKey(t *testing.T) {
+	fq := newFakeQuickBooks(customer("9", "7", "Bea", "2026-01-01T00:00:00Z"))
+	srv := newFake(t, fq)
+	c := mustNew(t, SystemQuickBooks, srv.URL, quickBooksCreds, testOptions(srv.Server))
+	if _, err := c.Upsert(context.Background(), "", Record{IdempotencyKey: "k-1", Fields: map[string]any{"DisplayName": "Ann"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Upsert(context.Background(), "9", Record{IdempotencyKey: "k-2", Fields: map[string]any{"DisplayName": "Bea B"}}); err != nil {
+		t.Fatal(err)
+	}
+	var requestIDs []string
+	for _, r := range srv.requests {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/customer") {
+			requestIDs = append(requestIDs, r.URL.Query().Get("requestid"))
+		}
+	}
+	// The first create meets the fake's expired token and is retried: under the same requestid.
+	if !slices.Equal(requestIDs, []string{"k-1", "k-1", ""}) {
+		t.Errorf("requestid of the create attempts and the update = %q, want [k-1 k-1 \"\"]: only creates are deduplicated", requestIDs)
 	}
 }

@@ -35,6 +35,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,8 +50,9 @@ const (
 	// TokenSize is the size of a lookup token (HMAC-SHA256).
 	TokenSize = sha256.Size
 
-	tokenDomain = "tenantwire/mapping/token/v1"
-	sealDomain  = "tenantwire/mapping/record/v1"
+	tokenDomain       = "tenantwire/mapping/token/v1"
+	idempotencyDomain = "tenantwire/mapping/idempotency/v1"
+	sealDomain        = "tenantwire/mapping/record/v1"
 )
 
 var (
@@ -103,6 +105,26 @@ func (c Codec) Token(system, id string) (Token, error) {
 		return Token{}, ErrUnknownVersion
 	}
 	return c.TokenAt(c.Keyring.Active, system, id)
+}
+
+// IdempotencyKey derives the key under which a destination may dedupe creates of one patient
+// (by their ID in the source system) for one Integration. It is stable for the active version and
+// reveals nothing of the ID without the HMAC key.
+func (c Codec) IdempotencyKey(integration, system, id string) (string, error) {
+	v := c.version(c.activeVersion())
+	if v == nil {
+		return "", ErrUnknownVersion
+	}
+	mac := hmac.New(sha256.New, v.HMACKey)
+	mac.Write(lengthPrefixed(idempotencyDomain, c.Tenant, integration, system, id))
+	return hex.EncodeToString(mac.Sum(nil)[:16]), nil
+}
+
+func (c Codec) activeVersion() int32 {
+	if c.Keyring == nil {
+		return 0
+	}
+	return c.Keyring.Active
 }
 
 // TokenAt computes the lookup token under a given version.

@@ -39,3 +39,32 @@ func TestCursorSealing(t *testing.T) {
 		})
 	}
 }
+
+func TestIdempotencyKey(t *testing.T) {
+	c := Codec{Tenant: "acme", Keyring: ring(2, 1)}
+	key := func(c Codec, integration, system, id string) string {
+		t.Helper()
+		k, err := c.IdempotencyKey(integration, system, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	base := key(c, "cerbo-to-qb", "cerbo", "P-10042")
+	if base != key(c, "cerbo-to-qb", "cerbo", "P-10042") || len(base) != 32 || strings.Contains(base, "10042") {
+		t.Fatalf("key %q: want a stable 32-hex key that does not show the ID", base)
+	}
+	for name, other := range map[string]string{
+		"other integration": key(c, "cerbo-to-zoho", "cerbo", "P-10042"),
+		"other system":      key(c, "cerbo-to-qb", "zoho", "P-10042"),
+		"other patient":     key(c, "cerbo-to-qb", "cerbo", "P-10043"),
+		"other tenant":      key(Codec{Tenant: "other", Keyring: c.Keyring}, "cerbo-to-qb", "cerbo", "P-10042"),
+	} {
+		if other == base {
+			t.Errorf("%s gives the same key", name)
+		}
+	}
+	if _, err := (Codec{Tenant: "acme"}).IdempotencyKey("i", "s", "id"); !errors.Is(err, ErrUnknownVersion) {
+		t.Errorf("no keyring: %v", err)
+	}
+}

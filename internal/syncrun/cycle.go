@@ -147,6 +147,11 @@ func (s *Syncer) syncRecord(ctx context.Context, rec connector.Record) (string, 
 		return "", s.fail(reasonStore, fmt.Errorf("reading the mapping: %w", err))
 	}
 	destID := known.IDs[s.DestSystem]
+	if destID == "" {
+		if rec.IdempotencyKey, err = s.Codec.IdempotencyKey(s.Integration, s.SourceSystem, patient); err != nil {
+			return "", s.fail(reasonMapping, fmt.Errorf("deriving the idempotency key: %w", err))
+		}
+	}
 	newID, err := s.Destination.Upsert(ctx, destID, rec)
 	if connector.IsRejected(err) {
 		// Logged without the record: its ID would be a patient ID in clear.

@@ -167,3 +167,29 @@ func TestCursorIsSealedAtRestAndSurvivesOnlyWithItsKeys(t *testing.T) {
 		t.Fatalf("readCursor with other keys = %q, %v; want a fresh start", got, err)
 	}
 }
+
+func TestCreateRetriedAfterAKillBeforeItsMappingIsNotDuplicated(t *testing.T) {
+	ctx := context.Background()
+	st := &crashingStore{Store: openSQLite(t), failAfter: 2}
+	dst := newMemoryDestination()
+	s := newSyncer(t, &pagedSource{records: patients(4), pageSize: 4, failAt: -1}, dst, st, newKeyring(t, 1, 1))
+	// The first patient's mapping (one row per system) is written; the second patient reaches the
+	// destination but never the mapping.
+	if _, err := s.Cycle(ctx); err == nil {
+		t.Fatal("the cycle survived its store failing")
+	}
+	if dst.creates != 2 {
+		t.Fatalf("creates before the kill = %d, want 2", dst.creates)
+	}
+	st.failAfter = -1
+	if _, err := s.Cycle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if dst.creates != 4 || len(dst.byID) != 4 {
+		t.Fatalf("after the restart: %d creates, %d records at the destination; want 4 and 4", dst.creates, len(dst.byID))
+	}
+	rec, err := patientmap.Lookup(ctx, st, s.Codec, "cerbo", "p1")
+	if err != nil || rec.IDs["quickbooks"] != "dest-2" {
+		t.Fatalf("p1 maps to %v (%v), want the record created before the kill, dest-2", rec.IDs, err)
+	}
+}

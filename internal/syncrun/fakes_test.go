@@ -43,6 +43,7 @@ func (p *pagedSource) Changes(_ context.Context, cursor string) (connector.Page,
 type memoryDestination struct {
 	mu               sync.Mutex
 	byID             map[string]connector.Record
+	byKey            map[string]string
 	creates, updates int
 	// reject refuses records with these IDs for good; failOn fails them transiently.
 	reject, failOn map[string]bool
@@ -52,7 +53,7 @@ type memoryDestination struct {
 }
 
 func newMemoryDestination() *memoryDestination {
-	return &memoryDestination{byID: map[string]connector.Record{}, reject: map[string]bool{}, failOn: map[string]bool{}}
+	return &memoryDestination{byID: map[string]connector.Record{}, byKey: map[string]string{}, reject: map[string]bool{}, failOn: map[string]bool{}}
 }
 
 func (d *memoryDestination) Upsert(_ context.Context, id string, r connector.Record) (string, error) {
@@ -69,8 +70,15 @@ func (d *memoryDestination) Upsert(_ context.Context, id string, r connector.Rec
 		return "", errors.New("503 service unavailable")
 	}
 	if id == "" {
+		// Like QuickBooks' requestid: a repeated create answers with the first one's record.
+		if prev, ok := d.byKey[r.IdempotencyKey]; ok && r.IdempotencyKey != "" {
+			return prev, nil
+		}
 		d.creates++
 		id = "dest-" + strconv.Itoa(d.creates)
+		if r.IdempotencyKey != "" {
+			d.byKey[r.IdempotencyKey] = id
+		}
 	} else {
 		if _, ok := d.byID[id]; !ok {
 			return "", &connector.StatusError{System: "quickbooks", Op: "update " + id, Status: 404}
@@ -119,4 +127,19 @@ func newSyncer(t *testing.T, src connector.Source, dst connector.Destination, st
 		Source: src, Destination: dst, Store: st, Codec: mapping.Codec{Tenant: "acme", Keyring: k},
 		Metrics: NewMetrics(), Log: testr.New(t), Now: time.Now,
 	}
+}
+
+// crashingStore fails mapping writes after the first failAfter of them, as a pod killed between a
+// destination write and its mapping row would leave things.
+type crashingStore struct {
+	store.Store
+	failAfter, upserts int
+}
+
+func (c *crashingStore) Upsert(ctx context.Context, token []byte, v store.Value) error {
+	c.upserts++
+	if c.failAfter >= 0 && c.upserts > c.failAfter {
+		return errors.New("killed")
+	}
+	return c.Store.Upsert(ctx, token, v)
 }
