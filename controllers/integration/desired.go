@@ -385,12 +385,7 @@ func desiredDeployment(in *twv1.Integration, ip inputs, cm *corev1.ConfigMap) *a
 	if image == "" {
 		image = ip.syncImage
 	}
-	resources := defaultResources
-	if in.Spec.Resources != nil {
-		resources = *in.Spec.Resources
-	}
-	podLabels := labels.ForIntegration(ip.tenant.Name, in.Name, "sync")
-	podLabels["app.kubernetes.io/name"] = "tenantwire-sync"
+	podLabels := runtimePodLabels(in, ip, "sync")
 
 	ports := []corev1.ContainerPort{
 		{Name: "health", ContainerPort: HealthPort, Protocol: corev1.ProtocolTCP},
@@ -436,7 +431,7 @@ func desiredDeployment(in *twv1.Integration, ip inputs, cm *corev1.ConfigMap) *a
 						Args:            []string{"sync", "--config", path.Join(syncconfig.ConfigDir, syncconfig.FileName)},
 						Ports:           ports,
 						SecurityContext: containerSecurityContext(),
-						Resources:       *resources.DeepCopy(),
+						Resources:       syncResources(in),
 						ReadinessProbe:  probe("/readyz"),
 						LivenessProbe:   probe("/healthz"),
 						VolumeMounts:    mounts,
@@ -474,6 +469,21 @@ func podVolumes(in *twv1.Integration, ip inputs) ([]corev1.VolumeMount, []corev1
 		volumes = append(volumes, secretVolume("keyring", keyring.SecretName))
 	}
 	return mounts, volumes
+}
+
+// runtimePodLabels label a pod that runs tenantwire for an Integration (sync or export).
+func runtimePodLabels(in *twv1.Integration, ip inputs, component string) map[string]string {
+	l := labels.ForIntegration(ip.tenant.Name, in.Name, component)
+	l["app.kubernetes.io/name"] = "tenantwire-" + component
+	return l
+}
+
+// syncResources are the Integration's container resources, or the documented defaults.
+func syncResources(in *twv1.Integration) corev1.ResourceRequirements {
+	if in.Spec.Resources != nil {
+		return *in.Spec.Resources.DeepCopy()
+	}
+	return *defaultResources.DeepCopy()
 }
 
 // podSecurityContext and containerSecurityContext satisfy the restricted Pod Security profile.

@@ -37,12 +37,7 @@ func desiredExportJob(in *twv1.Integration, ip inputs, export *twv1.TenantExport
 	mounts = append(mounts, corev1.VolumeMount{Name: "export", MountPath: ExportMountPath})
 	volumes = append(volumes, corev1.Volume{Name: "export", VolumeSource: corev1.VolumeSource{
 		PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: export.ClaimName}}})
-	resources := defaultResources
-	if in.Spec.Resources != nil {
-		resources = *in.Spec.Resources
-	}
-	podLabels := labels.ForIntegration(ip.tenant.Name, in.Name, labels.ExportComponent)
-	podLabels["app.kubernetes.io/name"] = "tenantwire-export"
+	podLabels := runtimePodLabels(in, ip, labels.ExportComponent)
 	meta := childMeta(in, ip.tenant.Name, labels.ExportJobName(in.Name), labels.ExportComponent)
 	meta.Annotations = map[string]string{labels.ExportRequestAnnotation: export.Request}
 	return &batchv1.Job{
@@ -65,7 +60,7 @@ func desiredExportJob(in *twv1.Integration, ip inputs, export *twv1.TenantExport
 						Args: []string{"export", "--config", path.Join(syncconfig.ConfigDir, syncconfig.FileName),
 							"--output", path.Join(ExportMountPath, ExportFile(export.Request, in.Name))},
 						SecurityContext: containerSecurityContext(),
-						Resources:       *resources.DeepCopy(),
+						Resources:       syncResources(in),
 						VolumeMounts:    mounts,
 					}},
 					Volumes: volumes,

@@ -123,7 +123,7 @@ func openSQLite(t *testing.T) store.Store {
 
 func newSyncer(t *testing.T, src connector.Source, dst connector.Destination, st store.Store, k *keyring.Keyring) *Syncer {
 	return &Syncer{
-		Tenant: "acme", Integration: "cerbo-to-quickbooks", SourceSystem: "cerbo", DestSystem: "quickbooks",
+		Integration: "cerbo-to-quickbooks", SourceSystem: "cerbo", DestSystem: "quickbooks",
 		Source: src, Destination: dst, Store: st, Codec: mapping.Codec{Tenant: "acme", Keyring: k},
 		Metrics: NewMetrics(), Log: testr.New(t), Now: time.Now,
 	}

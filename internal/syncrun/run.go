@@ -18,6 +18,7 @@ import (
 
 	"github.com/tenantwire/tenantwire/internal/connector"
 	"github.com/tenantwire/tenantwire/internal/mapping"
+	"github.com/tenantwire/tenantwire/internal/syncconfig"
 )
 
 // ConnectorFactory builds the connector of one system from its rendered endpoint and credentials;
@@ -78,23 +79,20 @@ func Run(ctx context.Context, o Options) error {
 	defer func() { _ = st.Close() }()
 	codec := mapping.Codec{Tenant: cfg.Tenant, Keyring: kr}
 
-	var srcCreds connector.Credentials
-	endpoint := func(system, url, dir string) (connector.Connector, error) {
-		creds, err := connector.ReadCredentials(dir)
+	tokens := sealedRefreshTokens{store: st, codec: codec, integration: cfg.Integration}
+	endpoint := func(ep syncconfig.Endpoint) (connector.Connector, connector.Credentials, error) {
+		creds, err := connector.ReadCredentials(ep.CredentialsDir)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", system, err)
+			return nil, nil, fmt.Errorf("%s: %w", ep.System, err)
 		}
-		if srcCreds == nil {
-			srcCreds = creds
-		}
-		tokens := sealedRefreshTokens{store: st, codec: codec, integration: cfg.Integration}
-		return o.NewConnector(system, url, creds, cfg.TLS.MinVersion, tokens, log.WithValues("system", system))
+		c, err := o.NewConnector(ep.System, ep.URL, creds, cfg.TLS.MinVersion, tokens, log.WithValues("system", ep.System))
+		return c, creds, err
 	}
-	src, err := endpoint(cfg.Source.System, cfg.Source.URL, cfg.Source.CredentialsDir)
+	src, srcCreds, err := endpoint(cfg.Source)
 	if err != nil {
 		return err
 	}
-	dst, err := endpoint(cfg.Destination.System, cfg.Destination.URL, cfg.Destination.CredentialsDir)
+	dst, _, err := endpoint(cfg.Destination)
 	if err != nil {
 		return err
 	}
@@ -111,7 +109,7 @@ func Run(ctx context.Context, o Options) error {
 	log.Info("mapping store ready", "activeKeyVersion", kr.Active, "rows", kv.Rows, "unknownVersionRows", kv.Unknown)
 
 	syncer := &Syncer{
-		Tenant: cfg.Tenant, Integration: cfg.Integration,
+		Integration:  cfg.Integration,
 		SourceSystem: cfg.Source.System, DestSystem: cfg.Destination.System,
 		Source: src, Destination: dst, Store: st, Codec: codec, Metrics: m, Log: log, Now: now,
 	}
