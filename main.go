@@ -47,6 +47,9 @@ func runManager(args []string) int {
 	_ = fs.Parse(args)
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.Zap)))
 	log := ctrl.Log.WithName("setup")
+	if limit := manager.SetMemoryLimit(); limit > 0 {
+		log.Info("Go memory limit set from the container's", "bytes", limit)
+	}
 
 	mgr, err := manager.New(opts)
 	if err != nil {

@@ -53,7 +53,9 @@ const esoRecheck = 5 * time.Minute
 // Reconciler reconciles Integration objects.
 type Reconciler struct {
 	// Client reads from the manager's cache (children filtered to our labels) and writes to the API.
-	Client     client.Client
+	Client client.Client
+	// APIReader reads uncached: children the cache holds slimmed are compared whole from here.
+	APIReader  client.Reader
 	Scheme     *runtime.Scheme
 	RESTMapper meta.RESTMapper
 	Recorder   record.EventRecorder
@@ -68,6 +70,9 @@ type Reconciler struct {
 	cache      cache.Cache
 	esWatchMu  sync.Mutex
 	esWatching bool
+
+	applierOnce sync.Once
+	apply       *apply.Applier
 }
 
 // +kubebuilder:rbac:groups=tenantwire.io,resources=integrations,verbs=get;list;watch
@@ -170,8 +175,12 @@ func (r *Reconciler) tenantToIntegrations(ctx context.Context, obj client.Object
 	return reqs
 }
 
+// applier is the controller's one Applier: it remembers the children it verified.
 func (r *Reconciler) applier() *apply.Applier {
-	return &apply.Applier{Client: r.Client, Scheme: r.Scheme, Owner: labels.FieldOwner(ControllerName)}
+	r.applierOnce.Do(func() {
+		r.apply = &apply.Applier{Client: r.Client, Reader: r.APIReader, Scheme: r.Scheme, Owner: labels.FieldOwner(ControllerName)}
+	})
+	return r.apply
 }
 
 // Reconcile converges one Integration. Children are garbage-collected through owner references,

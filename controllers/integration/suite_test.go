@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 			return err
 		}
 		writes = testenv.NewWriteCounter(mgr.GetClient())
-		reconciler = &Reconciler{Client: writes, Scheme: mgr.GetScheme(), RESTMapper: mgr.GetRESTMapper(),
+		reconciler = &Reconciler{Client: writes, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), RESTMapper: mgr.GetRESTMapper(),
 			Recorder: mgr.GetEventRecorderFor("tenantwire-" + ControllerName), Clock: clock.RealClock{}, SyncImage: "tenantwire:test"}
 		return reconciler.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 2})
 	}))

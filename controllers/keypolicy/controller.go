@@ -58,6 +58,9 @@ type Reconciler struct {
 	// awaitingRewrap holds the tenants whose keyring keeps versions beyond retention until their
 	// consumers rewrap; only their Deployments' changes wake the keyring controller.
 	awaitingRewrap sync.Map
+
+	applierOnce sync.Once
+	apply       *apply.Applier
 	// tenantQueue and statusQueue are the two controllers' queues, captured when they start.
 	tenantQueue, statusQueue queueRef
 }
@@ -72,8 +75,12 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
+// applier is the controller's one Applier: it remembers the children it verified.
 func (r *Reconciler) applier() *apply.Applier {
-	return &apply.Applier{Client: r.Client, Scheme: r.Scheme, Owner: labels.FieldOwner(ControllerName)}
+	r.applierOnce.Do(func() {
+		r.apply = &apply.Applier{Client: r.Client, Reader: r.APIReader, Scheme: r.Scheme, Owner: labels.FieldOwner(ControllerName)}
+	})
+	return r.apply
 }
 
 // Reconcile converges one tenant's keyring under its effective policy, records the outcome for the

@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 		}
 		tr := &tenant.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: scheme,
 			Recorder: mgr.GetEventRecorderFor("tenantwire-tenant"), Clock: clock.RealClock{}, DNS: tenant.DefaultDNSTarget}
-		ir := &integration.Reconciler{Client: mgr.GetClient(), Scheme: scheme, RESTMapper: mgr.GetRESTMapper(),
+		ir := &integration.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: scheme, RESTMapper: mgr.GetRESTMapper(),
 			Recorder: mgr.GetEventRecorderFor("tenantwire-integration"), Clock: clock.RealClock{}, SyncImage: "tenantwire:test"}
 		fakeClock = clocktesting.NewFakeClock(t0)
 		// The manager runs one KeyPolicy reconciler; tests call a second one directly, with its own

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -47,13 +48,17 @@ const (
 type Reconciler struct {
 	// Client reads from the manager's cache (children filtered to our labels) and writes to the API.
 	Client client.Client
-	// APIReader reads around the cache; used only to look for a namespace we do not own yet.
+	// APIReader reads around the cache: a namespace we do not own yet, and children the cache
+	// holds slimmed, to compare them whole.
 	APIReader client.Reader
 	Scheme    *runtime.Scheme
 	Recorder  record.EventRecorder
 	Clock     clock.PassiveClock
 	// DNS is where tenant pods may resolve names.
 	DNS DNSTarget
+
+	applierOnce sync.Once
+	apply       *apply.Applier
 }
 
 // +kubebuilder:rbac:groups=tenantwire.io,resources=tenants,verbs=get;list;watch;update;patch
@@ -101,8 +106,12 @@ func namespaceToTenant(_ context.Context, obj client.Object) []reconcile.Request
 	return nil
 }
 
+// applier is the controller's one Applier: it remembers the children it verified.
 func (r *Reconciler) applier() *apply.Applier {
-	return &apply.Applier{Client: r.Client, Scheme: r.Scheme, Owner: labels.FieldOwner(ControllerName)}
+	r.applierOnce.Do(func() {
+		r.apply = &apply.Applier{Client: r.Client, Reader: r.APIReader, Scheme: r.Scheme, Owner: labels.FieldOwner(ControllerName)}
+	})
+	return r.apply
 }
 
 // Reconcile converges one Tenant through its lifecycle: while it is Active, Suspended or in its

@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -187,9 +188,21 @@ func TestTenantRepairsDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A rule removed by hand (a removal leaves no trace in managedFields) comes back.
+	dns := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: DNSEgressPolicyName}}
+	if err := k8s.Patch(ctx, dns, client.RawPatch(types.JSONPatchType, []byte(`[{"op":"remove","path":"/spec/egress"}]`))); err != nil {
+		t.Fatal(err)
+	}
+
 	testenv.Eventually(t, timeout, func() error {
 		if err := get(t, client.ObjectKey{Namespace: ns, Name: DefaultDenyPolicyName}, &networkingv1.NetworkPolicy{}); err != nil {
 			return fmt.Errorf("default-deny policy not restored: %w", err)
+		}
+		if err := get(t, client.ObjectKey{Namespace: ns, Name: DNSEgressPolicyName}, dns); err != nil {
+			return err
+		}
+		if len(dns.Spec.Egress) == 0 {
+			return fmt.Errorf("DNS egress rules not restored")
 		}
 		if err := get(t, client.ObjectKey{Namespace: ns, Name: QuotaName}, q); err != nil {
 			return err
@@ -223,6 +236,18 @@ func TestTenantConvergedReconcileMakesNoWrites(t *testing.T) {
 	}
 	if got := writes.Writes() - before; got != 0 {
 		t.Errorf("converged reconciles made %d writes, want 0", got)
+	}
+
+	// A restarted operator has verified nothing yet: it reads the children whole, and still writes
+	// nothing.
+	restarted := &Reconciler{Client: writes, APIReader: reconciler.APIReader, Scheme: reconciler.Scheme,
+		Recorder: reconciler.Recorder, Clock: reconciler.Clock, DNS: reconciler.DNS}
+	before = writes.Writes()
+	if _, err := restarted.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKey{Name: "delta"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := writes.Writes() - before; got != 0 {
+		t.Errorf("a restarted reconciler made %d writes on a converged tenant, want 0", got)
 	}
 }
 

@@ -1,6 +1,8 @@
 // Package apply writes desired child objects with server-side apply and skips the call when the
-// object in the cache already holds the applied intent, so that a converged reconcile makes no
-// writes at all (the approach of Flux's ssa manager and Cluster API's ssa cache, without a dry run).
+// child already holds the applied intent, so that a converged reconcile makes no writes at all (the
+// approach of Flux's ssa manager and Cluster API's ssa cache, without a dry run). The cache holds
+// children slimmed, so "already holds" is known from a resourceVersion verified earlier, or from one
+// uncached read.
 package apply
 
 import (
@@ -14,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
@@ -34,18 +37,29 @@ const (
 	Applied
 )
 
-// Applier applies children for one controller (one field owner).
+// Applier applies children for one controller (one field owner). It remembers which children it
+// has verified, so one Applier must live as long as its controller and must not be copied.
 type Applier struct {
 	// Client reads from the manager's cache and writes to the API server.
 	Client client.Client
+	// Reader reads from the API server. The cache holds children slimmed (childcache.Slim), so
+	// when a child changed since it was last verified, the whole object is read from here.
+	Reader client.Reader
 	Scheme *runtime.Scheme
 	// Owner is the field manager of every apply.
 	Owner string
+
+	verified verified
 }
 
 // Apply makes the live object hold desired. desired must be a typed object of a kind registered in
 // the scheme, with name (and namespace) set; its status is never applied. On success desired is
-// overwritten with the live object (as the cache or the apply response has it), status included.
+// given the live object's metadata and status (after a write, it is the apply response whole).
+//
+// A converged child costs no request at all: the cached object carries our intent digest at a
+// resourceVersion already verified. A child that changed since (or was never verified by this
+// process, as after a restart) costs one uncached read, and a write only when it no longer holds
+// the intent.
 func (a *Applier) Apply(ctx context.Context, desired client.Object) (Result, error) {
 	gvk, err := apiutil.GVKForObject(desired, a.Scheme)
 	if err != nil {
@@ -55,44 +69,93 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (Result, err
 	if err != nil {
 		return Unchanged, err
 	}
+	objKey := client.ObjectKeyFromObject(desired)
+	key := childKey(gvk, objKey)
+	digest := intent.GetAnnotations()[IntentAnnotation]
 
-	live, err := a.Scheme.New(gvk)
+	cached, err := a.newObject(gvk)
 	if err != nil {
 		return Unchanged, err
 	}
-	liveObj, ok := live.(client.Object)
-	if !ok {
-		return Unchanged, fmt.Errorf("%s is not a client.Object", gvk)
-	}
-	switch err := a.Client.Get(ctx, client.ObjectKeyFromObject(desired), liveObj); {
+	switch err := a.Client.Get(ctx, objKey, cached); {
 	case apierrors.IsNotFound(err):
+		a.verified.forget(key)
 	case err != nil:
 		return Unchanged, err
+	case cached.GetAnnotations()[IntentAnnotation] != digest:
+		// Our intent changed (or someone rewrote the annotation): apply without reading more.
+	case a.verified.holds(key, cached, digest):
+		return Unchanged, copyLive(desired, cached)
 	default:
-		held, err := Holds(liveObj, intent)
+		live, held, err := a.readAndCompare(ctx, gvk, objKey, intent)
 		if err != nil {
 			return Unchanged, err
 		}
 		if held {
-			return Unchanged, copyInto(desired, liveObj)
+			a.verified.record(key, live, digest)
+			return Unchanged, copyLive(desired, live)
 		}
 	}
 
 	if err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(intent),
 		client.FieldOwner(a.Owner), client.ForceOwnership); err != nil {
-		return Unchanged, fmt.Errorf("applying %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(desired), err)
+		a.verified.forget(key)
+		return Unchanged, fmt.Errorf("applying %s %s: %w", gvk.Kind, objKey, err)
 	}
 	metrics.ChildApplies.WithLabelValues(a.Owner, gvk.Kind).Inc()
+	// The apply response is the live object: it holds the intent at its resourceVersion.
+	a.verified.record(key, intent, digest)
 	return Applied, runtime.DefaultUnstructuredConverter.FromUnstructured(intent.Object, desired)
 }
 
-// copyInto overwrites dst with src; both are pointers to the same struct type.
-func copyInto(dst, src client.Object) error {
+// readAndCompare reads the whole child from the API server and reports whether it holds intent.
+// A child deleted since the cache saw it does not.
+func (a *Applier) readAndCompare(ctx context.Context, gvk schema.GroupVersionKind, key client.ObjectKey,
+	intent *unstructured.Unstructured) (client.Object, bool, error) {
+	live, err := a.newObject(gvk)
+	if err != nil {
+		return nil, false, err
+	}
+	reader := a.Reader
+	if reader == nil {
+		reader = a.Client
+	}
+	switch err := reader.Get(ctx, key, live); {
+	case apierrors.IsNotFound(err):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, err
+	}
+	held, err := Holds(live, intent)
+	return live, held, err
+}
+
+func (a *Applier) newObject(gvk schema.GroupVersionKind) (client.Object, error) {
+	o, err := a.Scheme.New(gvk)
+	if err != nil {
+		return nil, err
+	}
+	obj, ok := o.(client.Object)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a client.Object", gvk)
+	}
+	return obj, nil
+}
+
+// copyLive gives dst (the desired object) the metadata and status of src (the live object of the
+// same type). The rest of dst stays as desired: the live object holds it already, and a cached one
+// may lack it (childcache.Slim), so copying it would hand callers an object without, say, a
+// ConfigMap's data.
+func copyLive(dst, src client.Object) error {
 	dv, sv := reflect.ValueOf(dst), reflect.ValueOf(src)
-	if dv.Type() != sv.Type() {
+	if dv.Type() != sv.Type() || dv.Kind() != reflect.Pointer || dv.Elem().Kind() != reflect.Struct {
 		return fmt.Errorf("cannot copy %T into %T", src, dst)
 	}
-	dv.Elem().Set(sv.Elem())
+	for _, field := range []string{"ObjectMeta", "Status"} {
+		if f := dv.Elem().FieldByName(field); f.IsValid() && f.CanSet() {
+			f.Set(sv.Elem().FieldByName(field))
+		}
+	}
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	twscheme "github.com/tenantwire/tenantwire/internal/scheme"
 )
@@ -90,5 +91,58 @@ func TestIntentAndHolds(t *testing.T) {
 	}
 	if other.GetAnnotations()[IntentAnnotation] == intent.GetAnnotations()[IntentAnnotation] {
 		t.Error("a changed label left the intent digest unchanged")
+	}
+}
+
+// TestCopyLiveKeepsTheDesiredSpec: callers keep what they asked for (a slimmed cached ConfigMap has
+// no data) and learn the live metadata and status.
+func TestCopyLiveKeepsTheDesiredSpec(t *testing.T) {
+	desired := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "c"}, Data: map[string]string{"k": "v"}}
+	live := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "c", ResourceVersion: "9", UID: "u"}}
+	if err := copyLive(desired, live); err != nil {
+		t.Fatal(err)
+	}
+	if desired.ResourceVersion != "9" || desired.UID != "u" || desired.Data["k"] != "v" {
+		t.Errorf("after copyLive: %+v", desired)
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "n"}}
+	if err := copyLive(ns, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "n"}, Status: corev1.NamespaceStatus{Phase: corev1.NamespaceTerminating}}); err != nil {
+		t.Fatal(err)
+	}
+	if ns.Status.Phase != corev1.NamespaceTerminating {
+		t.Errorf("status not copied: %+v", ns.Status)
+	}
+	if err := copyLive(desired, ns); err == nil {
+		t.Error("copyLive between kinds: no error")
+	}
+}
+
+func TestVerifiedIsPerVersionAndDigest(t *testing.T) {
+	var v verified
+	obj := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{UID: "u", ResourceVersion: "1"}}
+	key := childKey(corev1.SchemeGroupVersion.WithKind("Secret"), client.ObjectKey{Namespace: "ns", Name: "s"})
+	if v.holds(key, obj, "d") {
+		t.Fatal("holds before record")
+	}
+	v.record(key, obj, "d")
+	if !v.holds(key, obj, "d") {
+		t.Fatal("does not hold what was recorded")
+	}
+	if v.holds(key, obj, "other") {
+		t.Error("holds under another intent digest")
+	}
+	changed := obj.DeepCopy()
+	changed.ResourceVersion = "2"
+	if v.holds(key, changed, "d") {
+		t.Error("holds at a newer resourceVersion")
+	}
+	recreated := obj.DeepCopy()
+	recreated.UID = "u2"
+	if v.holds(key, recreated, "d") {
+		t.Error("holds for a recreated object")
+	}
+	v.forget(key)
+	if v.len() != 0 || v.holds(key, obj, "d") {
+		t.Error("forget left the entry")
 	}
 }

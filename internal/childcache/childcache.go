@@ -22,7 +22,8 @@ func ManagedChildrenSelector() k8slabels.Selector {
 	return k8slabels.SelectorFromSet(k8slabels.Set{labels.ManagedBy: labels.ManagedByValue})
 }
 
-// Options limits the cache to our children and strips managedFields from everything it holds.
+// Options limits the cache to our children, strips managedFields from everything it holds and
+// slims children to what the controllers read (Slim).
 //
 // Kinds without an entry, ExternalSecrets above all, fall back to DefaultLabelSelector: our
 // children only. ExternalSecrets cannot have an entry of their own (an entry needs the CRD at
@@ -34,7 +35,7 @@ func Options() cache.Options {
 	own := cache.ByObject{Label: ManagedChildrenSelector()}
 	all := cache.ByObject{Label: k8slabels.Everything()}
 	return cache.Options{
-		DefaultTransform:     cache.TransformStripManagedFields(),
+		DefaultTransform:     transform(),
 		DefaultLabelSelector: ManagedChildrenSelector(),
 		ByObject: map[client.Object]cache.ByObject{
 			&twv1.Tenant{}:                all,

@@ -138,6 +138,7 @@ func New(o Options) (ctrl.Manager, error) {
 	}
 	ir := &integration.Reconciler{
 		Client:               mgr.GetClient(),
+		APIReader:            mgr.GetAPIReader(),
 		Scheme:               scheme,
 		RESTMapper:           mgr.GetRESTMapper(),
 		Recorder:             mgr.GetEventRecorderFor("tenantwire-" + integration.ControllerName),

@@ -81,6 +81,9 @@ func (c *cluster) startOperator(cfg config) error {
 		"--health-probe-bind-address=127.0.0.1:0", "--tenant-concurrency="+conc, "--integration-concurrency="+conc, "--keypolicy-concurrency="+conc, "--pprof-bind-address="+c.pprofAddr,
 		fmt.Sprintf("--kube-api-qps=%g", cfg.QPS), fmt.Sprintf("--kube-api-burst=%d", int(2*cfg.QPS)), "--zap-log-level=error")
 	c.manager.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig)
+	if cfg.GoMemLimit > 0 {
+		c.manager.Env = append(c.manager.Env, fmt.Sprintf("GOMEMLIMIT=%d", cfg.GoMemLimit))
+	}
 	c.manager.Stdout, c.manager.Stderr = logf, logf
 	return c.manager.Start()
 }

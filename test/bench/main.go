@@ -5,9 +5,12 @@
 package main
 
 import (
+	"k8s.io/apimachinery/pkg/api/resource"
+
 	"context"
 	"flag"
 	"fmt"
+	"github.com/tenantwire/tenantwire/internal/manager"
 	"os"
 	"strconv"
 	"strings"
@@ -23,7 +26,16 @@ func main() {
 	timeout := flag.Duration("timeout", 40*time.Minute, "give up on one run after this long")
 	out := flag.String("out", "", "write the results as Markdown to this file")
 	profileDir := flag.String("profile-dir", "", "save CPU profiles of the operator phase and a heap profile at its end (with go tool pprof -top reports) in this directory")
+	memoryLimit := flag.String("memory-limit", "", "run the operator as in a container with this memory limit (e.g. 128Mi): GOMEMLIMIT as the manager derives it from its cgroup; empty: no limit")
 	flag.Parse()
+	var softLimit int64
+	if *memoryLimit != "" {
+		q, err := resource.ParseQuantity(*memoryLimit)
+		if err != nil || q.Value() <= 0 {
+			fatalf("bad -memory-limit %q", *memoryLimit)
+		}
+		softLimit = manager.SoftMemoryLimit(q.Value())
+	}
 
 	if *profileDir != "" {
 		if err := os.MkdirAll(*profileDir, 0o755); err != nil {
@@ -36,7 +48,8 @@ func main() {
 		if err != nil || t <= 0 {
 			fatalf("bad -tenants value %q", s)
 		}
-		cfg := config{Tenants: t, Integrations: *integrations, Concurrency: *concurrency, QPS: *qps, Steady: *steady, ProfileDir: *profileDir}
+		cfg := config{Tenants: t, Integrations: *integrations, Concurrency: *concurrency, QPS: *qps, Steady: *steady, ProfileDir: *profileDir,
+			MemoryLimit: *memoryLimit, GoMemLimit: softLimit}
 		ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 		r, err := run(ctx, cfg)
 		cancel()

@@ -157,7 +157,15 @@ func (r result) print(w io.Writer) {
 	fmt.Fprintf(&b, "  floor (plain client, %d objects): %s\n", r.FloorObjects, r.FloorTime.Round(time.Millisecond))
 	fmt.Fprintf(&b, "  operator, first create to all Ready: %s  ratio operator/floor %.2f\n", r.OperatorTime.Round(time.Millisecond), r.OperatorTime.Seconds()/r.FloorTime.Seconds())
 	fmt.Fprintf(&b, "  operator write requests %.0f (server-side applies %.0f) vs minimum %d: ratio %.2f\n", r.MutatingRequests, r.ApplyRequests, r.MinimumWrites, r.MutatingRequests/float64(r.MinimumWrites))
-	fmt.Fprintf(&b, "  peak RSS %.1f MiB, peak heap in use %.1f MiB\n", r.PeakRSSMiB, r.PeakHeapMiB)
+	fmt.Fprintf(&b, "  peak RSS %.1f MiB, peak heap in use %.1f MiB (%s)\n", r.PeakRSSMiB, r.PeakHeapMiB, r.memoryLimit())
 	fmt.Fprintf(&b, "  reconcile duration p50 <= %s, p99 <= %s (histogram bucket bounds)\n", r.ReconcileP50, r.ReconcileP99)
 	fmt.Fprintf(&b, "  writes in the 10s after the last Ready: %.0f; during the following %s of steady state: %.0f\n", r.SettleWrites, r.Steady, r.SteadyWrites)
+}
+
+// memoryLimit says under which memory limit the operator ran.
+func (r result) memoryLimit() string {
+	if r.MemoryLimit == "" {
+		return "no GOMEMLIMIT"
+	}
+	return fmt.Sprintf("as in a %s container: GOMEMLIMIT %.1f MiB", r.MemoryLimit, float64(r.GoMemLimit)/(1<<20))
 }

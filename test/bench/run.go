@@ -28,6 +28,10 @@ type config struct {
 	// ProfileDir, when set, receives the operator's CPU profiles of the operator phase and its heap
 	// profile when everything is Ready.
 	ProfileDir string
+	// MemoryLimit is the container memory limit the operator runs as if under (empty: none), and
+	// GoMemLimit the GOMEMLIMIT it then gets (0: unset).
+	MemoryLimit string
+	GoMemLimit  int64
 }
 
 type result struct {

@@ -1,0 +1,71 @@
+package apply
+
+import (
+	"hash/fnv"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// verified remembers, per child, the last version of it known to hold our intent: the object's UID
+// and resourceVersion with the intent digest. The manager's cache holds children without the fields
+// we set (see childcache), so the cache alone cannot say whether a child still holds the intent; an
+// unchanged resourceVersion can. Any change to the object (a hand edit, another controller's
+// status write) changes its resourceVersion and costs one uncached read to verify again.
+//
+// Keys and versions are stored as 64-bit FNV hashes, about 40 bytes per child with the map's own
+// overhead: the memo must stay small next to the slim cache it stands in for. A collision could at
+// worst skip one apply of an object whose kind, name, UID, resourceVersion and intent digest all
+// hash alike.
+type verified struct {
+	mu sync.Mutex
+	m  map[uint64]uint64
+}
+
+func childKey(gvk schema.GroupVersionKind, key client.ObjectKey) uint64 {
+	h := fnv.New64a()
+	for _, s := range []string{gvk.Group, gvk.Kind, key.Namespace, key.Name} {
+		_, _ = h.Write([]byte(s))
+		_, _ = h.Write([]byte{0})
+	}
+	return h.Sum64()
+}
+
+func versionOf(obj client.Object, digest string) uint64 {
+	h := fnv.New64a()
+	for _, s := range []string{string(obj.GetUID()), obj.GetResourceVersion(), digest} {
+		_, _ = h.Write([]byte(s))
+		_, _ = h.Write([]byte{0})
+	}
+	return h.Sum64()
+}
+
+// holds reports whether obj, at its resourceVersion, was verified to carry the intent digest.
+func (v *verified) holds(key uint64, obj client.Object, digest string) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	got, ok := v.m[key]
+	return ok && got == versionOf(obj, digest)
+}
+
+func (v *verified) record(key uint64, obj client.Object, digest string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.m == nil {
+		v.m = map[uint64]uint64{}
+	}
+	v.m[key] = versionOf(obj, digest)
+}
+
+func (v *verified) forget(key uint64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	delete(v.m, key)
+}
+
+func (v *verified) len() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return len(v.m)
+}
