@@ -93,9 +93,9 @@ type decision struct {
 	pendingSince time.Time
 }
 
-// decide is the whole policy, a pure function of the two statuses, whether they are equal, what
-// is remembered of the object and the time.
-// urgent marks a change the kind wants written at once whatever its Ready says (see Kind.Urgent).
+// decide is the whole policy, a pure function of the two statuses, whether they are equal or the
+// change is urgent (written at once whatever Ready says, see Kind.Urgent), what is remembered of
+// the object and the time.
 func decide(cur, next summary, equal, urgent bool, m memo, now time.Time, t Timing) decision {
 	if equal {
 		return decision{}
