@@ -65,6 +65,9 @@ type Reconciler struct {
 	// AllowedImagePrefixes are the only images (besides SyncImage) an Integration may name: tenant
 	// admins edit Integrations, and an arbitrary image would run with the tenant's credentials.
 	AllowedImagePrefixes []string
+	// StatusCoalescer defers status writes that only report further progress; nil writes every
+	// change at once.
+	StatusCoalescer *status.Coalescer
 
 	controller controller.Controller
 	cache      cache.Cache
@@ -198,10 +201,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 
 	obs, result, err := r.reconcileChildren(ctx, in)
-	if serr := r.writeStatus(ctx, in, computeStatus(in, obs, metav1.NewTime(r.Clock.Now()))); serr != nil {
-		err = errors.Join(err, serr)
-	}
-	return result, err
+	after, serr := r.writeStatus(ctx, in, computeStatus(in, obs, metav1.NewTime(r.Clock.Now())))
+	return status.Sooner(result, after), errors.Join(err, serr)
 }
 
 func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration) (observation, ctrl.Result, error) {
@@ -531,8 +532,16 @@ func (r *Reconciler) deleteDeployment(ctx context.Context, in *twv1.Integration)
 	return true, nil
 }
 
-// writeStatus makes at most one status write, and none when nothing changed.
-func (r *Reconciler) writeStatus(ctx context.Context, in *twv1.Integration, st twv1.IntegrationStatus) error {
-	return status.Write(ctx, r.Client, r.Recorder, in, "Integration", &in.Status, st,
-		func(s *twv1.IntegrationStatus) []metav1.Condition { return s.Conditions }, "Credentials are synced and the sync workload is available")
+var integrationStatus = status.Kind[twv1.IntegrationStatus]{
+	Name:               "Integration",
+	Conditions:         func(s *twv1.IntegrationStatus) []metav1.Condition { return s.Conditions },
+	ObservedGeneration: func(s *twv1.IntegrationStatus) int64 { return s.ObservedGeneration },
+	ReadyMessage:       "Credentials are synced and the sync workload is available",
+}
+
+// writeStatus makes at most one status write, and none when nothing changed; it returns when to
+// reconcile again to write a deferred step of progress.
+func (r *Reconciler) writeStatus(ctx context.Context, in *twv1.Integration, st twv1.IntegrationStatus) (time.Duration, error) {
+	w := status.Writer{Client: r.Client, Recorder: r.Recorder, Coalescer: r.StatusCoalescer}
+	return status.Write(ctx, w, in, integrationStatus, &in.Status, st)
 }

@@ -81,8 +81,18 @@ func (r *Reconciler) coveredTenants(ctx context.Context, kp *twv1.KeyPolicy, now
 	return out, nil
 }
 
-// writeStatus makes at most one status write, and none when nothing changed.
+var keyPolicyStatus = status.Kind[twv1.KeyPolicyStatus]{
+	Name:               "KeyPolicy",
+	Conditions:         func(s *twv1.KeyPolicyStatus) []metav1.Condition { return s.Conditions },
+	ObservedGeneration: func(s *twv1.KeyPolicyStatus) int64 { return s.ObservedGeneration },
+	ReadyMessage:       "Keyrings of all covered tenants are current",
+}
+
+// writeStatus makes at most one status write, and none when nothing changed. A policy's status is
+// not coalesced: it is written only once every covered tenant has reported, changes are already
+// gathered for statusBatchDelay, and every reason it can be not Ready with is a problem, which
+// the coalescing rules would write at once anyway.
 func (r *Reconciler) writeStatus(ctx context.Context, kp *twv1.KeyPolicy, st twv1.KeyPolicyStatus) error {
-	return status.Write(ctx, r.Client, r.Recorder, kp, "KeyPolicy", &kp.Status, st,
-		func(s *twv1.KeyPolicyStatus) []metav1.Condition { return s.Conditions }, "Keyrings of all covered tenants are current")
+	_, err := status.Write(ctx, status.Writer{Client: r.Client, Recorder: r.Recorder}, kp, keyPolicyStatus, &kp.Status, st)
+	return err
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tenantwire/tenantwire/controllers/integration"
 	"github.com/tenantwire/tenantwire/controllers/tenant"
+	"github.com/tenantwire/tenantwire/internal/status"
 	"github.com/tenantwire/tenantwire/internal/testenv"
 )
 
@@ -35,9 +36,11 @@ func TestMain(m *testing.M) {
 			return err
 		}
 		tr := &tenant.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: scheme,
-			Recorder: mgr.GetEventRecorderFor("tenantwire-tenant"), Clock: clock.RealClock{}, DNS: tenant.DefaultDNSTarget}
+			Recorder: mgr.GetEventRecorderFor("tenantwire-tenant"), Clock: clock.RealClock{}, DNS: tenant.DefaultDNSTarget,
+			StatusCoalescer: status.NewCoalescer(clock.RealClock{}, status.DefaultTiming)}
 		ir := &integration.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: scheme, RESTMapper: mgr.GetRESTMapper(),
-			Recorder: mgr.GetEventRecorderFor("tenantwire-integration"), Clock: clock.RealClock{}, SyncImage: "tenantwire:test"}
+			Recorder: mgr.GetEventRecorderFor("tenantwire-integration"), Clock: clock.RealClock{}, SyncImage: "tenantwire:test",
+			StatusCoalescer: status.NewCoalescer(clock.RealClock{}, status.DefaultTiming)}
 		fakeClock = clocktesting.NewFakeClock(t0)
 		// The manager runs one KeyPolicy reconciler; tests call a second one directly, with its own
 		// write counter, so that what a single reconcile writes is measured apart from the manager.

@@ -56,6 +56,9 @@ type Reconciler struct {
 	Clock     clock.PassiveClock
 	// DNS is where tenant pods may resolve names.
 	DNS DNSTarget
+	// StatusCoalescer defers status writes that only report further progress; nil writes every
+	// change at once.
+	StatusCoalescer *status.Coalescer
 
 	applierOnce sync.Once
 	apply       *apply.Applier
@@ -158,9 +161,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		err = errors.Join(err, eerr)
 		r.recordExportTransition(t, obs.export)
 	}
-	if serr := r.writeStatus(ctx, t, computeStatus(t, obs, lc, metav1.NewTime(now))); serr != nil {
-		err = errors.Join(err, serr)
-	}
+	after, serr := r.writeStatus(ctx, t, computeStatus(t, obs, lc, metav1.NewTime(now)))
+	err = errors.Join(err, serr)
+	result = status.Sooner(result, after)
 	if err == nil && lc.Purged && deleting {
 		// Purged: nothing is left to protect, so the Tenant goes at once.
 		metrics.ForgetReady("Tenant", "", t.Name)
@@ -255,10 +258,29 @@ func (r *Reconciler) checkNamespaceOwner(ctx context.Context, t *twv1.Tenant) (*
 		reconcile.TerminalError(errors.New(msg))
 }
 
-// writeStatus makes at most one status write, and none when nothing changed.
-func (r *Reconciler) writeStatus(ctx context.Context, t *twv1.Tenant, st twv1.TenantStatus) error {
-	return status.Write(ctx, r.Client, r.Recorder, t, "Tenant", &t.Status, st,
-		func(s *twv1.TenantStatus) []metav1.Condition { return s.Conditions }, "Tenant namespace and isolation are in place")
+var tenantStatus = status.Kind[twv1.TenantStatus]{
+	Name:               "Tenant",
+	Conditions:         func(s *twv1.TenantStatus) []metav1.Condition { return s.Conditions },
+	ObservedGeneration: func(s *twv1.TenantStatus) int64 { return s.ObservedGeneration },
+	ReadyMessage:       "Tenant namespace and isolation are in place",
+	// recordExportTransition compares with the written export: until it is written, every
+	// reconcile would record the export's outcome again.
+	Urgent: func(cur, next *twv1.TenantStatus) bool { return exportPhase(cur.Export) != exportPhase(next.Export) },
+}
+
+// exportPhase identifies an export's progress: its request and phase.
+func exportPhase(e *twv1.TenantExportStatus) [2]string {
+	if e == nil {
+		return [2]string{}
+	}
+	return [2]string{e.Request, string(e.Phase)}
+}
+
+// writeStatus makes at most one status write, and none when nothing changed; it returns when to
+// reconcile again to write a deferred step of progress.
+func (r *Reconciler) writeStatus(ctx context.Context, t *twv1.Tenant, st twv1.TenantStatus) (time.Duration, error) {
+	w := status.Writer{Client: r.Client, Recorder: r.Recorder, Coalescer: r.StatusCoalescer}
+	return status.Write(ctx, w, t, tenantStatus, &t.Status, st)
 }
 
 // purge is the single place a tenant's data is destroyed. The keyring goes first: once it is

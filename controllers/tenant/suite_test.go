@@ -5,10 +5,12 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/utils/clock"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 
+	"github.com/tenantwire/tenantwire/internal/status"
 	"github.com/tenantwire/tenantwire/internal/testenv"
 )
 
@@ -34,6 +36,8 @@ func TestMain(m *testing.M) {
 			Recorder:  mgr.GetEventRecorderFor("tenantwire-" + ControllerName),
 			Clock:     fakeClock,
 			DNS:       DefaultDNSTarget,
+			// Lifecycle decisions follow fakeClock; status coalescing keeps real time.
+			StatusCoalescer: status.NewCoalescer(clock.RealClock{}, status.DefaultTiming),
 		}
 		return reconciler.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 2})
 	}))

@@ -21,10 +21,18 @@ func RecordReadyTransition(rec record.EventRecorder, obj runtime.Object, conds [
 	switch {
 	case after.Status == metav1.ConditionTrue:
 		rec.Event(obj, corev1.EventTypeNormal, twv1.ConditionReady, readyMessage)
-	case IsTrue(conds, twv1.ConditionReconciling) && progressReasons[after.Reason]:
+	case IsProgress(conds):
 	default:
 		rec.Event(obj, corev1.EventTypeWarning, after.Reason, after.Message)
 	}
+}
+
+// IsProgress reports whether conds describe a resource that is converging normally: Ready False
+// with a progress reason while Reconciling is True.
+func IsProgress(conds []metav1.Condition) bool {
+	ready := Get(conds, twv1.ConditionReady)
+	return ready != nil && ready.Status == metav1.ConditionFalse && progressReasons[ready.Reason] &&
+		IsTrue(conds, twv1.ConditionReconciling)
 }
 
 // progressReasons are the reasons of a resource that is converging normally.

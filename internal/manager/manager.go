@@ -21,6 +21,7 @@ import (
 	"github.com/tenantwire/tenantwire/controllers/tenant"
 	"github.com/tenantwire/tenantwire/internal/childcache"
 	twscheme "github.com/tenantwire/tenantwire/internal/scheme"
+	"github.com/tenantwire/tenantwire/internal/status"
 )
 
 // Options are the manager's command-line settings.
@@ -42,6 +43,7 @@ type Options struct {
 	EnableHTTP2            bool
 	GracefulShutdown       time.Duration
 	PprofAddr              string
+	StatusTiming           status.Timing
 	Zap                    zap.Options
 }
 
@@ -64,6 +66,10 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.EnableHTTP2, "enable-http2", false, "Serve metrics over HTTP/2 (off by default: CVE-2023-44487, CVE-2023-39325).")
 	fs.DurationVar(&o.GracefulShutdown, "graceful-shutdown-timeout", 30*time.Second, "How long running reconciles may take to finish on shutdown.")
 	fs.StringVar(&o.PprofAddr, "pprof-bind-address", "", "Address of the Go pprof endpoints (/debug/pprof); empty disables them. Bind it to loopback: it is unauthenticated.")
+	fs.DurationVar(&o.StatusTiming.SettleDelay, "status-settle-delay", status.DefaultTiming.SettleDelay,
+		"How long a Tenant's or Integration's status change that only reports further progress waits before it is written; Ready, failures and new generations are written at once.")
+	fs.DurationVar(&o.StatusTiming.MinInterval, "status-min-interval", status.DefaultTiming.MinInterval,
+		"Least time between two status writes of one object that only report further progress.")
 	o.Zap.BindFlags(fs)
 }
 
@@ -126,12 +132,13 @@ func New(o Options) (ctrl.Manager, error) {
 	}
 
 	tr := &tenant.Reconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Scheme:    scheme,
-		Recorder:  mgr.GetEventRecorderFor("tenantwire-" + tenant.ControllerName),
-		Clock:     clock.RealClock{},
-		DNS:       dns,
+		Client:          mgr.GetClient(),
+		APIReader:       mgr.GetAPIReader(),
+		Scheme:          scheme,
+		Recorder:        mgr.GetEventRecorderFor("tenantwire-" + tenant.ControllerName),
+		Clock:           clock.RealClock{},
+		DNS:             dns,
+		StatusCoalescer: status.NewCoalescer(clock.RealClock{}, o.StatusTiming),
 	}
 	if err := tr.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: o.TenantConcurrency}); err != nil {
 		return nil, err
@@ -145,6 +152,7 @@ func New(o Options) (ctrl.Manager, error) {
 		Clock:                clock.RealClock{},
 		SyncImage:            o.SyncImage,
 		AllowedImagePrefixes: o.AllowedImagePrefixes,
+		StatusCoalescer:      status.NewCoalescer(clock.RealClock{}, o.StatusTiming),
 	}
 	if err := ir.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: o.IntegrationConcurrency}); err != nil {
 		return nil, err

@@ -1,0 +1,175 @@
+package status
+
+import (
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+
+	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
+	"github.com/tenantwire/tenantwire/internal/conditions"
+)
+
+// Timing says how long steps of normal progress may wait before they are written.
+type Timing struct {
+	// SettleDelay is how long a progress-only change waits for the next one (or for Ready) before
+	// it is written.
+	SettleDelay time.Duration
+	// MinInterval is the least time between two progress-only writes of the same object.
+	MinInterval time.Duration
+}
+
+// DefaultTiming is the manager's default: a resource that converges within two seconds has its
+// status written once, as Ready; a slow one shows its progress within two seconds and then at most
+// every ten.
+var DefaultTiming = Timing{SettleDelay: 2 * time.Second, MinInterval: 10 * time.Second}
+
+// Coalescer defers status writes that only report the next step of normal progress, so that an
+// object converging through several such steps writes its status about twice (its first progress
+// and Ready) instead of once per step. It remembers, per object UID and in memory only, since when
+// a progress change has been waiting and when the status was last written; after a restart every
+// object counts as written long ago. A nil *Coalescer writes every change at once.
+type Coalescer struct {
+	clock  clock.PassiveClock
+	timing Timing
+
+	mu        sync.Mutex
+	objects   map[types.UID]memo
+	lastSweep time.Time
+}
+
+// NewCoalescer returns a Coalescer that reads the time from c.
+func NewCoalescer(c clock.PassiveClock, t Timing) *Coalescer {
+	return &Coalescer{clock: c, timing: t, objects: map[types.UID]memo{}}
+}
+
+// memo is what the coalescer remembers of one object. The zero value is what it knows of an object
+// it has never seen.
+type memo struct {
+	// pendingSince is when a deferred progress change was first seen; zero when none waits.
+	pendingSince time.Time
+	// lastWrite is when this process last wrote the object's status; zero when unknown.
+	lastWrite time.Time
+}
+
+// summary is what the decision needs to know of one status.
+type summary struct {
+	hasReady           bool
+	progress           bool
+	observedGeneration int64
+}
+
+func summarize(conds []metav1.Condition, observedGeneration int64) summary {
+	return summary{
+		hasReady:           conditions.Get(conds, twv1.ConditionReady) != nil,
+		progress:           conditions.IsProgress(conds),
+		observedGeneration: observedGeneration,
+	}
+}
+
+// deferrable reports whether going from cur to next only reports a further step of normal progress
+// of the same generation, or the first status of an object that is still converging. Everything
+// else (Ready True, a failure, leaving Ready True, a new generation) is written at once.
+func deferrable(cur, next summary) bool {
+	if !next.progress {
+		return false
+	}
+	if !cur.hasReady {
+		return true
+	}
+	return cur.progress && cur.observedGeneration == next.observedGeneration
+}
+
+// decision is the outcome of decide.
+type decision struct {
+	// write: patch the status now.
+	write bool
+	// requeueAfter is when to look again at a deferred change; zero when nothing is deferred.
+	requeueAfter time.Duration
+	// pendingSince is the object's pending mark after this decision (zero: none). A write keeps
+	// the mark until it succeeds, so that a failed write is retried without waiting again.
+	pendingSince time.Time
+}
+
+// decide is the whole policy, a pure function of the two statuses, whether they are equal or the
+// change is urgent (written at once whatever Ready says, see Kind.Urgent), what is remembered of
+// the object and the time.
+func decide(cur, next summary, equal, urgent bool, m memo, now time.Time, t Timing) decision {
+	if equal {
+		return decision{}
+	}
+	if urgent || !deferrable(cur, next) {
+		return decision{write: true, pendingSince: m.pendingSince}
+	}
+	since := m.pendingSince
+	if since.IsZero() {
+		since = now
+	}
+	wait := since.Add(t.SettleDelay).Sub(now)
+	if !m.lastWrite.IsZero() {
+		wait = max(wait, m.lastWrite.Add(t.MinInterval).Sub(now))
+	}
+	if wait <= 0 {
+		return decision{write: true, pendingSince: m.pendingSince}
+	}
+	return decision{requeueAfter: wait, pendingSince: since}
+}
+
+// forgetAfter is how long an entry outlives its last use. An object with a deferred change is
+// requeued within max(SettleDelay, MinInterval), so an entry older than that plus a minute belongs
+// to an object that is gone (or to a queue a minute behind, which then waits one SettleDelay more);
+// a last write older than MinInterval no longer holds anything back.
+func (t Timing) forgetAfter() time.Duration { return t.SettleDelay + t.MinInterval + time.Minute }
+
+// decide applies the policy to one object and records its pending mark.
+func (c *Coalescer) decide(uid types.UID, cur, next summary, equal, urgent bool) decision {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.clock.Now()
+	c.sweep(now)
+	m := c.objects[uid]
+	d := decide(cur, next, equal, urgent, m, now, c.timing)
+	m.pendingSince = d.pendingSince
+	c.store(uid, m)
+	return d
+}
+
+// written records a successful status write.
+func (c *Coalescer) written(uid types.UID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.store(uid, memo{lastWrite: c.clock.Now()})
+}
+
+func (c *Coalescer) store(uid types.UID, m memo) {
+	if m == (memo{}) {
+		delete(c.objects, uid)
+		return
+	}
+	c.objects[uid] = m
+}
+
+// sweep drops, at most once per forgetAfter, the entries that can no longer matter. Deleted objects
+// are not reported to the coalescer (a reconcile that finds one gone knows only its name), so this
+// is what keeps the map bounded by the objects written or deferred recently.
+func (c *Coalescer) sweep(now time.Time) {
+	horizon := c.timing.forgetAfter()
+	if now.Sub(c.lastSweep) < horizon {
+		return
+	}
+	c.lastSweep = now
+	for uid, m := range c.objects {
+		if now.Sub(m.pendingSince) >= horizon && now.Sub(m.lastWrite) >= horizon {
+			delete(c.objects, uid)
+		}
+	}
+}
+
+// len is the number of objects remembered, for tests.
+func (c *Coalescer) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.objects)
+}

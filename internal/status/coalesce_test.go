@@ -1,0 +1,191 @@
+package status
+
+import (
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
+	"github.com/tenantwire/tenantwire/internal/conditions"
+)
+
+var (
+	t0     = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	timing = Timing{SettleDelay: 2 * time.Second, MinInterval: 10 * time.Second}
+)
+
+// statusWith summarizes a status whose Ready has the given status and reason; reconciling adds
+// Reconciling True as conditions.SetSummary does for progress.
+func statusWith(gen int64, ready metav1.ConditionStatus, reason string, reconciling bool) summary {
+	var conds []metav1.Condition
+	now := metav1.NewTime(t0)
+	conditions.Set(&conds, gen, twv1.ConditionReady, ready, reason, "msg", now)
+	if reconciling {
+		conditions.True(&conds, gen, twv1.ConditionReconciling, reason, "msg", now)
+	}
+	return summarize(conds, gen)
+}
+
+func TestDecide(t *testing.T) {
+	none := summary{}
+	progress := func(gen int64, reason string) summary {
+		return statusWith(gen, metav1.ConditionFalse, reason, true)
+	}
+	ready := statusWith(1, metav1.ConditionTrue, twv1.ReasonReconciled, false)
+	failure := statusWith(1, metav1.ConditionFalse, twv1.ReasonApplyFailed, true)
+	stalled := statusWith(1, metav1.ConditionFalse, twv1.ReasonSecretStoreMissing, false)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+
+	tests := map[string]struct {
+		cur, next summary
+		equal     bool
+		urgent    bool
+		memo      memo
+		now       time.Time
+		want      decision
+	}{
+		"progress to progress is deferred": {
+			cur: progress(1, twv1.ReasonCredentialsPending), next: progress(1, twv1.ReasonDeploymentProgressing),
+			now: t0, want: decision{requeueAfter: 2 * time.Second, pendingSince: t0},
+		},
+		"deferred, settle delay not over yet": {
+			cur: progress(1, twv1.ReasonCredentialsPending), next: progress(1, twv1.ReasonDeploymentProgressing),
+			memo: memo{pendingSince: t0}, now: at(500 * time.Millisecond),
+			want: decision{requeueAfter: 1500 * time.Millisecond, pendingSince: t0},
+		},
+		"settle delay and interval over: written": {
+			cur: progress(1, twv1.ReasonCredentialsPending), next: progress(1, twv1.ReasonDeploymentProgressing),
+			memo: memo{pendingSince: at(9 * time.Second), lastWrite: t0}, now: at(11 * time.Second),
+			want: decision{write: true, pendingSince: at(9 * time.Second)},
+		},
+		"settle delay over, last write too recent: waits for the interval": {
+			cur: progress(1, twv1.ReasonCredentialsPending), next: progress(1, twv1.ReasonDeploymentProgressing),
+			memo: memo{pendingSince: at(3 * time.Second), lastWrite: at(time.Second)}, now: at(6 * time.Second),
+			want: decision{requeueAfter: 5 * time.Second, pendingSince: at(3 * time.Second)},
+		},
+		"first sight, last write too recent: waits for the later of both": {
+			cur: progress(1, twv1.ReasonCredentialsPending), next: progress(1, twv1.ReasonDeploymentProgressing),
+			memo: memo{lastWrite: at(-9 * time.Second)}, now: t0,
+			want: decision{requeueAfter: 2 * time.Second, pendingSince: t0},
+		},
+		"Ready True is written at once": {
+			cur: progress(1, twv1.ReasonDeploymentProgressing), next: ready,
+			memo: memo{pendingSince: t0, lastWrite: t0}, now: at(time.Millisecond),
+			want: decision{write: true, pendingSince: t0},
+		},
+		"failure is written at once": {
+			cur: progress(1, twv1.ReasonDeploymentProgressing), next: failure,
+			memo: memo{lastWrite: t0}, now: at(time.Millisecond), want: decision{write: true},
+		},
+		"stalled is written at once": {
+			cur: progress(1, twv1.ReasonCredentialsPending), next: stalled, now: t0, want: decision{write: true},
+		},
+		"recovery from a failure is written at once": {
+			cur: failure, next: progress(1, twv1.ReasonDeploymentProgressing),
+			memo: memo{lastWrite: t0}, now: at(time.Millisecond), want: decision{write: true},
+		},
+		"leaving Ready True is written at once": {
+			cur: ready, next: progress(1, twv1.ReasonDeploymentProgressing),
+			memo: memo{lastWrite: t0}, now: at(time.Millisecond), want: decision{write: true},
+		},
+		"a new generation is written at once": {
+			cur: progress(1, twv1.ReasonDeploymentProgressing), next: progress(2, twv1.ReasonDeploymentProgressing),
+			memo: memo{lastWrite: t0}, now: at(time.Millisecond), want: decision{write: true},
+		},
+		"progress without Reconciling is not progress": {
+			cur:  progress(1, twv1.ReasonCredentialsPending),
+			next: statusWith(1, metav1.ConditionFalse, twv1.ReasonDeploymentProgressing, false),
+			now:  t0, want: decision{write: true},
+		},
+		"an urgent change is written at once": {
+			cur: progress(1, twv1.ReasonCredentialsPending), next: progress(1, twv1.ReasonDeploymentProgressing), urgent: true,
+			memo: memo{lastWrite: t0}, now: at(time.Millisecond), want: decision{write: true},
+		},
+		"first status in progress is deferred": {
+			cur: none, next: progress(1, twv1.ReasonCredentialsPending),
+			now: t0, want: decision{requeueAfter: 2 * time.Second, pendingSince: t0},
+		},
+		"first status in progress is written once settled": {
+			cur: none, next: progress(1, twv1.ReasonCredentialsPending),
+			memo: memo{pendingSince: t0}, now: at(2 * time.Second), want: decision{write: true, pendingSince: t0},
+		},
+		"first status Ready within the settle delay is written at once": {
+			cur: none, next: ready, memo: memo{pendingSince: t0}, now: at(time.Second),
+			want: decision{write: true, pendingSince: t0},
+		},
+		"first status failure is written at once": {
+			cur: none, next: stalled, now: t0, want: decision{write: true},
+		},
+		"equal status: no write and the mark cleared": {
+			cur: progress(1, twv1.ReasonCredentialsPending), next: progress(1, twv1.ReasonCredentialsPending), equal: true,
+			memo: memo{pendingSince: t0, lastWrite: t0}, now: at(time.Second), want: decision{},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := decide(tc.cur, tc.next, tc.equal, tc.urgent, tc.memo, tc.now, timing); got != tc.want {
+				t.Errorf("decide = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecideWithoutDelaysWritesAtOnce(t *testing.T) {
+	progress := statusWith(1, metav1.ConditionFalse, twv1.ReasonCredentialsPending, true)
+	if got := decide(summary{}, progress, false, false, memo{lastWrite: t0}, t0, Timing{}); !got.write {
+		t.Errorf("decide = %+v, want a write", got)
+	}
+}
+
+// TestCoalescerMemory follows one object through the coalescer on a fake clock: what it remembers
+// between decisions, that a write clears the pending mark, and that entries do not outlive use.
+func TestCoalescerMemory(t *testing.T) {
+	clk := clocktesting.NewFakePassiveClock(t0)
+	c := NewCoalescer(clk, timing)
+	uid := types.UID("u1")
+	pending := statusWith(1, metav1.ConditionFalse, twv1.ReasonCredentialsPending, true)
+	progressing := statusWith(1, metav1.ConditionFalse, twv1.ReasonDeploymentProgressing, true)
+	ready := statusWith(1, metav1.ConditionTrue, twv1.ReasonReconciled, false)
+
+	step := func(cur, next summary, equal, wantWrite bool, wantAfter time.Duration) {
+		t.Helper()
+		d := c.decide(uid, cur, next, equal, false)
+		if d.write != wantWrite || d.requeueAfter != wantAfter {
+			t.Fatalf("at %s: decide = %+v, want write=%v requeueAfter=%s", clk.Now().Sub(t0), d, wantWrite, wantAfter)
+		}
+		if d.write {
+			c.written(uid)
+		}
+	}
+	step(summary{}, pending, false, false, 2*time.Second)
+	clk.SetTime(t0.Add(time.Second))
+	step(summary{}, pending, false, false, time.Second)
+	clk.SetTime(t0.Add(2 * time.Second))
+	step(summary{}, pending, false, true, 0)
+	// Next progress: settle from now, but the interval since the write decides.
+	clk.SetTime(t0.Add(3 * time.Second))
+	step(pending, progressing, false, false, 9*time.Second)
+	// Back to what is written: nothing to write and no mark left.
+	step(pending, pending, true, false, 0)
+	if m := c.objects[uid]; !m.pendingSince.IsZero() {
+		t.Fatalf("equal status kept the pending mark: %+v", m)
+	}
+	step(pending, progressing, false, false, 9*time.Second)
+	clk.SetTime(t0.Add(4 * time.Second))
+	step(pending, ready, false, true, 0)
+	if m := c.objects[uid]; !m.pendingSince.IsZero() || !m.lastWrite.Equal(clk.Now()) {
+		t.Fatalf("after a write: %+v, want only the write time", m)
+	}
+
+	// Another object's decision long after sweeps the first one's entry away.
+	clk.SetTime(t0.Add(timing.forgetAfter() + 5*time.Second))
+	if d := c.decide("u2", summary{}, pending, false, false); d.write {
+		t.Fatalf("first progress of u2 written at once")
+	}
+	if _, ok := c.objects[uid]; ok || c.len() != 1 {
+		t.Errorf("stale entry kept: %d entries", c.len())
+	}
+}
