@@ -67,9 +67,9 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.GracefulShutdown, "graceful-shutdown-timeout", 30*time.Second, "How long running reconciles may take to finish on shutdown.")
 	fs.StringVar(&o.PprofAddr, "pprof-bind-address", "", "Address of the Go pprof endpoints (/debug/pprof); empty disables them. Bind it to loopback: it is unauthenticated.")
 	fs.DurationVar(&o.StatusTiming.SettleDelay, "status-settle-delay", status.DefaultTiming.SettleDelay,
-		"How long a Tenant's or Integration's status change that only reports further progress waits before it is written; Ready, failures and new generations are written at once.")
+		"How long a Tenant's or Integration's status that only reports further progress must hold still before it is written; Ready, failures and new generations are written at once.")
 	fs.DurationVar(&o.StatusTiming.MinInterval, "status-min-interval", status.DefaultTiming.MinInterval,
-		"Least time between two status writes of one object that only report further progress.")
+		"Least time between two status writes of one object that only report further progress, and the longest such a write waits while further steps keep coming.")
 	o.Zap.BindFlags(fs)
 }
 

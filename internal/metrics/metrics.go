@@ -23,6 +23,13 @@ var (
 		Help: "Server-side apply requests sent for child objects.",
 	}, []string{"controller", "kind"})
 
+	// StatusWrites counts status subresource writes, by kind. Converging objects write about twice
+	// (their first status and Ready; see status.Coalescer); in a steady state it stays flat.
+	StatusWrites = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tenantwire_status_writes_total",
+		Help: "Status subresource writes, by resource kind.",
+	}, []string{"kind"})
+
 	// WorkloadRollouts counts pod-template changes of sync workloads caused by a rotation, by cause
 	// (credentials or keys). Each rotation should add exactly one per affected Integration.
 	WorkloadRollouts = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -50,7 +57,7 @@ var (
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(Ready, ChildApplies, WorkloadRollouts, KeyAge, NextRotation, KeyRotations)
+	ctrlmetrics.Registry.MustRegister(Ready, ChildApplies, StatusWrites, WorkloadRollouts, KeyAge, NextRotation, KeyRotations)
 }
 
 // SetReady records whether an object is Ready.

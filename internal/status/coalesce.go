@@ -14,16 +14,17 @@ import (
 
 // Timing says how long steps of normal progress may wait before they are written.
 type Timing struct {
-	// SettleDelay is how long a progress-only change waits for the next one (or for Ready) before
-	// it is written.
+	// SettleDelay is how long a progress-only status must hold still (no further step, no Ready)
+	// before it is written.
 	SettleDelay time.Duration
-	// MinInterval is the least time between two progress-only writes of the same object.
+	// MinInterval is the least time between two progress-only writes of the same object, and the
+	// longest a progress step waits while further steps keep coming.
 	MinInterval time.Duration
 }
 
-// DefaultTiming is the manager's default: a resource that converges within two seconds has its
-// status written once, as Ready; a slow one shows its progress within two seconds and then at most
-// every ten.
+// DefaultTiming is the manager's default: a resource whose steps come less than two seconds apart
+// until Ready has its status written once, as Ready; a slow one shows where it stopped after two
+// seconds, and its progress at most every ten.
 var DefaultTiming = Timing{SettleDelay: 2 * time.Second, MinInterval: 10 * time.Second}
 
 // Coalescer defers status writes that only report the next step of normal progress, so that an
@@ -48,10 +49,21 @@ func NewCoalescer(c clock.PassiveClock, t Timing) *Coalescer {
 // memo is what the coalescer remembers of one object. The zero value is what it knows of an object
 // it has never seen.
 type memo struct {
-	// pendingSince is when a deferred progress change was first seen; zero when none waits.
-	pendingSince time.Time
+	// pending is the progress change waiting to be written; zero when none waits.
+	pending pending
 	// lastWrite is when this process last wrote the object's status; zero when unknown.
 	lastWrite time.Time
+}
+
+// pending is a deferred progress change.
+type pending struct {
+	// first is when the first change deferred since the last write was seen: nothing waits longer
+	// than MinInterval from it.
+	first time.Time
+	// since is when the status now deferred (digest) was first seen: it is written once it has
+	// held still for SettleDelay.
+	since  time.Time
+	digest uint64
 }
 
 // summary is what the decision needs to know of one status.
@@ -59,13 +71,16 @@ type summary struct {
 	hasReady           bool
 	progress           bool
 	observedGeneration int64
+	// digest tells one status from another.
+	digest uint64
 }
 
-func summarize(conds []metav1.Condition, observedGeneration int64) summary {
+func summarize(conds []metav1.Condition, observedGeneration int64, digest uint64) summary {
 	return summary{
 		hasReady:           conditions.Get(conds, twv1.ConditionReady) != nil,
 		progress:           conditions.IsProgress(conds),
 		observedGeneration: observedGeneration,
+		digest:             digest,
 	}
 }
 
@@ -88,9 +103,9 @@ type decision struct {
 	write bool
 	// requeueAfter is when to look again at a deferred change; zero when nothing is deferred.
 	requeueAfter time.Duration
-	// pendingSince is the object's pending mark after this decision (zero: none). A write keeps
-	// the mark until it succeeds, so that a failed write is retried without waiting again.
-	pendingSince time.Time
+	// pending is the object's pending mark after this decision (zero: none). A write keeps the
+	// mark until it succeeds, so that a failed write is retried without waiting again.
+	pending pending
 }
 
 // decide is the whole policy, a pure function of the two statuses, whether they are equal or the
@@ -101,20 +116,26 @@ func decide(cur, next summary, equal, urgent bool, m memo, now time.Time, t Timi
 		return decision{}
 	}
 	if urgent || !deferrable(cur, next) {
-		return decision{write: true, pendingSince: m.pendingSince}
+		return decision{write: true, pending: m.pending}
 	}
-	since := m.pendingSince
-	if since.IsZero() {
-		since = now
+	// A debounce: each further step restarts the settle delay, so an object stepping through
+	// progress faster than SettleDelay writes only where it stops (often Ready, written at once).
+	// MinInterval from the first deferred step bounds the wait of one that never stops.
+	p := m.pending
+	if p.first.IsZero() {
+		p.first = now
 	}
-	wait := since.Add(t.SettleDelay).Sub(now)
+	if p.since.IsZero() || p.digest != next.digest {
+		p.since, p.digest = now, next.digest
+	}
+	wait := min(p.since.Add(t.SettleDelay).Sub(now), p.first.Add(t.MinInterval).Sub(now))
 	if !m.lastWrite.IsZero() {
 		wait = max(wait, m.lastWrite.Add(t.MinInterval).Sub(now))
 	}
 	if wait <= 0 {
-		return decision{write: true, pendingSince: m.pendingSince}
+		return decision{write: true, pending: p}
 	}
-	return decision{requeueAfter: wait, pendingSince: since}
+	return decision{requeueAfter: wait, pending: p}
 }
 
 // forgetAfter is how long an entry outlives its last use. An object with a deferred change is
@@ -131,7 +152,7 @@ func (c *Coalescer) decide(uid types.UID, cur, next summary, equal, urgent bool)
 	c.sweep(now)
 	m := c.objects[uid]
 	d := decide(cur, next, equal, urgent, m, now, c.timing)
-	m.pendingSince = d.pendingSince
+	m.pending = d.pending
 	c.store(uid, m)
 	return d
 }
@@ -161,7 +182,7 @@ func (c *Coalescer) sweep(now time.Time) {
 	}
 	c.lastSweep = now
 	for uid, m := range c.objects {
-		if now.Sub(m.pendingSince) >= horizon && now.Sub(m.lastWrite) >= horizon {
+		if now.Sub(m.pending.since) >= horizon && now.Sub(m.lastWrite) >= horizon {
 			delete(c.objects, uid)
 		}
 	}

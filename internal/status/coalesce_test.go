@@ -26,7 +26,7 @@ func statusWith(gen int64, ready metav1.ConditionStatus, reason string, reconcil
 	if reconciling {
 		conditions.True(&conds, gen, twv1.ConditionReconciling, reason, "msg", now)
 	}
-	return summarize(conds, gen)
+	return summarize(conds, gen, 0)
 }
 
 func TestDecide(t *testing.T) {
@@ -38,6 +38,12 @@ func TestDecide(t *testing.T) {
 	failure := statusWith(1, metav1.ConditionFalse, twv1.ReasonApplyFailed, true)
 	stalled := statusWith(1, metav1.ConditionFalse, twv1.ReasonSecretStoreMissing, false)
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	// step is the status of a further step of progress, told apart by its digest.
+	step := func(d uint64) summary {
+		s := progress(1, twv1.ReasonDeploymentProgressing)
+		s.digest = d
+		return s
+	}
 
 	tests := map[string]struct {
 		cur, next summary
@@ -49,32 +55,32 @@ func TestDecide(t *testing.T) {
 	}{
 		"progress to progress is deferred": {
 			cur: progress(1, twv1.ReasonCredentialsPending), next: progress(1, twv1.ReasonDeploymentProgressing),
-			now: t0, want: decision{requeueAfter: 2 * time.Second, pendingSince: t0},
+			now: t0, want: decision{requeueAfter: 2 * time.Second, pending: pending{first: t0, since: t0}},
 		},
 		"deferred, settle delay not over yet": {
 			cur: progress(1, twv1.ReasonCredentialsPending), next: progress(1, twv1.ReasonDeploymentProgressing),
-			memo: memo{pendingSince: t0}, now: at(500 * time.Millisecond),
-			want: decision{requeueAfter: 1500 * time.Millisecond, pendingSince: t0},
+			memo: memo{pending: pending{first: t0, since: t0}}, now: at(500 * time.Millisecond),
+			want: decision{requeueAfter: 1500 * time.Millisecond, pending: pending{first: t0, since: t0}},
 		},
 		"settle delay and interval over: written": {
 			cur: progress(1, twv1.ReasonCredentialsPending), next: progress(1, twv1.ReasonDeploymentProgressing),
-			memo: memo{pendingSince: at(9 * time.Second), lastWrite: t0}, now: at(11 * time.Second),
-			want: decision{write: true, pendingSince: at(9 * time.Second)},
+			memo: memo{pending: pending{first: at(9 * time.Second), since: at(9 * time.Second)}, lastWrite: t0}, now: at(11 * time.Second),
+			want: decision{write: true, pending: pending{first: at(9 * time.Second), since: at(9 * time.Second)}},
 		},
 		"settle delay over, last write too recent: waits for the interval": {
 			cur: progress(1, twv1.ReasonCredentialsPending), next: progress(1, twv1.ReasonDeploymentProgressing),
-			memo: memo{pendingSince: at(3 * time.Second), lastWrite: at(time.Second)}, now: at(6 * time.Second),
-			want: decision{requeueAfter: 5 * time.Second, pendingSince: at(3 * time.Second)},
+			memo: memo{pending: pending{first: at(3 * time.Second), since: at(3 * time.Second)}, lastWrite: at(time.Second)}, now: at(6 * time.Second),
+			want: decision{requeueAfter: 5 * time.Second, pending: pending{first: at(3 * time.Second), since: at(3 * time.Second)}},
 		},
 		"first sight, last write too recent: waits for the later of both": {
 			cur: progress(1, twv1.ReasonCredentialsPending), next: progress(1, twv1.ReasonDeploymentProgressing),
 			memo: memo{lastWrite: at(-9 * time.Second)}, now: t0,
-			want: decision{requeueAfter: 2 * time.Second, pendingSince: t0},
+			want: decision{requeueAfter: 2 * time.Second, pending: pending{first: t0, since: t0}},
 		},
 		"Ready True is written at once": {
 			cur: progress(1, twv1.ReasonDeploymentProgressing), next: ready,
-			memo: memo{pendingSince: t0, lastWrite: t0}, now: at(time.Millisecond),
-			want: decision{write: true, pendingSince: t0},
+			memo: memo{pending: pending{first: t0, since: t0}, lastWrite: t0}, now: at(time.Millisecond),
+			want: decision{write: true, pending: pending{first: t0, since: t0}},
 		},
 		"failure is written at once": {
 			cur: progress(1, twv1.ReasonDeploymentProgressing), next: failure,
@@ -104,24 +110,39 @@ func TestDecide(t *testing.T) {
 			cur: progress(1, twv1.ReasonCredentialsPending), next: progress(1, twv1.ReasonDeploymentProgressing), urgent: true,
 			memo: memo{lastWrite: t0}, now: at(time.Millisecond), want: decision{write: true},
 		},
+		"a further step restarts the settle delay": {
+			cur: progress(1, twv1.ReasonCredentialsPending), next: step(2),
+			memo: memo{pending: pending{first: t0, since: t0, digest: 1}}, now: at(1500 * time.Millisecond),
+			want: decision{requeueAfter: 2 * time.Second, pending: pending{first: t0, since: at(1500 * time.Millisecond), digest: 2}},
+		},
+		"the same deferred step does not restart it": {
+			cur: progress(1, twv1.ReasonCredentialsPending), next: step(1),
+			memo: memo{pending: pending{first: t0, since: t0, digest: 1}}, now: at(time.Second),
+			want: decision{requeueAfter: time.Second, pending: pending{first: t0, since: t0, digest: 1}},
+		},
+		"steps that never stop are written MinInterval after the first": {
+			cur: progress(1, twv1.ReasonCredentialsPending), next: step(3),
+			memo: memo{pending: pending{first: t0, since: at(9500 * time.Millisecond), digest: 2}}, now: at(10 * time.Second),
+			want: decision{write: true, pending: pending{first: t0, since: at(10 * time.Second), digest: 3}},
+		},
 		"first status in progress is deferred": {
 			cur: none, next: progress(1, twv1.ReasonCredentialsPending),
-			now: t0, want: decision{requeueAfter: 2 * time.Second, pendingSince: t0},
+			now: t0, want: decision{requeueAfter: 2 * time.Second, pending: pending{first: t0, since: t0}},
 		},
 		"first status in progress is written once settled": {
 			cur: none, next: progress(1, twv1.ReasonCredentialsPending),
-			memo: memo{pendingSince: t0}, now: at(2 * time.Second), want: decision{write: true, pendingSince: t0},
+			memo: memo{pending: pending{first: t0, since: t0}}, now: at(2 * time.Second), want: decision{write: true, pending: pending{first: t0, since: t0}},
 		},
 		"first status Ready within the settle delay is written at once": {
-			cur: none, next: ready, memo: memo{pendingSince: t0}, now: at(time.Second),
-			want: decision{write: true, pendingSince: t0},
+			cur: none, next: ready, memo: memo{pending: pending{first: t0, since: t0}}, now: at(time.Second),
+			want: decision{write: true, pending: pending{first: t0, since: t0}},
 		},
 		"first status failure is written at once": {
 			cur: none, next: stalled, now: t0, want: decision{write: true},
 		},
 		"equal status: no write and the mark cleared": {
 			cur: progress(1, twv1.ReasonCredentialsPending), next: progress(1, twv1.ReasonCredentialsPending), equal: true,
-			memo: memo{pendingSince: t0, lastWrite: t0}, now: at(time.Second), want: decision{},
+			memo: memo{pending: pending{first: t0, since: t0}, lastWrite: t0}, now: at(time.Second), want: decision{},
 		},
 	}
 	for name, tc := range tests {
@@ -146,7 +167,7 @@ func TestCoalescerMemory(t *testing.T) {
 	clk := clocktesting.NewFakePassiveClock(t0)
 	c := NewCoalescer(clk, timing)
 	uid := types.UID("u1")
-	pending := statusWith(1, metav1.ConditionFalse, twv1.ReasonCredentialsPending, true)
+	waiting := statusWith(1, metav1.ConditionFalse, twv1.ReasonCredentialsPending, true)
 	progressing := statusWith(1, metav1.ConditionFalse, twv1.ReasonDeploymentProgressing, true)
 	ready := statusWith(1, metav1.ConditionTrue, twv1.ReasonReconciled, false)
 
@@ -160,29 +181,29 @@ func TestCoalescerMemory(t *testing.T) {
 			c.written(uid)
 		}
 	}
-	step(summary{}, pending, false, false, 2*time.Second)
+	step(summary{}, waiting, false, false, 2*time.Second)
 	clk.SetTime(t0.Add(time.Second))
-	step(summary{}, pending, false, false, time.Second)
+	step(summary{}, waiting, false, false, time.Second)
 	clk.SetTime(t0.Add(2 * time.Second))
-	step(summary{}, pending, false, true, 0)
+	step(summary{}, waiting, false, true, 0)
 	// Next progress: settle from now, but the interval since the write decides.
 	clk.SetTime(t0.Add(3 * time.Second))
-	step(pending, progressing, false, false, 9*time.Second)
+	step(waiting, progressing, false, false, 9*time.Second)
 	// Back to what is written: nothing to write and no mark left.
-	step(pending, pending, true, false, 0)
-	if m := c.objects[uid]; !m.pendingSince.IsZero() {
-		t.Fatalf("equal status kept the pending mark: %+v", m)
+	step(waiting, waiting, true, false, 0)
+	if m := c.objects[uid]; m.pending != (pending{}) {
+		t.Fatalf("equal status kept the waiting mark: %+v", m)
 	}
-	step(pending, progressing, false, false, 9*time.Second)
+	step(waiting, progressing, false, false, 9*time.Second)
 	clk.SetTime(t0.Add(4 * time.Second))
-	step(pending, ready, false, true, 0)
-	if m := c.objects[uid]; !m.pendingSince.IsZero() || !m.lastWrite.Equal(clk.Now()) {
+	step(waiting, ready, false, true, 0)
+	if m := c.objects[uid]; m.pending != (pending{}) || !m.lastWrite.Equal(clk.Now()) {
 		t.Fatalf("after a write: %+v, want only the write time", m)
 	}
 
 	// Another object's decision long after sweeps the first one's entry away.
 	clk.SetTime(t0.Add(timing.forgetAfter() + 5*time.Second))
-	if d := c.decide("u2", summary{}, pending, false, false); d.write {
+	if d := c.decide("u2", summary{}, waiting, false, false); d.write {
 		t.Fatalf("first progress of u2 written at once")
 	}
 	if _, ok := c.objects[uid]; ok || c.len() != 1 {

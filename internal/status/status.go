@@ -5,6 +5,8 @@ package status
 
 import (
 	"context"
+	"encoding/json"
+	"hash/fnv"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -51,8 +53,8 @@ func Write[S any](ctx context.Context, w Writer, obj client.Object, k Kind[S], c
 	equal := equality.Semantic.DeepEqual(*current, next)
 	if w.Coalescer != nil {
 		d := w.Coalescer.decide(obj.GetUID(),
-			summarize(k.Conditions(current), k.ObservedGeneration(current)),
-			summarize(nextConds, k.ObservedGeneration(&next)), equal, k.Urgent != nil && k.Urgent(current, &next))
+			summarize(k.Conditions(current), k.ObservedGeneration(current), 0),
+			summarize(nextConds, k.ObservedGeneration(&next), digest(next)), equal, k.Urgent != nil && k.Urgent(current, &next))
 		if !d.write {
 			// Jitter spreads the writes of objects created together.
 			return jitter(d.requeueAfter), nil
@@ -70,6 +72,7 @@ func Write[S any](ctx context.Context, w Writer, obj client.Object, k Kind[S], c
 	if err := w.Client.Status().Patch(ctx, obj, patch); err != nil {
 		return 0, err
 	}
+	metrics.StatusWrites.WithLabelValues(k.Name).Inc()
 	if w.Coalescer != nil {
 		w.Coalescer.written(obj.GetUID())
 	}
@@ -89,4 +92,15 @@ func Sooner(res ctrl.Result, after time.Duration) ctrl.Result {
 		res.RequeueAfter = after
 	}
 	return res
+}
+
+// digest fingerprints a status, to tell whether a deferred change is still the same one.
+func digest(st any) uint64 {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return 0
+	}
+	h := fnv.New64a()
+	_, _ = h.Write(b)
+	return h.Sum64()
 }
