@@ -272,13 +272,14 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 	}
 	a := r.applier()
 	var errs []error
-	for _, child := range []client.Object{
-		desiredServiceAccount(in, ip),
-		desiredReaderRole(in, ip),
-		desiredReaderRoleBinding(in, ip),
-		cm,
-		desiredEgressPolicy(in, ip),
-	} {
+	children := []client.Object{desiredServiceAccount(in, ip), desiredReaderRole(in, ip), desiredReaderRoleBinding(in, ip),
+		desiredEgressPolicy(in, ip)}
+	if !keyringPending {
+		// The sync config names the keyring file; written before the keyring exists it would be
+		// written again when it arrives. Nothing reads it before the Deployment, which waits too.
+		children = append(children, cm)
+	}
+	for _, child := range children {
 		if _, err := a.Apply(ctx, child); err != nil {
 			errs = append(errs, err)
 		}
