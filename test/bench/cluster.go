@@ -80,6 +80,7 @@ func (c *cluster) startOperator(cfg config) error {
 	c.manager = exec.Command(bin, "manager", "--metrics-bind-address="+c.metricsAddr, "--metrics-secure=false",
 		"--health-probe-bind-address=127.0.0.1:0", "--tenant-concurrency="+conc, "--integration-concurrency="+conc, "--keypolicy-concurrency="+conc, "--pprof-bind-address="+c.pprofAddr,
 		fmt.Sprintf("--kube-api-qps=%g", cfg.QPS), fmt.Sprintf("--kube-api-burst=%d", int(2*cfg.QPS)), "--zap-log-level=error")
+	c.manager.Args = append(c.manager.Args, cfg.OperatorArgs...)
 	c.manager.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig)
 	if cfg.GoMemLimit > 0 {
 		c.manager.Env = append(c.manager.Env, fmt.Sprintf("GOMEMLIMIT=%d", cfg.GoMemLimit))

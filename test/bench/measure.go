@@ -110,44 +110,66 @@ func (m metrics) quantile(name string, q float64) time.Duration {
 	return 0
 }
 
-// watchMemory samples the operator's RSS and heap every second; the returned function stops it
-// and reports the peaks in MiB (peak RSS from the kernel's high-water mark).
-func watchMemory(ctx context.Context, c *cluster) func() (float64, float64) {
+// memPeaks are the operator's memory peaks in MiB.
+type memPeaks struct {
+	// RSS is the kernel's high-water mark (VmHWM).
+	RSS float64
+	// Anon and File split the resident set at its sampled peak: anonymous memory (heap, stacks,
+	// runtime) and file-backed pages (the binary's code and read-only data).
+	Anon, File float64
+	// Heap is the peak of go_memstats_heap_inuse_bytes.
+	Heap float64
+}
+
+// watchMemory samples the operator's resident set and heap every second; the returned function
+// stops it and reports the peaks.
+func watchMemory(ctx context.Context, c *cluster) func() memPeaks {
 	var mu sync.Mutex
-	var heap float64
+	var p memPeaks
 	ctx, cancel := context.WithCancel(ctx)
 	go func() {
 		for ctx.Err() == nil {
-			if m, err := scrape(c.metricsAddr); err == nil {
-				mu.Lock()
-				heap = math.Max(heap, m.sum("go_memstats_heap_inuse_bytes"))
-				mu.Unlock()
+			m, err := scrape(c.metricsAddr)
+			st := procStatus(c.manager.Process.Pid)
+			mu.Lock()
+			if err == nil {
+				p.Heap = math.Max(p.Heap, m.sum("go_memstats_heap_inuse_bytes")/(1<<20))
 			}
+			if st["RssAnon"]+st["RssFile"] > p.Anon+p.File {
+				p.Anon, p.File = st["RssAnon"], st["RssFile"]
+			}
+			mu.Unlock()
 			time.Sleep(time.Second)
 		}
 	}()
-	return func() (float64, float64) {
+	return func() memPeaks {
 		cancel()
 		mu.Lock()
 		defer mu.Unlock()
-		return vmHWM(c.manager.Process.Pid), heap / (1 << 20)
+		p.RSS = procStatus(c.manager.Process.Pid)["VmHWM"]
+		return p
 	}
 }
 
-func vmHWM(pid int) float64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+// procStatus reads the memory lines of /proc/<pid>/status, in MiB.
+func procStatus(pid int) map[string]float64 {
+	out := map[string]float64{}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0
+		return out
 	}
-	defer func() { _ = f.Close() }()
-	b, _ := io.ReadAll(f)
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			kb, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
-			return kb / 1024
+		key, rest, ok := strings.Cut(line, ":")
+		f := strings.Fields(rest)
+		if !ok || len(f) != 2 || f[1] != "kB" {
+			continue
+		}
+		kb, err := strconv.ParseFloat(f[0], 64)
+		if err == nil {
+			out[key] = kb / 1024
 		}
 	}
-	return 0
+	return out
 }
 
 func (r result) print(w io.Writer) {
@@ -157,7 +179,9 @@ func (r result) print(w io.Writer) {
 	fmt.Fprintf(&b, "  floor (plain client, %d objects): %s\n", r.FloorObjects, r.FloorTime.Round(time.Millisecond))
 	fmt.Fprintf(&b, "  operator, first create to all Ready: %s  ratio operator/floor %.2f\n", r.OperatorTime.Round(time.Millisecond), r.OperatorTime.Seconds()/r.FloorTime.Seconds())
 	fmt.Fprintf(&b, "  operator write requests %.0f (server-side applies %.0f) vs minimum %d: ratio %.2f\n", r.MutatingRequests, r.ApplyRequests, r.MinimumWrites, r.MutatingRequests/float64(r.MinimumWrites))
-	fmt.Fprintf(&b, "  peak RSS %.1f MiB, peak heap in use %.1f MiB (%s)\n", r.PeakRSSMiB, r.PeakHeapMiB, r.memoryLimit())
+	fmt.Fprintf(&b, "  applies by kind: %s\n  status writes by kind: %s; creates (events): %.0f\n", r.AppliesByKind, r.StatusWritesByKind, r.EventWrites)
+	fmt.Fprintf(&b, "  peak RSS %.1f MiB (at the sampled peak: %.1f anonymous, %.1f file-backed), peak heap in use %.1f MiB (%s)\n",
+		r.PeakRSSMiB, r.PeakAnonMiB, r.PeakFileMiB, r.PeakHeapMiB, r.memoryLimit())
 	fmt.Fprintf(&b, "  reconcile duration p50 <= %s, p99 <= %s (histogram bucket bounds)\n", r.ReconcileP50, r.ReconcileP99)
 	fmt.Fprintf(&b, "  writes in the 10s after the last Ready: %.0f; during the following %s of steady state: %.0f\n", r.SettleWrites, r.Steady, r.SteadyWrites)
 }
@@ -168,4 +192,27 @@ func (r result) memoryLimit() string {
 		return "no GOMEMLIMIT"
 	}
 	return fmt.Sprintf("as in a %s container: GOMEMLIMIT %.1f MiB", r.MemoryLimit, float64(r.GoMemLimit)/(1<<20))
+}
+
+// byLabel sums a counter's series by the value of one label: `kind` of applies, say.
+func (m metrics) byLabel(name, label string) string {
+	sums := map[string]float64{}
+	for _, x := range m[name] {
+		_, rest, ok := strings.Cut(x.labels, label+`="`)
+		if !ok {
+			continue
+		}
+		v, _, _ := strings.Cut(rest, `"`)
+		sums[v] += x.value
+	}
+	keys := make([]string, 0, len(sums))
+	for k := range sums {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %.0f", k, sums[k]))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -32,6 +32,8 @@ type config struct {
 	// GoMemLimit the GOMEMLIMIT it then gets (0: unset).
 	MemoryLimit string
 	GoMemLimit  int64
+	// OperatorArgs are extra manager flags.
+	OperatorArgs []string
 }
 
 type result struct {
@@ -43,11 +45,16 @@ type result struct {
 	MinimumWrites    int
 	PeakRSSMiB       float64
 	PeakHeapMiB      float64
+	PeakAnonMiB      float64
+	PeakFileMiB      float64
 	ReconcileP50     time.Duration
 	ReconcileP99     time.Duration
 	SteadyWrites     float64
 	SettleWrites     float64
 	ApplyRequests    float64
+	// The writes broken down: applies and status writes by kind, creates (events).
+	AppliesByKind, StatusWritesByKind string
+	EventWrites                       float64
 }
 
 func benchTenant(prefix string, i int) *twv1.Tenant {
@@ -215,9 +222,9 @@ func run(ctx context.Context, cfg config) (result, error) {
 	if err := waitOperator(ctx, c.client, cfg); err != nil {
 		// Say how far it got: the writes and memory up to here are measurements too.
 		if m, serr := scrape(c.metricsAddr); serr == nil {
-			rss, heap := mem()
+			p := mem()
 			fmt.Printf("   operator: gave up after %s: %.0f write requests (%.0f applies), peak RSS %.1f MiB, peak heap %.1f MiB\n",
-				time.Since(start).Round(time.Second), m.mutating(), m.sum("tenantwire_child_applies_total"), rss, heap)
+				time.Since(start).Round(time.Second), m.mutating(), m.sum("tenantwire_child_applies_total"), p.RSS, p.Heap)
 		}
 		if prof != nil {
 			heapProfile(context.WithoutCancel(ctx), c.pprofAddr, cfg.ProfileDir, prefix)
@@ -237,6 +244,10 @@ func run(ctx context.Context, cfg config) (result, error) {
 	}
 	r.MutatingRequests = m.mutating()
 	r.ApplyRequests = m.sum("tenantwire_child_applies_total")
+	r.AppliesByKind = m.byLabel("tenantwire_child_applies_total", "kind")
+	r.StatusWritesByKind = m.byLabel("tenantwire_status_writes_total", "kind")
+	// The operator creates nothing but events (children are applied with PATCH).
+	r.EventWrites = m.sum("rest_client_requests_total", `method="POST"`)
 	r.ReconcileP50, r.ReconcileP99 = m.quantile("controller_runtime_reconcile_time_seconds", 0.5), m.quantile("controller_runtime_reconcile_time_seconds", 0.99)
 	// The minimum: every object once, one status write per Tenant, Integration and the policy, and
 	// the Tenant finalizer.
@@ -257,7 +268,8 @@ func run(ctx context.Context, cfg config) (result, error) {
 		return r, err
 	}
 	r.SteadyWrites = after.mutating() - settled.mutating()
-	r.PeakRSSMiB, r.PeakHeapMiB = mem()
+	p := mem()
+	r.PeakRSSMiB, r.PeakAnonMiB, r.PeakFileMiB, r.PeakHeapMiB = p.RSS, p.Anon, p.File, p.Heap
 	if prof != nil {
 		// The last CPU slice may reach up to cpuSlice past the last Ready: quiet time, few samples.
 		prof.stop()
