@@ -14,6 +14,7 @@ import (
 	"reflect"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -82,11 +83,14 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (Result, err
 		a.verified.forget(key)
 	case err != nil:
 		return Unchanged, err
-	case cached.GetAnnotations()[IntentAnnotation] != digest:
-		// Our intent changed (or someone rewrote the annotation): apply without reading more.
 	case a.verified.holds(key, cached, digest):
 		return Unchanged, copyLive(desired, cached)
 	default:
+		if d, ok := cached.GetAnnotations()[IntentAnnotation]; ok && d != digest {
+			// Our intent changed: apply without reading more. (Slim cached children carry no
+			// annotations; for them the read below tells.)
+			break
+		}
 		live, held, err := a.readAndCompare(ctx, gvk, objKey, intent)
 		if err != nil {
 			return Unchanged, err
@@ -120,7 +124,9 @@ func (a *Applier) readAndCompare(ctx context.Context, gvk schema.GroupVersionKin
 	if reader == nil {
 		reader = a.Client
 	}
-	switch err := reader.Get(ctx, key, live); {
+	// resourceVersion "0": the API server answers from its watch cache, not etcd. That cache is at
+	// least as new as what our informer has seen, and an older answer only costs another read.
+	switch err := reader.Get(ctx, key, live, &client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: "0"}}); {
 	case apierrors.IsNotFound(err):
 		return nil, false, nil
 	case err != nil:

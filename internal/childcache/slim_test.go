@@ -1,6 +1,7 @@
 package childcache_test
 
 import (
+	"reflect"
 	"testing"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
@@ -19,14 +20,13 @@ import (
 // TestSlimKeepsWhatControllersRead: Slim drops what we only write and keeps metadata, status and
 // the few spec fields the controllers read.
 func TestSlimKeepsWhatControllersRead(t *testing.T) {
-	meta := metav1.ObjectMeta{Namespace: "ns", Name: "x", ResourceVersion: "7", Labels: map[string]string{"a": "b"},
-		Annotations: map[string]string{"tenantwire.io/applied-intent": "d"}}
+	meta := metav1.ObjectMeta{Namespace: "ns", Name: "x", ResourceVersion: "7", Labels: map[string]string{"a": "b"}}
 	deployment := func(withPodSpec bool) *appsv1.Deployment {
 		d := &appsv1.Deployment{ObjectMeta: meta, Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](1),
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{"tenantwire.io/keyring-version": "2"}}}},
 			Status: appsv1.DeploymentStatus{AvailableReplicas: 1, ObservedGeneration: 3}}
 		if withPodSpec {
-			// What Slim drops: another controller's annotation and the pod spec.
+			// What Slim drops: annotations (ours and another controller's) and the pod spec.
 			d.Annotations = map[string]string{"tenantwire.io/applied-intent": "d", "deployment.kubernetes.io/revision": "1"}
 			d.Spec.Template.Spec = corev1.PodSpec{Containers: []corev1.Container{{Name: "sync", Image: "img"}}}
 		}
@@ -36,7 +36,7 @@ func TestSlimKeepsWhatControllersRead(t *testing.T) {
 	tests := map[string]struct {
 		in, want client.Object
 	}{
-		"Deployment keeps replicas, template annotations, status and our annotations": {in: deployment(true), want: deployment(false)},
+		"Deployment keeps replicas, template annotations and status": {in: deployment(true), want: deployment(false)},
 		"NetworkPolicy drops its rules": {
 			in:   &networkingv1.NetworkPolicy{ObjectMeta: meta, Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{"Egress"}}},
 			want: &networkingv1.NetworkPolicy{ObjectMeta: meta}},
@@ -65,5 +65,28 @@ func TestSlimKeepsWhatControllersRead(t *testing.T) {
 				t.Errorf("Slim() = %+v\nwant %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestSlimSharesEqualLabelSets: children with the same labels hold one map between them.
+func TestSlimSharesEqualLabelSets(t *testing.T) {
+	mk := func(name string, l map[string]string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, Labels: l}}
+	}
+	a, b := mk("a", map[string]string{"x": "1", "y": "2"}), mk("b", map[string]string{"y": "2", "x": "1"})
+	c := mk("c", map[string]string{"x": "1", "y": "3"})
+	for _, o := range []*corev1.ConfigMap{a, b, c} {
+		if _, err := childcache.Slim(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	same := func(p, q map[string]string) bool {
+		return reflect.ValueOf(p).UnsafePointer() == reflect.ValueOf(q).UnsafePointer()
+	}
+	if !same(a.Labels, b.Labels) {
+		t.Error("equal label sets are two maps")
+	}
+	if same(a.Labels, c.Labels) || c.Labels["y"] != "3" {
+		t.Errorf("different label sets share a map: %v, %v", a.Labels, c.Labels)
 	}
 }
