@@ -57,8 +57,8 @@ type Applier struct {
 // the scheme, with name (and namespace) set; its status is never applied. On success desired is
 // given the live object's metadata and status (after a write, it is the apply response whole).
 //
-// A converged child costs no request at all: the cached object carries our intent digest at a
-// resourceVersion already verified. A child that changed since (or was never verified by this
+// A converged child costs no request at all: its cached resourceVersion is one this Applier already
+// verified under the same intent digest. A child that changed since (or was never verified by this
 // process, as after a restart) costs one uncached read, and a write only when it no longer holds
 // the intent.
 func (a *Applier) Apply(ctx context.Context, desired client.Object) (Result, error) {

@@ -52,9 +52,15 @@ func Write[S any](ctx context.Context, w Writer, obj client.Object, k Kind[S], c
 	metrics.SetReady(k.Name, obj.GetNamespace(), obj.GetName(), ready != nil && ready.Status == metav1.ConditionTrue)
 	equal := equality.Semantic.DeepEqual(*current, next)
 	if w.Coalescer != nil {
+		// Only a change needs telling apart from the one deferred before; a converged reconcile
+		// skips the encoding.
+		var nextDigest uint64
+		if !equal {
+			nextDigest = digest(next)
+		}
 		d := w.Coalescer.decide(obj.GetUID(),
 			summarize(k.Conditions(current), k.ObservedGeneration(current), 0),
-			summarize(nextConds, k.ObservedGeneration(&next), digest(next)), equal, k.Urgent != nil && k.Urgent(current, &next))
+			summarize(nextConds, k.ObservedGeneration(&next), nextDigest), equal, k.Urgent != nil && k.Urgent(current, &next))
 		if !d.write {
 			// Jitter spreads the writes of objects created together.
 			return jitter(d.requeueAfter), nil
