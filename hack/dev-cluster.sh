@@ -18,6 +18,8 @@ NODES=${NODES:-2}
 # ESO v0.20.4's fake provider crashes the controller under concurrent reconciles ("concurrent map
 # iteration and map write" in NewClient, upstream issue 6233), so one worker by default.
 ESO_CONCURRENT=${ESO_CONCURRENT:-1}
+# ESO's own metrics (its API requests and reconciles); 0 turns them off. The benchmark sets it.
+ESO_METRICS_ADDR=${ESO_METRICS_ADDR:-0}
 TOOLS=hack/tools.sh
 KUBECONFIG_OUT="$DEV_DIR/kubeconfig"
 
@@ -52,8 +54,8 @@ start_eso() {
   fi
   log "starting the External Secrets Operator controller (log: $DEV_DIR/external-secrets.log)"
   KUBECONFIG="$KUBECONFIG_OUT" nohup "$($TOOLS path external-secrets)" \
-    --metrics-addr=0 --live-addr=127.0.0.1:0 --concurrent="$ESO_CONCURRENT" \
-    --enable-leader-election=false --loglevel=info \
+    --metrics-addr="$ESO_METRICS_ADDR" --live-addr=127.0.0.1:0 --concurrent="$ESO_CONCURRENT" \
+    --enable-leader-election=false --loglevel="${ESO_LOG_LEVEL:-info}" \
     >"$DEV_DIR/external-secrets.log" 2>&1 &
   echo $! >"$pidfile"
 }

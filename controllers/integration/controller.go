@@ -272,6 +272,13 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 	}
 	a := r.applier()
 	var errs []error
+	// The ExternalSecrets go first: syncing credentials from the vault is the slowest step of an
+	// Integration coming up, and nothing else here needs to exist before it starts.
+	for _, s := range credentialSides(in) {
+		if _, err := a.Apply(ctx, desiredExternalSecret(in, ip, s)); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	children := []client.Object{desiredServiceAccount(in, ip), desiredReaderRole(in, ip), desiredReaderRoleBinding(in, ip),
 		desiredEgressPolicy(in, ip)}
 	if !keyringPending {
@@ -281,11 +288,6 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 	}
 	for _, child := range children {
 		if _, err := a.Apply(ctx, child); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	for _, s := range credentialSides(in) {
-		if _, err := a.Apply(ctx, desiredExternalSecret(in, ip, s)); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -18,24 +19,32 @@ import (
 type cluster struct {
 	*testenv.SimCluster
 	client      client.Client
+	restConfig  *rest.Config
 	manager     *exec.Cmd
 	metricsAddr string
 	pprofAddr   string
+	// esoMetricsAddr serves the External Secrets Operator's metrics.
+	esoMetricsAddr string
 }
 
 func startCluster(ctx context.Context, cfg config) (*cluster, error) {
 	// kwok nodes take 110 pods each; the floor and the operator each run one pod per integration.
 	nodes := 2*cfg.Tenants*cfg.Integrations/100 + 2
-	sc, err := testenv.StartSimCluster(ctx, "tenantwire-bench", fmt.Sprintf("NODES=%d", nodes))
+	esoMetrics, err := testenv.FreeLoopbackAddr()
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{SimCluster: sc}
+	sc, err := testenv.StartSimCluster(ctx, "tenantwire-bench", fmt.Sprintf("NODES=%d", nodes), "ESO_METRICS_ADDR="+esoMetrics)
+	if err != nil {
+		return nil, err
+	}
+	c := &cluster{SimCluster: sc, esoMetricsAddr: esoMetrics}
 	rc, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
 	if err != nil {
 		return nil, err
 	}
 	rc.QPS, rc.Burst = float32(cfg.QPS), int(2*cfg.QPS)
+	c.restConfig = rc
 	if c.client, err = client.New(rc, client.Options{Scheme: twscheme.New()}); err != nil {
 		return nil, err
 	}

@@ -5,16 +5,19 @@
 package main
 
 import (
-	"k8s.io/apimachinery/pkg/api/resource"
-
 	"context"
 	"flag"
 	"fmt"
-	"github.com/tenantwire/tenantwire/internal/manager"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/api/resource"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/tenantwire/tenantwire/internal/manager"
 )
 
 func main() {
@@ -29,6 +32,8 @@ func main() {
 	memoryLimit := flag.String("memory-limit", "", "run the operator as in a container with this memory limit (e.g. 128Mi): GOMEMLIMIT as the manager derives it from its cgroup; empty: no limit")
 	operatorArgs := flag.String("operator-args", "", "extra manager flags, space-separated (e.g. --status-settle-delay=5s)")
 	flag.Parse()
+	// The bench's watch caches would otherwise complain that no logger is set.
+	ctrllog.SetLogger(logr.Discard())
 	var softLimit int64
 	if *memoryLimit != "" {
 		q, err := resource.ParseQuantity(*memoryLimit)

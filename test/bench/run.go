@@ -8,7 +8,6 @@ import (
 	"time"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -17,7 +16,6 @@ import (
 	"github.com/tenantwire/tenantwire/controllers/integration"
 	"github.com/tenantwire/tenantwire/controllers/keypolicy"
 	"github.com/tenantwire/tenantwire/controllers/tenant"
-	"github.com/tenantwire/tenantwire/internal/conditions"
 	"github.com/tenantwire/tenantwire/internal/keyring"
 )
 
@@ -52,6 +50,8 @@ type result struct {
 	SteadyWrites     float64
 	SettleWrites     float64
 	ApplyRequests    float64
+	// What ESO did in each phase.
+	FloorESO, OperatorESO esoPhase
 	// The writes broken down: applies and status writes by kind, creates (events).
 	AppliesByKind, StatusWritesByKind string
 	EventWrites                       float64
@@ -161,6 +161,10 @@ func run(ctx context.Context, cfg config) (result, error) {
 
 	// Floor: a plain client creates every child object, then waits for ESO and the Deployments.
 	fmt.Println("   floor: creating the same objects with a plain client")
+	esoBefore, err := esoCounters(c.esoMetricsAddr)
+	if err != nil {
+		return r, fmt.Errorf("ESO metrics: %w", err)
+	}
 	start := time.Now()
 	var created atomic.Int64
 	if err := forEach(ctx, cfg.Tenants, cfg.Concurrency, func(ctx context.Context, i int) error {
@@ -178,11 +182,15 @@ func run(ctx context.Context, cfg config) (result, error) {
 	}); err != nil {
 		return r, err
 	}
-	if err := waitFloor(ctx, c.client, cfg.Tenants*cfg.Integrations); err != nil {
+	if err := waitFloor(ctx, c.restConfig, cfg.Tenants*cfg.Integrations); err != nil {
 		return r, err
 	}
 	r.FloorTime, r.FloorObjects = time.Since(start), int(created.Load())
 	fmt.Printf("   floor: %d objects, all Deployments Available and ExternalSecrets synced in %s\n", r.FloorObjects, r.FloorTime.Round(time.Millisecond))
+	if r.FloorESO, esoBefore, err = esoPhaseSince(ctx, c, esoBefore, start, true); err != nil {
+		return r, err
+	}
+	fmt.Printf("   floor: ESO %s\n", r.FloorESO)
 
 	// Operator: the same shape through the API, converged by tenantwire.
 	if err := c.client.Create(ctx, benchPolicy.DeepCopy()); err != nil {
@@ -219,7 +227,7 @@ func run(ctx context.Context, cfg config) (result, error) {
 	}); err != nil {
 		return r, err
 	}
-	if err := waitOperator(ctx, c.client, cfg); err != nil {
+	if err := waitOperator(ctx, c.restConfig, cfg); err != nil {
 		// Say how far it got: the writes and memory up to here are measurements too.
 		if m, serr := scrape(c.metricsAddr); serr == nil {
 			p := mem()
@@ -234,6 +242,10 @@ func run(ctx context.Context, cfg config) (result, error) {
 	}
 	r.OperatorTime = time.Since(start)
 	fmt.Printf("   operator: all Ready in %s\n", r.OperatorTime.Round(time.Millisecond))
+	if r.OperatorESO, _, err = esoPhaseSince(ctx, c, esoBefore, start, false); err != nil {
+		return r, err
+	}
+	fmt.Printf("   operator: ESO %s\n", r.OperatorESO)
 	if prof != nil {
 		heapProfile(ctx, c.pprofAddr, cfg.ProfileDir, prefix)
 	}
@@ -277,6 +289,20 @@ func run(ctx context.Context, cfg config) (result, error) {
 	return r, nil
 }
 
+// esoPhaseSince reports what ESO did since `before` (counters) and `start` (timeline), and returns
+// the counters now, the next phase's start.
+func esoPhaseSince(ctx context.Context, c *cluster, before esoPhase, start time.Time, floor bool) (esoPhase, esoPhase, error) {
+	now, err := esoCounters(c.esoMetricsAddr)
+	if err != nil {
+		return esoPhase{}, before, fmt.Errorf("ESO metrics: %w", err)
+	}
+	p := now.minus(before)
+	if p.LastCreated, p.LastSynced, err = esoTimeline(ctx, c.client, start, floor); err != nil {
+		return esoPhase{}, before, err
+	}
+	return p, now, nil
+}
+
 func waitFor(ctx context.Context, cond func() (bool, error)) error {
 	for {
 		ok, err := cond()
@@ -289,68 +315,4 @@ func waitFor(ctx context.Context, cond func() (bool, error)) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-func waitFloor(ctx context.Context, c client.Client, deployments int) error {
-	sel := client.MatchingLabels{"tenantwire-bench": "floor"}
-	return waitFor(ctx, func() (bool, error) {
-		ds := &appsv1.DeploymentList{}
-		if err := c.List(ctx, ds, sel); err != nil {
-			return false, err
-		}
-		available := 0
-		for _, d := range ds.Items {
-			if d.Status.AvailableReplicas >= 1 && d.Status.ObservedGeneration >= d.Generation {
-				available++
-			}
-		}
-		es := &esv1.ExternalSecretList{}
-		if err := c.List(ctx, es, sel); err != nil {
-			return false, err
-		}
-		synced := 0
-		for _, e := range es.Items {
-			for _, cond := range e.Status.Conditions {
-				if cond.Type == esv1.ExternalSecretReady && cond.Status == corev1.ConditionTrue {
-					synced++
-				}
-			}
-		}
-		return available == deployments && synced == 2*deployments, nil
-	})
-}
-
-func waitOperator(ctx context.Context, c client.Client, cfg config) error {
-	last := time.Now()
-	return waitFor(ctx, func() (bool, error) {
-		ts := &twv1.TenantList{}
-		if err := c.List(ctx, ts); err != nil {
-			return false, err
-		}
-		is := &twv1.IntegrationList{}
-		if err := c.List(ctx, is); err != nil {
-			return false, err
-		}
-		kp := &twv1.KeyPolicy{}
-		if err := c.Get(ctx, client.ObjectKey{Name: benchPolicy.Name}, kp); err != nil {
-			return false, err
-		}
-		readyT, readyI := 0, 0
-		for _, t := range ts.Items {
-			if conditions.IsTrue(t.Status.Conditions, twv1.ConditionReady) {
-				readyT++
-			}
-		}
-		for _, in := range is.Items {
-			if conditions.IsTrue(in.Status.Conditions, twv1.ConditionReady) {
-				readyI++
-			}
-		}
-		kpReady := conditions.IsTrue(kp.Status.Conditions, twv1.ConditionReady) && int(kp.Status.TenantCount) == cfg.Tenants
-		if time.Since(last) > 10*time.Second {
-			last = time.Now()
-			fmt.Printf("   ... %d/%d tenants, %d/%d integrations Ready, keypolicy covers %d\n", readyT, cfg.Tenants, readyI, cfg.Tenants*cfg.Integrations, kp.Status.TenantCount)
-		}
-		return readyT == cfg.Tenants && readyI == cfg.Tenants*cfg.Integrations && kpReady, nil
-	})
 }

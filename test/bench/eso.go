@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// esoPhase is what the External Secrets Operator did during one phase. Both phases wait for it,
+// so these say whether it did the same work in each, and whether it was waiting for
+// ExternalSecrets to appear (last created close to last synced) or working through a backlog.
+type esoPhase struct {
+	Requests, Writes     float64
+	Reconciles, Requeues float64
+	// results counts the reconciles by result: success, requeue, requeue_after, error.
+	results map[string]float64
+	// Since the phase's start, to the second (object timestamps have no finer grain).
+	LastCreated, LastSynced time.Duration
+}
+
+// esoCounters reads ESO's cumulative API requests, writes, reconciles and requeues.
+func esoCounters(addr string) (esoPhase, error) {
+	m, err := scrape(addr)
+	if err != nil {
+		return esoPhase{}, err
+	}
+	results := map[string]float64{}
+	for _, r := range []string{"success", "requeue", "requeue_after", "error"} {
+		results[r] = m.sum("controller_runtime_reconcile_total", `controller="externalsecret"`, `result="`+r+`"`)
+	}
+	return esoPhase{
+		results:    results,
+		Requests:   m.sum("rest_client_requests_total"),
+		Writes:     m.mutating(),
+		Reconciles: m.sum("controller_runtime_reconcile_total", `controller="externalsecret"`),
+		Requeues: m.sum("controller_runtime_reconcile_total", `controller="externalsecret"`, `result="requeue"`) +
+			m.sum("controller_runtime_reconcile_total", `controller="externalsecret"`, `result="error"`),
+	}, nil
+}
+
+func (p esoPhase) minus(q esoPhase) esoPhase {
+	p.Requests -= q.Requests
+	p.Writes -= q.Writes
+	p.Reconciles -= q.Reconciles
+	p.Requeues -= q.Requeues
+	results := map[string]float64{}
+	for k, v := range p.results {
+		results[k] = v - q.results[k]
+	}
+	p.results = results
+	return p
+}
+
+// esoTimeline finds when the phase's last ExternalSecret was created and when the last one
+// turned Ready, relative to the phase's start.
+func esoTimeline(ctx context.Context, c client.Client, start time.Time, floor bool) (created, synced time.Duration, err error) {
+	list := &esv1.ExternalSecretList{}
+	if err := c.List(ctx, list); err != nil {
+		return 0, 0, err
+	}
+	var lastCreated, lastSynced time.Time
+	for _, es := range list.Items {
+		if (es.Labels["tenantwire-bench"] == "floor") != floor || es.CreationTimestamp.Time.Before(start.Truncate(time.Second)) {
+			continue
+		}
+		if t := es.CreationTimestamp.Time; t.After(lastCreated) {
+			lastCreated = t
+		}
+		for _, cond := range es.Status.Conditions {
+			if cond.Type == esv1.ExternalSecretReady && cond.Status == corev1.ConditionTrue && cond.LastTransitionTime.After(lastSynced) {
+				lastSynced = cond.LastTransitionTime.Time
+			}
+		}
+	}
+	return lastCreated.Sub(start).Round(time.Second), lastSynced.Sub(start).Round(time.Second), nil
+}
+
+func (p esoPhase) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%.0f reconciles (%.0f success, %.0f requeue after, %.0f requeued or failed), %.0f API requests (%.0f writes); last ExternalSecret created at +%s, last synced at +%s",
+		p.Reconciles, p.results["success"], p.results["requeue_after"], p.Requeues, p.Requests, p.Writes, p.LastCreated, p.LastSynced)
+	return b.String()
+}
