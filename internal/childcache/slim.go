@@ -17,17 +17,23 @@ import (
 )
 
 // Slim drops from a cached child the fields we only ever write. The controllers read children for
-// their metadata and status (and a Deployment's replicas and pod template annotations, a Secret's
+// their metadata and status (and a Deployment's replicas and pod template annotations, a keyring's
 // data); whether a child still holds what we applied is decided by apply.Applier from its
 // resourceVersion, with an uncached read when it changed. At 1000 tenants the fields dropped here
 // were about half of the operator's heap: the pod templates alone a seventh.
 //
 // Their metadata keeps no annotations (the applied-intent digest is read from the API server when
 // it matters), and what repeats from child to child is shared: equal label sets are one map, and
-// strings (namespaces, names, owners) one copy. Objects of other kinds (our own kinds, Namespaces,
-// Secrets, Jobs) pass unchanged.
+// strings (namespaces, names, owners) one copy. Secrets keep what slimSecret says. Objects of other
+// kinds (our own kinds, Namespaces, ServiceAccounts, Jobs) pass unchanged.
+//
+// Slim is idempotent: the informer may pass it an object it already slimmed. It never writes to a
+// map it shares.
 func Slim(obj any) (any, error) {
 	switch o := obj.(type) {
+	case *corev1.Secret:
+		slimSecret(o)
+		return obj, nil
 	case *appsv1.Deployment:
 		o.Spec.Template.Spec = corev1.PodSpec{}
 		o.Spec.Template.Annotations = internMap(o.Spec.Template.Annotations)

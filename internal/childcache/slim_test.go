@@ -1,7 +1,10 @@
 package childcache_test
 
 import (
+	"bytes"
+	"maps"
 	"reflect"
+	"slices"
 	"testing"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
@@ -15,6 +18,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tenantwire/tenantwire/internal/childcache"
+	"github.com/tenantwire/tenantwire/internal/keyring"
+	"github.com/tenantwire/tenantwire/internal/labels"
 )
 
 // TestSlimKeepsWhatControllersRead: Slim drops what we only write and keeps metadata, status and
@@ -32,7 +37,22 @@ func TestSlimKeepsWhatControllersRead(t *testing.T) {
 		}
 		return d
 	}
-	secret := &corev1.Secret{ObjectMeta: meta, Data: map[string][]byte{"keyring": []byte("k")}}
+	ourSecret := func(component, name string, annotations map[string]string, data map[string][]byte) *corev1.Secret {
+		m := *meta.DeepCopy()
+		m.Name, m.Annotations = name, annotations
+		m.Labels = labels.ForIntegration("acme", "crm", component)
+		m.OwnerReferences = []metav1.OwnerReference{{APIVersion: "external-secrets.io/v1", Kind: "ExternalSecret", Name: name, UID: "u1", Controller: ptr.To(true)}}
+		return &corev1.Secret{ObjectMeta: m, Type: corev1.SecretTypeOpaque, Data: data}
+	}
+	synced := func(s *corev1.Secret) *corev1.Secret {
+		s.Labels["reconcile.external-secrets.io/managed"] = "true"
+		s.Labels["reconcile.external-secrets.io/created-by"] = "0123456789abcdef"
+		return s
+	}
+	credentials := map[string][]byte{"client_id": []byte("id"), "client_secret": []byte("s3cret")}
+	esoAnnotations := map[string]string{"reconcile.external-secrets.io/data-hash": "abc"}
+	keyringAnnotations := map[string]string{keyring.ActiveVersionAnnotation: "3", keyring.VersionsAnnotation: "2,3", "tenantwire.io/applied-intent": "d"}
+	keyringData := map[string][]byte{keyring.DataKey: []byte(`{"active":3}`)}
 	tests := map[string]struct {
 		in, want client.Object
 	}{
@@ -53,7 +73,23 @@ func TestSlimKeepsWhatControllersRead(t *testing.T) {
 			in: &esv1.ExternalSecret{ObjectMeta: meta, Spec: esv1.ExternalSecretSpec{Target: esv1.ExternalSecretTarget{Name: "t"}},
 				Status: esv1.ExternalSecretStatus{SyncedResourceVersion: "1"}},
 			want: &esv1.ExternalSecret{ObjectMeta: meta, Status: esv1.ExternalSecretStatus{SyncedResourceVersion: "1"}}},
-		"Secret data is kept (keyrings and credential digests read it)": {in: secret.DeepCopy(), want: secret.DeepCopy()},
+		"credential Secret keeps only the digest of its data and our labels": {
+			in: synced(ourSecret(labels.CredentialsComponent, "crm-source-credentials", esoAnnotations, credentials)),
+			want: ourSecret(labels.CredentialsComponent, "crm-source-credentials", nil,
+				map[string][]byte{childcache.DataDigestKey: childcache.SecretDataDigest(&corev1.Secret{Data: credentials})})},
+		"credential Secret without data keeps the digest of nothing": {
+			in: ourSecret(labels.CredentialsComponent, "empty", nil, nil),
+			want: ourSecret(labels.CredentialsComponent, "empty", nil,
+				map[string][]byte{childcache.DataDigestKey: childcache.SecretDataDigest(&corev1.Secret{})})},
+		"keyring keeps its data and active version": {
+			in:   ourSecret("keyring", keyring.SecretName, keyringAnnotations, keyringData),
+			want: ourSecret("keyring", keyring.SecretName, map[string]string{keyring.ActiveVersionAnnotation: "3"}, keyringData)},
+		"key source keeps its data, drops annotations": {
+			in:   synced(ourSecret("keyring", "tenantwire-key-source", esoAnnotations, credentials)),
+			want: ourSecret("keyring", "tenantwire-key-source", nil, credentials)},
+		"other Secret keeps its data": {
+			in:   &corev1.Secret{ObjectMeta: meta, Data: map[string][]byte{"keyring": []byte("k")}},
+			want: &corev1.Secret{ObjectMeta: meta, Data: map[string][]byte{"keyring": []byte("k")}}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -63,6 +99,57 @@ func TestSlimKeepsWhatControllersRead(t *testing.T) {
 			}
 			if !equality.Semantic.DeepEqual(got, tc.want) {
 				t.Errorf("Slim() = %+v\nwant %+v", got, tc.want)
+			}
+			// The informer may hand Slim an object it already slimmed.
+			again, err := childcache.Slim(got.(client.Object).DeepCopyObject())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !equality.Semantic.DeepEqual(again, tc.want) {
+				t.Errorf("Slim() twice = %+v\nwant %+v", again, tc.want)
+			}
+		})
+	}
+}
+
+// TestSecretDataDigest: a credential Secret from the cache and the same Secret read whole digest
+// alike, and the digest tells data apart.
+func TestSecretDataDigest(t *testing.T) {
+	credential := func(kv ...string) *corev1.Secret {
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "crm-source-credentials",
+			Labels: labels.ForIntegration("acme", "crm", labels.CredentialsComponent)}, Data: map[string][]byte{}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			s.Data[kv[i]] = []byte(kv[i+1])
+		}
+		return s
+	}
+	base := childcache.SecretDataDigest(credential("user", "u", "key", "k1"))
+	tests := map[string]struct {
+		secret   *corev1.Secret
+		wantSame bool
+	}{
+		"same data":                {secret: credential("key", "k1", "user", "u"), wantSame: true},
+		"changed value":            {secret: credential("user", "u", "key", "k2")},
+		"value moved between keys": {secret: credential("user", "uk1", "key", "")},
+		"added empty key":          {secret: credential("user", "u", "key", "k1", "x", "")},
+		"no data":                  {secret: credential()},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			whole := childcache.SecretDataDigest(tc.secret)
+			slim, err := childcache.Slim(tc.secret.DeepCopy())
+			if err != nil {
+				t.Fatal(err)
+			}
+			cached := slim.(*corev1.Secret)
+			if _, ok := cached.Data[childcache.DataDigestKey]; !ok || len(cached.Data) != 1 {
+				t.Fatalf("cached data keys = %v, want only %s", slices.Collect(maps.Keys(cached.Data)), childcache.DataDigestKey)
+			}
+			if got := childcache.SecretDataDigest(cached); !bytes.Equal(got, whole) {
+				t.Errorf("digest of the cached Secret %x, of the whole one %x", got, whole)
+			}
+			if same := bytes.Equal(whole, base); same != tc.wantSame {
+				t.Errorf("same digest = %v, want %v", same, tc.wantSame)
 			}
 		})
 	}
