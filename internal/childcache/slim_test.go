@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"unsafe"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -14,6 +15,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -53,6 +55,11 @@ func TestSlimKeepsWhatControllersRead(t *testing.T) {
 	esoAnnotations := map[string]string{"reconcile.external-secrets.io/data-hash": "abc"}
 	keyringAnnotations := map[string]string{keyring.ActiveVersionAnnotation: "3", keyring.VersionsAnnotation: "2,3", "tenantwire.io/applied-intent": "d"}
 	keyringData := map[string][]byte{keyring.DataKey: []byte(`{"active":3}`)}
+	sa := func(annotations map[string]string) *corev1.ServiceAccount {
+		m := *meta.DeepCopy()
+		m.Annotations = annotations
+		return &corev1.ServiceAccount{ObjectMeta: m, AutomountServiceAccountToken: ptr.To(false)}
+	}
 	tests := map[string]struct {
 		in, want client.Object
 	}{
@@ -90,6 +97,8 @@ func TestSlimKeepsWhatControllersRead(t *testing.T) {
 		"other Secret keeps its data": {
 			in:   &corev1.Secret{ObjectMeta: meta, Data: map[string][]byte{"keyring": []byte("k")}},
 			want: &corev1.Secret{ObjectMeta: meta, Data: map[string][]byte{"keyring": []byte("k")}}},
+		"ServiceAccount drops annotations, keeps the rest": {
+			in: sa(map[string]string{"tenantwire.io/applied-intent": "d"}), want: sa(nil)},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -175,5 +184,96 @@ func TestSlimSharesEqualLabelSets(t *testing.T) {
 	}
 	if same(a.Labels, c.Labels) || c.Labels["y"] != "3" {
 		t.Errorf("different label sets share a map: %v, %v", a.Labels, c.Labels)
+	}
+}
+
+// TestSlimSharesOwnerReferences: the children of one owner hold one list of owner references
+// between them; another owner, or the same owner without controller, gets its own.
+func TestSlimSharesOwnerReferences(t *testing.T) {
+	ref := func(uid types.UID, controller bool) []metav1.OwnerReference {
+		return []metav1.OwnerReference{{APIVersion: "tenantwire.io/v1alpha1", Kind: "Integration", Name: "crm", UID: uid,
+			Controller: ptr.To(controller), BlockOwnerDeletion: ptr.To(true)}}
+	}
+	mk := func(obj client.Object, refs []metav1.OwnerReference) client.Object {
+		obj.SetNamespace("tenant-acme")
+		obj.SetName("crm-" + reflect.TypeOf(obj).Elem().Name())
+		obj.SetOwnerReferences(refs)
+		return obj
+	}
+	children := []client.Object{
+		mk(&appsv1.Deployment{}, ref("u1", true)),
+		mk(&corev1.ConfigMap{}, ref("u1", true)),
+		mk(&corev1.ServiceAccount{}, ref("u1", true)),
+		mk(&rbacv1.Role{}, ref("u1", true)),
+	}
+	otherOwner := mk(&corev1.ConfigMap{}, ref("u2", true))
+	notController := mk(&corev1.ConfigMap{}, ref("u1", false))
+	for _, o := range append(children, otherOwner, notController) {
+		if _, err := childcache.Slim(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	same := func(p, q []metav1.OwnerReference) bool { return len(p) > 0 && len(q) > 0 && &p[0] == &q[0] }
+	first := children[0].GetOwnerReferences()
+	for _, o := range children[1:] {
+		if !same(first, o.GetOwnerReferences()) {
+			t.Errorf("%T of the same owner holds its own owner references", o)
+		}
+	}
+	if !equality.Semantic.DeepEqual(first, ref("u1", true)) {
+		t.Errorf("shared owner references = %+v, want %+v", first, ref("u1", true))
+	}
+	if same(first, otherOwner.GetOwnerReferences()) || otherOwner.GetOwnerReferences()[0].UID != "u2" {
+		t.Errorf("another owner's child shares the list: %+v", otherOwner.GetOwnerReferences())
+	}
+	if same(first, notController.GetOwnerReferences()) || *notController.GetOwnerReferences()[0].Controller {
+		t.Errorf("a child not controlled by the owner shares the controller's list: %+v", notController.GetOwnerReferences())
+	}
+	// Slimming a child again hands it the same list, and leaves the list as it was.
+	again := children[0].DeepCopyObject().(client.Object)
+	if _, err := childcache.Slim(again); err != nil {
+		t.Fatal(err)
+	}
+	if !same(first, again.GetOwnerReferences()) || !equality.Semantic.DeepEqual(first, ref("u1", true)) {
+		t.Errorf("slimmed again: %+v", again.GetOwnerReferences())
+	}
+}
+
+// TestSlimSharesNamespaceStrings: the namespace of every child of a namespace is one string.
+func TestSlimSharesNamespaceStrings(t *testing.T) {
+	a := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: string([]byte("tenant-acme")), Name: "a"}}
+	b := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: string([]byte("tenant-acme")), Name: "b"}}
+	if unsafe.StringData(a.Namespace) == unsafe.StringData(b.Namespace) {
+		t.Fatal("the test's namespaces already share their bytes")
+	}
+	for _, o := range []client.Object{a, b} {
+		if _, err := childcache.Slim(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if unsafe.StringData(a.Namespace) != unsafe.StringData(b.Namespace) {
+		t.Error("equal namespaces are two strings")
+	}
+}
+
+// TestSlimSharesCredentialLabelsWithTheirExternalSecret: without External Secrets Operator's labels,
+// a credential Secret carries its ExternalSecret's labels, and the two hold one map.
+func TestSlimSharesCredentialLabelsWithTheirExternalSecret(t *testing.T) {
+	l := labels.ForIntegration("acme", "crm", labels.CredentialsComponent)
+	es := &esv1.ExternalSecret{ObjectMeta: metav1.ObjectMeta{Namespace: "tenant-acme", Name: "crm-source-credentials", Labels: maps.Clone(l)}}
+	synced := maps.Clone(l)
+	synced["reconcile.external-secrets.io/managed"] = "true"
+	synced["reconcile.external-secrets.io/created-by"] = "0123456789abcdef"
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "tenant-acme", Name: "crm-source-credentials", Labels: synced}}
+	for _, o := range []client.Object{es, secret} {
+		if _, err := childcache.Slim(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if reflect.ValueOf(es.Labels).UnsafePointer() != reflect.ValueOf(secret.Labels).UnsafePointer() {
+		t.Errorf("the Secret's labels %v are not its ExternalSecret's %v", secret.Labels, es.Labels)
+	}
+	if len(synced) != len(l)+2 {
+		t.Error("Slim changed the Secret's label map in place")
 	}
 }
