@@ -76,6 +76,9 @@ type Reconciler struct {
 
 	applierOnce sync.Once
 	apply       *apply.Applier
+	// carriedHashes holds a carriedHash by Integration key, for pod templates that carry the
+	// credentials hash in its older form.
+	carriedHashes sync.Map
 }
 
 // +kubebuilder:rbac:groups=tenantwire.io,resources=integrations,verbs=get;list;watch
@@ -193,6 +196,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.Get(ctx, req.NamespacedName, in); err != nil {
 		if apierrors.IsNotFound(err) {
 			metrics.ForgetReady("Integration", req.Namespace, req.Name)
+			r.carriedHashes.Delete(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -329,12 +333,22 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 	}
 
 	ip.credentialsHash = credentialsHash(secrets...)
-	desired := desiredDeployment(in, ip, cm)
 	var previous, previousKeys string
 	if live != nil {
 		previous = live.Spec.Template.Annotations[CredentialsHashAnnotation]
 		previousKeys = live.Spec.Template.Annotations[KeyringVersionAnnotation]
 	}
+	if previous != "" && previous != ip.credentialsHash {
+		carried, err := r.carriesCredentials(ctx, client.ObjectKeyFromObject(in), secrets, previous, ip.credentialsHash)
+		if err != nil {
+			obs.deployment = live
+			return obs, result, err
+		}
+		if carried {
+			ip.credentialsHash = previous
+		}
+	}
+	desired := desiredDeployment(in, ip, cm)
 	if _, err := a.Apply(ctx, desired); err != nil {
 		obs.deployment = live
 		return obs, result, err

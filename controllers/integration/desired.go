@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"path"
-	"slices"
 	"strings"
 	"time"
 
@@ -183,7 +182,7 @@ func desiredExternalSecret(in *twv1.Integration, ip inputs, s side) *esv1.Extern
 				Type:          corev1.SecretTypeOpaque,
 				EngineVersion: esv1.TemplateEngineV2,
 				Metadata: esv1.ExternalSecretTemplateMetadata{
-					Labels: labels.ForIntegration(ip.tenant.Name, in.Name, "credentials"),
+					Labels: labels.ForIntegration(ip.tenant.Name, in.Name, labels.CredentialsComponent),
 				},
 			},
 		},
@@ -209,7 +208,7 @@ func desiredExternalSecret(in *twv1.Integration, ip inputs, s side) *esv1.Extern
 	}
 	return &esv1.ExternalSecret{
 		TypeMeta:   metav1.TypeMeta{APIVersion: esv1.SchemeGroupVersion.String(), Kind: esv1.ExtSecretKind},
-		ObjectMeta: childMeta(in, ip.tenant.Name, name, "credentials"),
+		ObjectMeta: childMeta(in, ip.tenant.Name, name, labels.CredentialsComponent),
 		Spec:       spec,
 	}
 }
@@ -510,37 +509,6 @@ func secretVolume(name, secret string) corev1.Volume {
 	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 		SecretName: secret, DefaultMode: ptr.To[int32](0o440),
 	}}}
-}
-
-// credentialsHash digests the data of the credential Secrets (in the order given) so that the
-// same data always gives the same digest, whatever the order of keys or a refresh that changed
-// nothing, and any changed byte gives a new one.
-func credentialsHash(secrets ...*corev1.Secret) string {
-	h := sha256.New()
-	for _, s := range secrets {
-		keys := make([]string, 0, len(s.Data))
-		for k := range s.Data {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		writeField(h, []byte(s.Name))
-		for _, k := range keys {
-			writeField(h, []byte(k))
-			writeField(h, s.Data[k])
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
-}
-
-// writeField length-prefixes each field so that ("ab","c") and ("a","bc") digest differently.
-func writeField(h interface{ Write([]byte) (int, error) }, b []byte) {
-	var n [8]byte
-	l := uint64(len(b))
-	for i := range n {
-		n[i] = byte(l >> (8 * i))
-	}
-	_, _ = h.Write(n[:])
-	_, _ = h.Write(b)
 }
 
 func digest(s string) string {

@@ -343,42 +343,6 @@ func assertRestricted(t *testing.T, pod corev1.PodSpec) {
 	}
 }
 
-func TestCredentialsHash(t *testing.T) {
-	secret := func(name string, kv ...string) *corev1.Secret {
-		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name}, Data: map[string][]byte{}}
-		for i := 0; i+1 < len(kv); i += 2 {
-			s.Data[kv[i]] = []byte(kv[i+1])
-		}
-		return s
-	}
-	base := credentialsHash(secret("src", "user", "u", "key", "k1"), secret("dst", "token", "t"))
-	tests := map[string]struct {
-		secrets  []*corev1.Secret
-		wantSame bool
-	}{
-		"same data":                 {secrets: []*corev1.Secret{secret("src", "user", "u", "key", "k1"), secret("dst", "token", "t")}, wantSame: true},
-		"key order irrelevant":      {secrets: []*corev1.Secret{secret("src", "key", "k1", "user", "u"), secret("dst", "token", "t")}, wantSame: true},
-		"changed value":             {secrets: []*corev1.Secret{secret("src", "user", "u", "key", "k2"), secret("dst", "token", "t")}},
-		"changed destination value": {secrets: []*corev1.Secret{secret("src", "user", "u", "key", "k1"), secret("dst", "token", "t2")}},
-		"value moved between keys":  {secrets: []*corev1.Secret{secret("src", "user", "uk", "key", "1"), secret("dst", "token", "t")}},
-		"added key":                 {secrets: []*corev1.Secret{secret("src", "user", "u", "key", "k1", "x", ""), secret("dst", "token", "t")}},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			if got := credentialsHash(tc.secrets...) == base; got != tc.wantSame {
-				t.Errorf("same hash = %v, want %v", got, tc.wantSame)
-			}
-		})
-	}
-	// Metadata a refresh touches (annotations, resourceVersion) must not change the hash.
-	refreshed := secret("src", "user", "u", "key", "k1")
-	refreshed.Annotations = map[string]string{"reconcile.external-secrets.io/data-hash": "x"}
-	refreshed.ResourceVersion = "999"
-	if credentialsHash(refreshed, secret("dst", "token", "t")) != base {
-		t.Error("a refresh that changed only metadata changed the hash")
-	}
-}
-
 func TestValidateImage(t *testing.T) {
 	r := &Reconciler{SyncImage: "ghcr.io/tenantwire/tenantwire:v1", AllowedImagePrefixes: []string{"registry.internal/tenantwire/"}}
 	tests := map[string]struct {

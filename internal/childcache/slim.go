@@ -1,8 +1,9 @@
 package childcache
 
 import (
-	"sort"
-	"strings"
+	"hash/maphash"
+	"maps"
+	"slices"
 	"sync"
 	"unique"
 
@@ -12,22 +13,32 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 )
 
 // Slim drops from a cached child the fields we only ever write. The controllers read children for
-// their metadata and status (and a Deployment's replicas and pod template annotations, a Secret's
+// their metadata and status (and a Deployment's replicas and pod template annotations, a keyring's
 // data); whether a child still holds what we applied is decided by apply.Applier from its
 // resourceVersion, with an uncached read when it changed. At 1000 tenants the fields dropped here
 // were about half of the operator's heap: the pod templates alone a seventh.
 //
 // Their metadata keeps no annotations (the applied-intent digest is read from the API server when
-// it matters), and what repeats from child to child is shared: equal label sets are one map, and
-// strings (namespaces, names, owners) one copy. Objects of other kinds (our own kinds, Namespaces,
-// Secrets, Jobs) pass unchanged.
+// it matters), and what repeats from child to child is shared: equal label sets are one map, the
+// children of one owner one list of owner references, and strings (namespaces, names, owners) one
+// copy. Secrets keep what slimSecret says; ServiceAccounts are only slimmed in their metadata.
+// Objects of other kinds (our own kinds, Namespaces, Jobs) pass unchanged.
+//
+// Slim is idempotent: the informer may pass it an object it already slimmed. It never writes to a
+// map or list it shares.
 func Slim(obj any) (any, error) {
 	switch o := obj.(type) {
+	case *corev1.Secret:
+		slimSecret(o)
+		return obj, nil
+	case *corev1.ServiceAccount:
+		// Nothing reads a ServiceAccount but its metadata, and no annotation of it.
 	case *appsv1.Deployment:
 		o.Spec.Template.Spec = corev1.PodSpec{}
 		o.Spec.Template.Annotations = internMap(o.Spec.Template.Annotations)
@@ -62,10 +73,7 @@ func slimMeta(o metav1.Object) {
 	o.SetName(intern(o.GetName()))
 	o.SetLabels(labelSets.share(o.GetLabels()))
 	o.SetAnnotations(nil)
-	refs := o.GetOwnerReferences()
-	for i := range refs {
-		refs[i].APIVersion, refs[i].Kind, refs[i].Name = intern(refs[i].APIVersion), intern(refs[i].Kind), intern(refs[i].Name)
-	}
+	o.SetOwnerReferences(ownerRefs.share(o.GetOwnerReferences()))
 }
 
 func intern(s string) string {
@@ -100,42 +108,115 @@ func transform() toolscache.TransformFunc {
 // carry a few sets between them, a tenant's isolation children one.
 var labelSets = &sharedMaps{limit: 1 << 16}
 
+// ownerRefs are the owner references of cached children, one list per distinct owner: an
+// Integration's children (about ten) hold one list between them.
+var ownerRefs = &sharedOwners{limit: 1 << 16}
+
 // sharedMaps hands out one map per distinct content. The maps are shared by cached objects, which
 // nothing mutates: the cache returns deep copies, and event handlers only read. When it holds
 // limit sets (deleted tenants' sets are never removed one by one) it starts afresh; objects keep
-// the maps they have.
+// the maps they have. Sets are found by a hash of their content rather than the content itself,
+// which would cost about as much again as the maps; of two sets with the same hash, the second is
+// not shared.
 type sharedMaps struct {
 	mu    sync.Mutex
 	limit int
-	sets  map[string]map[string]string
+	sets  map[uint64]map[string]string
 }
+
+var contentSeed = maphash.MakeSeed()
 
 func (s *sharedMaps) share(m map[string]string) map[string]string {
 	if len(m) == 0 {
 		return nil
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		b.WriteString(k)
-		b.WriteByte(0)
-		b.WriteString(m[k])
-		b.WriteByte(0)
-	}
-	id := b.String()
+	id := contentID(m)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if shared, ok := s.sets[id]; ok {
-		return shared
+		if maps.Equal(shared, m) {
+			return shared
+		}
+		return internMap(m)
 	}
 	if s.sets == nil || len(s.sets) >= s.limit {
-		s.sets = map[string]map[string]string{}
+		s.sets = map[uint64]map[string]string{}
 	}
 	shared := internMap(m)
 	s.sets[id] = shared
+	return shared
+}
+
+// contentID hashes a map's keys and values in key order.
+func contentID(m map[string]string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(contentSeed)
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		_, _ = h.WriteString(k)
+		_ = h.WriteByte(0)
+		_, _ = h.WriteString(m[k])
+		_ = h.WriteByte(0)
+	}
+	return h.Sum64()
+}
+
+// sharedOwners hands out one owner reference list per distinct single owner, read-only and reset
+// at limit like sharedMaps. Lists of more than one owner (none of our children has them) are
+// copied with their strings interned.
+type sharedOwners struct {
+	mu    sync.Mutex
+	limit int
+	lists map[ownerKey][]metav1.OwnerReference
+}
+
+// ownerKey is a whole owner reference; its strings are those of the shared list.
+type ownerKey struct {
+	apiVersion, kind, name string
+	uid                    types.UID
+	controller, block      int8
+}
+
+func keyOf(r metav1.OwnerReference) ownerKey {
+	flag := func(b *bool) int8 {
+		switch {
+		case b == nil:
+			return -1
+		case *b:
+			return 1
+		}
+		return 0
+	}
+	return ownerKey{apiVersion: r.APIVersion, kind: r.Kind, name: r.Name, uid: r.UID,
+		controller: flag(r.Controller), block: flag(r.BlockOwnerDeletion)}
+}
+
+func internRef(r metav1.OwnerReference) metav1.OwnerReference {
+	r.APIVersion, r.Kind, r.Name = intern(r.APIVersion), intern(r.Kind), intern(r.Name)
+	return r
+}
+
+func (s *sharedOwners) share(refs []metav1.OwnerReference) []metav1.OwnerReference {
+	switch len(refs) {
+	case 0:
+		return nil
+	case 1:
+	default:
+		out := make([]metav1.OwnerReference, len(refs))
+		for i, r := range refs {
+			out[i] = internRef(r)
+		}
+		return out
+	}
+	key := keyOf(refs[0])
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if shared, ok := s.lists[key]; ok {
+		return shared
+	}
+	if s.lists == nil || len(s.lists) >= s.limit {
+		s.lists = map[ownerKey][]metav1.OwnerReference{}
+	}
+	shared := []metav1.OwnerReference{internRef(refs[0])}
+	s.lists[keyOf(shared[0])] = shared
 	return shared
 }

@@ -43,6 +43,11 @@ func ForIntegration(tenant, integration, component string) map[string]string {
 // FieldOwner is the server-side apply field manager of one controller.
 func FieldOwner(controller string) string { return "tenantwire-" + controller }
 
+// CredentialsComponent is the component label of an Integration's credential ExternalSecrets and
+// of the Secrets External Secrets Operator syncs from them. The manager's cache keeps only a digest
+// of those Secrets' data (childcache).
+const CredentialsComponent = "credentials"
+
 // Export Jobs: one per Integration, named for it, carrying the request it runs. The Integration
 // controller creates them and the Tenant controller reports on them.
 const (
