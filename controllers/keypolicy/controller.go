@@ -32,6 +32,7 @@ import (
 	"github.com/tenantwire/tenantwire/internal/labels"
 	"github.com/tenantwire/tenantwire/internal/lifecycle"
 	"github.com/tenantwire/tenantwire/internal/metrics"
+	"github.com/tenantwire/tenantwire/internal/status"
 )
 
 // ControllerName names the tenant-keyed keyring controller, the field owner and the event source.
@@ -84,7 +85,7 @@ func (r *Reconciler) applier() *apply.Applier {
 }
 
 // Reconcile converges one tenant's keyring under its effective policy, records the outcome for the
-// policy's status and requeues for the tenant's next rotation.
+// policy's status and requeues for the tenant's next rotation (or sooner, for a held-back binding).
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	now := r.Clock.Now()
 	kp, t, err := r.governingPolicy(ctx, req.Name, now)
@@ -97,7 +98,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	onDemand := r.requests.pending(kp.Name, t.Name)
-	res, next, err := r.reconcileTenant(ctx, kp, t, onDemand, now)
+	res, result, err := r.reconcileTenant(ctx, kp, t, onDemand, now)
 	res.policy, res.generation = kp.Name, kp.Generation
 	// A request is carried out once the keyring was written, or when this tenant cannot rotate
 	// until the user acts (an unreadable keyring), so that it does not hold the others' up.
@@ -109,11 +110,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if prev != "" && prev != kp.Name {
 			r.statusQueue.add(prev, statusBatchDelay)
 		}
-	}
-	result := ctrl.Result{}
-	if !next.IsZero() {
-		// Wake up when the rotation is due; the jitter spreads tenants created together.
-		result.RequeueAfter = wait.Jitter(max(next.Sub(now), time.Second), 0.01)
 	}
 	return result, err
 }
@@ -144,25 +140,27 @@ func (r *Reconciler) governingPolicy(ctx context.Context, name string, now time.
 	return nil, t, nil
 }
 
-// reconcileTenant brings one tenant's keyring and its access rules in line with the policy.
-func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t *twv1.Tenant, onDemand bool, now time.Time) (tenantResult, time.Time, error) {
+// reconcileTenant brings one tenant's keyring and its access rules in line with the policy, and
+// says when to come back: for the next rotation, or for a reader binding held back while new
+// consumers settle.
+func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t *twv1.Tenant, onDemand bool, now time.Time) (tenantResult, ctrl.Result, error) {
 	res := tenantResult{status: twv1.TenantKeyStatus{Tenant: t.Name}}
 	if !conditions.IsTrue(t.Status.Conditions, twv1.TenantConditionNamespaceReady) {
 		res.problem = &conditions.Problem{Reason: twv1.ReasonTenantNotReady, Message: "waiting for the tenant namespace"}
-		return res, time.Time{}, nil
+		return res, ctrl.Result{}, nil
 	}
 	var current *keyring.Keyring
 	live := &corev1.Secret{}
 	switch err := r.Client.Get(ctx, client.ObjectKey{Namespace: t.NamespaceName(), Name: keyring.SecretName}, live); {
 	case apierrors.IsNotFound(err):
 	case err != nil:
-		return res, time.Time{}, err
+		return res, ctrl.Result{}, err
 	default:
 		kr, err := keyring.Parse(live.Data[keyring.DataKey])
 		if err != nil {
 			// Never overwrite a keyring we cannot read: it may be the only copy of keys in use.
 			res.problem = &conditions.Problem{Reason: "KeyringInvalid", Message: err.Error(), Stalled: true}
-			return res, time.Time{}, nil
+			return res, ctrl.Result{}, nil
 		}
 		current = kr
 	}
@@ -176,7 +174,7 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 		if err != nil || p != nil {
 			res.problem = p
 			fillStatus(&res.status, current, time.Time{})
-			return res, time.Time{}, err
+			return res, ctrl.Result{}, err
 		}
 		if current == nil || !m.Equal(activeMaterial(current)) {
 			desired, rotated = keyring.AddVersion(current, algorithm, m, now), true
@@ -186,7 +184,7 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 		if due && current != nil {
 			var err error
 			if current, err = r.liveKeyring(ctx, t); err != nil {
-				return res, time.Time{}, err
+				return res, ctrl.Result{}, err
 			}
 			due, nextDue = keyring.RotationDue(current, kp.RotationPeriod(), now, onDemand)
 			desired = current
@@ -195,7 +193,7 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 		if due {
 			m, err := keyring.NewMaterial(r.Random)
 			if err != nil {
-				return res, time.Time{}, err
+				return res, ctrl.Result{}, err
 			}
 			desired, rotated = keyring.AddVersion(current, algorithm, m, now), true
 		}
@@ -203,20 +201,29 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 
 	consumers, err := r.consumers(ctx, kp, t)
 	if err != nil {
-		return res, time.Time{}, err
+		return res, ctrl.Result{}, err
 	}
 	if desired, err = r.retained(ctx, kp, t, desired, consumers, &res); err != nil {
-		return res, time.Time{}, err
+		return res, ctrl.Result{}, err
 	}
 	secret, err := desiredKeyringSecret(t, kp, desired)
 	if err != nil {
-		return res, time.Time{}, err
+		return res, ctrl.Result{}, err
+	}
+	// The keyring and the Role are applied whether or not the binding is held back.
+	children := []client.Object{secret, desiredReaderRole(t, kp)}
+	binding, holdBinding, err := r.readerBinding(ctx, t, kp, consumers, now)
+	if err != nil {
+		return res, ctrl.Result{}, err
+	}
+	if binding != nil {
+		children = append(children, binding)
 	}
 	a := r.applier()
-	for _, obj := range []client.Object{secret, desiredReaderRole(t, kp), desiredReaderBinding(t, kp, consumerNames(consumers))} {
+	for _, obj := range children {
 		if _, err := a.Apply(ctx, obj); err != nil {
 			res.problem = &conditions.Problem{Reason: twv1.ReasonApplyFailed, Message: err.Error()}
-			return res, time.Time{}, err
+			return res, ctrl.Result{}, err
 		}
 		res.rotated = rotated
 	}
@@ -233,7 +240,16 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 		metrics.NextRotation.WithLabelValues(t.Name).Set(float64(next.Unix()))
 	}
 	fillStatus(&res.status, desired, next)
-	return res, next, nil
+	result := ctrl.Result{}
+	if !next.IsZero() {
+		// Wake up when the rotation is due; the jitter spreads tenants created together.
+		result.RequeueAfter = wait.Jitter(max(next.Sub(now), time.Second), 0.01)
+	}
+	if holdBinding > 0 {
+		// Jittered upwards only: a wake-up before the settle ends would hold the binding again.
+		result = status.Sooner(result, wait.Jitter(holdBinding, 0.1))
+	}
+	return res, result, nil
 }
 
 // retained applies the trim guard: versions beyond retention are dropped only once every consumer

@@ -77,7 +77,7 @@ func desiredReaderBinding(t *twv1.Tenant, kp *twv1.KeyPolicy, consumers []string
 	slices.Sort(names)
 	var subjects []rbacv1.Subject
 	for _, n := range names {
-		subjects = append(subjects, rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: n + "-sync", Namespace: t.NamespaceName()})
+		subjects = append(subjects, readerSubject(t.NamespaceName(), n))
 	}
 	return &rbacv1.RoleBinding{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
@@ -85,6 +85,11 @@ func desiredReaderBinding(t *twv1.Tenant, kp *twv1.KeyPolicy, consumers []string
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: ReaderName},
 		Subjects:   subjects,
 	}
+}
+
+// readerSubject is the sync ServiceAccount of a consumer Integration.
+func readerSubject(namespace, integration string) rbacv1.Subject {
+	return rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: integration + "-sync", Namespace: namespace}
 }
 
 // desiredKeySource pulls an external policy's key material for one tenant from its own vault path.

@@ -112,6 +112,50 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (Result, err
 	return Applied, runtime.DefaultUnstructuredConverter.FromUnstructured(intent.Object, desired)
 }
 
+// Knowledge is what an Applier can tell about a child without a request to the API server.
+type Knowledge int
+
+const (
+	// Unknown: the child may exist and may not hold the intent; only a read of it tells.
+	Unknown Knowledge = iota
+	// Absent: the cache holds no such child, and this Applier has not written one since it last
+	// found none (a child it has just created may not have reached the cache yet).
+	Absent
+	// Held: the cached child is at a version this Applier verified to hold the intent, so Apply
+	// would send nothing.
+	Held
+)
+
+// Known reports what the cache and the Applier's memory say of desired, without a request.
+func (a *Applier) Known(ctx context.Context, desired client.Object) (Knowledge, error) {
+	gvk, err := apiutil.GVKForObject(desired, a.Scheme)
+	if err != nil {
+		return Unknown, err
+	}
+	intent, err := Intent(desired, a.Scheme)
+	if err != nil {
+		return Unknown, err
+	}
+	objKey := client.ObjectKeyFromObject(desired)
+	key := childKey(gvk, objKey)
+	cached, err := a.newObject(gvk)
+	if err != nil {
+		return Unknown, err
+	}
+	switch err := a.Client.Get(ctx, objKey, cached); {
+	case apierrors.IsNotFound(err):
+		if a.verified.has(key) {
+			return Unknown, nil
+		}
+		return Absent, nil
+	case err != nil:
+		return Unknown, err
+	case a.verified.holds(key, cached, intent.GetAnnotations()[IntentAnnotation]):
+		return Held, nil
+	}
+	return Unknown, nil
+}
+
 // readAndCompare reads the whole child from the API server and reports whether it holds intent.
 // A child deleted since the cache saw it does not.
 func (a *Applier) readAndCompare(ctx context.Context, gvk schema.GroupVersionKind, key client.ObjectKey,

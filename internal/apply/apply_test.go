@@ -1,12 +1,14 @@
 package apply
 
 import (
+	"context"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	twscheme "github.com/tenantwire/tenantwire/internal/scheme"
 )
@@ -144,5 +146,60 @@ func TestVerifiedIsPerVersionAndDigest(t *testing.T) {
 	v.forget(key)
 	if v.len() != 0 || v.holds(key, obj, "d") {
 		t.Error("forget left the entry")
+	}
+}
+
+func TestKnown(t *testing.T) {
+	scheme := twscheme.New()
+	desired := func(v string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "c"}, Data: map[string]string{"k": v}}
+	}
+	key := childKey(corev1.SchemeGroupVersion.WithKind("ConfigMap"), client.ObjectKey{Namespace: "ns", Name: "c"})
+	digest := func(cm *corev1.ConfigMap) string {
+		intent, err := Intent(cm, scheme)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return intent.GetAnnotations()[IntentAnnotation]
+	}
+	cached := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "c", UID: "u", ResourceVersion: "7"}}
+	tests := map[string]struct {
+		cached *corev1.ConfigMap
+		record func(*verified)
+		want   Knowledge
+	}{
+		"not cached, never written": {want: Absent},
+		"not cached, but written by this Applier (the cache lags)": {want: Unknown,
+			record: func(v *verified) { v.record(key, cached, digest(desired("v"))) }},
+		"cached at the version verified for this intent": {cached: cached, want: Held,
+			record: func(v *verified) { v.record(key, cached, digest(desired("v"))) }},
+		"cached, verified for another intent": {cached: cached, want: Unknown,
+			record: func(v *verified) { v.record(key, cached, digest(desired("old"))) }},
+		"cached, changed since it was verified": {cached: cached, want: Unknown,
+			record: func(v *verified) {
+				older := cached.DeepCopy()
+				older.ResourceVersion = "6"
+				v.record(key, older, digest(desired("v")))
+			}},
+		"cached, never verified": {cached: cached, want: Unknown},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			b := fake.NewClientBuilder().WithScheme(scheme)
+			if tc.cached != nil {
+				b = b.WithObjects(tc.cached.DeepCopy())
+			}
+			a := &Applier{Client: b.Build(), Scheme: scheme, Owner: "test"}
+			if tc.record != nil {
+				tc.record(&a.verified)
+			}
+			got, err := a.Known(context.Background(), desired("v"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("Known = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -49,6 +49,14 @@ func (v *verified) holds(key uint64, obj client.Object, digest string) bool {
 	return ok && got == versionOf(obj, digest)
 }
 
+// has reports whether any version of the child was verified (and not forgotten since).
+func (v *verified) has(key uint64) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	_, ok := v.m[key]
+	return ok
+}
+
 func (v *verified) record(key uint64, obj client.Object, digest string) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
