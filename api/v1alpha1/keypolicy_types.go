@@ -21,6 +21,9 @@ const (
 	ReasonKeySourceUnavailable = "KeySourceUnavailable"
 	ReasonNoTenants            = "NoTenants"
 	ReasonTenantNotReady       = "TenantNotReady"
+	// ReasonConsumersSettling: new consumer Integrations of a tenant are bound to its keyring once
+	// they have settled (a few seconds), so that Integrations created together are bound together.
+	ReasonConsumersSettling = "ConsumersSettling"
 	// ReasonAwaitingRewrap: versions beyond retention are kept because some consumer Integration
 	// has not yet run, fully available, on the active version (see rotation.retainVersions).
 	ReasonAwaitingRewrap = "AwaitingRewrap"

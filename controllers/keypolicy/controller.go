@@ -219,6 +219,11 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 	if binding != nil {
 		children = append(children, binding)
 	}
+	if holdBinding > 0 {
+		// Not converged until they are bound: a policy is Ready only once every consumer can read.
+		res.problem = &conditions.Problem{Reason: twv1.ReasonConsumersSettling,
+			Message: "new consumer Integrations are bound to the keyring once they have settled"}
+	}
 	a := r.applier()
 	for _, obj := range children {
 		if _, err := a.Apply(ctx, obj); err != nil {

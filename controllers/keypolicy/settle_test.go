@@ -199,6 +199,13 @@ func expectHeldBack(t *testing.T, tenant string) {
 	if w := writes.Since(before); len(w) != 0 {
 		t.Errorf("a reconcile while a consumer settles wrote %v", w)
 	}
+	// The policy is not Ready while a consumer cannot read the keyring yet.
+	reconciler.results.mu.Lock()
+	p := reconciler.results.m[tenant].problem
+	reconciler.results.mu.Unlock()
+	if p == nil || p.Reason != twv1.ReasonConsumersSettling {
+		t.Errorf("tenant result while a consumer settles has problem %+v, want reason %s", p, twv1.ReasonConsumersSettling)
+	}
 }
 
 // TestReaderBindingWaitsForSiblingConsumers: Integrations created together, each waking the tenant,

@@ -69,6 +69,8 @@ func TestResilience(t *testing.T) {
 		sim.waitReady(t, "tenant/"+rTenant)
 		sim.waitReady(t, "integration/"+rIntegration, "-n", rNamespace)
 		sim.mustKubectl(t, "wait", "--for=condition=Available", "--timeout=60s", "-n", rNamespace, "deployment/"+rIntegration+"-sync")
+		// The keyring side converges on its own: a new consumer is bound once it has settled.
+		sim.waitReady(t, "keypolicy/standard")
 		assertExactChildren(t)
 	})
 
