@@ -80,6 +80,20 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (Result, err
 	}
 	switch err := a.Client.Get(ctx, objKey, cached); {
 	case apierrors.IsNotFound(err):
+		if !a.verified.has(key) {
+			break
+		}
+		// This Applier wrote the child: the cache has not seen it yet (a reconcile woken by a
+		// sibling's event, milliseconds later), or it was deleted since. A read tells, and costs
+		// less than writing it again.
+		live, held, err := a.readAndCompare(ctx, gvk, objKey, intent)
+		if err != nil {
+			return Unchanged, err
+		}
+		if held {
+			a.verified.record(key, live, digest)
+			return Unchanged, copyLive(desired, live)
+		}
 		a.verified.forget(key)
 	case err != nil:
 		return Unchanged, err
