@@ -62,68 +62,46 @@ type Applier struct {
 // process, as after a restart) costs one uncached read, and a write only when it no longer holds
 // the intent.
 func (a *Applier) Apply(ctx context.Context, desired client.Object) (Result, error) {
-	gvk, err := apiutil.GVKForObject(desired, a.Scheme)
+	c, err := a.lookup(ctx, desired)
 	if err != nil {
 		return Unchanged, err
 	}
-	intent, err := Intent(desired, a.Scheme)
-	if err != nil {
-		return Unchanged, err
-	}
-	objKey := client.ObjectKeyFromObject(desired)
-	key := childKey(gvk, objKey)
-	digest := intent.GetAnnotations()[IntentAnnotation]
-
-	cached, err := a.newObject(gvk)
-	if err != nil {
-		return Unchanged, err
-	}
-	switch err := a.Client.Get(ctx, objKey, cached); {
-	case apierrors.IsNotFound(err):
-		if !a.verified.has(key) {
+	switch {
+	case apierrors.IsNotFound(c.cacheErr):
+		if !a.verified.has(c.key) {
 			break
 		}
 		// This Applier wrote the child: the cache has not seen it yet (a reconcile woken by a
 		// sibling's event, milliseconds later), or it was deleted since. A read tells, and costs
 		// less than writing it again.
-		live, held, err := a.readAndCompare(ctx, gvk, objKey, intent)
-		if err != nil {
+		if held, err := a.verify(ctx, c, desired); err != nil || held {
 			return Unchanged, err
 		}
-		if held {
-			a.verified.record(key, live, digest)
-			return Unchanged, copyLive(desired, live)
-		}
-		a.verified.forget(key)
-	case err != nil:
-		return Unchanged, err
-	case a.verified.holds(key, cached, digest):
-		return Unchanged, copyLive(desired, cached)
+		a.verified.forget(c.key)
+	case c.cacheErr != nil:
+		return Unchanged, c.cacheErr
+	case a.verified.holds(c.key, c.cached, c.digest):
+		return Unchanged, copyLive(desired, c.cached)
 	default:
-		if d, ok := cached.GetAnnotations()[IntentAnnotation]; ok && d != digest {
+		if d, ok := c.cached.GetAnnotations()[IntentAnnotation]; ok && d != c.digest {
 			// Our intent changed: apply without reading more. (Slim cached children carry no
 			// annotations; for them the read below tells.)
 			break
 		}
-		live, held, err := a.readAndCompare(ctx, gvk, objKey, intent)
-		if err != nil {
+		if held, err := a.verify(ctx, c, desired); err != nil || held {
 			return Unchanged, err
-		}
-		if held {
-			a.verified.record(key, live, digest)
-			return Unchanged, copyLive(desired, live)
 		}
 	}
 
-	if err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(intent),
+	if err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(c.intent),
 		client.FieldOwner(a.Owner), client.ForceOwnership); err != nil {
-		a.verified.forget(key)
-		return Unchanged, fmt.Errorf("applying %s %s: %w", gvk.Kind, objKey, err)
+		a.verified.forget(c.key)
+		return Unchanged, fmt.Errorf("applying %s %s: %w", c.gvk.Kind, c.objKey, err)
 	}
-	metrics.ChildApplies.WithLabelValues(a.Owner, gvk.Kind).Inc()
+	metrics.ChildApplies.WithLabelValues(a.Owner, c.gvk.Kind).Inc()
 	// The apply response is the live object: it holds the intent at its resourceVersion.
-	a.verified.record(key, intent, digest)
-	return Applied, runtime.DefaultUnstructuredConverter.FromUnstructured(intent.Object, desired)
+	a.verified.record(c.key, c.intent, c.digest)
+	return Applied, runtime.DefaultUnstructuredConverter.FromUnstructured(c.intent.Object, desired)
 }
 
 // Knowledge is what an Applier can tell about a child without a request to the API server.
@@ -142,32 +120,64 @@ const (
 
 // Known reports what the cache and the Applier's memory say of desired, without a request.
 func (a *Applier) Known(ctx context.Context, desired client.Object) (Knowledge, error) {
-	gvk, err := apiutil.GVKForObject(desired, a.Scheme)
-	if err != nil {
+	c, err := a.lookup(ctx, desired)
+	switch {
+	case err != nil:
 		return Unknown, err
-	}
-	intent, err := Intent(desired, a.Scheme)
-	if err != nil {
-		return Unknown, err
-	}
-	objKey := client.ObjectKeyFromObject(desired)
-	key := childKey(gvk, objKey)
-	cached, err := a.newObject(gvk)
-	if err != nil {
-		return Unknown, err
-	}
-	switch err := a.Client.Get(ctx, objKey, cached); {
-	case apierrors.IsNotFound(err):
-		if a.verified.has(key) {
+	case apierrors.IsNotFound(c.cacheErr):
+		if a.verified.has(c.key) {
 			return Unknown, nil
 		}
 		return Absent, nil
-	case err != nil:
-		return Unknown, err
-	case a.verified.holds(key, cached, intent.GetAnnotations()[IntentAnnotation]):
+	case c.cacheErr != nil:
+		return Unknown, c.cacheErr
+	case a.verified.holds(c.key, c.cached, c.digest):
 		return Held, nil
 	}
 	return Unknown, nil
+}
+
+// child is one desired child with its intent and what the cache holds of it.
+type child struct {
+	gvk    schema.GroupVersionKind
+	objKey client.ObjectKey
+	key    uint64
+	intent *unstructured.Unstructured
+	digest string
+	// cached is the cached object; cacheErr the cache read's error (NotFound: not cached).
+	cached   client.Object
+	cacheErr error
+}
+
+// lookup renders desired's intent and reads it from the cache.
+func (a *Applier) lookup(ctx context.Context, desired client.Object) (child, error) {
+	gvk, err := apiutil.GVKForObject(desired, a.Scheme)
+	if err != nil {
+		return child{}, err
+	}
+	intent, err := Intent(desired, a.Scheme)
+	if err != nil {
+		return child{}, err
+	}
+	cached, err := a.newObject(gvk)
+	if err != nil {
+		return child{}, err
+	}
+	objKey := client.ObjectKeyFromObject(desired)
+	return child{gvk: gvk, objKey: objKey, key: childKey(gvk, objKey), intent: intent,
+		digest: intent.GetAnnotations()[IntentAnnotation], cached: cached,
+		cacheErr: a.Client.Get(ctx, objKey, cached)}, nil
+}
+
+// verify reads the child from the API server; when it holds the intent it is recorded as
+// verified and desired gets its live metadata and status.
+func (a *Applier) verify(ctx context.Context, c child, desired client.Object) (bool, error) {
+	live, held, err := a.readAndCompare(ctx, c.gvk, c.objKey, c.intent)
+	if err != nil || !held {
+		return false, err
+	}
+	a.verified.record(c.key, live, c.digest)
+	return true, copyLive(desired, live)
 }
 
 // readAndCompare reads the whole child from the API server and reports whether it holds intent.

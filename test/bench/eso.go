@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
@@ -15,15 +14,14 @@ import (
 // so these say whether it did the same work in each, and whether it was waiting for
 // ExternalSecrets to appear (last created close to last synced) or working through a backlog.
 type esoPhase struct {
-	Requests, Writes     float64
-	Reconciles, Requeues float64
+	Requests, Writes, Reconciles float64
 	// results counts the reconciles by result: success, requeue, requeue_after, error.
 	results map[string]float64
 	// Since the phase's start, to the second (object timestamps have no finer grain).
 	LastCreated, LastSynced time.Duration
 }
 
-// esoCounters reads ESO's cumulative API requests, writes, reconciles and requeues.
+// esoCounters reads ESO's cumulative API requests, writes and reconciles (by result).
 func esoCounters(addr string) (esoPhase, error) {
 	m, err := scrape(addr)
 	if err != nil {
@@ -38,8 +36,6 @@ func esoCounters(addr string) (esoPhase, error) {
 		Requests:   m.sum("rest_client_requests_total"),
 		Writes:     m.mutating(),
 		Reconciles: m.sum("controller_runtime_reconcile_total", `controller="externalsecret"`),
-		Requeues: m.sum("controller_runtime_reconcile_total", `controller="externalsecret"`, `result="requeue"`) +
-			m.sum("controller_runtime_reconcile_total", `controller="externalsecret"`, `result="error"`),
 	}, nil
 }
 
@@ -47,7 +43,6 @@ func (p esoPhase) minus(q esoPhase) esoPhase {
 	p.Requests -= q.Requests
 	p.Writes -= q.Writes
 	p.Reconciles -= q.Reconciles
-	p.Requeues -= q.Requeues
 	results := map[string]float64{}
 	for k, v := range p.results {
 		results[k] = v - q.results[k]
@@ -81,8 +76,6 @@ func esoTimeline(ctx context.Context, c client.Client, start time.Time, floor bo
 }
 
 func (p esoPhase) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%.0f reconciles (%.0f success, %.0f requeue after, %.0f requeued or failed), %.0f API requests (%.0f writes); last ExternalSecret created at +%s, last synced at +%s",
-		p.Reconciles, p.results["success"], p.results["requeue_after"], p.Requeues, p.Requests, p.Writes, p.LastCreated, p.LastSynced)
-	return b.String()
+	return fmt.Sprintf("%.0f reconciles (%.0f success, %.0f requeue after, %.0f requeued or failed), %.0f API requests (%.0f writes); last ExternalSecret created at +%s, last synced at +%s",
+		p.Reconciles, p.results["success"], p.results["requeue_after"], p.results["requeue"]+p.results["error"], p.Requests, p.Writes, p.LastCreated, p.LastSynced)
 }

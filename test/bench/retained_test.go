@@ -21,11 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
-	"github.com/tenantwire/tenantwire/controllers/integration"
-	"github.com/tenantwire/tenantwire/controllers/keypolicy"
-	"github.com/tenantwire/tenantwire/controllers/tenant"
 	"github.com/tenantwire/tenantwire/internal/childcache"
-	"github.com/tenantwire/tenantwire/internal/keyring"
 )
 
 // BenchmarkCacheRetained reports the heap the manager's cache holds for the children of 1000
@@ -141,25 +137,10 @@ func sampleOf(kind string) client.Object { return samples[kind] }
 func cachedObjects(i, integrations int) ([]client.Object, error) {
 	t := benchTenant("bench", i)
 	t.UID = uid("tenant", i, 0)
-	objs := tenant.DesiredObjects(t, tenant.DefaultDNSTarget)
-	kr := keyring.Rotate(nil, string(twv1.AlgorithmAES256GCM), keyring.Material{EncryptionKey: make([]byte, 32), HMACKey: make([]byte, 32)}, time.Now(), 2)
-	var consumers []string
-	for j := range integrations {
-		consumers = append(consumers, fmt.Sprintf("sync-%d", j))
-	}
-	kobjs, err := keypolicy.DesiredObjects(t, benchPolicy, kr, consumers)
+	objs, err := renderTenant(t, integrations, func(in *twv1.Integration, j int) { in.UID = uid("integration", i, j) },
+		"0123456789abcdef0123456789abcdef", "2")
 	if err != nil {
 		return nil, err
-	}
-	objs = append(objs, kobjs...)
-	for j := range integrations {
-		in := benchIntegration(t.NamespaceName(), j)
-		in.UID = uid("integration", i, j)
-		iobjs, err := integration.DesiredObjects(in, t, "tenantwire:bench", "0123456789abcdef0123456789abcdef", "2")
-		if err != nil {
-			return nil, err
-		}
-		objs = append(objs, iobjs...)
 	}
 	var synced []client.Object
 	for n, o := range objs {

@@ -117,10 +117,9 @@ func forEach(ctx context.Context, n, workers int, fn func(ctx context.Context, i
 	return first
 }
 
-// floorObjects renders what the operator would create for one tenant, relabelled so the operator's
-// label-filtered cache never sees them and stripped of owner references (there is no owner here).
-func floorObjects(i, integrations int) ([]client.Object, error) {
-	t := benchTenant("floor", i)
+// renderTenant renders what the operator creates for tenant t and its integrations, with the
+// controllers' own builders. configure, when set, adjusts each Integration before it is rendered.
+func renderTenant(t *twv1.Tenant, integrations int, configure func(in *twv1.Integration, j int), credentialsHash, keyringVersion string) ([]client.Object, error) {
 	objs := tenant.DesiredObjects(t, tenant.DefaultDNSTarget)
 	kr := keyring.Rotate(nil, string(twv1.AlgorithmAES256GCM), keyring.Material{EncryptionKey: make([]byte, 32), HMACKey: make([]byte, 32)}, time.Now(), 2)
 	var consumers []string
@@ -134,11 +133,24 @@ func floorObjects(i, integrations int) ([]client.Object, error) {
 	objs = append(objs, kobjs...)
 	for j := range integrations {
 		in := benchIntegration(t.NamespaceName(), j)
-		iobjs, err := integration.DesiredObjects(in, t, "tenantwire:bench", "floor", "1")
+		if configure != nil {
+			configure(in, j)
+		}
+		iobjs, err := integration.DesiredObjects(in, t, "tenantwire:bench", credentialsHash, keyringVersion)
 		if err != nil {
 			return nil, err
 		}
 		objs = append(objs, iobjs...)
+	}
+	return objs, nil
+}
+
+// floorObjects renders what the operator would create for one tenant, relabelled so the operator's
+// label-filtered cache never sees them and stripped of owner references (there is no owner here).
+func floorObjects(i, integrations int) ([]client.Object, error) {
+	objs, err := renderTenant(benchTenant("floor", i), integrations, nil, "floor", "1")
+	if err != nil {
+		return nil, err
 	}
 	for _, o := range objs {
 		o.SetLabels(map[string]string{"tenantwire-bench": "floor"})
