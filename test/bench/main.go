@@ -30,6 +30,7 @@ func main() {
 	out := flag.String("out", "", "write the results as Markdown to this file")
 	profileDir := flag.String("profile-dir", "", "save CPU profiles of the operator phase and a heap profile at its end (with go tool pprof -top reports) in this directory")
 	memoryLimit := flag.String("memory-limit", "", "run the operator as in a container with this memory limit (e.g. 128Mi): GOMEMLIMIT as the manager derives it from its cgroup; empty: no limit")
+	skipFloor := flag.Bool("skip-floor", false, "leave the floor phase out (no time ratio): for iterating on the operator's writes and memory")
 	operatorArgs := flag.String("operator-args", "", "extra manager flags, space-separated (e.g. --status-settle-delay=5s)")
 	flag.Parse()
 	// The bench's watch caches would otherwise complain that no logger is set.
@@ -55,7 +56,7 @@ func main() {
 			fatalf("bad -tenants value %q", s)
 		}
 		cfg := config{Tenants: t, Integrations: *integrations, Concurrency: *concurrency, QPS: *qps, Steady: *steady, ProfileDir: *profileDir,
-			MemoryLimit: *memoryLimit, GoMemLimit: softLimit, OperatorArgs: strings.Fields(*operatorArgs)}
+			MemoryLimit: *memoryLimit, GoMemLimit: softLimit, OperatorArgs: strings.Fields(*operatorArgs), SkipFloor: *skipFloor}
 		ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 		r, err := run(ctx, cfg)
 		cancel()

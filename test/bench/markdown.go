@@ -15,7 +15,7 @@ func writeMarkdown(path string, results []result) error {
 	for _, r := range results {
 		fmt.Fprintf(&b, "| %d | %d | %s | %s | %.2f | %.0f (%d) | %.2f | %.1f MiB (%.0f + %.0f) | %.1f MiB | %s | %s / %s | %.0f in %s |\n",
 			r.Tenants, r.Tenants*r.Integrations, r.FloorTime.Round(100*time.Millisecond), r.OperatorTime.Round(100*time.Millisecond),
-			r.OperatorTime.Seconds()/r.FloorTime.Seconds(), r.MutatingRequests, r.MinimumWrites, r.MutatingRequests/float64(r.MinimumWrites),
+			r.timeRatio(), r.MutatingRequests, r.MinimumWrites, r.MutatingRequests/float64(r.MinimumWrites),
 			r.PeakRSSMiB, r.PeakAnonMiB, r.PeakFileMiB, r.PeakHeapMiB, r.memoryLimit(), r.ReconcileP50, r.ReconcileP99, r.SteadyWrites, r.Steady)
 	}
 	fmt.Fprintf(&b, "\nMachine: %d CPUs, %s/%s, %s; generated %s.\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), time.Now().UTC().Format(time.RFC3339))

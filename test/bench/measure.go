@@ -183,8 +183,13 @@ func (r result) print(w io.Writer) {
 	var b strings.Builder
 	defer func() { _, _ = io.WriteString(w, b.String()) }()
 	fmt.Fprintf(&b, "T=%d x %d integrations (concurrency %d, QPS %g)\n", r.Tenants, r.Integrations, r.Concurrency, r.QPS)
-	fmt.Fprintf(&b, "  floor (plain client, %d objects): %s\n", r.FloorObjects, r.FloorTime.Round(time.Millisecond))
-	fmt.Fprintf(&b, "  operator, first create to all Ready: %s  ratio operator/floor %.2f\n", r.OperatorTime.Round(time.Millisecond), r.OperatorTime.Seconds()/r.FloorTime.Seconds())
+	if r.SkipFloor {
+		fmt.Fprintf(&b, "  floor: skipped (%d objects)\n", r.FloorObjects)
+		fmt.Fprintf(&b, "  operator, first create to all Ready: %s\n", r.OperatorTime.Round(time.Millisecond))
+	} else {
+		fmt.Fprintf(&b, "  floor (plain client, %d objects): %s\n", r.FloorObjects, r.FloorTime.Round(time.Millisecond))
+		fmt.Fprintf(&b, "  operator, first create to all Ready: %s  ratio operator/floor %.2f\n", r.OperatorTime.Round(time.Millisecond), r.timeRatio())
+	}
 	fmt.Fprintf(&b, "  operator write requests %.0f (server-side applies %.0f) vs minimum %d: ratio %.2f\n", r.MutatingRequests, r.ApplyRequests, r.MinimumWrites, r.MutatingRequests/float64(r.MinimumWrites))
 	fmt.Fprintf(&b, "  applies by kind: %s\n  status writes by kind: %s; creates (events): %.0f\n", r.AppliesByKind, r.StatusWritesByKind, r.EventWrites)
 	fmt.Fprintf(&b, "  peak RSS %.1f MiB (at the sampled peak: %.1f anonymous, %.1f file-backed), peak heap in use %.1f MiB (%s)\n",
@@ -192,6 +197,14 @@ func (r result) print(w io.Writer) {
 	fmt.Fprintf(&b, "  ESO during the floor: %s\n  ESO during the operator phase: %s\n", r.FloorESO, r.OperatorESO)
 	fmt.Fprintf(&b, "  reconcile duration p50 <= %s, p99 <= %s (histogram bucket bounds)\n", r.ReconcileP50, r.ReconcileP99)
 	fmt.Fprintf(&b, "  writes in the 10s after the last Ready: %.0f; during the following %s of steady state: %.0f\n", r.SettleWrites, r.Steady, r.SteadyWrites)
+}
+
+// timeRatio is operator time over floor time; NaN when the floor was skipped.
+func (r result) timeRatio() float64 {
+	if r.SkipFloor {
+		return math.NaN()
+	}
+	return r.OperatorTime.Seconds() / r.FloorTime.Seconds()
 }
 
 // memoryLimit says under which memory limit the operator ran.
