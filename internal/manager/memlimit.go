@@ -1,56 +1,142 @@
 package manager
 
 import (
+	"bufio"
+	"bytes"
 	"io/fs"
 	"os"
+	"path"
 	"runtime/debug"
 	"strconv"
 	"strings"
 )
 
-// memoryLimitShare is the part of the container's memory limit the Go heap may grow to before the
-// collector works harder; the rest is for the binary, stacks and what the runtime does not count.
+// memoryLimitShare is the part of the container's memory limit the Go runtime may use before the
+// collector works harder; the rest is for what the runtime does not count.
 const memoryLimitShare = 0.9
 
-// cgroupMemoryFiles hold the container's memory limit: cgroup v2, then v1.
-var cgroupMemoryFiles = []string{"sys/fs/cgroup/memory.max", "sys/fs/cgroup/memory/memory.limit_in_bytes"}
+// cgroupRoots are where the memory controller's hierarchy is mounted: cgroup v2, then v1.
+var cgroupRoots = []struct{ mount, limitFile string }{
+	{"sys/fs/cgroup", "memory.max"},
+	{"sys/fs/cgroup/memory", "memory.limit_in_bytes"},
+}
 
 // containerMemoryLimit reads the memory limit of the cgroup the process runs in, from root (the
-// file system root). It reports false when there is none.
+// file system root): the lowest limit on the path from the process's own cgroup (read from
+// /proc/self/cgroup) up to the hierarchy's root, since each ancestor's limit binds too. Inside a
+// container with its own cgroup namespace that path is "/" and the root's file is the container's;
+// outside one (a process placed in a cgroup by hand, or by a runtime without cgroup namespaces) the
+// path is the real one. It reports false when no limit is set.
 func containerMemoryLimit(root fs.FS) (int64, bool) {
-	for _, name := range cgroupMemoryFiles {
-		b, err := fs.ReadFile(root, name)
-		if err != nil {
-			continue
+	self, _ := fs.ReadFile(root, "proc/self/cgroup")
+	paths := ownCgroupPaths(self)
+	for i, r := range cgroupRoots {
+		var limit int64
+		found := false
+		for dir := path.Join(r.mount, paths[i]); ; dir = path.Dir(dir) {
+			if v, ok := readLimit(root, path.Join(dir, r.limitFile)); ok && (!found || v < limit) {
+				limit, found = v, true
+			}
+			if dir == r.mount || !strings.HasPrefix(dir, r.mount+"/") {
+				break
+			}
 		}
-		v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-		// "max" (v2) fails to parse; v1 reports no limit as a number near MaxInt64.
-		if err != nil || v <= 0 || v >= 1<<62 {
-			return 0, false
+		if found {
+			return limit, true
 		}
-		return v, true
 	}
 	return 0, false
 }
 
-// SetMemoryLimit gives the Go runtime a soft memory limit of 90% of the container's limit, unless
-// GOMEMLIMIT is set. Without it the collector lets the heap reach twice the live heap (GOGC=100),
-// which is what the container limit has to cover; with it the peak stays near the live heap
-// and the collector only works harder near the limit. It returns the limit set, or 0.
+// ownCgroupPaths returns the process's cgroup path in the v2 hierarchy and in the v1 memory
+// hierarchy ("/" where /proc/self/cgroup does not say).
+func ownCgroupPaths(procSelfCgroup []byte) [2]string {
+	paths := [2]string{"/", "/"}
+	sc := bufio.NewScanner(bytes.NewReader(procSelfCgroup))
+	for sc.Scan() {
+		// hierarchy-ID:controller-list:path; v2 has ID 0 and an empty controller list.
+		parts := strings.SplitN(sc.Text(), ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		switch {
+		case parts[0] == "0" && parts[1] == "":
+			paths[0] = parts[2]
+		case hasController(parts[1], "memory"):
+			paths[1] = parts[2]
+		}
+	}
+	return paths
+}
+
+func hasController(list, name string) bool {
+	for _, c := range strings.Split(list, ",") {
+		if c == name {
+			return true
+		}
+	}
+	return false
+}
+
+// readLimit reads one limit file; "max" (v2) and v1's near-MaxInt64 mean no limit.
+func readLimit(root fs.FS, name string) (int64, bool) {
+	b, err := fs.ReadFile(root, name)
+	if err != nil {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || v <= 0 || v >= 1<<62 {
+		return 0, false
+	}
+	return v, true
+}
+
+// SetMemoryLimit gives the Go runtime a soft memory limit derived from the container's limit
+// (SoftMemoryLimit), unless GOMEMLIMIT is set. Without it the collector lets the heap reach twice
+// the live heap (GOGC=100), which is what the container limit has to cover; with it the peak stays
+// near the live heap and the collector only works harder near the limit. It returns the limit
+// set, or 0. Call it after package initialisation, when the binary's pages that start-up touches
+// are mapped.
 func SetMemoryLimit() int64 {
 	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
 		return 0
 	}
-	limit, ok := containerMemoryLimit(os.DirFS("/"))
+	root := os.DirFS("/")
+	limit, ok := containerMemoryLimit(root)
 	if !ok {
 		return 0
 	}
-	soft := SoftMemoryLimit(limit)
+	soft := SoftMemoryLimit(limit, fileResident(root))
 	debug.SetMemoryLimit(soft)
 	return soft
 }
 
-// SoftMemoryLimit is the Go memory limit the manager sets in a container limited to limit bytes.
-func SoftMemoryLimit(limit int64) int64 {
-	return int64(float64(limit) * memoryLimitShare)
+// SoftMemoryLimit is the Go memory limit for a container limited to limit bytes whose process maps
+// mapped bytes of its own binary: 90% of the limit, less those pages. The container's accounting
+// counts the binary's pages (page cache charged to it) beside the runtime's memory, and a limit
+// that leaves them no room makes the kernel evict and re-read the manager's code while the heap
+// grows. The runtime keeps at least a quarter of the limit, whatever the binary maps.
+func SoftMemoryLimit(limit, mapped int64) int64 {
+	return max(int64(float64(limit)*memoryLimitShare)-mapped, limit/4)
+}
+
+// fileResident reads the process's file-backed resident pages (RssFile of /proc/self/status), in
+// bytes; 0 when unknown.
+func fileResident(root fs.FS) int64 {
+	b, err := fs.ReadFile(root, "proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		rest, ok := strings.CutPrefix(line, "RssFile:")
+		if !ok {
+			continue
+		}
+		if f := strings.Fields(rest); len(f) == 2 && f[1] == "kB" {
+			if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
 }

@@ -6,16 +6,41 @@ import (
 )
 
 func TestContainerMemoryLimit(t *testing.T) {
+	file := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
 	tests := map[string]struct {
 		files fstest.MapFS
 		want  int64
 		ok    bool
 	}{
-		"cgroup v2 limit":    {files: fstest.MapFS{"sys/fs/cgroup/memory.max": {Data: []byte("268435456\n")}}, want: 268435456, ok: true},
-		"cgroup v2 no limit": {files: fstest.MapFS{"sys/fs/cgroup/memory.max": {Data: []byte("max\n")}}},
-		"cgroup v1 limit":    {files: fstest.MapFS{"sys/fs/cgroup/memory/memory.limit_in_bytes": {Data: []byte("134217728\n")}}, want: 134217728, ok: true},
-		"cgroup v1 no limit": {files: fstest.MapFS{"sys/fs/cgroup/memory/memory.limit_in_bytes": {Data: []byte("9223372036854771712\n")}}},
-		"no cgroup files":    {files: fstest.MapFS{}},
+		"cgroup v2 limit, own namespace": {files: fstest.MapFS{
+			"proc/self/cgroup":         file("0::/\n"),
+			"sys/fs/cgroup/memory.max": file("268435456\n"),
+		}, want: 268435456, ok: true},
+		"cgroup v2 no limit": {files: fstest.MapFS{"sys/fs/cgroup/memory.max": file("max\n")}},
+		"cgroup v2 own cgroup below the root": {files: fstest.MapFS{
+			"proc/self/cgroup":                        file("0::/bench/operator\n"),
+			"sys/fs/cgroup/memory.max":                file("max\n"),
+			"sys/fs/cgroup/bench/memory.max":          file("max\n"),
+			"sys/fs/cgroup/bench/operator/memory.max": file("134217728\n"),
+		}, want: 134217728, ok: true},
+		"cgroup v2 an ancestor's lower limit binds": {files: fstest.MapFS{
+			"proc/self/cgroup":                        file("0::/bench/operator\n"),
+			"sys/fs/cgroup/bench/memory.max":          file("67108864\n"),
+			"sys/fs/cgroup/bench/operator/memory.max": file("134217728\n"),
+		}, want: 67108864, ok: true},
+		"cgroup v2 path of the host, hierarchy of the container": {files: fstest.MapFS{
+			"proc/self/cgroup":         file("0::/kubepods/burstable/pod1/abc\n"),
+			"sys/fs/cgroup/memory.max": file("268435456\n"),
+		}, want: 268435456, ok: true},
+		"cgroup v1 limit":    {files: fstest.MapFS{"sys/fs/cgroup/memory/memory.limit_in_bytes": file("134217728\n")}, want: 134217728, ok: true},
+		"cgroup v1 no limit": {files: fstest.MapFS{"sys/fs/cgroup/memory/memory.limit_in_bytes": file("9223372036854771712\n")}},
+		"cgroup v1 own cgroup below the root": {files: fstest.MapFS{
+			"proc/self/cgroup":                                      file("9:name=systemd:/\n4:memory:/jobs/bench\n3:cpuset:/\n0::/\n"),
+			"sys/fs/cgroup/memory/memory.limit_in_bytes":            file("9223372036854771712\n"),
+			"sys/fs/cgroup/memory/jobs/memory.limit_in_bytes":       file("9223372036854771712\n"),
+			"sys/fs/cgroup/memory/jobs/bench/memory.limit_in_bytes": file("134217728\n"),
+		}, want: 134217728, ok: true},
+		"no cgroup files": {files: fstest.MapFS{}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -24,5 +49,33 @@ func TestContainerMemoryLimit(t *testing.T) {
 				t.Errorf("containerMemoryLimit() = %d, %v; want %d, %v", got, ok, tc.want, tc.ok)
 			}
 		})
+	}
+}
+
+func TestSoftMemoryLimit(t *testing.T) {
+	const mi = 1 << 20
+	tests := map[string]struct {
+		limit, mapped, want int64
+	}{
+		"nothing mapped: 90% of the limit":      {limit: 256 * mi, mapped: 0, want: 256 * mi * 9 / 10},
+		"the binary's pages come off the share": {limit: 128 * mi, mapped: 40 * mi, want: 128*mi*9/10 - 40*mi},
+		"at least a quarter of the limit":       {limit: 64 * mi, mapped: 60 * mi, want: 16 * mi},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := SoftMemoryLimit(tc.limit, tc.mapped); got != tc.want {
+				t.Errorf("SoftMemoryLimit(%d, %d) = %d, want %d", tc.limit, tc.mapped, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestFileResident(t *testing.T) {
+	status := "Name:\ttenantwire\nVmRSS:\t  90000 kB\nRssAnon:\t   50000 kB\nRssFile:\t   40000 kB\nRssShmem:\t       0 kB\n"
+	if got := fileResident(fstest.MapFS{"proc/self/status": {Data: []byte(status)}}); got != 40000<<10 {
+		t.Errorf("fileResident = %d, want %d", got, 40000<<10)
+	}
+	if got := fileResident(fstest.MapFS{}); got != 0 {
+		t.Errorf("fileResident without /proc = %d, want 0", got)
 	}
 }

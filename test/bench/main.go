@@ -41,7 +41,7 @@ func main() {
 		if err != nil || q.Value() <= 0 {
 			fatalf("bad -memory-limit %q", *memoryLimit)
 		}
-		softLimit = manager.SoftMemoryLimit(q.Value())
+		softLimit = manager.SoftMemoryLimit(q.Value(), 0) // the binary's pages are unknown before it runs
 	}
 
 	if *profileDir != "" {
