@@ -37,6 +37,7 @@ import (
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
 	"github.com/tenantwire/tenantwire/internal/apply"
+	"github.com/tenantwire/tenantwire/internal/childcache"
 	"github.com/tenantwire/tenantwire/internal/conditions"
 	"github.com/tenantwire/tenantwire/internal/keyring"
 	"github.com/tenantwire/tenantwire/internal/labels"
@@ -68,6 +69,8 @@ type Reconciler struct {
 	// StatusCoalescer defers status writes that only report further progress; nil writes every
 	// change at once.
 	StatusCoalescer *status.Coalescer
+	// Children watches the child kinds no controller reads (childcache.WatchedKinds).
+	Children *childcache.Watches
 
 	controller controller.Controller
 	cache      cache.Cache
@@ -97,20 +100,26 @@ type Reconciler struct {
 // are installed, or later by the first reconcile that finds them, so a missing ESO is a condition
 // on each Integration rather than a crash of the manager.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
-	c, err := ctrl.NewControllerManagedBy(mgr).
+	// An Integration learns its tenant from its namespace, and whether it consumes a keyring from
+	// the KeyPolicies.
+	if err := childcache.ReadsFromCache(mgr.GetCache(), &corev1.Namespace{}, &twv1.KeyPolicy{}); err != nil {
+		return err
+	}
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&twv1.Integration{}).
 		Owns(&appsv1.Deployment{}).
 		Owns(&batchv1.Job{}).
-		Owns(&corev1.ConfigMap{}).
-		Owns(&corev1.ServiceAccount{}).
-		Owns(&rbacv1.Role{}).
-		Owns(&rbacv1.RoleBinding{}).
-		Owns(&networkingv1.NetworkPolicy{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToIntegrations)).
-		Watches(&twv1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.tenantToIntegrations)).
-		WithOptions(opts).
-		Named(ControllerName).
-		Build(r)
+		Watches(&twv1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.tenantToIntegrations))
+	owned, err := r.Children.OwnedBy(&twv1.Integration{}, &corev1.ConfigMap{}, &corev1.ServiceAccount{}, &rbacv1.Role{},
+		&rbacv1.RoleBinding{}, &networkingv1.NetworkPolicy{})
+	if err != nil {
+		return err
+	}
+	for _, src := range owned {
+		b = b.WatchesRawSource(src)
+	}
+	c, err := b.WithOptions(opts).Named(ControllerName).Build(r)
 	if err != nil {
 		return err
 	}
@@ -184,7 +193,8 @@ func (r *Reconciler) tenantToIntegrations(ctx context.Context, obj client.Object
 // applier is the controller's one Applier: it remembers the children it verified.
 func (r *Reconciler) applier() *apply.Applier {
 	r.applierOnce.Do(func() {
-		r.apply = &apply.Applier{Client: r.Client, Reader: r.APIReader, Scheme: r.Scheme, Owner: labels.FieldOwner(ControllerName)}
+		r.apply = &apply.Applier{Client: r.Client, Reader: r.APIReader, Scheme: r.Scheme, Owner: labels.FieldOwner(ControllerName),
+			Watched: r.Children}
 	})
 	return r.apply
 }

@@ -27,14 +27,14 @@ func TestMain(m *testing.M) {
 		k8s = mgr.Direct
 		tr := &tenant.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
 			Recorder: mgr.GetEventRecorderFor("tenantwire-tenant"), Clock: clock.RealClock{}, DNS: tenant.DefaultDNSTarget,
-			StatusCoalescer: status.NewCoalescer(clock.RealClock{}, status.DefaultTiming)}
+			StatusCoalescer: status.NewCoalescer(clock.RealClock{}, status.DefaultTiming), Children: mgr.Children}
 		if err := tr.SetupWithManager(mgr, controller.Options{}); err != nil {
 			return err
 		}
 		writes = testenv.NewWriteCounter(mgr.GetClient())
 		reconciler = &Reconciler{Client: writes, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), RESTMapper: mgr.GetRESTMapper(),
 			Recorder: mgr.GetEventRecorderFor("tenantwire-" + ControllerName), Clock: clock.RealClock{}, SyncImage: "tenantwire:test",
-			StatusCoalescer: status.NewCoalescer(clock.RealClock{}, status.DefaultTiming)}
+			StatusCoalescer: status.NewCoalescer(clock.RealClock{}, status.DefaultTiming), Children: mgr.Children}
 		return reconciler.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 2})
 	}))
 }

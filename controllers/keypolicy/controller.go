@@ -13,8 +13,10 @@ import (
 	"sync"
 	"time"
 
+	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8slabels "k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -22,11 +24,13 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
 	"github.com/tenantwire/tenantwire/internal/apply"
+	"github.com/tenantwire/tenantwire/internal/childcache"
 	"github.com/tenantwire/tenantwire/internal/conditions"
 	"github.com/tenantwire/tenantwire/internal/keyring"
 	"github.com/tenantwire/tenantwire/internal/labels"
@@ -51,6 +55,12 @@ type Reconciler struct {
 	Clock clock.PassiveClock
 	// Random is the source of generated key material; nil means crypto/rand.
 	Random io.Reader
+	// Children watches the child kinds no controller reads (childcache.WatchedKinds): here the
+	// keyring reader Role and RoleBinding.
+	Children *childcache.Watches
+	// Informers starts the cache's ExternalSecret informer once a policy sources keys from a
+	// vault: the External Secrets Operator's CRD may come after the manager.
+	Informers cache.Informers
 
 	// results is each tenant's last outcome, which the status aggregation reads.
 	results resultStore
@@ -79,7 +89,8 @@ type Reconciler struct {
 // applier is the controller's one Applier: it remembers the children it verified.
 func (r *Reconciler) applier() *apply.Applier {
 	r.applierOnce.Do(func() {
-		r.apply = &apply.Applier{Client: r.Client, Reader: r.APIReader, Scheme: r.Scheme, Owner: labels.FieldOwner(ControllerName)}
+		r.apply = &apply.Applier{Client: r.Client, Reader: r.APIReader, Scheme: r.Scheme, Owner: labels.FieldOwner(ControllerName),
+			Watched: r.Children}
 	})
 	return r.apply
 }
@@ -338,6 +349,15 @@ func consumerNames(consumers []twv1.Integration) []string {
 
 // externalMaterial applies the tenant's key-source ExternalSecret and reads the synced keys.
 func (r *Reconciler) externalMaterial(ctx context.Context, kp *twv1.KeyPolicy, t *twv1.Tenant) (keyring.Material, *conditions.Problem, error) {
+	if r.Informers != nil {
+		if _, err := r.Informers.GetInformer(ctx, &esv1.ExternalSecret{}); err != nil {
+			if meta.IsNoMatchError(err) {
+				return keyring.Material{}, &conditions.Problem{Reason: twv1.ReasonKeySourceUnavailable,
+					Message: "External Secrets Operator is not installed"}, nil
+			}
+			return keyring.Material{}, nil, err
+		}
+	}
 	if _, err := r.applier().Apply(ctx, desiredKeySource(t, kp)); err != nil {
 		if apierrors.IsNotFound(err) || strings.Contains(err.Error(), "no matches for kind") {
 			return keyring.Material{}, &conditions.Problem{Reason: twv1.ReasonKeySourceUnavailable,

@@ -37,17 +37,18 @@ func TestMain(m *testing.M) {
 		}
 		tr := &tenant.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: scheme,
 			Recorder: mgr.GetEventRecorderFor("tenantwire-tenant"), Clock: clock.RealClock{}, DNS: tenant.DefaultDNSTarget,
-			StatusCoalescer: status.NewCoalescer(clock.RealClock{}, status.DefaultTiming)}
+			StatusCoalescer: status.NewCoalescer(clock.RealClock{}, status.DefaultTiming), Children: mgr.Children}
 		ir := &integration.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: scheme, RESTMapper: mgr.GetRESTMapper(),
 			Recorder: mgr.GetEventRecorderFor("tenantwire-integration"), Clock: clock.RealClock{}, SyncImage: "tenantwire:test",
-			StatusCoalescer: status.NewCoalescer(clock.RealClock{}, status.DefaultTiming)}
+			StatusCoalescer: status.NewCoalescer(clock.RealClock{}, status.DefaultTiming), Children: mgr.Children}
 		fakeClock = clocktesting.NewFakeClock(t0)
 		// The manager runs one KeyPolicy reconciler; tests call a second one directly, with its own
 		// write counter, so that what a single reconcile writes is measured apart from the manager.
 		managed := &Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: scheme,
-			Recorder: mgr.GetEventRecorderFor("tenantwire-" + ControllerName), Clock: fakeClock}
+			Recorder: mgr.GetEventRecorderFor("tenantwire-" + ControllerName), Clock: fakeClock, Children: mgr.Children}
 		writes = testenv.NewWriteCounter(mgr.GetClient())
-		reconciler = &Reconciler{Client: writes, APIReader: mgr.GetAPIReader(), Scheme: scheme, Recorder: managed.Recorder, Clock: fakeClock}
+		reconciler = &Reconciler{Client: writes, APIReader: mgr.GetAPIReader(), Scheme: scheme, Recorder: managed.Recorder, Clock: fakeClock,
+			Children: mgr.Children, Informers: mgr.GetCache()}
 		for _, setup := range []func() error{
 			func() error { return tr.SetupWithManager(mgr, controller.Options{}) },
 			func() error { return ir.SetupWithManager(mgr, controller.Options{}) },

@@ -38,19 +38,20 @@ const statusBatchDelay = time.Second
 // results into the policy's status (and settles on-demand rotation requests); it never touches a
 // keyring.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	if r.Informers == nil {
+		r.Informers = mgr.GetCache()
+	}
 	byTenantLabel := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
 		return tenantRequest(obj.GetLabels()[labels.Tenant])
 	})
 	// Only our keyring children carry the policy label; other labelled Secrets, Roles and
 	// RoleBindings (the Integrations' and the Tenants') are not ours to wake.
-	keyringChild := builder.WithPredicates(predicate.NewPredicateFuncs(func(obj client.Object) bool {
+	keyringChild := predicate.NewPredicateFuncs(func(obj client.Object) bool {
 		return obj.GetLabels()[labels.KeyPolicy] != ""
-	}))
-	err := ctrl.NewControllerManagedBy(mgr).
+	})
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&twv1.Tenant{}).
-		Watches(&corev1.Secret{}, byTenantLabel, keyringChild).
-		Watches(&rbacv1.Role{}, byTenantLabel, keyringChild).
-		Watches(&rbacv1.RoleBinding{}, byTenantLabel, keyringChild).
+		Watches(&corev1.Secret{}, byTenantLabel, builder.WithPredicates(keyringChild)).
 		// The set of consumers changes when an Integration comes, goes or is relabelled; its
 		// status writes change nothing here.
 		Watches(&twv1.Integration{}, handler.EnqueueRequestsFromMapFunc(integrationToTenant),
@@ -60,10 +61,15 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		// Consumer rollouts matter only to a keyring that keeps versions until they rewrap. The
 		// Deployments are already in the cache for the Integration controller.
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.deploymentToAwaitingTenant)).
-		WatchesRawSource(r.tenantQueue.source()).
-		WithOptions(opts).
-		Named(ControllerName).
-		Complete(r)
+		WatchesRawSource(r.tenantQueue.source())
+	for _, kind := range []client.Object{&rbacv1.Role{}, &rbacv1.RoleBinding{}} {
+		src, err := r.Children.Source(kind, byTenantLabel, keyringChild)
+		if err != nil {
+			return err
+		}
+		b = b.WatchesRawSource(src)
+	}
+	err := b.WithOptions(opts).Named(ControllerName).Complete(r)
 	if err != nil {
 		return err
 	}

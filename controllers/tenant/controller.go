@@ -29,6 +29,7 @@ import (
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
 	"github.com/tenantwire/tenantwire/internal/apply"
+	"github.com/tenantwire/tenantwire/internal/childcache"
 	"github.com/tenantwire/tenantwire/internal/conditions"
 	"github.com/tenantwire/tenantwire/internal/keyring"
 	"github.com/tenantwire/tenantwire/internal/labels"
@@ -56,6 +57,8 @@ type Reconciler struct {
 	Clock     clock.PassiveClock
 	// DNS is where tenant pods may resolve names.
 	DNS DNSTarget
+	// Children watches the child kinds no controller reads (childcache.WatchedKinds).
+	Children *childcache.Watches
 	// StatusCoalescer defers status writes that only report further progress; nil writes every
 	// change at once.
 	StatusCoalescer *status.Coalescer
@@ -78,18 +81,23 @@ type Reconciler struct {
 
 // SetupWithManager registers the controller and the children it watches.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	// The tenant's export status reads its Integrations.
+	if err := childcache.ReadsFromCache(mgr.GetCache(), &twv1.Integration{}); err != nil {
+		return err
+	}
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&twv1.Tenant{}).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(namespaceToTenant)).
-		Owns(&networkingv1.NetworkPolicy{}).
-		Owns(&corev1.ResourceQuota{}).
-		Owns(&corev1.LimitRange{}).
-		Owns(&rbacv1.RoleBinding{}).
-		Owns(&corev1.ServiceAccount{}).
-		Watches(&batchv1.Job{}, handler.EnqueueRequestsFromMapFunc(exportJobToTenant)).
-		WithOptions(opts).
-		Named(ControllerName).
-		Complete(r)
+		Watches(&batchv1.Job{}, handler.EnqueueRequestsFromMapFunc(exportJobToTenant))
+	owned, err := r.Children.OwnedBy(&twv1.Tenant{}, &networkingv1.NetworkPolicy{}, &corev1.ResourceQuota{},
+		&corev1.LimitRange{}, &rbacv1.RoleBinding{}, &corev1.ServiceAccount{})
+	if err != nil {
+		return err
+	}
+	for _, src := range owned {
+		b = b.WatchesRawSource(src)
+	}
+	return b.WithOptions(opts).Named(ControllerName).Complete(r)
 }
 
 // namespaceToTenant maps a tenant namespace to its Tenant through the tenant label.
@@ -112,7 +120,8 @@ func namespaceToTenant(_ context.Context, obj client.Object) []reconcile.Request
 // applier is the controller's one Applier: it remembers the children it verified.
 func (r *Reconciler) applier() *apply.Applier {
 	r.applierOnce.Do(func() {
-		r.apply = &apply.Applier{Client: r.Client, Reader: r.APIReader, Scheme: r.Scheme, Owner: labels.FieldOwner(ControllerName)}
+		r.apply = &apply.Applier{Client: r.Client, Reader: r.APIReader, Scheme: r.Scheme, Owner: labels.FieldOwner(ControllerName),
+			Watched: r.Children}
 	})
 	return r.apply
 }

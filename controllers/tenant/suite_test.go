@@ -36,6 +36,7 @@ func TestMain(m *testing.M) {
 			Recorder:  mgr.GetEventRecorderFor("tenantwire-" + ControllerName),
 			Clock:     fakeClock,
 			DNS:       DefaultDNSTarget,
+			Children:  mgr.Children,
 			// Lifecycle decisions follow fakeClock; status coalescing keeps real time.
 			StatusCoalescer: status.NewCoalescer(clock.RealClock{}, status.DefaultTiming),
 		}

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
+	"github.com/tenantwire/tenantwire/internal/childcache"
 	"github.com/tenantwire/tenantwire/internal/metrics"
 )
 
@@ -49,8 +50,19 @@ type Applier struct {
 	Scheme *runtime.Scheme
 	// Owner is the field manager of every apply.
 	Owner string
+	// Watched tells what is known of the children of kinds watched without a cache
+	// (childcache.Watches); nil when every child kind is cached.
+	Watched WatchedChildren
 
 	verified verified
+}
+
+// WatchedChildren tells the version of children that are watched but not cached.
+type WatchedChildren interface {
+	// Watched reports whether children of gvk are watched rather than cached.
+	Watched(gvk schema.GroupVersionKind) bool
+	// Stamp returns the child's childcache.StampOf and whether it exists.
+	Stamp(gvk schema.GroupVersionKind, key client.ObjectKey) (stamp uint64, exists bool, err error)
 }
 
 // Apply makes the live object hold desired. desired must be a typed object of a kind registered in
@@ -80,10 +92,13 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (Result, err
 		a.verified.forget(c.key)
 	case c.cacheErr != nil:
 		return Unchanged, c.cacheErr
-	case a.verified.holds(c.key, c.cached, c.digest):
+	case a.verified.holds(c.key, c.stamp, c.digest):
+		if c.cached == nil {
+			return Unchanged, nil
+		}
 		return Unchanged, copyLive(desired, c.cached)
 	default:
-		if d, ok := c.cached.GetAnnotations()[IntentAnnotation]; ok && d != c.digest {
+		if d, ok := cachedIntent(c.cached); ok && d != c.digest {
 			// Our intent changed: apply without reading more. (Slim cached children carry no
 			// annotations; for them the read below tells.)
 			break
@@ -100,7 +115,7 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (Result, err
 	}
 	metrics.ChildApplies.WithLabelValues(a.Owner, c.gvk.Kind).Inc()
 	// The apply response is the live object: it holds the intent at its resourceVersion.
-	a.verified.record(c.key, c.intent, c.digest)
+	a.verified.record(c.key, stampOf(c.intent), c.digest)
 	return Applied, runtime.DefaultUnstructuredConverter.FromUnstructured(c.intent.Object, desired)
 }
 
@@ -131,25 +146,28 @@ func (a *Applier) Known(ctx context.Context, desired client.Object) (Knowledge, 
 		return Absent, nil
 	case c.cacheErr != nil:
 		return Unknown, c.cacheErr
-	case a.verified.holds(c.key, c.cached, c.digest):
+	case a.verified.holds(c.key, c.stamp, c.digest):
 		return Held, nil
 	}
 	return Unknown, nil
 }
 
-// child is one desired child with its intent and what the cache holds of it.
+// child is one desired child with its intent and what the cache (or the watch) holds of it.
 type child struct {
 	gvk    schema.GroupVersionKind
 	objKey client.ObjectKey
 	key    uint64
 	intent *unstructured.Unstructured
 	digest string
-	// cached is the cached object; cacheErr the cache read's error (NotFound: not cached).
-	cached   client.Object
+	// stamp identifies the version known of the child (childcache.StampOf); cacheErr is NotFound
+	// when none is known, or the cache read's error.
+	stamp    uint64
 	cacheErr error
+	// cached is the cached object; nil for a watched kind, or when cacheErr is set.
+	cached client.Object
 }
 
-// lookup renders desired's intent and reads it from the cache.
+// lookup renders desired's intent and reads what the cache, or the watch of its kind, knows of it.
 func (a *Applier) lookup(ctx context.Context, desired client.Object) (child, error) {
 	gvk, err := apiutil.GVKForObject(desired, a.Scheme)
 	if err != nil {
@@ -159,14 +177,42 @@ func (a *Applier) lookup(ctx context.Context, desired client.Object) (child, err
 	if err != nil {
 		return child{}, err
 	}
+	objKey := client.ObjectKeyFromObject(desired)
+	c := child{gvk: gvk, objKey: objKey, key: childKey(gvk, objKey), intent: intent, digest: intent.GetAnnotations()[IntentAnnotation]}
+	if a.Watched != nil && a.Watched.Watched(gvk) {
+		stamp, exists, err := a.Watched.Stamp(gvk, objKey)
+		if err != nil {
+			return child{}, err
+		}
+		c.stamp = stamp
+		if !exists {
+			c.cacheErr = apierrors.NewNotFound(schema.GroupResource{Group: gvk.Group, Resource: gvk.Kind}, objKey.Name)
+		}
+		return c, nil
+	}
 	cached, err := a.newObject(gvk)
 	if err != nil {
 		return child{}, err
 	}
-	objKey := client.ObjectKeyFromObject(desired)
-	return child{gvk: gvk, objKey: objKey, key: childKey(gvk, objKey), intent: intent,
-		digest: intent.GetAnnotations()[IntentAnnotation], cached: cached,
-		cacheErr: a.Client.Get(ctx, objKey, cached)}, nil
+	if c.cacheErr = a.Client.Get(ctx, objKey, cached); c.cacheErr == nil {
+		c.cached, c.stamp = cached, stampOf(cached)
+	}
+	return c, nil
+}
+
+// stampOf is the childcache.StampOf of an object at hand.
+func stampOf(obj metav1.Object) uint64 {
+	return childcache.StampOf(obj.GetUID(), obj.GetResourceVersion())
+}
+
+// cachedIntent is the intent digest a cached child carries, when the cache keeps its annotations
+// (slim cached children carry none).
+func cachedIntent(cached client.Object) (string, bool) {
+	if cached == nil {
+		return "", false
+	}
+	d, ok := cached.GetAnnotations()[IntentAnnotation]
+	return d, ok
 }
 
 // verify reads the child from the API server; when it holds the intent it is recorded as
@@ -176,7 +222,7 @@ func (a *Applier) verify(ctx context.Context, c child, desired client.Object) (b
 	if err != nil || !held {
 		return false, err
 	}
-	a.verified.record(c.key, live, c.digest)
+	a.verified.record(c.key, stampOf(live), c.digest)
 	return true, copyLive(desired, live)
 }
 

@@ -7,11 +7,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
+	"github.com/tenantwire/tenantwire/internal/childcache"
 	twscheme "github.com/tenantwire/tenantwire/internal/scheme"
 )
 
@@ -125,28 +127,28 @@ func TestVerifiedIsPerVersionAndDigest(t *testing.T) {
 	var v verified
 	obj := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{UID: "u", ResourceVersion: "1"}}
 	key := childKey(corev1.SchemeGroupVersion.WithKind("Secret"), client.ObjectKey{Namespace: "ns", Name: "s"})
-	if v.holds(key, obj, "d") {
+	if v.holds(key, stampOf(obj), "d") {
 		t.Fatal("holds before record")
 	}
-	v.record(key, obj, "d")
-	if !v.holds(key, obj, "d") {
+	v.record(key, stampOf(obj), "d")
+	if !v.holds(key, stampOf(obj), "d") {
 		t.Fatal("does not hold what was recorded")
 	}
-	if v.holds(key, obj, "other") {
+	if v.holds(key, stampOf(obj), "other") {
 		t.Error("holds under another intent digest")
 	}
 	changed := obj.DeepCopy()
 	changed.ResourceVersion = "2"
-	if v.holds(key, changed, "d") {
+	if v.holds(key, stampOf(changed), "d") {
 		t.Error("holds at a newer resourceVersion")
 	}
 	recreated := obj.DeepCopy()
 	recreated.UID = "u2"
-	if v.holds(key, recreated, "d") {
+	if v.holds(key, stampOf(recreated), "d") {
 		t.Error("holds for a recreated object")
 	}
 	v.forget(key)
-	if v.len() != 0 || v.holds(key, obj, "d") {
+	if v.len() != 0 || v.holds(key, stampOf(obj), "d") {
 		t.Error("forget left the entry")
 	}
 }
@@ -172,16 +174,16 @@ func TestKnown(t *testing.T) {
 	}{
 		"not cached, never written": {want: Absent},
 		"not cached, but written by this Applier (the cache lags)": {want: Unknown,
-			record: func(v *verified) { v.record(key, cached, digest(desired("v"))) }},
+			record: func(v *verified) { v.record(key, stampOf(cached), digest(desired("v"))) }},
 		"cached at the version verified for this intent": {cached: cached, want: Held,
-			record: func(v *verified) { v.record(key, cached, digest(desired("v"))) }},
+			record: func(v *verified) { v.record(key, stampOf(cached), digest(desired("v"))) }},
 		"cached, verified for another intent": {cached: cached, want: Unknown,
-			record: func(v *verified) { v.record(key, cached, digest(desired("old"))) }},
+			record: func(v *verified) { v.record(key, stampOf(cached), digest(desired("old"))) }},
 		"cached, changed since it was verified": {cached: cached, want: Unknown,
 			record: func(v *verified) {
 				older := cached.DeepCopy()
 				older.ResourceVersion = "6"
-				v.record(key, older, digest(desired("v")))
+				v.record(key, stampOf(older), digest(desired("v")))
 			}},
 		"cached, never verified": {cached: cached, want: Unknown},
 	}
@@ -209,18 +211,6 @@ func TestKnown(t *testing.T) {
 // TestApplyWhenTheCacheLags: a child this Applier wrote but the cache does not hold yet is read,
 // not written again; one deleted since is written; one never written is written without a read.
 func TestApplyWhenTheCacheLags(t *testing.T) {
-	scheme := twscheme.New()
-	desired := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "c"}, Data: map[string]string{"k": "v"}}
-	intent, err := Intent(desired, scheme)
-	if err != nil {
-		t.Fatal(err)
-	}
-	live := &corev1.ConfigMap{}
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(intent.Object, live); err != nil {
-		t.Fatal(err)
-	}
-	live.UID, live.ResourceVersion = "u", "7"
-	key := childKey(corev1.SchemeGroupVersion.WithKind("ConfigMap"), client.ObjectKeyFromObject(desired))
 	tests := map[string]struct {
 		written, onServer bool
 		wantReads         int
@@ -232,30 +222,127 @@ func TestApplyWhenTheCacheLags(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			applies, reads := 0, 0
-			cache := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
-				Apply: func(context.Context, client.WithWatch, runtime.ApplyConfiguration, ...client.ApplyOption) error {
-					applies++
-					return nil
-				}}).Build()
-			server := fake.NewClientBuilder().WithScheme(scheme)
-			if tc.onServer {
-				server = server.WithObjects(live.DeepCopy())
-			}
-			reader := server.WithInterceptorFuncs(interceptor.Funcs{
-				Get: func(ctx context.Context, c client.WithWatch, k client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-					reads++
-					return c.Get(ctx, k, obj, opts...)
-				}}).Build()
-			a := &Applier{Client: cache, Reader: reader, Scheme: scheme, Owner: "test"}
+			f := newApplyFixture(t)
+			a := f.applier(tc.onServer, interceptor.Funcs{}, nil)
 			if tc.written {
-				a.verified.record(key, live, intent.GetAnnotations()[IntentAnnotation])
+				a.verified.record(f.key, stampOf(f.live), f.digest)
 			}
-			if _, err := a.Apply(context.Background(), desired.DeepCopy()); err != nil {
+			if _, err := a.Apply(context.Background(), f.desired.DeepCopy()); err != nil {
 				t.Fatal(err)
 			}
-			if reads != tc.wantReads || applies != tc.wantApplies {
-				t.Errorf("reads %d, applies %d; want %d and %d", reads, applies, tc.wantReads, tc.wantApplies)
+			if f.reads != tc.wantReads || f.applies != tc.wantApplies {
+				t.Errorf("reads %d, applies %d; want %d and %d", f.reads, f.applies, tc.wantReads, tc.wantApplies)
+			}
+		})
+	}
+}
+
+// applyFixture is a desired ConfigMap and the live object that holds its intent, with Appliers
+// whose server-side applies and reads from the API server it counts.
+type applyFixture struct {
+	scheme        *runtime.Scheme
+	desired, live *corev1.ConfigMap
+	key           uint64
+	digest        string
+	applies       int
+	reads         int
+}
+
+func newApplyFixture(t *testing.T) *applyFixture {
+	t.Helper()
+	f := &applyFixture{scheme: twscheme.New(),
+		desired: &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "c"}, Data: map[string]string{"k": "v"}}}
+	intent, err := Intent(f.desired, f.scheme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.live = &corev1.ConfigMap{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(intent.Object, f.live); err != nil {
+		t.Fatal(err)
+	}
+	f.live.UID, f.live.ResourceVersion = "u", "7"
+	f.key = childKey(corev1.SchemeGroupVersion.WithKind("ConfigMap"), client.ObjectKeyFromObject(f.desired))
+	f.digest = intent.GetAnnotations()[IntentAnnotation]
+	return f
+}
+
+// applier builds an Applier over an empty cache (cacheFuncs intercepts its reads) and an API
+// server that holds the live object when onServer is set.
+func (f *applyFixture) applier(onServer bool, cacheFuncs interceptor.Funcs, watched WatchedChildren) *Applier {
+	cacheFuncs.Apply = func(context.Context, client.WithWatch, runtime.ApplyConfiguration, ...client.ApplyOption) error {
+		f.applies++
+		return nil
+	}
+	server := fake.NewClientBuilder().WithScheme(f.scheme)
+	if onServer {
+		server = server.WithObjects(f.live.DeepCopy())
+	}
+	reader := server.WithInterceptorFuncs(interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, k client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			f.reads++
+			return c.Get(ctx, k, obj, opts...)
+		}}).Build()
+	cache := fake.NewClientBuilder().WithScheme(f.scheme).WithInterceptorFuncs(cacheFuncs).Build()
+	return &Applier{Client: cache, Reader: reader, Scheme: f.scheme, Owner: "test", Watched: watched}
+}
+
+// fakeWatch is a childcache.Watches of ConfigMaps holding at most one child.
+type fakeWatch struct {
+	stamp  uint64
+	exists bool
+}
+
+func (f fakeWatch) Watched(gvk schema.GroupVersionKind) bool { return gvk.Kind == "ConfigMap" }
+
+func (f fakeWatch) Stamp(schema.GroupVersionKind, client.ObjectKey) (uint64, bool, error) {
+	return f.stamp, f.exists, nil
+}
+
+// TestApplyWatchedChild: for a kind watched without a cache, the watch's stamp stands in for the
+// cached object. A child at the version this Applier verified costs nothing, one at another
+// version one read (and no write while it holds the intent), a missing one a write.
+func TestApplyWatchedChild(t *testing.T) {
+	stampAt := func(rv string) uint64 { return childcache.StampOf("u", rv) }
+	tests := map[string]struct {
+		watch       fakeWatch
+		verified    bool
+		onServer    bool
+		wantReads   int
+		wantApplies int
+		wantKnown   Knowledge
+	}{
+		"watched at the verified version": {watch: fakeWatch{stamp: stampAt("7"), exists: true}, verified: true, onServer: true, wantKnown: Held},
+		"watched at another version, still holding the intent": {watch: fakeWatch{stamp: stampAt("8"), exists: true},
+			verified: true, onServer: true, wantReads: 1, wantKnown: Unknown},
+		"watched, never verified by this Applier": {watch: fakeWatch{stamp: stampAt("7"), exists: true}, onServer: true, wantReads: 1,
+			wantKnown: Unknown},
+		"not in the watch, never written":                          {wantApplies: 1, wantKnown: Absent},
+		"not in the watch yet, written by this Applier":            {verified: true, onServer: true, wantReads: 1, wantKnown: Unknown},
+		"not in the watch, written by this Applier, deleted since": {verified: true, wantReads: 1, wantApplies: 1, wantKnown: Unknown},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := newApplyFixture(t)
+			a := f.applier(tc.onServer, interceptor.Funcs{
+				Get: func(context.Context, client.WithWatch, client.ObjectKey, client.Object, ...client.GetOption) error {
+					t.Error("a watched kind was read from the cache")
+					return nil
+				}}, tc.watch)
+			if tc.verified {
+				a.verified.record(f.key, stampOf(f.live), f.digest)
+			}
+			known, err := a.Known(context.Background(), f.desired.DeepCopy())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if known != tc.wantKnown {
+				t.Errorf("Known = %v, want %v", known, tc.wantKnown)
+			}
+			if _, err := a.Apply(context.Background(), f.desired.DeepCopy()); err != nil {
+				t.Fatal(err)
+			}
+			if f.reads != tc.wantReads || f.applies != tc.wantApplies {
+				t.Errorf("reads %d, applies %d; want %d and %d", f.reads, f.applies, tc.wantReads, tc.wantApplies)
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"encoding/binary"
 	"hash/fnv"
 	"sync"
 
@@ -32,21 +33,22 @@ func childKey(gvk schema.GroupVersionKind, key client.ObjectKey) uint64 {
 	return h.Sum64()
 }
 
-func versionOf(obj client.Object, digest string) uint64 {
+// versionOf combines a child's stamp (childcache.StampOf: its UID and resourceVersion) with the
+// intent digest it holds.
+func versionOf(stamp uint64, digest string) uint64 {
 	h := fnv.New64a()
-	for _, s := range []string{string(obj.GetUID()), obj.GetResourceVersion(), digest} {
-		_, _ = h.Write([]byte(s))
-		_, _ = h.Write([]byte{0})
-	}
+	_, _ = h.Write(binary.LittleEndian.AppendUint64(nil, stamp))
+	_, _ = h.Write([]byte(digest))
 	return h.Sum64()
 }
 
-// holds reports whether obj, at its resourceVersion, was verified to carry the intent digest.
-func (v *verified) holds(key uint64, obj client.Object, digest string) bool {
+// holds reports whether the child, at the version stamp tells, was verified to carry the intent
+// digest.
+func (v *verified) holds(key, stamp uint64, digest string) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	got, ok := v.m[key]
-	return ok && got == versionOf(obj, digest)
+	return ok && got == versionOf(stamp, digest)
 }
 
 // has reports whether any version of the child was verified (and not forgotten since).
@@ -57,13 +59,13 @@ func (v *verified) has(key uint64) bool {
 	return ok
 }
 
-func (v *verified) record(key uint64, obj client.Object, digest string) {
+func (v *verified) record(key, stamp uint64, digest string) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.m == nil {
 		v.m = map[uint64]uint64{}
 	}
-	v.m[key] = versionOf(obj, digest)
+	v.m[key] = versionOf(stamp, digest)
 }
 
 func (v *verified) forget(key uint64) {

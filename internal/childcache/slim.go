@@ -10,8 +10,6 @@ import (
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -22,13 +20,14 @@ import (
 // their metadata and status (and a Deployment's replicas and pod template annotations, a keyring's
 // data); whether a child still holds what we applied is decided by apply.Applier from its
 // resourceVersion, with an uncached read when it changed. At 1000 tenants the fields dropped here
-// were about half of the operator's heap: the pod templates alone a seventh.
+// were about half of the operator's heap: the pod templates alone a seventh. The kinds whose
+// bodies no controller reads at all are not cached (WatchedKinds).
 //
 // Their metadata keeps no annotations (the applied-intent digest is read from the API server when
 // it matters), and what repeats from child to child is shared: equal label sets are one map, the
 // children of one owner one list of owner references, and strings (namespaces, names, owners) one
-// copy. Secrets keep what slimSecret says; ServiceAccounts are only slimmed in their metadata.
-// Objects of other kinds (our own kinds, Namespaces, Jobs) pass unchanged.
+// copy. Secrets keep what slimSecret says. Objects of other kinds (our own kinds, Namespaces,
+// Jobs) pass unchanged.
 //
 // Slim is idempotent: the informer may pass it an object it already slimmed. It never writes to a
 // map or list it shares.
@@ -37,24 +36,10 @@ func Slim(obj any) (any, error) {
 	case *corev1.Secret:
 		slimSecret(o)
 		return obj, nil
-	case *corev1.ServiceAccount:
-		// Nothing reads a ServiceAccount but its metadata, and no annotation of it.
 	case *appsv1.Deployment:
 		o.Spec.Template.Spec = corev1.PodSpec{}
 		o.Spec.Template.Annotations = internMap(o.Spec.Template.Annotations)
 		o.Spec.Template.Labels = labelSets.share(o.Spec.Template.Labels)
-	case *networkingv1.NetworkPolicy:
-		o.Spec = networkingv1.NetworkPolicySpec{}
-	case *rbacv1.Role:
-		o.Rules = nil
-	case *rbacv1.RoleBinding:
-		o.Subjects = nil
-	case *corev1.ResourceQuota:
-		o.Spec, o.Status = corev1.ResourceQuotaSpec{}, corev1.ResourceQuotaStatus{}
-	case *corev1.LimitRange:
-		o.Spec = corev1.LimitRangeSpec{}
-	case *corev1.ConfigMap:
-		o.Data, o.BinaryData = nil, nil
 	case *esv1.ExternalSecret:
 		o.Spec = esv1.ExternalSecretSpec{}
 	default:
@@ -104,12 +89,12 @@ func transform() toolscache.TransformFunc {
 	}
 }
 
-// labelSets are the label maps of cached children, one per distinct set: an Integration's children
-// carry a few sets between them, a tenant's isolation children one.
+// labelSets are the label maps of cached and watched children, one per distinct set: an
+// Integration's children carry a few sets between them, a tenant's isolation children one.
 var labelSets = &sharedMaps{limit: 1 << 16}
 
-// ownerRefs are the owner references of cached children, one list per distinct owner: an
-// Integration's children (about ten) hold one list between them.
+// ownerRefs are the owner references of cached and watched children, one list per distinct owner:
+// an Integration's children (about ten) hold one list between them.
 var ownerRefs = &sharedOwners{limit: 1 << 16}
 
 // sharedMaps hands out one map per distinct content. The maps are shared by cached objects, which

@@ -31,8 +31,10 @@ type Manager struct {
 	ctrl.Manager
 	// Direct reads and writes the API server without a cache.
 	Direct client.Client
-	cancel context.CancelFunc
-	done   chan error
+	// Children watches the child kinds the controllers do not cache, as in production.
+	Children *childcache.Watches
+	cancel   context.CancelFunc
+	done     chan error
 }
 
 // NewManager builds the manager; register controllers on it, then call Run.
@@ -49,7 +51,11 @@ func (e *Env) NewManager(scheme *runtime.Scheme) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{Manager: mgr, Direct: direct}, nil
+	children, err := childcache.NewWatches(e.Config, mgr.GetHTTPClient(), scheme, mgr.GetRESTMapper())
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{Manager: mgr, Direct: direct, Children: children}, nil
 }
 
 // Run starts the manager in the background and waits for its cache.
