@@ -250,11 +250,6 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 		metrics.KeyRotations.WithLabelValues(t.Name).Inc()
 		r.Recorder.Eventf(kp, corev1.EventTypeNormal, "Rotated", "Tenant %s keyring rotated to version %d", t.Name, desired.Active)
 	}
-	active := desired.ActiveVersion()
-	metrics.KeyAge.WithLabelValues(t.Name).Set(now.Sub(active.Created).Seconds())
-	if !next.IsZero() {
-		metrics.NextRotation.WithLabelValues(t.Name).Set(float64(next.Unix()))
-	}
 	fillStatus(&res.status, desired, next)
 	result := ctrl.Result{}
 	if !next.IsZero() {

@@ -34,7 +34,6 @@ import (
 	"github.com/tenantwire/tenantwire/internal/keyring"
 	"github.com/tenantwire/tenantwire/internal/labels"
 	"github.com/tenantwire/tenantwire/internal/lifecycle"
-	"github.com/tenantwire/tenantwire/internal/metrics"
 	"github.com/tenantwire/tenantwire/internal/status"
 )
 
@@ -175,7 +174,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	result = status.Sooner(result, after)
 	if err == nil && lc.Purged && deleting {
 		// Purged: nothing is left to protect, so the Tenant goes at once.
-		metrics.ForgetReady("Tenant", "", t.Name)
 		patch := client.MergeFromWithOptions(t.DeepCopy(), client.MergeFromWithOptimisticLock{})
 		controllerutil.RemoveFinalizer(t, Finalizer)
 		err = r.Client.Patch(ctx, t, patch)

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/tenantwire/tenantwire/controllers/keypolicy"
 	"github.com/tenantwire/tenantwire/controllers/tenant"
 	"github.com/tenantwire/tenantwire/internal/childcache"
+	"github.com/tenantwire/tenantwire/internal/metrics"
 	twscheme "github.com/tenantwire/tenantwire/internal/scheme"
 	"github.com/tenantwire/tenantwire/internal/status"
 )
@@ -132,6 +134,7 @@ func New(o Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	ctrlmetrics.Registry.MustRegister(metrics.ObjectCollector{Reader: mgr.GetClient(), Clock: clock.RealClock{}})
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, err
 	}

@@ -8,14 +8,10 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
+// The gauges with a series per object (tenantwire_resource_ready, tenantwire_key_age_seconds,
+// tenantwire_key_next_rotation_timestamp_seconds) are reported from the cache when scraped: see
+// ObjectCollector.
 var (
-	// Ready is 1 while a resource's Ready condition is True and 0 otherwise, one series per object:
-	// alert on `tenantwire_resource_ready == 0` for longer than a few minutes.
-	Ready = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "tenantwire_resource_ready",
-		Help: "1 when the resource's Ready condition is True, 0 otherwise.",
-	}, []string{"kind", "namespace", "name"})
-
 	// ChildApplies counts server-side apply requests sent for children, by controller and child kind.
 	// In a steady state it stays flat: a rising rate without spec changes means a drift fight.
 	ChildApplies = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -37,18 +33,6 @@ var (
 		Help: "Sync workload rollouts caused by a credential or key rotation.",
 	}, []string{"cause"})
 
-	// KeyAge is the age in seconds of each tenant's active key version.
-	KeyAge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "tenantwire_key_age_seconds",
-		Help: "Age of the active keyring version of a tenant.",
-	}, []string{"tenant"})
-
-	// NextRotation is the Unix time of each tenant's next scheduled key rotation (generated keys).
-	NextRotation = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "tenantwire_key_next_rotation_timestamp_seconds",
-		Help: "Unix time of the next scheduled keyring rotation of a tenant.",
-	}, []string{"tenant"})
-
 	// KeyRotations counts keyring rotations (new versions) per tenant.
 	KeyRotations = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tenantwire_key_rotations_total",
@@ -57,19 +41,5 @@ var (
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(Ready, ChildApplies, StatusWrites, WorkloadRollouts, KeyAge, NextRotation, KeyRotations)
-}
-
-// SetReady records whether an object is Ready.
-func SetReady(kind, namespace, name string, ready bool) {
-	v := 0.0
-	if ready {
-		v = 1
-	}
-	Ready.WithLabelValues(kind, namespace, name).Set(v)
-}
-
-// ForgetReady drops the series of a deleted object.
-func ForgetReady(kind, namespace, name string) {
-	Ready.DeleteLabelValues(kind, namespace, name)
+	ctrlmetrics.Registry.MustRegister(ChildApplies, StatusWrites, WorkloadRollouts, KeyRotations)
 }

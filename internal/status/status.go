@@ -48,8 +48,6 @@ type Writer struct {
 // is written and the returned duration (otherwise zero) is when to reconcile again to write it.
 func Write[S any](ctx context.Context, w Writer, obj client.Object, k Kind[S], current *S, next S) (time.Duration, error) {
 	nextConds := k.Conditions(&next)
-	ready := conditions.Get(nextConds, twv1.ConditionReady)
-	metrics.SetReady(k.Name, obj.GetNamespace(), obj.GetName(), ready != nil && ready.Status == metav1.ConditionTrue)
 	equal := equality.Semantic.DeepEqual(*current, next)
 	if w.Coalescer != nil {
 		// Only a change needs telling apart from the one deferred before; a converged reconcile

@@ -80,6 +80,20 @@ func TestSamples(t *testing.T) {
 		}
 	})
 
+	t.Run("the operator's metrics report each object's readiness and the tenant's key age", func(t *testing.T) {
+		for _, object := range []struct{ kind, namespace, name string }{
+			{"Tenant", "", sampleTenant}, {"Integration", sampleNamespace, sampleIntegration}, {"KeyPolicy", "", "standard"},
+		} {
+			labels := []string{`kind="` + object.kind + `"`, `namespace="` + object.namespace + `"`, `name="` + object.name + `"`}
+			if v := sim.metric(t, "tenantwire_resource_ready", labels...); v != 1 {
+				t.Errorf("tenantwire_resource_ready of %s %s = %v, want 1", object.kind, object.name, v)
+			}
+		}
+		if age := sim.metric(t, "tenantwire_key_age_seconds", `tenant="`+sampleTenant+`"`); age <= 0 || age > 3600 {
+			t.Errorf("tenantwire_key_age_seconds of %s = %v, want the seconds since the keyring was made", sampleTenant, age)
+		}
+	})
+
 	t.Run("the sample's sync runtime runs a cycle against fake vendors; after a restart it updates, not creates", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()

@@ -1,0 +1,87 @@
+package metrics
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
+	"github.com/tenantwire/tenantwire/internal/conditions"
+)
+
+var (
+	readyDesc = prometheus.NewDesc("tenantwire_resource_ready",
+		"1 when the resource's Ready condition is True, 0 otherwise.", []string{"kind", "namespace", "name"}, nil)
+	keyAgeDesc = prometheus.NewDesc("tenantwire_key_age_seconds",
+		"Age of the active keyring version of a tenant.", []string{"tenant"}, nil)
+	nextRotationDesc = prometheus.NewDesc("tenantwire_key_next_rotation_timestamp_seconds",
+		"Unix time of the next scheduled keyring rotation of a tenant.", []string{"tenant"}, nil)
+)
+
+// collectTimeout bounds one scrape's reads of the cache, which wait while it syncs.
+const collectTimeout = 2 * time.Second
+
+// ObjectCollector reports the gauges that have a series per object from the manager's cache when
+// it is scraped, instead of keeping the series between scrapes: at 1000 tenants those were 6000
+// series and 5 MiB of the heap. Per Tenant, Integration and KeyPolicy, tenantwire_resource_ready
+// (its Ready condition, alert on 0); per tenant, tenantwire_key_age_seconds and
+// tenantwire_key_next_rotation_timestamp_seconds, read from its KeyPolicy's status. Objects that
+// are gone have no series, and a key's age grows between reconciles.
+//
+// A manager that is not the leader (or whose cache is not ready) reports none of them: it has not
+// started the informers they come from.
+type ObjectCollector struct {
+	// Reader lists from the manager's cache.
+	Reader client.Reader
+	Clock  clock.PassiveClock
+}
+
+func (c ObjectCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- readyDesc
+	ch <- keyAgeDesc
+	ch <- nextRotationDesc
+}
+
+func (c ObjectCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), collectTimeout)
+	defer cancel()
+	// Read-only lists: no copy of thousands of objects per scrape.
+	tenants, integrations, policies := &twv1.TenantList{}, &twv1.IntegrationList{}, &twv1.KeyPolicyList{}
+	for _, list := range []client.ObjectList{tenants, integrations, policies} {
+		if err := c.Reader.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+			log.FromContext(ctx).V(1).Info("per-object metrics skipped", "reason", err.Error())
+			return
+		}
+	}
+	for _, t := range tenants.Items {
+		ch <- readyMetric("Tenant", "", t.Name, t.Status.Conditions)
+	}
+	for _, in := range integrations.Items {
+		ch <- readyMetric("Integration", in.Namespace, in.Name, in.Status.Conditions)
+	}
+	now := c.Clock.Now()
+	for _, kp := range policies.Items {
+		ch <- readyMetric("KeyPolicy", "", kp.Name, kp.Status.Conditions)
+		for _, k := range kp.Status.Tenants {
+			if k.LastRotation != nil {
+				ch <- prometheus.MustNewConstMetric(keyAgeDesc, prometheus.GaugeValue, now.Sub(k.LastRotation.Time).Seconds(), k.Tenant)
+			}
+			if k.NextRotation != nil {
+				ch <- prometheus.MustNewConstMetric(nextRotationDesc, prometheus.GaugeValue, float64(k.NextRotation.Unix()), k.Tenant)
+			}
+		}
+	}
+}
+
+func readyMetric(kind, namespace, name string, conds []metav1.Condition) prometheus.Metric {
+	v := 0.0
+	if c := conditions.Get(conds, twv1.ConditionReady); c != nil && c.Status == metav1.ConditionTrue {
+		v = 1
+	}
+	return prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, v, kind, namespace, name)
+}
