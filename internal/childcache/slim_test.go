@@ -32,9 +32,10 @@ func TestSlimKeepsWhatControllersRead(t *testing.T) {
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{"tenantwire.io/keyring-version": "2"}}}},
 			Status: appsv1.DeploymentStatus{AvailableReplicas: 1, ObservedGeneration: 3}}
 		if withPodSpec {
-			// What Slim drops: annotations (ours and another controller's) and the pod spec.
+			// What Slim drops: annotations (ours and another controller's), the pod spec and labels.
 			d.Annotations = map[string]string{"tenantwire.io/applied-intent": "d", "deployment.kubernetes.io/revision": "1"}
 			d.Spec.Template.Spec = corev1.PodSpec{Containers: []corev1.Container{{Name: "sync", Image: "img"}}}
+			d.Spec.Template.Labels = map[string]string{"app.kubernetes.io/name": "tenantwire-sync"}
 		}
 		return d
 	}
@@ -62,7 +63,7 @@ func TestSlimKeepsWhatControllersRead(t *testing.T) {
 	tests := map[string]struct {
 		in, want client.Object
 	}{
-		"Deployment keeps replicas, template annotations and status": {in: deployment(true), want: deployment(false)},
+		"Deployment keeps replicas, pod template annotations and status": {in: deployment(true), want: deployment(false)},
 		"ExternalSecret keeps status, drops spec": {
 			in: &esv1.ExternalSecret{ObjectMeta: meta, Spec: esv1.ExternalSecretSpec{Target: esv1.ExternalSecretTarget{Name: "t"}},
 				Status: esv1.ExternalSecretStatus{SyncedResourceVersion: "1"}},
