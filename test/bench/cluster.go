@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -18,9 +17,14 @@ import (
 // cluster is one simulated cluster for one run, with the operator beside it.
 type cluster struct {
 	*testenv.SimCluster
-	client      client.Client
-	restConfig  *rest.Config
-	manager     *exec.Cmd
+	client     client.Client
+	restConfig *rest.Config
+	manager    *exec.Cmd
+	// exited is closed when the manager has exited, and exitErr then says why.
+	exited  chan struct{}
+	exitErr error
+	// cgroup is the memory cgroup the manager runs in (nil: none).
+	cgroup      *memCgroup
 	metricsAddr string
 	pprofAddr   string
 	// esoMetricsAddr serves the External Secrets Operator's metrics.
@@ -69,39 +73,15 @@ spec:
         value: '{"client_id":"bench","client_secret":"bench-secret"}'
 `
 
-// startOperator builds and starts the operator with metrics on loopback.
-func (c *cluster) startOperator(cfg config) error {
-	bin, err := c.BuildOperator()
-	if err != nil {
-		return err
-	}
-	if c.metricsAddr, err = testenv.FreeLoopbackAddr(); err != nil {
-		return err
-	}
-	if c.pprofAddr, err = testenv.FreeLoopbackAddr(); err != nil {
-		return err
-	}
-	logf, err := os.Create(filepath.Join(c.DevDir, "manager.log"))
-	if err != nil {
-		return err
-	}
-	conc := fmt.Sprint(cfg.Concurrency)
-	c.manager = exec.Command(bin, "manager", "--metrics-bind-address="+c.metricsAddr, "--metrics-secure=false",
-		"--health-probe-bind-address=127.0.0.1:0", "--tenant-concurrency="+conc, "--integration-concurrency="+conc, "--keypolicy-concurrency="+conc, "--pprof-bind-address="+c.pprofAddr,
-		fmt.Sprintf("--kube-api-qps=%g", cfg.QPS), fmt.Sprintf("--kube-api-burst=%d", int(2*cfg.QPS)), "--zap-log-level=error")
-	c.manager.Args = append(c.manager.Args, cfg.OperatorArgs...)
-	c.manager.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig)
-	if cfg.GoMemLimit > 0 {
-		c.manager.Env = append(c.manager.Env, fmt.Sprintf("GOMEMLIMIT=%d", cfg.GoMemLimit))
-	}
-	c.manager.Stdout, c.manager.Stderr = logf, logf
-	return c.manager.Start()
-}
-
 func (c *cluster) stop() {
-	if c.manager != nil && c.manager.Process != nil {
+	if c.exited != nil {
 		_ = c.manager.Process.Signal(os.Interrupt)
-		_ = c.manager.Wait()
+		<-c.exited
+	}
+	if c.cgroup != nil {
+		if err := c.cgroup.remove(); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		}
 	}
 	c.Stop()
 }

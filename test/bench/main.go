@@ -16,8 +16,6 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/api/resource"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
-
-	"github.com/tenantwire/tenantwire/internal/manager"
 )
 
 func main() {
@@ -29,19 +27,19 @@ func main() {
 	timeout := flag.Duration("timeout", 40*time.Minute, "give up on one run after this long")
 	out := flag.String("out", "", "write the results as Markdown to this file")
 	profileDir := flag.String("profile-dir", "", "save CPU profiles of the operator phase and a heap profile at its end (with go tool pprof -top reports) in this directory")
-	memoryLimit := flag.String("memory-limit", "", "run the operator as in a container with this memory limit (e.g. 128Mi): GOMEMLIMIT as the manager derives it from its cgroup; empty: no limit")
+	memoryLimit := flag.String("memory-limit", "", "run the operator in a memory cgroup with this limit (e.g. 128Mi), as in a container; where none can be made, only with the GOMEMLIMIT it would give; empty: no limit")
 	skipFloor := flag.Bool("skip-floor", false, "leave the floor phase out (no time ratio): for iterating on the operator's writes and memory")
 	operatorArgs := flag.String("operator-args", "", "extra manager flags, space-separated (e.g. --status-settle-delay=5s)")
 	flag.Parse()
 	// The bench's watch caches would otherwise complain that no logger is set.
 	ctrllog.SetLogger(logr.Discard())
-	var softLimit int64
+	var limitBytes int64
 	if *memoryLimit != "" {
 		q, err := resource.ParseQuantity(*memoryLimit)
 		if err != nil || q.Value() <= 0 {
 			fatalf("bad -memory-limit %q", *memoryLimit)
 		}
-		softLimit = manager.SoftMemoryLimit(q.Value(), 0) // the binary's pages are unknown before it runs
+		limitBytes = q.Value()
 	}
 
 	if *profileDir != "" {
@@ -56,7 +54,7 @@ func main() {
 			fatalf("bad -tenants value %q", s)
 		}
 		cfg := config{Tenants: t, Integrations: *integrations, Concurrency: *concurrency, QPS: *qps, Steady: *steady, ProfileDir: *profileDir,
-			MemoryLimit: *memoryLimit, GoMemLimit: softLimit, OperatorArgs: strings.Fields(*operatorArgs), SkipFloor: *skipFloor}
+			MemoryLimit: *memoryLimit, MemoryLimitBytes: limitBytes, OperatorArgs: strings.Fields(*operatorArgs), SkipFloor: *skipFloor}
 		ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 		r, err := run(ctx, cfg)
 		cancel()

@@ -133,6 +133,9 @@ func watchMemory(ctx context.Context, c *cluster) func() memPeaks {
 		// Prometheus scraping every 30s never costs. /proc is read every second.
 		for i := 0; ctx.Err() == nil; i++ {
 			st := procStatus(c.manager.Process.Pid)
+			if c.cgroup != nil {
+				c.cgroup.sample()
+			}
 			var m metrics
 			var err error
 			if i%5 == 0 {
@@ -192,8 +195,9 @@ func (r result) print(w io.Writer) {
 	}
 	fmt.Fprintf(&b, "  operator write requests %.0f (server-side applies %.0f) vs minimum %d: ratio %.2f\n", r.MutatingRequests, r.ApplyRequests, r.MinimumWrites, r.MutatingRequests/float64(r.MinimumWrites))
 	fmt.Fprintf(&b, "  applies by kind: %s\n  status writes by kind: %s; creates (events): %.0f\n", r.AppliesByKind, r.StatusWritesByKind, r.EventWrites)
-	fmt.Fprintf(&b, "  peak RSS %.1f MiB (at the sampled peak: %.1f anonymous, %.1f file-backed), peak heap in use %.1f MiB (%s)\n",
-		r.PeakRSSMiB, r.PeakAnonMiB, r.PeakFileMiB, r.PeakHeapMiB, r.memoryLimit())
+	fmt.Fprintf(&b, "  peak RSS %.1f MiB (at the sampled peak: %.1f anonymous, %.1f file-backed), peak heap in use %.1f MiB, %s\n",
+		r.PeakRSSMiB, r.PeakAnonMiB, r.PeakFileMiB, r.PeakHeapMiB, r.goMemLimit())
+	fmt.Fprintf(&b, "  memory limit: %s\n", r.memoryLimit())
 	fmt.Fprintf(&b, "  ESO during the floor: %s\n  ESO during the operator phase: %s\n", r.FloorESO, r.OperatorESO)
 	fmt.Fprintf(&b, "  reconcile duration p50 <= %s, p99 <= %s (histogram bucket bounds)\n", r.ReconcileP50, r.ReconcileP99)
 	fmt.Fprintf(&b, "  writes in the 10s after the last Ready: %.0f; during the following %s of steady state: %.0f\n", r.SettleWrites, r.Steady, r.SteadyWrites)
@@ -207,12 +211,26 @@ func (r result) timeRatio() float64 {
 	return r.OperatorTime.Seconds() / r.FloorTime.Seconds()
 }
 
-// memoryLimit says under which memory limit the operator ran.
+// memoryLimit says how the memory limit was applied and, for a cgroup, what it saw: its peak
+// usage counts the page cache charged to it beside anonymous memory, as a container's does.
 func (r result) memoryLimit() string {
-	if r.MemoryLimit == "" {
+	switch {
+	case r.MemoryLimit == "":
+		return "none"
+	case r.Cgroup.Version == 0:
+		return r.MemoryLimit + " as GOMEMLIMIT only"
+	case r.Cgroup.Version == 1:
+		return fmt.Sprintf("%s cgroup v1: peak %.1f MiB, %d OOM kills, limit hit %d times", r.MemoryLimit, r.Cgroup.peakMiB(), r.Cgroup.OOMKills, r.Cgroup.Failcnt)
+	}
+	return fmt.Sprintf("%s cgroup v%d: peak %.1f MiB, %d OOM kills", r.MemoryLimit, r.Cgroup.Version, r.Cgroup.peakMiB(), r.Cgroup.OOMKills)
+}
+
+// goMemLimit is the Go memory limit the operator reported.
+func (r result) goMemLimit() string {
+	if r.GoMemLimitMiB == 0 {
 		return "no GOMEMLIMIT"
 	}
-	return fmt.Sprintf("as in a %s container: GOMEMLIMIT %.1f MiB", r.MemoryLimit, float64(r.GoMemLimit)/(1<<20))
+	return fmt.Sprintf("GOMEMLIMIT %.1f MiB", r.GoMemLimitMiB)
 }
 
 // byLabel sums a counter's series by the value of one label: `kind` of applies, say.

@@ -26,10 +26,10 @@ type config struct {
 	// ProfileDir, when set, receives the operator's CPU profiles of the operator phase and its heap
 	// profile when everything is Ready.
 	ProfileDir string
-	// MemoryLimit is the container memory limit the operator runs as if under (empty: none), and
-	// GoMemLimit the GOMEMLIMIT it then gets (0: unset).
-	MemoryLimit string
-	GoMemLimit  int64
+	// MemoryLimit is the container memory limit the operator runs under (empty: none), as given and
+	// in bytes.
+	MemoryLimit      string
+	MemoryLimitBytes int64
 	// OperatorArgs are extra manager flags.
 	OperatorArgs []string
 	// SkipFloor leaves the floor phase out: for iterating on the operator's writes and memory,
@@ -58,6 +58,10 @@ type result struct {
 	// The writes broken down: applies and status writes by kind, creates (events).
 	AppliesByKind, StatusWritesByKind string
 	EventWrites                       float64
+	// Cgroup is what the operator's memory cgroup saw (Version 0: it ran in none).
+	Cgroup cgroupStats
+	// GoMemLimitMiB is the Go memory limit the operator ran with, from its metrics (0: none).
+	GoMemLimitMiB float64
 }
 
 func benchTenant(prefix string, i int) *twv1.Tenant {
@@ -196,6 +200,17 @@ func run(ctx context.Context, cfg config) (result, error) {
 	if err := c.startOperator(cfg); err != nil {
 		return r, err
 	}
+	if err := runOperator(ctx, c, cfg, &r, esoBefore); err != nil {
+		return r, c.explain(err, cfg.MemoryLimit)
+	}
+	return r, nil
+}
+
+// runOperator is the operator phase, from the first create to the end of steady state. It ends
+// as soon as the operator exits.
+func runOperator(ctx context.Context, c *cluster, cfg config, r *result, esoBefore esoPhase) error {
+	ctx, cancel := c.untilExit(ctx)
+	defer cancel()
 	mem := watchMemory(ctx, c)
 	prefix := fmt.Sprintf("T%d", cfg.Tenants)
 	var prof *profiler
@@ -222,7 +237,7 @@ func run(ctx context.Context, cfg config) (result, error) {
 		}
 		return nil
 	}); err != nil {
-		return r, err
+		return err
 	}
 	if err := waitOperator(ctx, c.restConfig, cfg); err != nil {
 		// Say how far it got: the writes and memory up to here are measurements too.
@@ -235,12 +250,13 @@ func run(ctx context.Context, cfg config) (result, error) {
 			heapProfile(context.WithoutCancel(ctx), c.pprofAddr, cfg.ProfileDir, prefix)
 			prof.stop()
 		}
-		return r, err
+		return err
 	}
 	r.OperatorTime = time.Since(start)
 	fmt.Printf("   operator: all Ready in %s\n", r.OperatorTime.Round(time.Millisecond))
+	var err error
 	if r.OperatorESO, _, err = esoPhaseSince(ctx, c, esoBefore, start, false); err != nil {
-		return r, err
+		return err
 	}
 	fmt.Printf("   operator: ESO %s\n", r.OperatorESO)
 	if prof != nil {
@@ -249,7 +265,7 @@ func run(ctx context.Context, cfg config) (result, error) {
 
 	m, err := scrape(c.metricsAddr)
 	if err != nil {
-		return r, err
+		return err
 	}
 	r.MutatingRequests = m.mutating()
 	r.ApplyRequests = m.sum("tenantwire_child_applies_total")
@@ -264,26 +280,39 @@ func run(ctx context.Context, cfg config) (result, error) {
 
 	// Trailing writes right after the last Ready (status of the last objects, events) belong to
 	// convergence; steady state starts once they have drained.
-	time.Sleep(10 * time.Second)
+	if err := sleep(ctx, 10*time.Second); err != nil {
+		return err
+	}
 	settled, err := scrape(c.metricsAddr)
 	if err != nil {
-		return r, err
+		return err
 	}
 	r.SettleWrites = settled.mutating() - r.MutatingRequests
 	fmt.Printf("   steady state: watching writes for %s\n", cfg.Steady)
-	time.Sleep(cfg.Steady)
+	if err := sleep(ctx, cfg.Steady); err != nil {
+		return err
+	}
 	after, err := scrape(c.metricsAddr)
 	if err != nil {
-		return r, err
+		return err
 	}
 	r.SteadyWrites = after.mutating() - settled.mutating()
 	p := mem()
 	r.PeakRSSMiB, r.PeakAnonMiB, r.PeakFileMiB, r.PeakHeapMiB = p.RSS, p.Anon, p.File, p.Heap
+	// The runtime reports no limit as MaxInt64.
+	if l := after.sum("go_gc_gomemlimit_bytes"); l < 1<<62 {
+		r.GoMemLimitMiB = l / (1 << 20)
+	}
+	if c.cgroup != nil {
+		if r.Cgroup, err = c.cgroup.stats(); err != nil {
+			return fmt.Errorf("reading the operator's memory cgroup: %w", err)
+		}
+	}
 	if prof != nil {
 		// The last CPU slice may reach up to cpuSlice past the last Ready: quiet time, few samples.
 		prof.stop()
 	}
-	return r, nil
+	return nil
 }
 
 // runFloor is the floor phase: a plain client creates every child object, then waits for ESO and
@@ -335,6 +364,16 @@ func esoPhaseSince(ctx context.Context, c *cluster, before esoPhase, start time.
 		return esoPhase{}, before, err
 	}
 	return p, now, nil
+}
+
+// sleep waits d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
 }
 
 func waitFor(ctx context.Context, cond func() (bool, error)) error {
