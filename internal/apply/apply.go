@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"reflect"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -69,10 +70,10 @@ type WatchedChildren interface {
 // the scheme, with name (and namespace) set; its status is never applied. On success desired is
 // given the live object's metadata and status (after a write, it is the apply response whole).
 //
-// A converged child costs no request at all: its cached resourceVersion is one this Applier already
-// verified under the same intent digest. A child that changed since (or was never verified by this
-// process, as after a restart) costs one uncached read, and a write only when it no longer holds
-// the intent.
+// A converged child costs no request at all, nor the rendering of its intent: its cached
+// resourceVersion is one this Applier already verified for a desired object with the same
+// fingerprint. A child that changed since (or was never verified by this process, as after a
+// restart) costs one uncached read, and a write only when it no longer holds the intent.
 func (a *Applier) Apply(ctx context.Context, desired client.Object) (Result, error) {
 	c, err := a.lookup(ctx, desired)
 	if err != nil {
@@ -86,37 +87,45 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (Result, err
 		// This Applier wrote the child: the cache has not seen it yet (a reconcile woken by a
 		// sibling's event, milliseconds later), or it was deleted since. A read tells, and costs
 		// less than writing it again.
-		if held, err := a.verify(ctx, c, desired); err != nil || held {
+		if held, err := a.verify(ctx, &c, desired); err != nil || held {
 			return Unchanged, err
 		}
 		a.verified.forget(c.key)
 	case c.cacheErr != nil:
 		return Unchanged, c.cacheErr
-	case a.verified.holds(c.key, c.stamp, c.digest):
+	case a.verified.holds(c.key, c.stamp, c.fingerprint):
 		if c.cached == nil {
 			return Unchanged, nil
 		}
 		return Unchanged, copyLive(desired, c.cached)
 	default:
-		if d, ok := cachedIntent(c.cached); ok && d != c.digest {
+		intent, err := c.render(desired, a.Scheme)
+		if err != nil {
+			return Unchanged, err
+		}
+		if d, ok := cachedIntent(c.cached); ok && d != intent.GetAnnotations()[IntentAnnotation] {
 			// Our intent changed: apply without reading more. (Slim cached children carry no
 			// annotations; for them the read below tells.)
 			break
 		}
-		if held, err := a.verify(ctx, c, desired); err != nil || held {
+		if held, err := a.verify(ctx, &c, desired); err != nil || held {
 			return Unchanged, err
 		}
 	}
 
-	if err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(c.intent),
+	intent, err := c.render(desired, a.Scheme)
+	if err != nil {
+		return Unchanged, err
+	}
+	if err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(intent),
 		client.FieldOwner(a.Owner), client.ForceOwnership); err != nil {
 		a.verified.forget(c.key)
 		return Unchanged, fmt.Errorf("applying %s %s: %w", c.gvk.Kind, c.objKey, err)
 	}
 	metrics.ChildApplies.WithLabelValues(a.Owner, c.gvk.Kind).Inc()
 	// The apply response is the live object: it holds the intent at its resourceVersion.
-	a.verified.record(c.key, stampOf(c.intent), c.digest)
-	return Applied, runtime.DefaultUnstructuredConverter.FromUnstructured(c.intent.Object, desired)
+	a.verified.record(c.key, stampOf(intent), c.fingerprint)
+	return Applied, runtime.DefaultUnstructuredConverter.FromUnstructured(intent.Object, desired)
 }
 
 // Knowledge is what an Applier can tell about a child without a request to the API server.
@@ -146,19 +155,21 @@ func (a *Applier) Known(ctx context.Context, desired client.Object) (Knowledge, 
 		return Absent, nil
 	case c.cacheErr != nil:
 		return Unknown, c.cacheErr
-	case a.verified.holds(c.key, c.stamp, c.digest):
+	case a.verified.holds(c.key, c.stamp, c.fingerprint):
 		return Held, nil
 	}
 	return Unknown, nil
 }
 
-// child is one desired child with its intent and what the cache (or the watch) holds of it.
+// child is one desired child and what the cache (or the watch) holds of it.
 type child struct {
 	gvk    schema.GroupVersionKind
 	objKey client.ObjectKey
 	key    uint64
-	intent *unstructured.Unstructured
-	digest string
+	// fingerprint identifies the desired object (Fingerprint); intent is rendered from it only
+	// when a request needs it (render).
+	fingerprint uint64
+	intent      *unstructured.Unstructured
 	// stamp identifies the version known of the child (childcache.StampOf); cacheErr is NotFound
 	// when none is known, or the cache read's error.
 	stamp    uint64
@@ -167,18 +178,30 @@ type child struct {
 	cached client.Object
 }
 
-// lookup renders desired's intent and reads what the cache, or the watch of its kind, knows of it.
+// render returns the child's intent, rendering it on first use.
+func (c *child) render(desired client.Object, scheme *runtime.Scheme) (*unstructured.Unstructured, error) {
+	if c.intent == nil {
+		intent, err := Intent(desired, scheme)
+		if err != nil {
+			return nil, err
+		}
+		c.intent = intent
+	}
+	return c.intent, nil
+}
+
+// lookup fingerprints desired and reads what the cache, or the watch of its kind, knows of it.
 func (a *Applier) lookup(ctx context.Context, desired client.Object) (child, error) {
 	gvk, err := apiutil.GVKForObject(desired, a.Scheme)
 	if err != nil {
 		return child{}, err
 	}
-	intent, err := Intent(desired, a.Scheme)
+	fp, err := Fingerprint(desired)
 	if err != nil {
 		return child{}, err
 	}
 	objKey := client.ObjectKeyFromObject(desired)
-	c := child{gvk: gvk, objKey: objKey, key: childKey(gvk, objKey), intent: intent, digest: intent.GetAnnotations()[IntentAnnotation]}
+	c := child{gvk: gvk, objKey: objKey, key: childKey(gvk, objKey), fingerprint: fp}
 	if a.Watched != nil && a.Watched.Watched(gvk) {
 		stamp, exists, err := a.Watched.Stamp(gvk, objKey)
 		if err != nil {
@@ -200,6 +223,20 @@ func (a *Applier) lookup(ctx context.Context, desired client.Object) (child, err
 	return c, nil
 }
 
+// Fingerprint identifies a desired object: a hash of its JSON encoding. The intent (Intent) is a
+// function of the desired object, so equal fingerprints mean equal intents; rendering the intent
+// costs six times as much (its unstructured form and sorted encoding), and a converged reconcile
+// only needs to know that it did not change.
+func Fingerprint(desired client.Object) (uint64, error) {
+	raw, err := json.Marshal(desired)
+	if err != nil {
+		return 0, err
+	}
+	h := fnv.New64a()
+	_, _ = h.Write(raw)
+	return h.Sum64(), nil
+}
+
 // stampOf is the childcache.StampOf of an object at hand.
 func stampOf(obj metav1.Object) uint64 {
 	return childcache.StampOf(obj.GetUID(), obj.GetResourceVersion())
@@ -217,12 +254,16 @@ func cachedIntent(cached client.Object) (string, bool) {
 
 // verify reads the child from the API server; when it holds the intent it is recorded as
 // verified and desired gets its live metadata and status.
-func (a *Applier) verify(ctx context.Context, c child, desired client.Object) (bool, error) {
-	live, held, err := a.readAndCompare(ctx, c.gvk, c.objKey, c.intent)
+func (a *Applier) verify(ctx context.Context, c *child, desired client.Object) (bool, error) {
+	intent, err := c.render(desired, a.Scheme)
+	if err != nil {
+		return false, err
+	}
+	live, held, err := a.readAndCompare(ctx, c.gvk, c.objKey, intent)
 	if err != nil || !held {
 		return false, err
 	}
-	a.verified.record(c.key, stampOf(live), c.digest)
+	a.verified.record(c.key, stampOf(live), c.fingerprint)
 	return true, copyLive(desired, live)
 }
 

@@ -123,32 +123,32 @@ func TestCopyLiveKeepsTheDesiredSpec(t *testing.T) {
 	}
 }
 
-func TestVerifiedIsPerVersionAndDigest(t *testing.T) {
+func TestVerifiedIsPerVersionAndFingerprint(t *testing.T) {
 	var v verified
 	obj := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{UID: "u", ResourceVersion: "1"}}
 	key := childKey(corev1.SchemeGroupVersion.WithKind("Secret"), client.ObjectKey{Namespace: "ns", Name: "s"})
-	if v.holds(key, stampOf(obj), "d") {
+	if v.holds(key, stampOf(obj), 1) {
 		t.Fatal("holds before record")
 	}
-	v.record(key, stampOf(obj), "d")
-	if !v.holds(key, stampOf(obj), "d") {
+	v.record(key, stampOf(obj), 1)
+	if !v.holds(key, stampOf(obj), 1) {
 		t.Fatal("does not hold what was recorded")
 	}
-	if v.holds(key, stampOf(obj), "other") {
-		t.Error("holds under another intent digest")
+	if v.holds(key, stampOf(obj), 2) {
+		t.Error("holds for another desired object")
 	}
 	changed := obj.DeepCopy()
 	changed.ResourceVersion = "2"
-	if v.holds(key, stampOf(changed), "d") {
+	if v.holds(key, stampOf(changed), 1) {
 		t.Error("holds at a newer resourceVersion")
 	}
 	recreated := obj.DeepCopy()
 	recreated.UID = "u2"
-	if v.holds(key, stampOf(recreated), "d") {
+	if v.holds(key, stampOf(recreated), 1) {
 		t.Error("holds for a recreated object")
 	}
 	v.forget(key)
-	if v.len() != 0 || v.holds(key, stampOf(obj), "d") {
+	if v.len() != 0 || v.holds(key, stampOf(obj), 1) {
 		t.Error("forget left the entry")
 	}
 }
@@ -159,12 +159,12 @@ func TestKnown(t *testing.T) {
 		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "c"}, Data: map[string]string{"k": v}}
 	}
 	key := childKey(corev1.SchemeGroupVersion.WithKind("ConfigMap"), client.ObjectKey{Namespace: "ns", Name: "c"})
-	digest := func(cm *corev1.ConfigMap) string {
-		intent, err := Intent(cm, scheme)
+	fingerprint := func(cm *corev1.ConfigMap) uint64 {
+		fp, err := Fingerprint(cm)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return intent.GetAnnotations()[IntentAnnotation]
+		return fp
 	}
 	cached := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "c", UID: "u", ResourceVersion: "7"}}
 	tests := map[string]struct {
@@ -174,16 +174,16 @@ func TestKnown(t *testing.T) {
 	}{
 		"not cached, never written": {want: Absent},
 		"not cached, but written by this Applier (the cache lags)": {want: Unknown,
-			record: func(v *verified) { v.record(key, stampOf(cached), digest(desired("v"))) }},
+			record: func(v *verified) { v.record(key, stampOf(cached), fingerprint(desired("v"))) }},
 		"cached at the version verified for this intent": {cached: cached, want: Held,
-			record: func(v *verified) { v.record(key, stampOf(cached), digest(desired("v"))) }},
+			record: func(v *verified) { v.record(key, stampOf(cached), fingerprint(desired("v"))) }},
 		"cached, verified for another intent": {cached: cached, want: Unknown,
-			record: func(v *verified) { v.record(key, stampOf(cached), digest(desired("old"))) }},
+			record: func(v *verified) { v.record(key, stampOf(cached), fingerprint(desired("old"))) }},
 		"cached, changed since it was verified": {cached: cached, want: Unknown,
 			record: func(v *verified) {
 				older := cached.DeepCopy()
 				older.ResourceVersion = "6"
-				v.record(key, stampOf(older), digest(desired("v")))
+				v.record(key, stampOf(older), fingerprint(desired("v")))
 			}},
 		"cached, never verified": {cached: cached, want: Unknown},
 	}
@@ -225,7 +225,7 @@ func TestApplyWhenTheCacheLags(t *testing.T) {
 			f := newApplyFixture(t)
 			a := f.applier(tc.onServer, interceptor.Funcs{}, nil)
 			if tc.written {
-				a.verified.record(f.key, stampOf(f.live), f.digest)
+				a.verified.record(f.key, stampOf(f.live), f.fingerprint)
 			}
 			if _, err := a.Apply(context.Background(), f.desired.DeepCopy()); err != nil {
 				t.Fatal(err)
@@ -243,7 +243,7 @@ type applyFixture struct {
 	scheme        *runtime.Scheme
 	desired, live *corev1.ConfigMap
 	key           uint64
-	digest        string
+	fingerprint   uint64
 	applies       int
 	reads         int
 }
@@ -262,7 +262,9 @@ func newApplyFixture(t *testing.T) *applyFixture {
 	}
 	f.live.UID, f.live.ResourceVersion = "u", "7"
 	f.key = childKey(corev1.SchemeGroupVersion.WithKind("ConfigMap"), client.ObjectKeyFromObject(f.desired))
-	f.digest = intent.GetAnnotations()[IntentAnnotation]
+	if f.fingerprint, err = Fingerprint(f.desired); err != nil {
+		t.Fatal(err)
+	}
 	return f
 }
 
@@ -329,7 +331,7 @@ func TestApplyWatchedChild(t *testing.T) {
 					return nil
 				}}, tc.watch)
 			if tc.verified {
-				a.verified.record(f.key, stampOf(f.live), f.digest)
+				a.verified.record(f.key, stampOf(f.live), f.fingerprint)
 			}
 			known, err := a.Known(context.Background(), f.desired.DeepCopy())
 			if err != nil {

@@ -10,14 +10,14 @@ import (
 )
 
 // verified remembers, per child, the last version of it known to hold our intent: the object's UID
-// and resourceVersion with the intent digest. The manager's cache holds children without the fields
-// we set (see childcache), so the cache alone cannot say whether a child still holds the intent; an
-// unchanged resourceVersion can. Any change to the object (a hand edit, another controller's
+// and resourceVersion with the Fingerprint of the desired object whose intent it holds. The
+// manager's cache holds children without the fields we set, or not at all (see childcache), so the
+// cache alone cannot say whether a child still holds the intent; an unchanged resourceVersion can. Any change to the object (a hand edit, another controller's
 // status write) changes its resourceVersion and costs one uncached read to verify again.
 //
 // Keys and versions are stored as 64-bit FNV hashes, about 40 bytes per child with the map's own
 // overhead: the memo must stay small next to the slim cache it stands in for. A collision could at
-// worst skip one apply of an object whose kind, name, UID, resourceVersion and intent digest all
+// worst skip one apply of an object whose kind, name, UID, resourceVersion and desired object all
 // hash alike.
 type verified struct {
 	mu sync.Mutex
@@ -34,21 +34,21 @@ func childKey(gvk schema.GroupVersionKind, key client.ObjectKey) uint64 {
 }
 
 // versionOf combines a child's stamp (childcache.StampOf: its UID and resourceVersion) with the
-// intent digest it holds.
-func versionOf(stamp uint64, digest string) uint64 {
+// Fingerprint of the desired object whose intent it holds.
+func versionOf(stamp, fingerprint uint64) uint64 {
 	h := fnv.New64a()
 	_, _ = h.Write(binary.LittleEndian.AppendUint64(nil, stamp))
-	_, _ = h.Write([]byte(digest))
+	_, _ = h.Write(binary.LittleEndian.AppendUint64(nil, fingerprint))
 	return h.Sum64()
 }
 
-// holds reports whether the child, at the version stamp tells, was verified to carry the intent
-// digest.
-func (v *verified) holds(key, stamp uint64, digest string) bool {
+// holds reports whether the child, at the version stamp tells, was verified to carry the intent of
+// a desired object with this fingerprint.
+func (v *verified) holds(key, stamp, fingerprint uint64) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	got, ok := v.m[key]
-	return ok && got == versionOf(stamp, digest)
+	return ok && got == versionOf(stamp, fingerprint)
 }
 
 // has reports whether any version of the child was verified (and not forgotten since).
@@ -59,13 +59,13 @@ func (v *verified) has(key uint64) bool {
 	return ok
 }
 
-func (v *verified) record(key, stamp uint64, digest string) {
+func (v *verified) record(key, stamp, fingerprint uint64) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.m == nil {
 		v.m = map[uint64]uint64{}
 	}
-	v.m[key] = versionOf(stamp, digest)
+	v.m[key] = versionOf(stamp, fingerprint)
 }
 
 func (v *verified) forget(key uint64) {
