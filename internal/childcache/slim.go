@@ -37,11 +37,7 @@ func Slim(obj any) (any, error) {
 		slimSecret(o)
 		return obj, nil
 	case *appsv1.Deployment:
-		// Of the pod template only the annotations are read (the credentials hash and keyring
-		// version the pods run with); its labels, 3000 maps at 1000 tenants, are not.
-		o.Spec.Template.Spec = corev1.PodSpec{}
-		o.Spec.Template.Annotations = internMap(o.Spec.Template.Annotations)
-		o.Spec.Template.Labels = nil
+		slimDeployment(o)
 	case *esv1.ExternalSecret:
 		o.Spec = esv1.ExternalSecretSpec{}
 	default:
@@ -51,6 +47,22 @@ func Slim(obj any) (any, error) {
 		slimMeta(o)
 	}
 	return obj, nil
+}
+
+// slimDeployment keeps what the rollout decisions read: the replicas, the pod template's
+// annotations (the credentials hash and keyring version its pods run with) and the status, of
+// whose conditions only a failed Progressing one (ProgressDeadlineExceeded) is read. The selector,
+// strategy and pod template labels were 3 MiB at 1000 tenants.
+func slimDeployment(d *appsv1.Deployment) {
+	d.Spec = appsv1.DeploymentSpec{Replicas: d.Spec.Replicas,
+		Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Annotations: internMap(d.Spec.Template.Annotations)}}}
+	var failed []appsv1.DeploymentCondition
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse {
+			failed = append(failed, c)
+		}
+	}
+	d.Status.Conditions = failed
 }
 
 // slimMeta drops annotations and shares what repeats from child to child. Maps cost far more than

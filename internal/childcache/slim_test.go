@@ -27,15 +27,22 @@ import (
 // the few spec fields the controllers read.
 func TestSlimKeepsWhatControllersRead(t *testing.T) {
 	meta := metav1.ObjectMeta{Namespace: "ns", Name: "x", ResourceVersion: "7", Labels: map[string]string{"a": "b"}}
-	deployment := func(withPodSpec bool) *appsv1.Deployment {
+	deployment := func(full bool) *appsv1.Deployment {
 		d := &appsv1.Deployment{ObjectMeta: meta, Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](1),
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{"tenantwire.io/keyring-version": "2"}}}},
-			Status: appsv1.DeploymentStatus{AvailableReplicas: 1, ObservedGeneration: 3}}
-		if withPodSpec {
-			// What Slim drops: annotations (ours and another controller's), the pod spec and labels.
+			Status: appsv1.DeploymentStatus{AvailableReplicas: 1, ObservedGeneration: 3, Conditions: []appsv1.DeploymentCondition{
+				{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded", Message: "m"}}}}
+		if full {
+			// What Slim drops: annotations (ours and another controller's), the pod spec and labels,
+			// the selector and strategy, and the conditions that do not report a failed rollout.
 			d.Annotations = map[string]string{"tenantwire.io/applied-intent": "d", "deployment.kubernetes.io/revision": "1"}
 			d.Spec.Template.Spec = corev1.PodSpec{Containers: []corev1.Container{{Name: "sync", Image: "img"}}}
 			d.Spec.Template.Labels = map[string]string{"app.kubernetes.io/name": "tenantwire-sync"}
+			d.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "tenantwire-sync"}}
+			d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType}
+			d.Spec.RevisionHistoryLimit = ptr.To[int32](10)
+			d.Status.Conditions = append([]appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue}},
+				d.Status.Conditions...)
 		}
 		return d
 	}
@@ -63,7 +70,7 @@ func TestSlimKeepsWhatControllersRead(t *testing.T) {
 	tests := map[string]struct {
 		in, want client.Object
 	}{
-		"Deployment keeps replicas, pod template annotations and status": {in: deployment(true), want: deployment(false)},
+		"Deployment keeps replicas, pod template annotations, status and a failed rollout": {in: deployment(true), want: deployment(false)},
 		"ExternalSecret keeps status, drops spec": {
 			in: &esv1.ExternalSecret{ObjectMeta: meta, Spec: esv1.ExternalSecretSpec{Target: esv1.ExternalSecretTarget{Name: "t"}},
 				Status: esv1.ExternalSecretStatus{SyncedResourceVersion: "1"}},
