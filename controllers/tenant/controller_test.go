@@ -405,6 +405,18 @@ func TestOffboardingPurgesKeysFirstThenTheNamespaceAfterTheGracePeriod(t *testin
 		t.Errorf("a tenant in its grace period keeps its isolation and stays Ready: %+v", off.Status.Conditions)
 	}
 	purgeAfter := off.Status.PurgeAfter.Time
+	// The calls below read the manager's cache, which may still hold the Tenant from before its
+	// offboarding status was written; from there a reconcile would start a new grace period.
+	testenv.Eventually(t, timeout, func() error {
+		cached := &twv1.Tenant{}
+		if err := writes.Get(ctx, client.ObjectKey{Name: "kappa"}, cached); err != nil {
+			return err
+		}
+		if cached.Status.PurgeAfter == nil || !cached.Status.PurgeAfter.Time.Equal(purgeAfter) {
+			return fmt.Errorf("cache has purgeAfter %v, want %v", cached.Status.PurgeAfter, purgeAfter)
+		}
+		return nil
+	})
 
 	// One second before the grace period ends nothing is deleted.
 	fakeClock.SetTime(purgeAfter.Add(-time.Second))
