@@ -127,12 +127,13 @@ func TestResilience(t *testing.T) {
 		sim.waitReady(t, "integration/"+rIntegration, "-n", rNamespace)
 		time.Sleep(5 * time.Second) // let the last watch events of the repairs drain
 		before, writes := resourceVersions(t), sim.mutatingRequests(t)
+		ours := ownObjects(t)
 		if writes == 0 {
 			t.Fatal("the operator's write counter reads 0 after it re-added a finalizer: the metric is not wired")
 		}
 		time.Sleep(steady)
 		if after := resourceVersions(t); after != before {
-			t.Errorf("objects changed during %s of steady state:\n%s", steady, diffLines(before, after))
+			t.Errorf("objects changed during %s of steady state:\n%s\nnew lines of our objects:\n%s", steady, diffLines(before, after), diffLines(ours, ownObjects(t)))
 		}
 		if n := sim.mutatingRequests(t) - writes; n != 0 {
 			t.Errorf("the operator made %v write requests during %s of steady state", n, steady)
@@ -144,7 +145,7 @@ func TestResilience(t *testing.T) {
 		}
 		time.Sleep(steady / 2)
 		if after := resourceVersions(t); after != before {
-			t.Errorf("objects changed after a restart:\n%s", diffLines(before, after))
+			t.Errorf("objects changed after a restart:\n%s\nnew lines of our objects:\n%s", diffLines(before, after), diffLines(ours, ownObjects(t)))
 		}
 		if n := sim.mutatingRequests(t); n != 0 {
 			t.Errorf("the restarted operator made %v write requests", n)
@@ -244,6 +245,13 @@ func resourceVersions(t *testing.T) string {
 	sorted := strings.Split(strings.TrimSpace(lines), "\n")
 	sort.Strings(sorted)
 	return strings.Join(sorted, "\n")
+}
+
+// ownObjects renders the operator's own kinds whole (status included, managed fields left out), so
+// a failure can say what changed and not only that something did.
+func ownObjects(t *testing.T) string {
+	t.Helper()
+	return sim.mustKubectl(t, "get", "tenants,keypolicies,integrations", "-A", "-o", "yaml")
 }
 
 func diffLines(a, b string) string {
