@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
+	"github.com/tenantwire/tenantwire/internal/childcache"
 	"github.com/tenantwire/tenantwire/internal/labels"
 )
 
@@ -71,6 +72,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 	}
 	err := b.WithOptions(opts).Named(ControllerName).Complete(r)
 	if err != nil {
+		return err
+	}
+	// The status aggregates over Tenants, which only the other controller watches; it may start
+	// first.
+	if err := childcache.ReadsFromCache(mgr.GetCache(), &twv1.Tenant{}); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).

@@ -44,9 +44,10 @@ func (e *Env) NewManager(scheme *runtime.Scheme) (*Manager, error) {
 		return nil, err
 	}
 	mgr, err := ctrl.NewManager(e.Config, ctrl.Options{
-		Scheme:  scheme,
-		Cache:   childcache.Options(),
-		Metrics: metricsserver.Options{BindAddress: "0"},
+		Scheme:    scheme,
+		Cache:     childcache.Options(),
+		NewClient: childcache.NewClient,
+		Metrics:   metricsserver.Options{BindAddress: "0"},
 	})
 	if err != nil {
 		return nil, err
