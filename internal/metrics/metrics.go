@@ -19,12 +19,14 @@ var (
 		Help: "Server-side apply requests sent for child objects.",
 	}, []string{"controller", "kind"})
 
-	// StatusWrites counts status subresource writes, by kind. Converging objects write about twice
-	// (their first status and Ready; see status.Coalescer); in a steady state it stays flat.
+	// StatusWrites counts status subresource writes, by kind and the reason of the Ready condition
+	// written (a bounded set: ours), so that a rate says which step keeps being written. Converging
+	// objects write about twice (their first status and Ready; see status.Coalescer); in a steady
+	// state it stays flat.
 	StatusWrites = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tenantwire_status_writes_total",
-		Help: "Status subresource writes, by resource kind.",
-	}, []string{"kind"})
+		Help: "Status subresource writes, by resource kind and the reason of the Ready condition written.",
+	}, []string{"kind", "reason"})
 
 	// WorkloadRollouts counts pod-template changes of sync workloads caused by a rotation, by cause
 	// (credentials or keys). Each rotation should add exactly one per affected Integration.

@@ -76,7 +76,11 @@ func Write[S any](ctx context.Context, w Writer, obj client.Object, k Kind[S], c
 	if err := w.Client.Status().Patch(ctx, obj, patch); err != nil {
 		return 0, err
 	}
-	metrics.StatusWrites.WithLabelValues(k.Name).Inc()
+	reason := ""
+	if ready := conditions.Get(nextConds, twv1.ConditionReady); ready != nil {
+		reason = ready.Reason
+	}
+	metrics.StatusWrites.WithLabelValues(k.Name, reason).Inc()
 	if w.Coalescer != nil {
 		w.Coalescer.written(obj.GetUID())
 	}

@@ -195,6 +195,7 @@ func (r result) print(w io.Writer) {
 	}
 	fmt.Fprintf(&b, "  operator write requests %.0f (server-side applies %.0f) vs minimum %d: ratio %.2f\n", r.MutatingRequests, r.ApplyRequests, r.MinimumWrites, r.MutatingRequests/float64(r.MinimumWrites))
 	fmt.Fprintf(&b, "  applies by kind: %s\n  status writes by kind: %s; creates (events): %.0f\n", r.AppliesByKind, r.StatusWritesByKind, r.EventWrites)
+	fmt.Fprintf(&b, "  status writes by the Ready reason written: %s\n", r.StatusWritesByReason)
 	fmt.Fprintf(&b, "  peak RSS %.1f MiB (at the sampled peak: %.1f anonymous, %.1f file-backed), peak heap in use %.1f MiB, %s\n",
 		r.PeakRSSMiB, r.PeakAnonMiB, r.PeakFileMiB, r.PeakHeapMiB, r.goMemLimit())
 	fmt.Fprintf(&b, "  memory limit: %s\n", r.memoryLimit())

@@ -56,8 +56,8 @@ type result struct {
 	// What ESO did in each phase.
 	FloorESO, OperatorESO esoPhase
 	// The writes broken down: applies and status writes by kind, creates (events).
-	AppliesByKind, StatusWritesByKind string
-	EventWrites                       float64
+	AppliesByKind, StatusWritesByKind, StatusWritesByReason string
+	EventWrites                                             float64
 	// Cgroup is what the operator's memory cgroup saw (Version 0: it ran in none).
 	Cgroup cgroupStats
 	// GoMemLimitMiB is the Go memory limit the operator ran with, from its metrics (0: none).
@@ -271,6 +271,7 @@ func runOperator(ctx context.Context, c *cluster, cfg config, r *result, esoBefo
 	r.ApplyRequests = m.sum("tenantwire_child_applies_total")
 	r.AppliesByKind = m.byLabel("tenantwire_child_applies_total", "kind")
 	r.StatusWritesByKind = m.byLabel("tenantwire_status_writes_total", "kind")
+	r.StatusWritesByReason = m.byLabel("tenantwire_status_writes_total", "reason")
 	// The operator creates nothing but events (children are applied with PATCH).
 	r.EventWrites = m.sum("rest_client_requests_total", `method="POST"`)
 	r.ReconcileP50, r.ReconcileP99 = m.quantile("controller_runtime_reconcile_time_seconds", 0.5), m.quantile("controller_runtime_reconcile_time_seconds", 0.99)
