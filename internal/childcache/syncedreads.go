@@ -43,31 +43,33 @@ type syncedReader struct {
 }
 
 func (r *syncedReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-	err := r.Reader.Get(ctx, key, obj, opts...)
+	read := func() error { return r.Reader.Get(ctx, key, obj, opts...) }
+	return r.readSynced(ctx, obj, read)
+}
+
+func (r *syncedReader) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	read := func() error { return r.Reader.List(ctx, list, opts...) }
+	item, ok := r.itemOf(list)
+	if !ok {
+		return read()
+	}
+	return r.readSynced(ctx, item, read)
+}
+
+// readSynced reads, and reads again once the informer of obj's kind has synced if it had not.
+func (r *syncedReader) readSynced(ctx context.Context, obj client.Object, read func() error) error {
+	err := read()
 	if !readFromInformer(err) {
 		return err
 	}
 	waited, werr := r.waitSynced(ctx, obj)
-	if werr != nil || !waited {
-		return firstErr(werr, err)
+	if werr != nil {
+		return werr
 	}
-	return r.Reader.Get(ctx, key, obj, opts...)
-}
-
-func (r *syncedReader) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
-	err := r.Reader.List(ctx, list, opts...)
-	if !readFromInformer(err) {
+	if !waited {
 		return err
 	}
-	item, ok := r.itemOf(list)
-	if !ok {
-		return err
-	}
-	waited, werr := r.waitSynced(ctx, item)
-	if werr != nil || !waited {
-		return firstErr(werr, err)
-	}
-	return r.Reader.List(ctx, list, opts...)
+	return read()
 }
 
 // readFromInformer tells whether a read reached an informer: it found the object or found it
@@ -110,13 +112,4 @@ func (r *syncedReader) itemOf(list client.ObjectList) (client.Object, bool) {
 	}
 	item, ok := obj.(client.Object)
 	return item, ok
-}
-
-func firstErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }

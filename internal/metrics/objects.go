@@ -80,7 +80,7 @@ func (c ObjectCollector) Collect(ch chan<- prometheus.Metric) {
 
 func readyMetric(kind, namespace, name string, conds []metav1.Condition) prometheus.Metric {
 	v := 0.0
-	if c := conditions.Get(conds, twv1.ConditionReady); c != nil && c.Status == metav1.ConditionTrue {
+	if conditions.IsTrue(conds, twv1.ConditionReady) {
 		v = 1
 	}
 	return prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, v, kind, namespace, name)
