@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -29,10 +30,12 @@ var cgroupRoots = []struct{ mount, limitFile string }{
 // path is the real one. It reports false when no limit is set.
 func containerMemoryLimit(root fs.FS) (int64, bool) {
 	self, _ := fs.ReadFile(root, "proc/self/cgroup")
-	paths := ownCgroupPaths(self)
+	unified, memory := CgroupPaths(self)
+	paths := [2]string{unified, memory}
 	for i, r := range cgroupRoots {
 		var limit int64
 		found := false
+		// Where /proc/self/cgroup names no path (""), this is the hierarchy's root.
 		for dir := path.Join(r.mount, paths[i]); ; dir = path.Dir(dir) {
 			if v, ok := readLimit(root, path.Join(dir, r.limitFile)); ok && (!found || v < limit) {
 				limit, found = v, true
@@ -48,34 +51,24 @@ func containerMemoryLimit(root fs.FS) (int64, bool) {
 	return 0, false
 }
 
-// ownCgroupPaths returns the process's cgroup path in the v2 hierarchy and in the v1 memory
-// hierarchy ("/" where /proc/self/cgroup does not say).
-func ownCgroupPaths(procSelfCgroup []byte) [2]string {
-	paths := [2]string{"/", "/"}
+// CgroupPaths returns the process's path in the unified (v2) hierarchy and in v1's memory
+// hierarchy, from the content of /proc/self/cgroup; "" where it names none.
+func CgroupPaths(procSelfCgroup []byte) (unified, memory string) {
 	sc := bufio.NewScanner(bytes.NewReader(procSelfCgroup))
 	for sc.Scan() {
 		// hierarchy-ID:controller-list:path; v2 has ID 0 and an empty controller list.
 		parts := strings.SplitN(sc.Text(), ":", 3)
-		if len(parts) != 3 {
+		if len(parts) != 3 || !strings.HasPrefix(parts[2], "/") {
 			continue
 		}
 		switch {
 		case parts[0] == "0" && parts[1] == "":
-			paths[0] = parts[2]
-		case hasController(parts[1], "memory"):
-			paths[1] = parts[2]
+			unified = parts[2]
+		case slices.Contains(strings.Split(parts[1], ","), "memory"):
+			memory = parts[2]
 		}
 	}
-	return paths
-}
-
-func hasController(list, name string) bool {
-	for _, c := range strings.Split(list, ",") {
-		if c == name {
-			return true
-		}
-	}
-	return false
+	return unified, memory
 }
 
 // readLimit reads one limit file; "max" (v2) and v1's near-MaxInt64 mean no limit.

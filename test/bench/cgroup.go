@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/tenantwire/tenantwire/internal/manager"
 )
 
 // memCgroup is a child memory cgroup of the bench's own, in which the operator runs as in a
@@ -58,7 +59,7 @@ func newMemCgroup(root, name string, limit int64) (*memCgroup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the bench's cgroups: %w", err)
 	}
-	unified, memory := parseProcCgroup(string(self))
+	unified, memory := manager.CgroupPaths(self)
 	mount := filepath.Join(root, "sys/fs/cgroup")
 	var errs []error
 	// Only the root of a cgroup2 mount has cgroup.controllers; on v1 and hybrid hosts
@@ -189,26 +190,6 @@ func (g *memCgroup) remove() error {
 		}
 		return nil
 	}
-}
-
-// parseProcCgroup returns the process's path in the unified (v2) hierarchy and in v1's memory
-// hierarchy, from /proc/self/cgroup; "" where the file has none.
-func parseProcCgroup(content string) (unified, memory string) {
-	sc := bufio.NewScanner(strings.NewReader(content))
-	for sc.Scan() {
-		// hierarchy-ID:controller-list:path; v2's line has ID 0 and no controllers.
-		parts := strings.SplitN(sc.Text(), ":", 3)
-		if len(parts) != 3 || !strings.HasPrefix(parts[2], "/") {
-			continue
-		}
-		switch {
-		case parts[0] == "0" && parts[1] == "":
-			unified = parts[2]
-		case hasField(strings.ReplaceAll(parts[1], ",", " "), "memory"):
-			memory = parts[2]
-		}
-	}
-	return unified, memory
 }
 
 // parseKeyed reads key's count from a flat keyed file (memory.events, memory.oom_control): one

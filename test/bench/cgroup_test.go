@@ -6,26 +6,6 @@ import (
 	"testing"
 )
 
-func TestParseProcCgroup(t *testing.T) {
-	for _, tc := range []struct {
-		name, content, unified, memory string
-	}{
-		{"v2 only", "0::/user.slice/session-1.scope\n", "/user.slice/session-1.scope", ""},
-		{"hybrid", "9:name=systemd:/\n4:memory:/process_api/5a22\n3:cpuset:/\n0::/\n", "/", "/process_api/5a22"},
-		{"v1 memory in a joint hierarchy", "5:cpu,memory:/docker/abc\n", "", "/docker/abc"},
-		{"memsw-like names are not memory", "6:memory_extra:/x\n", "", ""},
-		{"path with colons", "4:memory:/a:b\n", "", "/a:b"},
-		{"junk", "garbage\n\n1:cpu\n", "", ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			unified, memory := parseProcCgroup(tc.content)
-			if unified != tc.unified || memory != tc.memory {
-				t.Errorf("got (%q, %q), want (%q, %q)", unified, memory, tc.unified, tc.memory)
-			}
-		})
-	}
-}
-
 func TestParseKeyed(t *testing.T) {
 	for _, tc := range []struct {
 		name, content string
