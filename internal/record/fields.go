@@ -145,6 +145,17 @@ func (s Set) Missing(want Set) []Field {
 	return out
 }
 
+// Intersect returns the fields that are in both sets.
+func (s Set) Intersect(o Set) Set {
+	var fields []Field
+	for _, f := range s.fields {
+		if o.Has(f) {
+			fields = append(fields, f)
+		}
+	}
+	return Set{fields: fields}
+}
+
 func (s Set) String() string {
 	names := make([]string, len(s.fields))
 	for i, f := range s.fields {

@@ -10,6 +10,7 @@ package record
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -49,6 +50,14 @@ type Name struct {
 // IsZero says whether no part of the name is set.
 func (n Name) IsZero() bool { return n == Name{} }
 
+// Full is the whole name: Display when the source has one, else the parts that are set, in order.
+func (n Name) Full() string {
+	if n.Display != "" {
+		return n.Display
+	}
+	return joinNonEmpty(" ", n.Given, n.Middle, n.Family)
+}
+
 // Address is a postal address.
 type Address struct {
 	Line1      string
@@ -61,6 +70,19 @@ type Address struct {
 
 // IsZero says whether no part of the address is set.
 func (a Address) IsZero() bool { return a == Address{} }
+
+// Street is the address lines as one line, for destinations that have a single street property.
+func (a Address) Street() string { return joinNonEmpty(", ", a.Line1, a.Line2) }
+
+func joinNonEmpty(sep string, parts ...string) string {
+	kept := make([]string, 0, len(parts))
+	for _, p := range parts {
+		if p != "" {
+			kept = append(kept, p)
+		}
+	}
+	return strings.Join(kept, sep)
+}
 
 // Date is a calendar date without a time zone (a date of birth is not an instant).
 type Date struct {

@@ -143,6 +143,9 @@ func TestSetClassesAndMissing(t *testing.T) {
 	if got := s.Missing(DefaultMinimum()); !slices.Equal(got, []Field{FieldEmail, FieldPhone}) {
 		t.Errorf("missing = %v", got)
 	}
+	if got := s.Intersect(DefaultMinimum()); got.String() != "name" {
+		t.Errorf("intersect = %q", got)
+	}
 	if s.String() != "name,dateOfBirth,address" {
 		t.Errorf("String() = %q", s.String())
 	}
@@ -190,5 +193,21 @@ func TestDate(t *testing.T) {
 	}
 	if (Date{}).String() != "" {
 		t.Error("an unset date must print empty")
+	}
+}
+
+func TestNameFullAndStreet(t *testing.T) {
+	tests := map[string]struct{ got, want string }{
+		"display wins":   {Name{Given: "A", Family: "B", Display: "Dr A B"}.Full(), "Dr A B"},
+		"parts in order": {Name{Given: "A", Middle: "M", Family: "B"}.Full(), "A M B"},
+		"missing parts":  {Name{Family: "B"}.Full(), "B"},
+		"two lines":      {Address{Line1: "1 Main St", Line2: "Apt 2"}.Street(), "1 Main St, Apt 2"},
+		"one line":       {Address{Line2: "Apt 2"}.Street(), "Apt 2"},
+		"no lines":       {Address{City: "X"}.Street(), ""},
+	}
+	for name, tc := range tests {
+		if tc.got != tc.want {
+			t.Errorf("%s: %q, want %q", name, tc.got, tc.want)
+		}
 	}
 }
