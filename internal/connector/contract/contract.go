@@ -218,3 +218,16 @@ func (d *Definition) Lookup(path string) *Schema {
 	}
 	return s
 }
+
+// EncodeError says why a codec cannot encode a record for a vendor. It names the property, never
+// a value, so it is safe to log and to count.
+type EncodeError struct {
+	Vendor   string
+	Entity   string
+	Property string
+	Reason   string
+}
+
+func (e *EncodeError) Error() string {
+	return fmt.Sprintf("%s: %s.%s: %s", e.Vendor, e.Entity, e.Property, e.Reason)
+}

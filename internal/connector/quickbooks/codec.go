@@ -14,6 +14,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/tenantwire/tenantwire/internal/connector/contract"
 	"github.com/tenantwire/tenantwire/internal/record"
 )
 
@@ -85,14 +86,9 @@ var maxLength = map[string]int{
 // codec fills GivenName, MiddleName and FamilyName.
 var nameElements = []string{"Title", "GivenName", "MiddleName", "FamilyName", "Suffix"}
 
-// Error says why a patient cannot be encoded. It names properties, never values.
-type Error struct {
-	Property string
-	Reason   string
-}
-
-func (e *Error) Error() string {
-	return fmt.Sprintf("quickbooks: Customer.%s: %s", e.Property, e.Reason)
+// refusal is the error for a patient the codec cannot encode.
+func refusal(property, reason string) error {
+	return &contract.EncodeError{Vendor: "quickbooks", Entity: "Customer", Property: property, Reason: reason}
 }
 
 // NewCustomer encodes the body that creates a Customer for a patient. Pass the patient through
@@ -100,8 +96,8 @@ func (e *Error) Error() string {
 func NewCustomer(p record.Patient) (Customer, error) {
 	c := encode(p)
 	if c.GivenName == "" && c.MiddleName == "" && c.FamilyName == "" {
-		return Customer{}, &Error{Property: strings.Join(nameElements, "|"),
-			Reason: "a Customer needs one of these name elements; the patient has no authorized given, middle or family name"}
+		return Customer{}, refusal(strings.Join(nameElements, "|"),
+			"a Customer needs one of these name elements; the patient has no authorized given, middle or family name")
 	}
 	return c, validate(c)
 }
@@ -113,10 +109,10 @@ func NewCustomer(p record.Patient) (Customer, error) {
 // empty, is never cleared at the destination.
 func SparseUpdate(p record.Patient, id, syncToken string) (Customer, error) {
 	if id == "" {
-		return Customer{}, &Error{Property: "Id", Reason: "an update needs the Customer's Id"}
+		return Customer{}, refusal("Id", "an update needs the Customer's Id")
 	}
 	if syncToken == "" {
-		return Customer{}, &Error{Property: "SyncToken", Reason: "an update needs the Customer's current SyncToken"}
+		return Customer{}, refusal("SyncToken", "an update needs the Customer's current SyncToken")
 	}
 	c := encode(p)
 	c.ID, c.SyncToken, c.Sparse = id, syncToken, true
@@ -157,15 +153,15 @@ func validate(c Customer) error {
 	}
 	for _, property := range slices.Sorted(maps.Keys(maxLength)) {
 		if utf8.RuneCountInString(values[property]) > maxLength[property] {
-			return &Error{Property: property, Reason: fmt.Sprintf("longer than the %d characters QuickBooks accepts", maxLength[property])}
+			return refusal(property, fmt.Sprintf("longer than the %d characters QuickBooks accepts", maxLength[property]))
 		}
 	}
 	if c.PrimaryEmailAddr != nil && !strings.Contains(c.PrimaryEmailAddr.Address, "@") {
-		return &Error{Property: "PrimaryEmailAddr.Address", Reason: "not an email address"}
+		return refusal("PrimaryEmailAddr.Address", "not an email address")
 	}
 	if strings.Contains(c.DisplayName, ":") {
 		// The definition's business rules: a customer name must not contain a colon.
-		return &Error{Property: "DisplayName", Reason: "contains a colon, which QuickBooks refuses in a customer name"}
+		return refusal("DisplayName", "contains a colon, which QuickBooks refuses in a customer name")
 	}
 	return nil
 }

@@ -148,7 +148,7 @@ func TestEncodingErrorsNameThePropertyNotTheValue(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			_, err := SparseUpdate(tc.patient, tc.id, tc.sync)
-			var e *Error
+			var e *contract.EncodeError
 			if !errors.As(err, &e) || e.Property != tc.property {
 				t.Fatalf("err = %v, want an Error on %s", err, tc.property)
 			}
