@@ -2,8 +2,8 @@
 // checks a body against it: which properties exist and of what JSON type, how long a string may
 // be, which properties are required and which groups need at least one member.
 //
-// A definition is loaded from what is kept under a vendor package's testdata: an excerpt of the
-// vendor's XSD (LoadXSD) or a table derived from the vendor's OpenAPI specification (LoadJSON). The
+// A definition is parsed from what is kept under a vendor package's testdata: an excerpt of the
+// vendor's XSD (ParseXSD) or a table derived from the vendor's OpenAPI specification (ParseJSON). The
 // codec tests check every body a codec emits with Check, and the fakes can refuse what the vendor
 // would refuse from the same definition, so neither can drift from the vendor.
 package contract
@@ -12,7 +12,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -56,20 +55,16 @@ type Definition struct {
 	Body    *Schema `json:"body"`
 }
 
-// LoadJSON reads a definition derived from a vendor's OpenAPI specification.
-func LoadJSON(path string) (*Definition, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
+// ParseJSON reads a definition derived from a vendor's OpenAPI specification.
+func ParseJSON(data []byte) (*Definition, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var d Definition
 	if err := dec.Decode(&d); err != nil {
-		return nil, fmt.Errorf("contract: %s: %w", path, err)
+		return nil, fmt.Errorf("contract: %w", err)
 	}
 	if d.Body == nil || d.Body.Type != Object {
-		return nil, fmt.Errorf("contract: %s: the body must be an object schema", path)
+		return nil, fmt.Errorf("contract: %s %s: the body must be an object schema", d.Vendor, d.Entity)
 	}
 	return &d, nil
 }

@@ -1,8 +1,6 @@
 package contract
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 )
@@ -42,17 +40,8 @@ const exampleXSD = `<?xml version="1.0" encoding="UTF-8"?>
 	</xs:complexType>
 </xs:schema>`
 
-func writeFile(t *testing.T, name, content string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-func TestLoadXSD(t *testing.T) {
-	d, err := LoadXSD(writeFile(t, "p.xsd", exampleXSD), "v", "Person", "1")
+func TestParseXSD(t *testing.T) {
+	d, err := ParseXSD([]byte(exampleXSD), "v", "Person", "1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,8 +75,8 @@ func TestLoadXSD(t *testing.T) {
 	}
 }
 
-func TestLoadXSDRefusesAnUndefinedType(t *testing.T) {
-	if _, err := LoadXSD(writeFile(t, "p.xsd", exampleXSD), "v", "Nobody", "1"); err == nil {
+func TestParseXSDRefusesAnUndefinedType(t *testing.T) {
+	if _, err := ParseXSD([]byte(exampleXSD), "v", "Nobody", "1"); err == nil {
 		t.Fatal("loaded a type the excerpt does not define")
 	}
 }
@@ -105,7 +94,7 @@ const exampleJSON = `{
 }`
 
 func TestCheck(t *testing.T) {
-	d, err := LoadJSON(writeFile(t, "d.json", exampleJSON))
+	d, err := ParseJSON([]byte(exampleJSON))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,14 +127,14 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-func TestLoadJSONRefusesUnknownKeys(t *testing.T) {
-	if _, err := LoadJSON(writeFile(t, "d.json", `{"vendor":"v","body":{"type":"object","propertys":{}}}`)); err == nil {
+func TestParseJSONRefusesUnknownKeys(t *testing.T) {
+	if _, err := ParseJSON([]byte(`{"vendor":"v","body":{"type":"object","propertys":{}}}`)); err == nil {
 		t.Fatal("a misspelt key in a definition was accepted")
 	}
 }
 
 func TestCheckGoType(t *testing.T) {
-	d, err := LoadJSON(writeFile(t, "d.json", exampleJSON))
+	d, err := ParseJSON([]byte(exampleJSON))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package contract
 import (
 	"encoding/xml"
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -49,17 +48,13 @@ var (
 	atLeastOneDoc = regexp.MustCompile(`At least one of the [a-z ]+ is required: ([A-Za-z, ]+)\.`)
 )
 
-// LoadXSD reads an XSD excerpt and returns the definition of one of its complex types. Limits and
+// ParseXSD reads an XSD excerpt and returns the definition of one of its complex types. Limits and
 // "at least one of" rules stated in element annotations become MaxLength and AnyOf; annotation
 // lines for another product (QBW) are ignored.
-func LoadXSD(path, vendor, entity, version string) (*Definition, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
+func ParseXSD(data []byte, vendor, entity, version string) (*Definition, error) {
 	var f xsdFile
 	if err := xml.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("contract: %s: %w", path, err)
+		return nil, fmt.Errorf("contract: %s %s: %w", vendor, entity, err)
 	}
 	types := make(map[string]xsdComplexType, len(f.ComplexTypes))
 	for _, t := range f.ComplexTypes {
@@ -67,7 +62,7 @@ func LoadXSD(path, vendor, entity, version string) (*Definition, error) {
 	}
 	body, err := xsdObject(types, entity, nil)
 	if err != nil {
-		return nil, fmt.Errorf("contract: %s: %w", path, err)
+		return nil, fmt.Errorf("contract: %s %s: %w", vendor, entity, err)
 	}
 	return &Definition{Vendor: vendor, Entity: entity, Version: version, Body: body}, nil
 }

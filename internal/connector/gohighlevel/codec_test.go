@@ -14,7 +14,7 @@ const location = "ve9EPM428h8vShlRW1KT"
 
 func definition(t *testing.T) *contract.Definition {
 	t.Helper()
-	d, err := contract.LoadJSON("testdata/contacts-upsert.json")
+	d, err := ContactDefinition()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 // customerDefinition is Intuit's Customer definition as kept under testdata.
 func customerDefinition(t *testing.T) *contract.Definition {
 	t.Helper()
-	d, err := contract.LoadXSD("testdata/customer.xsd", "quickbooks", "Customer", MinorVersion)
+	d, err := CustomerDefinition()
 	if err != nil {
 		t.Fatal(err)
 	}

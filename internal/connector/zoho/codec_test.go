@@ -12,7 +12,7 @@ import (
 
 func definition(t *testing.T) *contract.Definition {
 	t.Helper()
-	d, err := contract.LoadJSON("testdata/contacts-upsert.json")
+	d, err := ContactsDefinition()
 	if err != nil {
 		t.Fatal(err)
 	}
