@@ -79,9 +79,9 @@ const (
 	WrongType Kind = "wrong type"
 	// TooLong is a string longer than the vendor accepts.
 	TooLong Kind = "too long"
-	// MissingRequired is a required property that is absent or null.
+	// MissingRequired is a required property that is absent, null or an empty string.
 	MissingRequired Kind = "missing required property"
-	// MissingOneOf is a group of which no property is present.
+	// MissingOneOf is a group of which no property is present (null and "" count as absent).
 	MissingOneOf Kind = "missing one of"
 )
 
@@ -142,7 +142,8 @@ func check(s *Schema, v any, path string, out *[]Violation) {
 }
 
 func checkObject(s *Schema, obj map[string]any, path string, out *[]Violation) {
-	present := func(name string) bool { return obj[name] != nil }
+	// An empty string is as absent as null: vendors refuse it for a required value.
+	present := func(name string) bool { return obj[name] != nil && obj[name] != "" }
 	for _, name := range s.Required {
 		if !present(name) {
 			*out = append(*out, Violation{Kind: MissingRequired, Path: join(path, name)})

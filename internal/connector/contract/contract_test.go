@@ -109,6 +109,7 @@ func TestCheck(t *testing.T) {
 		"too long":         {body: `{"loc":"L","email":"0123456789@x"}`, want: []string{"email: too long"}},
 		"missing required": {body: `{"phone":"1"}`, want: []string{"loc: missing required property"}},
 		"null is missing":  {body: `{"loc":null,"phone":"1"}`, want: []string{"loc: missing required property"}},
+		"empty is missing": {body: `{"loc":"","email":"","phone":""}`, want: []string{"(body): missing one of email, phone", "loc: missing required property"}},
 		"missing one of":   {body: `{"loc":"L"}`, want: []string{"(body): missing one of email, phone"}},
 		"not an object":    {body: `[]`, want: []string{"(body): wrong type"}},
 		"not json":         {body: `{`, want: []string{"(body): wrong type"}},
