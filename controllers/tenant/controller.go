@@ -256,7 +256,7 @@ func (r *Reconciler) checkNamespaceOwner(ctx context.Context, t *twv1.Tenant) (*
 		return nil, nil
 	case err != nil:
 		return nil, err
-	case ownsNamespace(ns, t):
+	case labels.IsTenantNamespace(ns, t.Name):
 		return nil, nil
 	}
 	msg := fmt.Sprintf("Namespace %s already exists and does not belong to this Tenant; delete it or choose another Tenant name", ns.Name)
@@ -318,7 +318,7 @@ func (r *Reconciler) purge(ctx context.Context, t *twv1.Tenant) error {
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		return err
-	case ownsNamespace(ns, t) && ns.DeletionTimestamp.IsZero():
+	case labels.IsTenantNamespace(ns, t.Name) && ns.DeletionTimestamp.IsZero():
 		if err := r.Client.Delete(ctx, ns); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("deleting namespace %s: %w", ns.Name, err)
 		}

@@ -1,0 +1,101 @@
+package integration
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
+	"github.com/tenantwire/tenantwire/internal/conditions"
+	"github.com/tenantwire/tenantwire/internal/labels"
+	"github.com/tenantwire/tenantwire/internal/testenv"
+)
+
+// assertNamespaceEmpty fails for any object of the kinds an Integration builds in namespace ns.
+func assertNamespaceEmpty(t *testing.T, ns string) {
+	t.Helper()
+	for _, list := range []client.ObjectList{&esv1.ExternalSecretList{}, &appsv1.DeploymentList{}, &corev1.ConfigMapList{},
+		&rbacv1.RoleList{}, &rbacv1.RoleBindingList{}, &corev1.ServiceAccountList{}, &networkingv1.NetworkPolicyList{}} {
+		if err := k8s.List(ctx, list, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+		if n := meta.LenList(list); n != 0 {
+			t.Errorf("%T in namespace %s: %d objects, want none", list, ns, n)
+		}
+	}
+}
+
+// foreignNamespace creates a namespace that carries a tenant's labels without being its namespace.
+func foreignNamespace(t *testing.T, name, tenant string) {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name,
+		Labels: map[string]string{labels.ManagedBy: labels.ManagedByValue, labels.Tenant: tenant}}}
+	if err := k8s.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k8s.Delete(ctx, ns) })
+}
+
+func waitRefused(t *testing.T, in *twv1.Integration, reason, mentions string) {
+	t.Helper()
+	got := waitCondition(t, in, twv1.ConditionReady, metav1.ConditionFalse, reason)
+	ready := conditions.Get(got.Status.Conditions, twv1.ConditionReady)
+	if !conditions.IsTrue(got.Status.Conditions, twv1.ConditionStalled) || !strings.Contains(ready.Message, mentions) {
+		t.Errorf("want Stalled with a message naming %q, have %+v", mentions, got.Status.Conditions)
+	}
+}
+
+// Whoever may label a namespace copies a tenant's labels onto their own and creates an
+// Integration there: they must not get the tenant's credentials, nor anything else.
+func TestIntegrationInANamespaceLabelledForAnotherTenantBuildsNothing(t *testing.T) {
+	setupTenant(t, "victim", true)
+	t.Run("a namespace of another name", func(t *testing.T) {
+		foreignNamespace(t, "evil", "victim")
+		in := newIntegration("evil", "steal")
+		createIntegration(t, in)
+		waitRefused(t, in, twv1.ReasonNamespaceNotOwned, "Namespace evil carries the labels of Tenant victim but is not its namespace tenant-victim")
+		assertNamespaceEmpty(t, "evil")
+		expectWarning(t, in, twv1.ReasonNamespaceNotOwned)
+	})
+	t.Run("a tenant-<name> namespace someone else created", func(t *testing.T) {
+		foreignNamespace(t, "tenant-squat", "victim")
+		in := newIntegration("tenant-squat", "steal")
+		createIntegration(t, in)
+		waitRefused(t, in, twv1.ReasonNamespaceNotOwned, "Namespace tenant-squat was not created by tenantwire for Tenant squat")
+		assertNamespaceEmpty(t, "tenant-squat")
+	})
+	t.Run("what was built there earlier is removed", func(t *testing.T) {
+		foreignNamespace(t, "evil-earlier", "victim")
+		in := newIntegration("evil-earlier", "steal")
+		createIntegration(t, in)
+		waitRefused(t, in, twv1.ReasonNamespaceNotOwned, "Namespace evil-earlier")
+		// The children an earlier operator version would have built, owned by the Integration.
+		in = getIntegration(t, in)
+		for _, child := range allChildren(t, in) {
+			child.SetNamespace(in.Namespace)
+			if err := k8s.Create(ctx, child); err != nil {
+				t.Fatalf("%T %s: %v", child, child.GetName(), err)
+			}
+		}
+		testenv.Eventually(t, timeout, func() error {
+			for _, child := range allChildren(t, in) {
+				err := k8s.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: child.GetName()}, child)
+				if !apierrors.IsNotFound(err) {
+					return fmt.Errorf("%T %s is still there (err=%v)", child, child.GetName(), err)
+				}
+			}
+			return nil
+		})
+		assertNamespaceEmpty(t, "evil-earlier")
+	})
+}
