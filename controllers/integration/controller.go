@@ -228,6 +228,9 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 	obs := observation{}
 	if tenant != nil {
 		obs.tenant = tenant.Name
+		if blocked, err = r.checkSecretPath(ctx, tenant); err != nil {
+			return obs, ctrl.Result{}, err
+		}
 	}
 	if blocked == nil && tenant.EffectiveState() == twv1.TenantOffboarding {
 		// Offboarding: the workload stops and the tenant's credentials leave the cluster.
@@ -448,6 +451,28 @@ func (r *Reconciler) resolveTenant(ctx context.Context, in *twv1.Integration) (*
 	return t, nil, nil
 }
 
+// checkSecretPath refuses a tenant whose key vault path an earlier Tenant claims. The Tenant
+// controller reports that on the Tenant (SecretPathReady); this decides the same from the cached
+// Tenants too, so no ExternalSecret is created in the moment before that status is written.
+func (r *Reconciler) checkSecretPath(ctx context.Context, t *twv1.Tenant) (*conditions.Problem, error) {
+	if t.Spec.SecretStore == nil {
+		return nil, nil
+	}
+	if c := conditions.Get(t.Status.Conditions, twv1.TenantConditionSecretPathReady); c != nil && c.Status == metav1.ConditionFalse &&
+		c.Reason == twv1.ReasonSecretStorePathOverlap && c.ObservedGeneration == t.Generation {
+		return &conditions.Problem{Reason: c.Reason, Message: c.Message, Stalled: true}, nil
+	}
+	// Read-only and without a deep copy: only the specs are compared.
+	tenants := &twv1.TenantList{}
+	if err := r.Client.List(ctx, tenants, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	if claimant := twv1.SecretPathClaimant(t, tenants.Items); claimant != nil {
+		return &conditions.Problem{Reason: twv1.ReasonSecretStorePathOverlap, Message: twv1.SecretPathOverlapMessage(t, claimant), Stalled: true}, nil
+	}
+	return nil, nil
+}
+
 // validateAgainstTenant checks what only the Tenant can tell: a store to read from, and credential
 // keys that stay under the tenant's vault path.
 func validateAgainstTenant(in *twv1.Integration, t *twv1.Tenant) *conditions.Problem {
@@ -563,10 +588,15 @@ var allSides = []side{sourceSide, destinationSide, storeSide}
 
 // dismantle takes apart what a refused Integration may have built before it was refused, beyond
 // its Deployment. In a namespace that is not its tenant's, that is everything: the credentials
-// and the objects that would let a workload there use them. Each child is looked up in the cache
-// or the child watch first, so an Integration that stays refused sends nothing.
+// and the objects that would let a workload there use them. On a key vault path another Tenant
+// claims, it is the credentials. Each child is looked up in the cache or the child watch first,
+// so an Integration that stays refused sends nothing.
 func (r *Reconciler) dismantle(ctx context.Context, in *twv1.Integration, blocked *conditions.Problem) error {
-	if blocked.Reason != twv1.ReasonNamespaceNotOwned {
+	switch blocked.Reason {
+	case twv1.ReasonSecretStorePathOverlap:
+		return r.removeCredentials(ctx, in, allSides...)
+	case twv1.ReasonNamespaceNotOwned:
+	default:
 		return nil
 	}
 	if err := r.removeCredentials(ctx, in, allSides...); err != nil {

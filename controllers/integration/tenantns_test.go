@@ -99,3 +99,84 @@ func TestIntegrationInANamespaceLabelledForAnotherTenantBuildsNothing(t *testing
 		assertNamespaceEmpty(t, "evil-earlier")
 	})
 }
+
+// setupTenantOnPath creates a Tenant on the shared store "vault" with the given path prefix; its
+// deletion purges at once.
+func setupTenantOnPath(t *testing.T, name, prefix string) *twv1.Tenant {
+	t.Helper()
+	tn := &twv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{twv1.PurgeImmediatelyAnnotation: "true"}},
+		Spec: twv1.TenantSpec{DisplayName: name,
+			SecretStore: &twv1.TenantSecretStore{Kind: twv1.ClusterSecretStoreKind, Name: "vault", PathPrefix: prefix}}}
+	if err := k8s.Create(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k8s.Delete(ctx, tn) })
+	testenv.Eventually(t, timeout, func() error { return k8s.Get(ctx, client.ObjectKey{Name: tn.NamespaceName()}, &corev1.Namespace{}) })
+	return tn
+}
+
+func externalSecretsIn(t *testing.T, ns string) int {
+	t.Helper()
+	list := &esv1.ExternalSecretList{}
+	if err := k8s.List(ctx, list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	return len(list.Items)
+}
+
+// A second Tenant on the same store with an equal or nested path prefix would read the first
+// tenant's credentials: the later Tenant's Integrations get no ExternalSecret.
+func TestLaterTenantOnAnOverlappingSecretPathGetsNoCredentials(t *testing.T) {
+	first := setupTenantOnPath(t, "ovlfirst", "shared/ovl/")
+	firstIn := newIntegration(first.NamespaceName(), "sync")
+	createIntegration(t, firstIn)
+	waitCondition(t, firstIn, twv1.IntegrationConditionCredentialsReady, metav1.ConditionFalse, twv1.ReasonCredentialsPending)
+
+	later := setupTenantOnPath(t, "ovllater", "shared/ovl")
+	nested := setupTenantOnPath(t, "ovlnested", "shared/ovl/deep/")
+	lookalike := setupTenantOnPath(t, "ovllookalike", "shared/ovl-family/")
+	laterIn, nestedIn, lookalikeIn := newIntegration(later.NamespaceName(), "sync"), newIntegration(nested.NamespaceName(), "sync"),
+		newIntegration(lookalike.NamespaceName(), "sync")
+	for _, in := range []*twv1.Integration{laterIn, nestedIn, lookalikeIn} {
+		createIntegration(t, in)
+	}
+
+	waitRefused(t, laterIn, twv1.ReasonSecretStorePathOverlap, "Tenant ovlfirst,")
+	waitRefused(t, nestedIn, twv1.ReasonSecretStorePathOverlap, "Tenant ovlfirst,")
+	waitCondition(t, lookalikeIn, twv1.IntegrationConditionCredentialsReady, metav1.ConditionFalse, twv1.ReasonCredentialsPending)
+	for _, ns := range []string{later.NamespaceName(), nested.NamespaceName()} {
+		if n := externalSecretsIn(t, ns); n != 0 {
+			t.Errorf("%d ExternalSecrets in %s, on a path another tenant claims", n, ns)
+		}
+	}
+	if n := externalSecretsIn(t, lookalike.NamespaceName()); n != 2 {
+		t.Errorf("%d ExternalSecrets in %s, want 2: a lookalike prefix is not an overlap", n, lookalike.NamespaceName())
+	}
+
+	// The earlier Tenant goes: the later one's Integration gets its credentials by itself; the
+	// nested one is now inside the later one's path.
+	if err := k8s.Delete(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	waitCondition(t, laterIn, twv1.IntegrationConditionCredentialsReady, metav1.ConditionFalse, twv1.ReasonCredentialsPending)
+	if n := externalSecretsIn(t, later.NamespaceName()); n != 2 {
+		t.Errorf("%d ExternalSecrets in %s after the earlier tenant went, want 2", n, later.NamespaceName())
+	}
+	waitRefused(t, nestedIn, twv1.ReasonSecretStorePathOverlap, "Tenant ovllater,")
+
+	// An earlier Tenant moves onto a later one's path: the later one's credentials go.
+	testenv.Eventually(t, timeout, func() error {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(later), later); err != nil {
+			return err
+		}
+		later.Spec.SecretStore.PathPrefix = "shared/ovl-family"
+		return k8s.Update(ctx, later)
+	})
+	waitRefused(t, lookalikeIn, twv1.ReasonSecretStorePathOverlap, "Tenant ovllater,")
+	testenv.Eventually(t, timeout, func() error {
+		if n := externalSecretsIn(t, lookalike.NamespaceName()); n != 0 {
+			return fmt.Errorf("%d ExternalSecrets left in %s on a path an earlier tenant claims", n, lookalike.NamespaceName())
+		}
+		return nil
+	})
+}
