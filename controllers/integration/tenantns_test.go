@@ -1,9 +1,11 @@
 package integration
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -13,7 +15,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
 	"github.com/tenantwire/tenantwire/internal/conditions"
@@ -46,6 +50,29 @@ func foreignNamespace(t *testing.T, name, tenant string) {
 	t.Cleanup(func() { _ = k8s.Delete(ctx, ns) })
 }
 
+// assertRefusedReconcileWritesNothing reconciles a refused Integration again, as a resync or an
+// operator restart would: it finds nothing to delete and no status to change, so it writes nothing.
+func assertRefusedReconcileWritesNothing(t *testing.T, in *twv1.Integration) {
+	t.Helper()
+	time.Sleep(time.Second)
+	before := writes.Writes()
+	for range 2 {
+		_, err := reconciler.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(in)})
+		if err != nil && !errors.Is(err, reconcile.TerminalError(nil)) {
+			t.Fatal(err)
+		}
+	}
+	var mine []string
+	for _, w := range writes.Since(before) {
+		if strings.Contains(w, " "+in.Namespace+"/") {
+			mine = append(mine, w)
+		}
+	}
+	if len(mine) != 0 {
+		t.Errorf("reconciling a refused Integration again wrote %v, want nothing", mine)
+	}
+}
+
 func waitRefused(t *testing.T, in *twv1.Integration, reason, mentions string) {
 	t.Helper()
 	got := waitCondition(t, in, twv1.ConditionReady, metav1.ConditionFalse, reason)
@@ -66,6 +93,7 @@ func TestIntegrationInANamespaceLabelledForAnotherTenantBuildsNothing(t *testing
 		waitRefused(t, in, twv1.ReasonNamespaceNotOwned, "Namespace evil carries the labels of Tenant victim but is not its namespace tenant-victim")
 		assertNamespaceEmpty(t, "evil")
 		expectWarning(t, in, twv1.ReasonNamespaceNotOwned)
+		assertRefusedReconcileWritesNothing(t, in)
 	})
 	t.Run("a tenant-<name> namespace someone else created", func(t *testing.T) {
 		foreignNamespace(t, "tenant-squat", "victim")
@@ -97,6 +125,7 @@ func TestIntegrationInANamespaceLabelledForAnotherTenantBuildsNothing(t *testing
 			return nil
 		})
 		assertNamespaceEmpty(t, "evil-earlier")
+		assertRefusedReconcileWritesNothing(t, in)
 	})
 }
 
@@ -152,6 +181,7 @@ func TestLaterTenantOnAnOverlappingSecretPathGetsNoCredentials(t *testing.T) {
 	if n := externalSecretsIn(t, lookalike.NamespaceName()); n != 2 {
 		t.Errorf("%d ExternalSecrets in %s, want 2: a lookalike prefix is not an overlap", n, lookalike.NamespaceName())
 	}
+	assertRefusedReconcileWritesNothing(t, laterIn)
 
 	// The earlier Tenant goes: the later one's Integration gets its credentials by itself; the
 	// nested one is now inside the later one's path.
