@@ -17,8 +17,11 @@ const (
 
 // Reasons used in Integration conditions.
 const (
-	ReasonTenantNotFound           = "TenantNotFound"
-	ReasonNotInTenantNamespace     = "NotInTenantNamespace"
+	ReasonTenantNotFound       = "TenantNotFound"
+	ReasonNotInTenantNamespace = "NotInTenantNamespace"
+	// ReasonNamespaceNotOwned: the namespace claims a tenant (by its name or its labels) but is not
+	// the namespace the operator created for that Tenant; nothing is built in it.
+	ReasonNamespaceNotOwned        = "NamespaceNotOwned"
 	ReasonSecretStoreMissing       = "SecretStoreMissing"
 	ReasonCredentialsOutsidePrefix = "CredentialsOutsidePrefix"
 	ReasonExternalSecretsMissing   = "ExternalSecretsCRDMissing"

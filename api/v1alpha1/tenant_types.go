@@ -21,6 +21,10 @@ const (
 	// TenantConditionIsolationReady is True when network policies, quota, limits, RBAC and the sync
 	// ServiceAccount are applied in the tenant namespace.
 	TenantConditionIsolationReady = "IsolationReady"
+	// TenantConditionSecretPathReady is True when the tenant's key vault path is its own: no Tenant
+	// created earlier uses the same store with an equal or nested spec.secretStore.pathPrefix.
+	// Present only while the Tenant has a secretStore; Integrations build nothing while it is False.
+	TenantConditionSecretPathReady = "SecretPathReady"
 )
 
 // Reasons used in Tenant conditions.
@@ -33,6 +37,9 @@ const (
 	ReasonNamespaceMissing     = "NamespaceMissing"
 	ReasonDependencyNotReady   = "DependencyNotReady"
 	ReasonDeleting             = "Deleting"
+	// ReasonSecretStorePathOverlap: another Tenant, created earlier, uses the same store with an
+	// equal or nested path prefix. Reported on the later Tenant and on its Integrations.
+	ReasonSecretStorePathOverlap = "SecretStorePathOverlap"
 )
 
 // Tenant lifecycle conditions, reasons and annotations.
@@ -141,6 +148,13 @@ type TenantResources struct {
 // SecretStoreKind is the kind of External Secrets Operator store a tenant uses.
 // +kubebuilder:validation:Enum=SecretStore;ClusterSecretStore
 type SecretStoreKind string
+
+const (
+	// NamespacedSecretStoreKind is a store in the tenant namespace.
+	NamespacedSecretStoreKind SecretStoreKind = "SecretStore"
+	// ClusterSecretStoreKind is a cluster-wide store, the default.
+	ClusterSecretStoreKind SecretStoreKind = "ClusterSecretStore"
+)
 
 // TenantSecretStore says how this tenant's credentials are reached in the key vault.
 type TenantSecretStore struct {
@@ -296,7 +310,8 @@ type TenantStatus struct {
 	// Export is the progress and result of the export spec.export requests.
 	// +optional
 	Export *TenantExportStatus `json:"export,omitempty"`
-	// Conditions: Ready, NamespaceReady, IsolationReady, and Reconciling or Stalled while they apply.
+	// Conditions: Ready, NamespaceReady, IsolationReady, SecretPathReady (with a secretStore), and
+	// Reconciling or Stalled while they apply.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

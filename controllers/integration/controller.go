@@ -26,9 +26,11 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -226,6 +228,9 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 	obs := observation{}
 	if tenant != nil {
 		obs.tenant = tenant.Name
+		if blocked, err = r.checkSecretPath(ctx, tenant); err != nil {
+			return obs, ctrl.Result{}, err
+		}
 	}
 	if blocked == nil && tenant.EffectiveState() == twv1.TenantOffboarding {
 		// Offboarding: the workload stops and the tenant's credentials leave the cluster.
@@ -264,6 +269,9 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 		deleted, err := r.deleteDeployment(ctx, in)
 		if deleted {
 			r.Recorder.Eventf(in, corev1.EventTypeWarning, blocked.Reason, "Stopped the sync workload: %s", blocked.Message)
+		}
+		if err == nil {
+			err = r.dismantle(ctx, in, blocked)
 		}
 		if blocked.Stalled && err == nil {
 			err = reconcile.TerminalError(errors.New(blocked.Message))
@@ -405,28 +413,64 @@ func (r *Reconciler) keyringVersion(ctx context.Context, in *twv1.Integration, t
 	return secret.Annotations[keyring.ActiveVersionAnnotation], false, nil
 }
 
-// resolveTenant finds the Tenant whose namespace holds the Integration.
+// resolveTenant finds the Tenant whose own namespace holds the Integration. The namespace's name
+// says which Tenant; its labels only confirm that tenantwire made it for that Tenant. Labels alone
+// prove nothing: whoever may label a namespace could copy them onto one without Pod Security or
+// default-deny, and receive that tenant's credentials there.
 func (r *Reconciler) resolveTenant(ctx context.Context, in *twv1.Integration) (*twv1.Tenant, *conditions.Problem, error) {
 	ns := &corev1.Namespace{}
-	err := r.Client.Get(ctx, client.ObjectKey{Name: in.Namespace}, ns)
-	if apierrors.IsNotFound(err) || (err == nil && ns.Labels[labels.Tenant] == "") {
-		// The cache holds only namespaces that tenantwire created.
-		return nil, &conditions.Problem{Reason: twv1.ReasonNotInTenantNamespace, Stalled: true,
-			Message: fmt.Sprintf("Namespace %s is not a tenant namespace; create Integrations in tenant-<tenant>", in.Namespace)}, nil
-	}
-	if err != nil {
+	switch err := r.Client.Get(ctx, client.ObjectKey{Name: in.Namespace}, ns); {
+	case apierrors.IsNotFound(err):
+		// The cache holds only namespaces labelled as tenantwire's.
+		ns = nil
+	case err != nil:
 		return nil, nil, err
 	}
-	name := ns.Labels[labels.Tenant]
-	t := &twv1.Tenant{}
-	err = r.Client.Get(ctx, client.ObjectKey{Name: name}, t)
+	name, named := twv1.TenantOfNamespace(in.Namespace)
 	switch {
+	case !named && (ns == nil || ns.Labels[labels.Tenant] == ""):
+		return nil, &conditions.Problem{Reason: twv1.ReasonNotInTenantNamespace, Stalled: true,
+			Message: fmt.Sprintf("Namespace %s is not a tenant namespace; create Integrations in tenant-<tenant>", in.Namespace)}, nil
+	case !named:
+		claimed := ns.Labels[labels.Tenant]
+		return nil, &conditions.Problem{Reason: twv1.ReasonNamespaceNotOwned, Stalled: true,
+			Message: fmt.Sprintf("Namespace %s carries the labels of Tenant %s but is not its namespace %s%s; nothing is built here",
+				in.Namespace, claimed, twv1.TenantNamespacePrefix, claimed)}, nil
+	case ns == nil || !labels.IsTenantNamespace(ns, name):
+		return nil, &conditions.Problem{Reason: twv1.ReasonNamespaceNotOwned, Stalled: true,
+			Message: fmt.Sprintf("Namespace %s was not created by tenantwire for Tenant %s (labels %s=%s and %s=%s); nothing is built here",
+				in.Namespace, name, labels.ManagedBy, labels.ManagedByValue, labels.Tenant, name)}, nil
+	}
+	t := &twv1.Tenant{}
+	switch err := r.Client.Get(ctx, client.ObjectKey{Name: name}, t); {
 	case apierrors.IsNotFound(err):
 		return nil, &conditions.Problem{Reason: twv1.ReasonTenantNotFound, Message: fmt.Sprintf("Tenant %s does not exist", name)}, nil
 	case err != nil:
 		return nil, nil, err
 	}
 	return t, nil, nil
+}
+
+// checkSecretPath refuses a tenant whose key vault path an earlier Tenant claims. The Tenant
+// controller reports that on the Tenant (SecretPathReady); this decides the same from the cached
+// Tenants too, so no ExternalSecret is created in the moment before that status is written.
+func (r *Reconciler) checkSecretPath(ctx context.Context, t *twv1.Tenant) (*conditions.Problem, error) {
+	if t.Spec.SecretStore == nil {
+		return nil, nil
+	}
+	if c := conditions.Get(t.Status.Conditions, twv1.TenantConditionSecretPathReady); c != nil && c.Status == metav1.ConditionFalse &&
+		c.Reason == twv1.ReasonSecretStorePathOverlap && c.ObservedGeneration == t.Generation {
+		return &conditions.Problem{Reason: c.Reason, Message: c.Message, Stalled: true}, nil
+	}
+	// Read-only and without a deep copy: only the specs are compared.
+	tenants := &twv1.TenantList{}
+	if err := r.Client.List(ctx, tenants, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	if claimant := twv1.SecretPathClaimant(t, tenants.Items); claimant != nil {
+		return &conditions.Problem{Reason: twv1.ReasonSecretStorePathOverlap, Message: twv1.SecretPathOverlapMessage(t, claimant), Stalled: true}, nil
+	}
+	return nil, nil
 }
 
 // validateAgainstTenant checks what only the Tenant can tell: a store to read from, and credential
@@ -537,6 +581,74 @@ func (r *Reconciler) removeCredentials(ctx context.Context, in *twv1.Integration
 		}
 	}
 	return nil
+}
+
+// allSides are every credential an Integration may have synced, whatever its spec says now.
+var allSides = []side{sourceSide, destinationSide, storeSide}
+
+// dismantle takes apart what a refused Integration may have built before it was refused, beyond
+// its Deployment. In a namespace that is not its tenant's, that is everything: the credentials
+// and the objects that would let a workload there use them. On a key vault path another Tenant
+// claims, it is the credentials. Each child is looked up in the cache or the child watch first,
+// so an Integration that stays refused sends nothing.
+func (r *Reconciler) dismantle(ctx context.Context, in *twv1.Integration, blocked *conditions.Problem) error {
+	switch blocked.Reason {
+	case twv1.ReasonSecretStorePathOverlap:
+		return r.removeCredentials(ctx, in, allSides...)
+	case twv1.ReasonNamespaceNotOwned:
+	default:
+		return nil
+	}
+	if err := r.removeCredentials(ctx, in, allSides...); err != nil {
+		return err
+	}
+	job := &batchv1.Job{}
+	switch err := r.Client.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: labels.ExportJobName(in.Name)}, job); {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return err
+	case metav1.IsControlledBy(job, in) && job.DeletionTimestamp.IsZero():
+		if err := r.Client.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
+			return err
+		}
+	}
+	om := func(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Namespace: in.Namespace, Name: name} }
+	var errs []error
+	for _, obj := range []client.Object{
+		&corev1.ConfigMap{ObjectMeta: om(configName(in))},
+		&networkingv1.NetworkPolicy{ObjectMeta: om(egressPolicyName(in))},
+		&rbacv1.RoleBinding{ObjectMeta: om(readerRoleName(in))},
+		&rbacv1.Role{ObjectMeta: om(readerRoleName(in))},
+		&corev1.ServiceAccount{ObjectMeta: om(syncName(in))},
+	} {
+		errs = append(errs, r.deleteWatchedChild(ctx, in, obj))
+	}
+	return errors.Join(errs...)
+}
+
+// deleteWatchedChild deletes obj (a kind held by the child watch, not the cache) if it exists and
+// in controls it. The watch says whether it exists; only then is it read from the API server.
+func (r *Reconciler) deleteWatchedChild(ctx context.Context, in *twv1.Integration, obj client.Object) error {
+	gvk, err := apiutil.GVKForObject(obj, r.Scheme)
+	if err != nil {
+		return err
+	}
+	key := client.ObjectKeyFromObject(obj)
+	if r.Children.Watched(gvk) {
+		_, exists, err := r.Children.Stamp(gvk, key)
+		if err != nil || !exists {
+			return err
+		}
+	}
+	switch err := r.APIReader.Get(ctx, key, obj); {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return err
+	case !metav1.IsControlledBy(obj, in) || !obj.GetDeletionTimestamp().IsZero():
+		return nil
+	}
+	return client.IgnoreNotFound(r.Client.Delete(ctx, obj, client.Preconditions{UID: ptr.To(obj.GetUID())}))
 }
 
 // deleteDeployment removes the sync Deployment if it exists; it reports whether it did.

@@ -25,7 +25,7 @@ import (
 func TestMissingExternalSecretsCRDIsACondition(t *testing.T) {
 	scheme := twscheme.New()
 	tn := sampleTenant()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "tenant-acme", Labels: map[string]string{labels.Tenant: "acme"}}}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "tenant-acme", Labels: map[string]string{labels.ManagedBy: labels.ManagedByValue, labels.Tenant: "acme"}}}
 	in := sampleIntegration()
 	in.ResourceVersion = ""
 	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(tn, ns, in).WithStatusSubresource(in).Build()

@@ -20,11 +20,13 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
@@ -87,6 +89,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&twv1.Tenant{}).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(namespaceToTenant)).
+		// A Tenant that appears, goes, or moves its path prefix decides whether the Tenants whose
+		// paths overlap it are refused; status writes change no path.
+		Watches(&twv1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.tenantToOverlapping),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&batchv1.Job{}, handler.EnqueueRequestsFromMapFunc(exportJobToTenant))
 	owned, err := r.Children.OwnedBy(&twv1.Tenant{}, &networkingv1.NetworkPolicy{}, &corev1.ResourceQuota{},
 		&corev1.LimitRange{}, &rbacv1.RoleBinding{}, &corev1.ServiceAccount{})
@@ -107,6 +113,28 @@ func exportJobToTenant(_ context.Context, obj client.Object) []reconcile.Request
 		return nil
 	}
 	return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: l[labels.Tenant]}}}
+}
+
+// tenantToOverlapping wakes the other Tenants whose secret store paths overlap a Tenant's. An
+// update is mapped with the old and the new object alike, so a Tenant that moves away from a path
+// also wakes the Tenants it no longer refuses.
+func (r *Reconciler) tenantToOverlapping(ctx context.Context, obj client.Object) []reconcile.Request {
+	t, ok := obj.(*twv1.Tenant)
+	if !ok || t.Spec.SecretStore == nil {
+		return nil
+	}
+	tenants := &twv1.TenantList{}
+	if err := r.Client.List(ctx, tenants, client.UnsafeDisableDeepCopy); err != nil {
+		log.FromContext(ctx).Error(err, "listing tenants for overlapping secret paths", "tenant", t.Name)
+		return nil
+	}
+	var reqs []reconcile.Request
+	for _, o := range tenants.Items {
+		if o.Name != t.Name && twv1.SecretPathsOverlap(t.Spec.SecretStore, o.Spec.SecretStore) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Name: o.Name}})
+		}
+	}
+	return reqs
 }
 
 func namespaceToTenant(_ context.Context, obj client.Object) []reconcile.Request {
@@ -149,17 +177,23 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	lc := lifecycle.Decide(t, now)
 	var obs observation
 	var err error
+	var secretPath *conditions.Problem
+	if !lc.Purged {
+		secretPath, err = r.observeSecretPath(ctx, t)
+	}
 	result := ctrl.Result{}
 	switch {
 	case lc.Purged:
 	case lc.Purge:
-		if err = r.purge(ctx, t); err == nil {
+		if err = errors.Join(err, r.purge(ctx, t)); err == nil {
 			lc.Purge, lc.Purged = false, true
 		} else {
 			obs.namespace = &conditions.Problem{Reason: twv1.ReasonPurging, Message: err.Error()}
 		}
 	default:
-		obs, err = r.reconcileChildren(ctx, t)
+		var cerr error
+		obs, cerr = r.reconcileChildren(ctx, t)
+		err = errors.Join(err, cerr)
 		if lc.WaitFor > 0 {
 			result.RequeueAfter = wait.Jitter(lc.WaitFor, 0.001) + time.Second
 		}
@@ -169,6 +203,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		err = errors.Join(err, eerr)
 		r.recordExportTransition(t, obs.export)
 	}
+	obs.secretPath = secretPath
 	after, serr := r.writeStatus(ctx, t, computeStatus(t, obs, lc, metav1.NewTime(now)))
 	err = errors.Join(err, serr)
 	result = status.Sooner(result, after)
@@ -179,6 +214,25 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		err = r.Client.Patch(ctx, t, patch)
 	}
 	return result, err
+}
+
+// observeSecretPath refuses the tenant's key vault path when a Tenant created earlier uses the
+// same store with an equal or nested prefix. The namespace and its isolation stay in place; the
+// tenant's Integrations read the refusal (and decide the same from the cache) and build nothing.
+// It is not returned as an error: a retry cannot fix it, and an error would drop the lifecycle's
+// requeue. Any Tenant that changes its path wakes this one (tenantToOverlapping).
+func (r *Reconciler) observeSecretPath(ctx context.Context, t *twv1.Tenant) (*conditions.Problem, error) {
+	if t.Spec.SecretStore == nil {
+		return nil, nil
+	}
+	tenants := &twv1.TenantList{}
+	if err := r.Client.List(ctx, tenants, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	if claimant := twv1.SecretPathClaimant(t, tenants.Items); claimant != nil {
+		return &conditions.Problem{Reason: twv1.ReasonSecretStorePathOverlap, Message: twv1.SecretPathOverlapMessage(t, claimant), Stalled: true}, nil
+	}
+	return nil, nil
 }
 
 // observeExport reads the tenant's Integrations and export Jobs from the cache.
@@ -256,7 +310,7 @@ func (r *Reconciler) checkNamespaceOwner(ctx context.Context, t *twv1.Tenant) (*
 		return nil, nil
 	case err != nil:
 		return nil, err
-	case ownsNamespace(ns, t):
+	case labels.IsTenantNamespace(ns, t.Name):
 		return nil, nil
 	}
 	msg := fmt.Sprintf("Namespace %s already exists and does not belong to this Tenant; delete it or choose another Tenant name", ns.Name)
@@ -318,7 +372,7 @@ func (r *Reconciler) purge(ctx context.Context, t *twv1.Tenant) error {
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		return err
-	case ownsNamespace(ns, t) && ns.DeletionTimestamp.IsZero():
+	case labels.IsTenantNamespace(ns, t.Name) && ns.DeletionTimestamp.IsZero():
 		if err := r.Client.Delete(ctx, ns); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("deleting namespace %s: %w", ns.Name, err)
 		}

@@ -105,11 +105,6 @@ func desiredNamespace(t *twv1.Tenant) *corev1.Namespace {
 	}
 }
 
-// ownsNamespace reports whether ns is the namespace tenantwire made for t.
-func ownsNamespace(ns *corev1.Namespace, t *twv1.Tenant) bool {
-	return ns.Labels[labels.ManagedBy] == labels.ManagedByValue && ns.Labels[labels.Tenant] == t.Name
-}
-
 // desiredDefaultDenyPolicy selects every pod and allows nothing: all other policies are exceptions.
 func desiredDefaultDenyPolicy(t *twv1.Tenant) *networkingv1.NetworkPolicy {
 	return &networkingv1.NetworkPolicy{

@@ -44,8 +44,8 @@ func TestDesiredNamespace(t *testing.T) {
 	if len(ns.OwnerReferences) != 0 {
 		t.Errorf("namespace has owner references %v: a cascading Tenant delete would destroy its data", ns.OwnerReferences)
 	}
-	if !ownsNamespace(ns, sampleTenant()) || ownsNamespace(ns, sampleTenant(func(t *twv1.Tenant) { t.Name = "other" })) {
-		t.Error("ownsNamespace does not tell the tenant's namespace apart")
+	if !labels.IsTenantNamespace(ns, "acme") || labels.IsTenantNamespace(ns, "other") {
+		t.Error("IsTenantNamespace does not tell the tenant's namespace apart")
 	}
 }
 

@@ -15,6 +15,8 @@ import (
 type observation struct {
 	namespace *conditions.Problem // nil: the namespace is Active and ours
 	isolation *conditions.Problem // nil: every isolation child is applied
+	// secretPath: nil when the tenant has no secret store or its path prefix is its own.
+	secretPath *conditions.Problem
 	// export is the export's progress when exportObserved; otherwise status.export stays as it was
 	// (after the purge there is nothing left to observe).
 	export         *twv1.TenantExportStatus
@@ -51,6 +53,7 @@ func computeStatus(t *twv1.Tenant, obs observation, lc lifecycle.Decision, now m
 		conditions.True(&st.Conditions, gen, twv1.TenantConditionOffboarding, twv1.ReasonPurged, msg, now)
 		conditions.Remove(&st.Conditions, twv1.TenantConditionNamespaceReady)
 		conditions.Remove(&st.Conditions, twv1.TenantConditionIsolationReady)
+		conditions.Remove(&st.Conditions, twv1.TenantConditionSecretPathReady)
 		conditions.Remove(&st.Conditions, twv1.ConditionReconciling)
 		conditions.Remove(&st.Conditions, twv1.ConditionStalled)
 		conditions.True(&st.Conditions, gen, twv1.ConditionReady, twv1.ReasonPurged, msg, now)
@@ -80,8 +83,21 @@ func computeStatus(t *twv1.Tenant, obs observation, lc lifecycle.Decision, now m
 			"Network policies, quota, limits, role bindings and the sync ServiceAccount are applied", now)
 	}
 
-	stalled := (obs.namespace != nil && obs.namespace.Stalled) || (obs.isolation != nil && obs.isolation.Stalled)
-	conditions.SetSummary(&st.Conditions, gen,
-		[]string{twv1.TenantConditionNamespaceReady, twv1.TenantConditionIsolationReady}, stalled, now)
+	deps := []string{twv1.TenantConditionNamespaceReady, twv1.TenantConditionIsolationReady}
+	switch s := t.Spec.SecretStore; {
+	case s == nil:
+		conditions.Remove(&st.Conditions, twv1.TenantConditionSecretPathReady)
+	case obs.secretPath != nil:
+		conditions.False(&st.Conditions, gen, twv1.TenantConditionSecretPathReady, obs.secretPath.Reason, obs.secretPath.Message, now)
+		deps = append(deps, twv1.TenantConditionSecretPathReady)
+	default:
+		conditions.True(&st.Conditions, gen, twv1.TenantConditionSecretPathReady, twv1.ReasonReconciled,
+			fmt.Sprintf("No other Tenant uses %s %s at or within pathPrefix %q", s.Kind, s.Name, s.PathPrefix), now)
+		deps = append(deps, twv1.TenantConditionSecretPathReady)
+	}
+
+	stalled := (obs.namespace != nil && obs.namespace.Stalled) || (obs.isolation != nil && obs.isolation.Stalled) ||
+		(obs.secretPath != nil && obs.secretPath.Stalled)
+	conditions.SetSummary(&st.Conditions, gen, deps, stalled, now)
 	return st
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
 	"github.com/tenantwire/tenantwire/internal/conditions"
@@ -93,5 +94,51 @@ func TestComputeStatusKeepsTransitionTimeAndClearsProgressConditions(t *testing.
 	}
 	if len(again.Conditions) != 3 {
 		t.Errorf("conditions = %v, want Ready, IsolationReady, NamespaceReady", again.Conditions)
+	}
+}
+
+func TestComputeStatusSecretPath(t *testing.T) {
+	now := metav1.NewTime(time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC))
+	withStore := func(t *twv1.Tenant) {
+		t.Spec.SecretStore = &twv1.TenantSecretStore{Kind: twv1.ClusterSecretStoreKind, Name: "vault", PathPrefix: "tenants/acme/"}
+	}
+	claimed := &conditions.Problem{Reason: twv1.ReasonSecretStorePathOverlap, Message: "Tenant first, created earlier, ...", Stalled: true}
+	tests := map[string]struct {
+		tenant      *twv1.Tenant
+		obs         observation
+		wantPath    *metav1.ConditionStatus
+		wantReady   metav1.ConditionStatus
+		wantReason  string
+		wantStalled bool
+	}{
+		"no secret store: no condition": {
+			tenant: sampleTenant(), wantReady: metav1.ConditionTrue, wantReason: twv1.ReasonReconciled,
+		},
+		"its own path": {
+			tenant: sampleTenant(withStore), wantPath: ptr.To(metav1.ConditionTrue), wantReady: metav1.ConditionTrue, wantReason: twv1.ReasonReconciled,
+		},
+		"claimed by an earlier tenant: stalled": {
+			tenant: sampleTenant(withStore), obs: observation{secretPath: claimed}, wantPath: ptr.To(metav1.ConditionFalse),
+			wantReady: metav1.ConditionFalse, wantReason: twv1.ReasonSecretStorePathOverlap, wantStalled: true,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			st := computeStatus(tc.tenant, tc.obs, lifecycle.Decision{State: twv1.TenantActive}, now)
+			c := conditions.Get(st.Conditions, twv1.TenantConditionSecretPathReady)
+			switch {
+			case tc.wantPath == nil && c != nil:
+				t.Errorf("SecretPathReady = %+v, want none", c)
+			case tc.wantPath != nil && (c == nil || c.Status != *tc.wantPath):
+				t.Errorf("SecretPathReady = %+v, want %s", c, *tc.wantPath)
+			}
+			ready := conditions.Get(st.Conditions, twv1.ConditionReady)
+			if ready.Status != tc.wantReady || ready.Reason != tc.wantReason {
+				t.Errorf("Ready = %s/%s, want %s/%s", ready.Status, ready.Reason, tc.wantReady, tc.wantReason)
+			}
+			if got := conditions.IsTrue(st.Conditions, twv1.ConditionStalled); got != tc.wantStalled {
+				t.Errorf("Stalled = %v, want %v", got, tc.wantStalled)
+			}
+		})
 	}
 }

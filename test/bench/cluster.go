@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -52,14 +53,17 @@ func startCluster(ctx context.Context, cfg config) (*cluster, error) {
 	if c.client, err = client.New(rc, client.Options{Scheme: twscheme.New()}); err != nil {
 		return nil, err
 	}
-	if _, err := c.Kubectl(ctx, benchStore, "apply", "--server-side", "-f", "-"); err != nil {
+	if _, err := c.Kubectl(ctx, benchStore(cfg.Tenants), "apply", "--server-side", "-f", "-"); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// benchStore serves the same made-up credentials to every bench tenant (their path prefix is shared).
-const benchStore = `apiVersion: external-secrets.io/v1
+// benchStore serves the same made-up credentials to every floor and bench tenant, each under its
+// own path prefix.
+func benchStore(tenants int) string {
+	var b strings.Builder
+	b.WriteString(`apiVersion: external-secrets.io/v1
 kind: ClusterSecretStore
 metadata:
   name: bench-vault
@@ -67,11 +71,16 @@ spec:
   provider:
     fake:
       data:
-      - key: tenants/bench/source
-        value: '{"username":"bench","api_key":"bench-key"}'
-      - key: tenants/bench/destination
-        value: '{"client_id":"bench","client_secret":"bench-secret"}'
-`
+`)
+	for _, phase := range []string{"floor", "bench"} {
+		for i := range tenants {
+			prefix := benchPathPrefix(benchTenantName(phase, i))
+			fmt.Fprintf(&b, "      - key: %ssource\n        value: '{\"username\":\"bench\",\"api_key\":\"bench-key\"}'\n", prefix)
+			fmt.Fprintf(&b, "      - key: %sdestination\n        value: '{\"client_id\":\"bench\",\"client_secret\":\"bench-secret\"}'\n", prefix)
+		}
+	}
+	return b.String()
+}
 
 func (c *cluster) stop() {
 	if c.exited != nil {

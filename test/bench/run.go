@@ -64,16 +64,25 @@ type result struct {
 	GoMemLimitMiB float64
 }
 
+// benchTenantName names the i-th tenant of a phase ("floor" or "bench").
+func benchTenantName(prefix string, i int) string { return fmt.Sprintf("%s-%04d", prefix, i) }
+
+// benchTenant is the i-th tenant of a phase. Each has a vault path of its own, as the operator
+// refuses a Tenant whose path an earlier one holds.
 func benchTenant(prefix string, i int) *twv1.Tenant {
+	name := benchTenantName(prefix, i)
 	return &twv1.Tenant{
-		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%04d", prefix, i)},
+		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: twv1.TenantSpec{
 			DisplayName: fmt.Sprintf("Bench practice %d", i),
 			Admins:      []twv1.Subject{{Kind: twv1.SubjectGroup, Name: fmt.Sprintf("oidc:bench-%d-admins", i)}},
-			SecretStore: &twv1.TenantSecretStore{Kind: "ClusterSecretStore", Name: "bench-vault", PathPrefix: "tenants/bench/"},
+			SecretStore: &twv1.TenantSecretStore{Kind: twv1.ClusterSecretStoreKind, Name: "bench-vault", PathPrefix: benchPathPrefix(name)},
 		},
 	}
 }
+
+// benchPathPrefix is a bench tenant's vault path.
+func benchPathPrefix(tenant string) string { return "tenants/" + tenant + "/" }
 
 func benchIntegration(ns string, j int) *twv1.Integration {
 	systems := []twv1.System{twv1.SystemQuickBooks, twv1.SystemZoho, twv1.SystemGoHighLevel}
