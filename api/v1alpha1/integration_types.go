@@ -157,8 +157,11 @@ type IntegrationSpec struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="credentialsRefreshInterval must be at least 1m"
 	CredentialsRefreshInterval *metav1.Duration `json:"credentialsRefreshInterval,omitempty"`
-	// Image of the sync runtime. Default: the operator's own image. Any other image must lie under
-	// one of the operator's --allowed-sync-image-prefixes, since it runs with the tenant's credentials.
+	// Image of the sync runtime. Default: the operator's own image. Any other image must come from
+	// a repository the operator's --allowed-sync-image-prefixes allows, since it runs with the
+	// tenant's credentials: the same registry as an entry, and the entry's repository path or one
+	// below it at a "/" (registry.example.com/tenantwire allows registry.example.com/tenantwire/sync
+	// but not registry.example.com/tenantwire-debug). An image that does not parse is refused.
 	// +optional
 	// +kubebuilder:validation:MaxLength=512
 	Image string `json:"image,omitempty"`

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -39,6 +38,7 @@ import (
 	"github.com/tenantwire/tenantwire/internal/apply"
 	"github.com/tenantwire/tenantwire/internal/childcache"
 	"github.com/tenantwire/tenantwire/internal/conditions"
+	"github.com/tenantwire/tenantwire/internal/imagepolicy"
 	"github.com/tenantwire/tenantwire/internal/keyring"
 	"github.com/tenantwire/tenantwire/internal/labels"
 	"github.com/tenantwire/tenantwire/internal/metrics"
@@ -63,9 +63,10 @@ type Reconciler struct {
 	Clock      clock.PassiveClock
 	// SyncImage runs the sync workloads unless an Integration names its own image.
 	SyncImage string
-	// AllowedImagePrefixes are the only images (besides SyncImage) an Integration may name: tenant
-	// admins edit Integrations, and an arbitrary image would run with the tenant's credentials.
-	AllowedImagePrefixes []string
+	// AllowedImages are the only repositories (besides SyncImage) an Integration's image may come
+	// from: tenant admins edit Integrations, and an arbitrary image would run with the tenant's
+	// credentials.
+	AllowedImages imagepolicy.AllowList
 	// StatusCoalescer defers status writes that only report further progress; nil writes every
 	// change at once.
 	StatusCoalescer *status.Coalescer
@@ -456,13 +457,16 @@ func (r *Reconciler) validateImage(in *twv1.Integration) *conditions.Problem {
 	if img == "" || img == r.SyncImage {
 		return nil
 	}
-	for _, p := range r.AllowedImagePrefixes {
-		if p != "" && strings.HasPrefix(img, p) {
-			return nil
-		}
+	allowed, err := r.AllowedImages.Allows(img)
+	switch {
+	case err != nil:
+		return &conditions.Problem{Reason: twv1.ReasonImageNotAllowed, Stalled: true,
+			Message: fmt.Sprintf("spec.image %q is not a valid image reference: %v", img, err)}
+	case !allowed:
+		return &conditions.Problem{Reason: twv1.ReasonImageNotAllowed, Stalled: true,
+			Message: fmt.Sprintf("spec.image %q is neither the operator's sync image nor in a repository allowed by --allowed-sync-image-prefixes", img)}
 	}
-	return &conditions.Problem{Reason: twv1.ReasonImageNotAllowed, Stalled: true,
-		Message: fmt.Sprintf("spec.image %q is neither the operator's sync image nor under an allowed prefix (--allowed-sync-image-prefixes)", img)}
+	return nil
 }
 
 // observeCredentials mirrors the ExternalSecrets' Ready conditions and returns both credential
