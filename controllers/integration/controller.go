@@ -87,6 +87,10 @@ type Reconciler struct {
 
 // +kubebuilder:rbac:groups=tenantwire.io,resources=integrations,verbs=get;list;watch
 // +kubebuilder:rbac:groups=tenantwire.io,resources=integrations/status,verbs=get;update;patch
+// Every child's owner reference sets blockOwnerDeletion, which clusters running the
+// OwnerReferencesPermissionEnforcement admission plugin allow only to who may update the owner's
+// finalizers.
+// +kubebuilder:rbac:groups=tenantwire.io,resources=integrations/finalizers,verbs=update
 // +kubebuilder:rbac:groups=tenantwire.io,resources=tenants;keypolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=external-secrets.io,resources=externalsecrets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
