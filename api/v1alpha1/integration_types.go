@@ -160,8 +160,11 @@ type IntegrationSpec struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="credentialsRefreshInterval must be at least 1m"
 	CredentialsRefreshInterval *metav1.Duration `json:"credentialsRefreshInterval,omitempty"`
-	// Image of the sync runtime. Default: the operator's own image. Any other image must lie under
-	// one of the operator's --allowed-sync-image-prefixes, since it runs with the tenant's credentials.
+	// Image of the sync runtime. Default: the operator's own image. Any other image must come from
+	// a repository the operator's --allowed-sync-image-prefixes allows, since it runs with the
+	// tenant's credentials: the same registry as an entry, and the entry's repository path or one
+	// below it at a "/" (registry.example.com/tenantwire allows registry.example.com/tenantwire/sync
+	// but not registry.example.com/tenantwire-debug). An image that does not parse is refused.
 	// +optional
 	// +kubebuilder:validation:MaxLength=512
 	Image string `json:"image,omitempty"`
@@ -218,6 +221,16 @@ type IntegrationStatus struct {
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 40",message="Integration name must be at most 40 characters: it prefixes the names of its children"
+//
+// The names tenantwire and tenantwire-* are reserved for the objects the Tenant and KeyPolicy
+// controllers keep in the same namespace, all named tenantwire-<role>. An Integration's children
+// are <name>-sync (Deployment, ServiceAccount), <name>-sync-config, <name>-credentials-reader
+// (Role, RoleBinding), <name>-egress, <name>-{source,destination,store}-credentials and
+// <name>-export. Of today's tenant-level names only the ServiceAccount tenantwire-sync matches one
+// of these patterns, for the name tenantwire: two controllers would then own one ServiceAccount,
+// and the keyring RoleBinding, which names each consumer's <name>-sync, would grant the keyring to
+// the Tenant's shared one. Reserving the whole prefix keeps future tenant-level names out of reach.
+// +kubebuilder:validation:XValidation:rule="self.metadata.name != 'tenantwire' && !self.metadata.name.startsWith('tenantwire-')",message="Integration names tenantwire and tenantwire-* are reserved for the tenant namespace's own objects (for example the ServiceAccount tenantwire-sync); choose another name"
 type Integration struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

@@ -29,14 +29,21 @@ type SQLiteMappingStore struct {
 type PostgresMappingStore struct {
 	// DSN of the database, for example
 	// postgres://sync@db.example.internal:5432/acme?sslmode=verify-full. It must not hold a
-	// password (that comes from credentials) and must verify the server's TLS certificate
-	// (sslmode=verify-full or verify-ca). Use a database dedicated to the tenant: the mapping
-	// tables are not shared between tenants. Its host must lie in spec.egress.
+	// password (that comes from credentials): no user:password@, and none of the parameters
+	// password, passfile, sslpassword, service or servicefile in any case, since the sync's driver
+	// (pgx) takes a password from each of them, the last three by reading a file in the pod.
+	// Parameter names must not be percent-encoded: the driver decodes them, so pass%77ord would be
+	// password. It must verify the server's TLS certificate: sslmode=verify-full or verify-ca,
+	// given once (the driver would use the first of several). Use a database dedicated to the
+	// tenant: the mapping tables are not shared between tenants. Its host must lie in spec.egress.
 	// +required
 	// +kubebuilder:validation:MaxLength=1024
 	// +kubebuilder:validation:XValidation:rule="self.startsWith('postgres://') || self.startsWith('postgresql://')",message="postgres.dsn must be a postgres:// or postgresql:// URL"
+	// +kubebuilder:validation:XValidation:rule="isURL(self)",message="postgres.dsn must be a valid URL"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^postgres(ql)?://[^/@]*:[^/@]*@')",message="postgres.dsn must not contain a password; put it in the vault and name it in postgres.credentials"
-	// +kubebuilder:validation:XValidation:rule="self.matches('[?&]sslmode=verify-(full|ca)(&|$)')",message="postgres.dsn must set sslmode=verify-full or sslmode=verify-ca: the mapping travels over verified TLS only"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[^?#]*[?]([^#]*&)?[^=&#]*%')",message="postgres.dsn parameter names must not be percent-encoded"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('(?i)[?&](password|passfile|sslpassword|service|servicefile)(=|&|#|$)')",message="postgres.dsn must not carry a password or name a file to read one from (parameters password, passfile, sslpassword, service, servicefile, in any case); put the password in the vault and name it in postgres.credentials"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[^?#]*[?]([^#]*&)?sslmode=verify-(full|ca)(&|#|$)') && !self.matches('^[^?#]*[?]([^#]*&)?sslmode(=[^&#]*)?&([^#]*&)?sslmode(=|&|#|$)')",message="postgres.dsn must set sslmode=verify-full or sslmode=verify-ca, once: the mapping travels over verified TLS only"
 	DSN string `json:"dsn"`
 	// Credentials locate the database password in the tenant's key vault. Properties may name
 	// exactly one field, which becomes the password; empty takes the remote secret's "password".

@@ -116,6 +116,14 @@ const (
 )
 
 // Subject is a user or group as the cluster's OIDC/SSO authenticator names it.
+//
+// Names starting with "system:" are refused: the API server reserves them for its own identities,
+// which reach far beyond one practice (system:authenticated is every signed-in user,
+// system:serviceaccounts every ServiceAccount, system:serviceaccount:<ns>:<name> one ServiceAccount
+// of any namespace, system:masters the cluster admins, system:nodes the kubelets). RBAC compares
+// names exactly, so that prefix is the whole reserved space; ServiceAccounts cannot be named at all
+// (kind is User or Group).
+// +kubebuilder:validation:XValidation:rule="!self.name.startsWith('system:')",messageExpression="'subject ' + self.kind + ' ' + self.name + ' is reserved by Kubernetes: names starting with system: are the API server identities shared by the whole cluster (every authenticated user, every ServiceAccount, cluster admins); bind the practice users and groups from your identity provider instead'"
 type Subject struct {
 	// Kind is User or Group.
 	// +required

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -41,6 +40,7 @@ import (
 	"github.com/tenantwire/tenantwire/internal/apply"
 	"github.com/tenantwire/tenantwire/internal/childcache"
 	"github.com/tenantwire/tenantwire/internal/conditions"
+	"github.com/tenantwire/tenantwire/internal/imagepolicy"
 	"github.com/tenantwire/tenantwire/internal/keyring"
 	"github.com/tenantwire/tenantwire/internal/labels"
 	"github.com/tenantwire/tenantwire/internal/metrics"
@@ -65,9 +65,10 @@ type Reconciler struct {
 	Clock      clock.PassiveClock
 	// SyncImage runs the sync workloads unless an Integration names its own image.
 	SyncImage string
-	// AllowedImagePrefixes are the only images (besides SyncImage) an Integration may name: tenant
-	// admins edit Integrations, and an arbitrary image would run with the tenant's credentials.
-	AllowedImagePrefixes []string
+	// AllowedImages are the only repositories (besides SyncImage) an Integration's image may come
+	// from: tenant admins edit Integrations, and an arbitrary image would run with the tenant's
+	// credentials.
+	AllowedImages imagepolicy.AllowList
 	// StatusCoalescer defers status writes that only report further progress; nil writes every
 	// change at once.
 	StatusCoalescer *status.Coalescer
@@ -88,6 +89,10 @@ type Reconciler struct {
 
 // +kubebuilder:rbac:groups=tenantwire.io,resources=integrations,verbs=get;list;watch
 // +kubebuilder:rbac:groups=tenantwire.io,resources=integrations/status,verbs=get;update;patch
+// Every child's owner reference sets blockOwnerDeletion, which clusters running the
+// OwnerReferencesPermissionEnforcement admission plugin allow only to who may update the owner's
+// finalizers.
+// +kubebuilder:rbac:groups=tenantwire.io,resources=integrations/finalizers,verbs=update
 // +kubebuilder:rbac:groups=tenantwire.io,resources=tenants;keypolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=external-secrets.io,resources=externalsecrets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
@@ -500,13 +505,16 @@ func (r *Reconciler) validateImage(in *twv1.Integration) *conditions.Problem {
 	if img == "" || img == r.SyncImage {
 		return nil
 	}
-	for _, p := range r.AllowedImagePrefixes {
-		if p != "" && strings.HasPrefix(img, p) {
-			return nil
-		}
+	allowed, err := r.AllowedImages.Allows(img)
+	switch {
+	case err != nil:
+		return &conditions.Problem{Reason: twv1.ReasonImageNotAllowed, Stalled: true,
+			Message: fmt.Sprintf("spec.image %q is not a valid image reference: %v", img, err)}
+	case !allowed:
+		return &conditions.Problem{Reason: twv1.ReasonImageNotAllowed, Stalled: true,
+			Message: fmt.Sprintf("spec.image %q is neither the operator's sync image nor in a repository allowed by --allowed-sync-image-prefixes", img)}
 	}
-	return &conditions.Problem{Reason: twv1.ReasonImageNotAllowed, Stalled: true,
-		Message: fmt.Sprintf("spec.image %q is neither the operator's sync image nor under an allowed prefix (--allowed-sync-image-prefixes)", img)}
+	return nil
 }
 
 // observeCredentials mirrors the ExternalSecrets' Ready conditions and returns both credential

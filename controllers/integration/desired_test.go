@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
+	"github.com/tenantwire/tenantwire/internal/imagepolicy"
 	"github.com/tenantwire/tenantwire/internal/labels"
 	"github.com/tenantwire/tenantwire/internal/syncconfig"
 )
@@ -344,7 +345,11 @@ func assertRestricted(t *testing.T, pod corev1.PodSpec) {
 }
 
 func TestValidateImage(t *testing.T) {
-	r := &Reconciler{SyncImage: "ghcr.io/tenantwire/tenantwire:v1", AllowedImagePrefixes: []string{"registry.internal/tenantwire/"}}
+	allowed, err := imagepolicy.ParseAllowList([]string{"registry.internal/tenantwire/", "registry.example.com", "localhost:5000/x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Reconciler{SyncImage: "ghcr.io/tenantwire/tenantwire:v1", AllowedImages: allowed}
 	tests := map[string]struct {
 		image   string
 		allowed bool
@@ -355,6 +360,13 @@ func TestValidateImage(t *testing.T) {
 		"another tag of the same repo":  {image: "ghcr.io/tenantwire/tenantwire:evil"},
 		"anything else":                 {image: "docker.io/attacker/exfiltrate:latest"},
 		"prefix without its trailing /": {image: "registry.internal/tenantwire-evil/sync:1"},
+		// The bypasses of a string prefix: a sibling repository, and a host that merely starts
+		// with an allowed registry's name.
+		"sibling repository":               {image: "localhost:5000/x-debug:1"},
+		"look-alike registry host":         {image: "registry.example.com.evil.io/x:1"},
+		"an allowed registry":              {image: "registry.example.com/any/sync@sha256:" + strings.Repeat("0", 64), allowed: true},
+		"not an image reference":           {image: "registry.internal/tenantwire/Sync:1"},
+		"an allowed repository, by digest": {image: "localhost:5000/x@sha256:" + strings.Repeat("1", 64), allowed: true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"github.com/tenantwire/tenantwire/controllers/keypolicy"
 	"github.com/tenantwire/tenantwire/controllers/tenant"
 	"github.com/tenantwire/tenantwire/internal/childcache"
+	"github.com/tenantwire/tenantwire/internal/imagepolicy"
 	"github.com/tenantwire/tenantwire/internal/metrics"
 	twscheme "github.com/tenantwire/tenantwire/internal/scheme"
 	"github.com/tenantwire/tenantwire/internal/status"
@@ -38,7 +39,7 @@ type Options struct {
 	IntegrationConcurrency int
 	KeyPolicyConcurrency   int
 	SyncImage              string
-	AllowedImagePrefixes   []string
+	AllowedImages          imagepolicy.AllowList
 	QPS                    float64
 	Burst                  int
 	DNSNamespace           string
@@ -61,7 +62,9 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.IntegrationConcurrency, "integration-concurrency", 4, "Integrations reconciled in parallel.")
 	fs.IntVar(&o.KeyPolicyConcurrency, "keypolicy-concurrency", 4, "Tenant keyrings reconciled in parallel.")
 	fs.StringVar(&o.SyncImage, "sync-image", "tenantwire:dev", "Image of the sync workloads (the operator's own image) unless an Integration names one.")
-	fs.Var(&prefixList{&o.AllowedImagePrefixes}, "allowed-sync-image-prefixes", "Comma-separated image prefixes an Integration's spec.image may use besides --sync-image (default: none).")
+	fs.Var(&allowListFlag{&o.AllowedImages}, "allowed-sync-image-prefixes", "Comma-separated image repositories an Integration's spec.image may use besides --sync-image (default: none). "+
+		"Each entry is a registry (registry.example.com, localhost:5000) or a registry and repository path (registry.example.com/tenantwire) without tag or digest; "+
+		"an image is allowed when its registry is the entry's and its repository is the entry's path or below it at a '/'. Docker Hub names are normalised (alpine is docker.io/library/alpine).")
 	fs.Float64Var(&o.QPS, "kube-api-qps", 50, "Sustained queries per second to the API server.")
 	fs.IntVar(&o.Burst, "kube-api-burst", 100, "Burst of queries to the API server.")
 	fs.StringVar(&o.DNSNamespace, "dns-namespace", tenant.DefaultDNSTarget.Namespace, "Namespace of the cluster DNS that tenant pods may query.")
@@ -157,16 +160,16 @@ func New(o Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 	ir := &integration.Reconciler{
-		Client:               mgr.GetClient(),
-		APIReader:            mgr.GetAPIReader(),
-		Scheme:               scheme,
-		RESTMapper:           mgr.GetRESTMapper(),
-		Recorder:             mgr.GetEventRecorderFor("tenantwire-" + integration.ControllerName),
-		Clock:                clock.RealClock{},
-		SyncImage:            o.SyncImage,
-		AllowedImagePrefixes: o.AllowedImagePrefixes,
-		StatusCoalescer:      status.NewCoalescer(clock.RealClock{}, o.StatusTiming),
-		Children:             children,
+		Client:          mgr.GetClient(),
+		APIReader:       mgr.GetAPIReader(),
+		Scheme:          scheme,
+		RESTMapper:      mgr.GetRESTMapper(),
+		Recorder:        mgr.GetEventRecorderFor("tenantwire-" + integration.ControllerName),
+		Clock:           clock.RealClock{},
+		SyncImage:       o.SyncImage,
+		AllowedImages:   o.AllowedImages,
+		StatusCoalescer: status.NewCoalescer(clock.RealClock{}, o.StatusTiming),
+		Children:        children,
 	}
 	if err := ir.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: o.IntegrationConcurrency}); err != nil {
 		return nil, err
@@ -196,22 +199,28 @@ func newEventBroadcaster() record.EventBroadcaster {
 	return record.NewBroadcaster(record.WithCorrelatorOptions(record.CorrelatorOptions{LRUCacheSize: eventDedupObjects}))
 }
 
-// prefixList is a comma-separated flag value.
-type prefixList struct{ values *[]string }
+// allowListFlag is the comma-separated --allowed-sync-image-prefixes. An entry that does not parse
+// fails the flag, so the manager refuses to start rather than allow less (or more) than was meant.
+type allowListFlag struct{ list *imagepolicy.AllowList }
 
-func (p *prefixList) String() string {
-	if p.values == nil {
+func (f *allowListFlag) String() string {
+	if f.list == nil {
 		return ""
 	}
-	return strings.Join(*p.values, ",")
+	return f.list.String()
 }
 
-func (p *prefixList) Set(v string) error {
-	*p.values = nil
+func (f *allowListFlag) Set(v string) error {
+	var entries []string
 	for _, s := range strings.Split(v, ",") {
 		if s = strings.TrimSpace(s); s != "" {
-			*p.values = append(*p.values, s)
+			entries = append(entries, s)
 		}
 	}
+	list, err := imagepolicy.ParseAllowList(entries)
+	if err != nil {
+		return err
+	}
+	*f.list = list
 	return nil
 }

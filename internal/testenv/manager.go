@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -39,11 +40,24 @@ type Manager struct {
 
 // NewManager builds the manager; register controllers on it, then call Run.
 func (e *Env) NewManager(scheme *runtime.Scheme) (*Manager, error) {
+	return e.newManager(scheme, e.Config)
+}
+
+// NewManagerAs builds a manager whose controllers act as user, impersonated, so that they hold
+// only what RBAC grants that user (a ServiceAccount user also gets the ServiceAccount groups);
+// Direct stays the test's admin client.
+func (e *Env) NewManagerAs(scheme *runtime.Scheme, user string) (*Manager, error) {
+	cfg := rest.CopyConfig(e.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
+	return e.newManager(scheme, cfg)
+}
+
+func (e *Env) newManager(scheme *runtime.Scheme, cfg *rest.Config) (*Manager, error) {
 	direct, err := client.New(e.Config, client.Options{Scheme: scheme})
 	if err != nil {
 		return nil, err
 	}
-	mgr, err := ctrl.NewManager(e.Config, ctrl.Options{
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:    scheme,
 		Cache:     childcache.Options(),
 		NewClient: childcache.NewClient,
@@ -52,7 +66,7 @@ func (e *Env) NewManager(scheme *runtime.Scheme) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	children, err := childcache.NewWatches(e.Config, mgr.GetHTTPClient(), scheme, mgr.GetRESTMapper())
+	children, err := childcache.NewWatches(cfg, mgr.GetHTTPClient(), scheme, mgr.GetRESTMapper())
 	if err != nil {
 		return nil, err
 	}

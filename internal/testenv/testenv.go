@@ -43,16 +43,33 @@ type Env struct {
 	Config *rest.Config
 }
 
+// Options say how to start the API server besides installing our CRDs.
+type Options struct {
+	// CRDDirs are CRD directories or files installed besides config/crd/bases.
+	CRDDirs []string
+	// AdmissionPlugins are enabled on top of the API server's defaults, for example
+	// OwnerReferencesPermissionEnforcement, which hardened clusters run and envtest does not.
+	AdmissionPlugins []string
+}
+
 // Start launches the API server with the CRDs under config/crd/bases plus any extra CRD directories.
 func Start(extraCRDDirs ...string) (*Env, error) {
+	return StartWith(Options{CRDDirs: extraCRDDirs})
+}
+
+// StartWith launches the API server as the options say.
+func StartWith(o Options) (*Env, error) {
 	a, err := assets()
 	if err != nil {
 		return nil, err
 	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: a,
-		CRDDirectoryPaths:     append([]string{filepath.Join(RepoRoot(), "config", "crd", "bases")}, extraCRDDirs...),
+		CRDDirectoryPaths:     append([]string{filepath.Join(RepoRoot(), "config", "crd", "bases")}, o.CRDDirs...),
 		ErrorIfCRDPathMissing: true,
+	}
+	if len(o.AdmissionPlugins) > 0 {
+		env.ControlPlane.GetAPIServer().Configure().Set("enable-admission-plugins", strings.Join(o.AdmissionPlugins, ","))
 	}
 	cfg, err := env.Start()
 	if err != nil {
