@@ -4,4 +4,4 @@
 # the labels (-> the chart's label helper) change; see hack/chartrbac.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-go run ./hack/chartrbac -rbac config/rbac -namespace tenantwire-system -out charts/tenantwire/templates/rbac
+go run ./hack/chartrbac -base config/rbac -namespace tenantwire-system -out charts/tenantwire/templates/rbac
