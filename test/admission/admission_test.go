@@ -98,9 +98,16 @@ func TestTenantNamespaceAdmission(t *testing.T) {
 	})
 }
 
-// installPolicies creates config/admission and waits until the API server enforces every policy.
+// policiesInstalled is set once installPolicies has seen every policy enforced.
+var policiesInstalled bool
+
+// installPolicies creates config/admission, unless an earlier test did, and waits until the API
+// server enforces every policy.
 func installPolicies(t *testing.T, ctx context.Context) {
 	t.Helper()
+	if policiesInstalled {
+		return
+	}
 	objs, err := policies()
 	if err != nil {
 		t.Fatal(err)
@@ -135,6 +142,7 @@ func installPolicies(t *testing.T, ctx context.Context) {
 			return nil
 		})
 	}
+	policiesInstalled = true
 }
 
 type notEnforced struct {
