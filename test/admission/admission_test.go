@@ -388,6 +388,11 @@ func allowed() map[string]attempt {
 		}},
 		"service account controller creates the default ServiceAccount": create(serviceAccountController,
 			&corev1.ServiceAccount{ObjectMeta: meta("default")}),
+		"kubelet requests a token for a sync ServiceAccount": {as: node, do: func(ctx context.Context, id identity, _ string) error {
+			_, err := id.cs.CoreV1().ServiceAccounts(tenantNS).CreateToken(ctx, syncSA, &authenticationv1.TokenRequest{
+				Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](600)}}, metav1.CreateOptions{})
+			return err
+		}},
 		"tenant labels a sync pod": {as: mallory, do: func(ctx context.Context, id identity, _ string) error {
 			return annotate(ctx, id.c, &corev1.Pod{}, syncPod, "example.com/checked")
 		}},

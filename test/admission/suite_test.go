@@ -45,6 +45,8 @@ const (
 	deploymentController = "system:serviceaccount:kube-system:deployment-controller"
 	// serviceAccountController creates the default ServiceAccount of every namespace.
 	serviceAccountController = "system:serviceaccount:kube-system:service-account-controller"
+	// node is a kubelet, which requests tokens for the pods bound to it.
+	node = "system:node:node-1"
 
 	// Objects of the tenant namespace as the operator would have created them.
 	credentialSecret = "cerbo-to-quickbooks-source"
@@ -95,9 +97,12 @@ func setup(ctx context.Context) error {
 	if admin, err = client.New(env.Config, client.Options{Scheme: twscheme.New()}); err != nil {
 		return err
 	}
-	for _, user := range []string{mallory, operatorUser, replicaSetController, jobController, deploymentController, serviceAccountController} {
+	for _, user := range []string{mallory, operatorUser, replicaSetController, jobController, deploymentController, serviceAccountController, node} {
 		cfg := rest.CopyConfig(env.Config)
 		cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
+		if user == node {
+			cfg.Impersonate.Groups = []string{"system:nodes", "system:authenticated"}
+		}
 		c, err := client.New(cfg, client.Options{Scheme: twscheme.New()})
 		if err != nil {
 			return err
@@ -122,6 +127,10 @@ func setup(ctx context.Context) error {
 		syncWorkload(),
 		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: syncPod, Namespace: tenantNS}, Spec: stealingPodSpec()},
 	}
+	// envtest authorizes with RBAC alone; the node authorizer would grant kubelets this.
+	objs = append(objs, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "nodes"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:node"},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: "system:nodes"}}})
 	rbac, err := operatorRBAC()
 	if err != nil {
 		return err
