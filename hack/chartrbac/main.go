@@ -1,10 +1,14 @@
-// Command chartrbac writes the Helm chart's RBAC templates from the kustomize RBAC in config/rbac, so
-// that the chart and `kustomize build config/default` grant exactly the same permissions. It keeps
-// kinds, names, rules, role references and subjects as they are, and changes only what differs
-// between the two installs: the namespace becomes the release namespace and the labels come from
-// the chart's label helper. hack/sync-chart-rbac.sh runs it from `make manifests`.
+// Command chartrbac writes the Helm chart's RBAC and admission policy templates from the kustomize
+// bases config/rbac and config/admission, so that the chart and `kustomize build config/default`
+// grant and enforce exactly the same. It keeps kinds, names, rules, role references, subjects and
+// policies as they are, and changes only what differs between the two installs: the namespace
+// becomes the release namespace and the labels come from the chart's label helper. In admission
+// policies the install namespace also appears inside CEL expressions (the operator's ServiceAccount
+// user name), and every occurrence becomes the release namespace. hack/sync-chart-rbac.sh runs it
+// from `make manifests`.
 //
-//	go run ./hack/chartrbac -rbac config/rbac -namespace tenantwire-system -out charts/tenantwire/templates/rbac
+//	go run ./hack/chartrbac -base config/rbac -namespace tenantwire-system -out charts/tenantwire/templates/rbac
+//	go run ./hack/chartrbac -base config/admission -kinds admission -if admission.enabled -namespace tenantwire-system -out charts/tenantwire/templates/admission
 package main
 
 import (
@@ -23,13 +27,20 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// The kinds config/rbac may hold. Anything else belongs in another kustomize base and chart template.
-var rbacKinds = map[string]bool{
-	"ServiceAccount":     true,
-	"Role":               true,
-	"RoleBinding":        true,
-	"ClusterRole":        true,
-	"ClusterRoleBinding": true,
+// The kinds a base may hold, by -kinds. Anything else belongs in another kustomize base and chart
+// template.
+var kindSets = map[string]map[string]bool{
+	"rbac": {
+		"ServiceAccount":     true,
+		"Role":               true,
+		"RoleBinding":        true,
+		"ClusterRole":        true,
+		"ClusterRoleBinding": true,
+	},
+	"admission": {
+		"ValidatingAdmissionPolicy":        true,
+		"ValidatingAdmissionPolicyBinding": true,
+	},
 }
 
 // Labels the chart's "tenantwire.labels" helper sets; a source label with one of these keys would
@@ -46,29 +57,47 @@ var helperLabels = map[string]bool{
 const releaseNamespace = "RELEASE-NAMESPACE-PLACEHOLDER"
 
 func main() {
-	rbacDir := flag.String("rbac", "config/rbac", "kustomize RBAC base (its kustomization.yaml lists the files)")
-	namespace := flag.String("namespace", "tenantwire-system", "the namespace the kustomize RBAC uses, replaced by the release namespace")
+	base := flag.String("base", "config/rbac", "kustomize base (its kustomization.yaml lists the files)")
+	kinds := flag.String("kinds", "rbac", "what the base holds: rbac or admission")
+	namespace := flag.String("namespace", "tenantwire-system", "the namespace the kustomize base uses, replaced by the release namespace")
 	outDir := flag.String("out", "charts/tenantwire/templates/rbac", "chart template directory to write (its *.yaml files are replaced)")
+	cond := flag.String("if", "", "a boolean value (e.g. admission.enabled) that renders the templates only when true; empty renders them always")
 	flag.Parse()
-	if err := run(*rbacDir, *namespace, *outDir); err != nil {
+	g := generator{kinds: kindSets[*kinds], admission: *kinds == "admission", namespace: *namespace, cond: *cond}
+	if g.kinds == nil {
+		fmt.Fprintf(os.Stderr, "chartrbac: -kinds %q: want rbac or admission\n", *kinds)
+		os.Exit(2)
+	}
+	if err := g.run(*base, *outDir); err != nil {
 		fmt.Fprintln(os.Stderr, "chartrbac:", err)
 		os.Exit(1)
 	}
 }
 
-func run(rbacDir, namespace, outDir string) error {
-	files, err := kustomizeResources(rbacDir)
+// generator turns one kustomize base into chart templates.
+type generator struct {
+	kinds map[string]bool
+	// admission: the install namespace is replaced in every string of the body, CEL included;
+	// otherwise only in RBAC subjects.
+	admission bool
+	namespace string
+	// cond is the value that switches the templates on; empty: always rendered.
+	cond string
+}
+
+func (g generator) run(base, outDir string) error {
+	files, err := kustomizeResources(base)
 	if err != nil {
 		return err
 	}
 	out := map[string][]byte{}
 	for _, f := range files {
-		src := filepath.ToSlash(filepath.Join(rbacDir, f))
-		data, err := os.ReadFile(filepath.Join(rbacDir, f))
+		src := filepath.ToSlash(filepath.Join(base, f))
+		data, err := os.ReadFile(filepath.Join(base, f))
 		if err != nil {
 			return err
 		}
-		tmpl, err := templateFor(src, data, namespace)
+		tmpl, err := g.templateFor(src, data)
 		if err != nil {
 			return fmt.Errorf("%s: %w", src, err)
 		}
@@ -118,9 +147,12 @@ func kustomizeResources(dir string) ([]string, error) {
 }
 
 // templateFor turns one multi-document source file into a chart template.
-func templateFor(src string, data []byte, namespace string) ([]byte, error) {
+func (g generator) templateFor(src string, data []byte) ([]byte, error) {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "{{- /* Code generated by hack/sync-chart-rbac.sh from %s. DO NOT EDIT. */}}\n", src)
+	if g.cond != "" {
+		fmt.Fprintf(&b, "{{- if .Values.%s }}\n", g.cond)
+	}
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	n := 0
 	for {
@@ -142,12 +174,15 @@ func templateFor(src string, data []byte, namespace string) ([]byte, error) {
 			b.WriteString("---\n")
 		}
 		n++
-		if err := writeObject(&b, leadingComments(doc), obj, namespace); err != nil {
+		if err := g.writeObject(&b, leadingComments(doc), obj); err != nil {
 			return nil, err
 		}
 	}
 	if n == 0 {
 		return nil, errors.New("no objects")
+	}
+	if g.cond != "" {
+		b.WriteString("{{- end }}\n")
 	}
 	return b.Bytes(), nil
 }
@@ -168,11 +203,12 @@ func leadingComments(doc []byte) []string {
 	return comments
 }
 
-func writeObject(b *bytes.Buffer, comments []string, obj map[string]any, namespace string) error {
+func (g generator) writeObject(b *bytes.Buffer, comments []string, obj map[string]any) error {
+	namespace := g.namespace
 	kind, _ := obj["kind"].(string)
 	apiVersion, _ := obj["apiVersion"].(string)
-	if !rbacKinds[kind] {
-		return fmt.Errorf("kind %q is not an RBAC kind", kind)
+	if !g.kinds[kind] {
+		return fmt.Errorf("kind %q is not one this base may hold", kind)
 	}
 	meta, _ := obj["metadata"].(map[string]any)
 	name, _ := meta["name"].(string)
@@ -215,7 +251,9 @@ func writeObject(b *bytes.Buffer, comments []string, obj map[string]any, namespa
 			body[k] = v
 		}
 	}
-	if err := placeSubjectNamespaces(body, namespace); err != nil {
+	if g.admission {
+		body = placeNamespaceInStrings(body, namespace).(map[string]any)
+	} else if err := placeSubjectNamespaces(body, namespace); err != nil {
 		return fmt.Errorf("%s %s: %w", kind, name, err)
 	}
 	bodyYAML, err := yaml.Marshal(body)
@@ -258,4 +296,22 @@ func placeSubjectNamespaces(body map[string]any, namespace string) error {
 		subject["namespace"] = releaseNamespace
 	}
 	return nil
+}
+
+// placeNamespaceInStrings points every mention of the install namespace in an admission policy
+// (the operator's user name and namespace in CEL expressions and messages) at the release namespace.
+func placeNamespaceInStrings(v any, namespace string) any {
+	switch v := v.(type) {
+	case string:
+		return strings.ReplaceAll(v, namespace, releaseNamespace)
+	case map[string]any:
+		for k, e := range v {
+			v[k] = placeNamespaceInStrings(e, namespace)
+		}
+	case []any:
+		for i, e := range v {
+			v[i] = placeNamespaceInStrings(e, namespace)
+		}
+	}
+	return v
 }

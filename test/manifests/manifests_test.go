@@ -195,8 +195,8 @@ func TestChartOptionalObjects(t *testing.T) {
 		wantPresent []string // kind/name
 		wantAbsent  []string
 	}{
-		"defaults: one replica, no PodDisruptionBudget, no ServiceMonitor, NetworkPolicy on": {
-			wantPresent: []string{"NetworkPolicy/tenantwire-manager", "Deployment/tenantwire-manager", "Service/tenantwire-metrics"},
+		"defaults: one replica, no PodDisruptionBudget, no ServiceMonitor, NetworkPolicy and admission policies on": {
+			wantPresent: append([]string{"NetworkPolicy/tenantwire-manager", "Deployment/tenantwire-manager", "Service/tenantwire-metrics"}, admissionObjects...),
 			wantAbsent:  []string{"PodDisruptionBudget/tenantwire-manager", "ServiceMonitor/tenantwire-manager"},
 		},
 		"options: two replicas with a PodDisruptionBudget, ServiceMonitor": {
@@ -206,6 +206,11 @@ func TestChartOptionalObjects(t *testing.T) {
 		"NetworkPolicy off": {
 			extra:      []string{"--set", "networkPolicy.enabled=false"},
 			wantAbsent: []string{"NetworkPolicy/tenantwire-manager"},
+		},
+		"admission policies off": {
+			extra:       []string{"--set", "admission.enabled=false"},
+			wantPresent: []string{"Deployment/tenantwire-manager"},
+			wantAbsent:  admissionObjects,
 		},
 	}
 	for name, tc := range tests {
@@ -311,7 +316,8 @@ func TestChartUsesReleaseNamespace(t *testing.T) {
 
 func isClusterScoped(kind string) bool {
 	switch kind {
-	case "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Namespace":
+	case "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Namespace",
+		"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding":
 		return true
 	}
 	return false
