@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/tenantwire/tenantwire/controllers/keypolicy"
 	"github.com/tenantwire/tenantwire/controllers/tenant"
 	"github.com/tenantwire/tenantwire/internal/childcache"
+	"github.com/tenantwire/tenantwire/internal/hostpolicy"
 	"github.com/tenantwire/tenantwire/internal/metrics"
 	twscheme "github.com/tenantwire/tenantwire/internal/scheme"
 	"github.com/tenantwire/tenantwire/internal/status"
@@ -39,6 +41,8 @@ type Options struct {
 	KeyPolicyConcurrency   int
 	SyncImage              string
 	AllowedImagePrefixes   []string
+	// Hosts is the platform's allowlist of vendor hosts, PostgreSQL hosts and egress networks.
+	Hosts hostpolicy.Config
 	QPS                    float64
 	Burst                  int
 	DNSNamespace           string
@@ -62,6 +66,15 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.KeyPolicyConcurrency, "keypolicy-concurrency", 4, "Tenant keyrings reconciled in parallel.")
 	fs.StringVar(&o.SyncImage, "sync-image", "tenantwire:dev", "Image of the sync workloads (the operator's own image) unless an Integration names one.")
 	fs.Var(&prefixList{&o.AllowedImagePrefixes}, "allowed-sync-image-prefixes", "Comma-separated image prefixes an Integration's spec.image may use besides --sync-image (default: none).")
+	fs.Var(&hostsFlag{&o.Hosts.Hosts}, "allowed-hosts",
+		"Hosts one system's URLs and token endpoints may use, as <system>=<pattern>[,<pattern>...]; repeatable; replaces that system's defaults (the vendor's documented API and token hosts; webhook: none). "+
+			"A pattern is a host name, or *.<domain> for any host below that domain, with an optional :port (default 443).")
+	fs.Var(&prefixList{&o.Hosts.PostgresHosts}, "allowed-postgres-hosts",
+		"Comma-separated host patterns a PostgreSQL mapping store's DSN may name, with an optional :port (default 5432); default: none.")
+	fs.Var(&prefixList{&o.Hosts.AllowedEgress}, "allowed-egress-cidrs",
+		"Comma-separated CIDRs an Integration's egress may lie within although they overlap link-local, metadata or cluster addresses (default: none).")
+	fs.Var(&prefixList{&o.Hosts.ClusterCIDRs}, "cluster-cidrs",
+		"Comma-separated pod and service CIDRs of this cluster, which no Integration's egress may open (default: none; the operator cannot discover them portably).")
 	fs.Float64Var(&o.QPS, "kube-api-qps", 50, "Sustained queries per second to the API server.")
 	fs.IntVar(&o.Burst, "kube-api-burst", 100, "Burst of queries to the API server.")
 	fs.StringVar(&o.DNSNamespace, "dns-namespace", tenant.DefaultDNSTarget.Namespace, "Namespace of the cluster DNS that tenant pods may query.")
@@ -97,6 +110,10 @@ func New(o Options) (ctrl.Manager, error) {
 	}
 	restCfg.QPS, restCfg.Burst = float32(o.QPS), o.Burst
 	dns, err := o.ParseDNSTarget()
+	if err != nil {
+		return nil, err
+	}
+	hosts, err := hostpolicy.New(o.Hosts)
 	if err != nil {
 		return nil, err
 	}
@@ -165,6 +182,7 @@ func New(o Options) (ctrl.Manager, error) {
 		Clock:                clock.RealClock{},
 		SyncImage:            o.SyncImage,
 		AllowedImagePrefixes: o.AllowedImagePrefixes,
+		HostPolicy:           &hosts,
 		StatusCoalescer:      status.NewCoalescer(clock.RealClock{}, o.StatusTiming),
 		Children:             children,
 	}
@@ -213,5 +231,42 @@ func (p *prefixList) Set(v string) error {
 			*p.values = append(*p.values, s)
 		}
 	}
+	return nil
+}
+
+// hostsFlag reads repeated <system>=<pattern>[,<pattern>...] values; naming a system replaces its
+// defaults, and "<system>=" leaves it none. Patterns are checked by hostpolicy.New at start-up.
+type hostsFlag struct{ hosts *map[string][]string }
+
+func (h *hostsFlag) String() string {
+	if h.hosts == nil {
+		return ""
+	}
+	var parts []string
+	for system, patterns := range *h.hosts {
+		parts = append(parts, system+"="+strings.Join(patterns, ","))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, " ")
+}
+
+func (h *hostsFlag) Set(v string) error {
+	system, patterns, ok := strings.Cut(v, "=")
+	if system = strings.TrimSpace(system); !ok || system == "" {
+		return fmt.Errorf("%q is not <system>=<pattern>[,<pattern>...]", v)
+	}
+	if *h.hosts == nil {
+		*h.hosts = map[string][]string{}
+	}
+	list := (*h.hosts)[system]
+	if list == nil {
+		list = []string{}
+	}
+	for _, p := range strings.Split(patterns, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			list = append(list, p)
+		}
+	}
+	(*h.hosts)[system] = list
 	return nil
 }
