@@ -41,8 +41,6 @@ type Options struct {
 	KeyPolicyConcurrency   int
 	SyncImage              string
 	AllowedImagePrefixes   []string
-	// Hosts is the platform's allowlist of vendor hosts, PostgreSQL hosts and egress networks.
-	Hosts hostpolicy.Config
 	QPS                    float64
 	Burst                  int
 	DNSNamespace           string
@@ -52,6 +50,8 @@ type Options struct {
 	PprofAddr              string
 	StatusTiming           status.Timing
 	Zap                    zap.Options
+	// Hosts is the platform's allowlist of vendor hosts, PostgreSQL hosts and egress networks.
+	Hosts hostpolicy.Config
 }
 
 // BindFlags registers the manager flags on fs.
