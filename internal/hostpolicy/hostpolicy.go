@@ -192,6 +192,10 @@ func (l List) Strings() []string {
 // only when a pattern names exactly that address.
 func (l List) Allows(host string, port, defaultPort int) bool {
 	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	if _, err := netip.ParseAddr(host); err != nil && checkHostname(host) != nil {
+		// Empty labels and characters no DNS name has would otherwise slip past a suffix match.
+		return false
+	}
 	return slices.ContainsFunc(l, func(p Pattern) bool { return p.matches(host, port, defaultPort) })
 }
 

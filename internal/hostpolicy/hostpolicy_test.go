@@ -200,3 +200,25 @@ func TestEgressCap(t *testing.T) {
 		})
 	}
 }
+
+// FuzzWildcardStaysBelowItsDomain: whatever the host, "*.intuit.com" allows it only when it is one
+// or more whole labels below intuit.com, and an exact pattern only the host itself.
+func FuzzWildcardStaysBelowItsDomain(f *testing.F) {
+	for _, h := range []string{"a.intuit.com", "evilintuit.com", "intuit.com", "quickbooks.api.intuit.com.evil.io", ".intuit.com", "A.INTUIT.COM."} {
+		f.Add(h)
+	}
+	l, err := ParseList([]string{"*.intuit.com", "quickbooks.api.intuit.com"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		if !l.Allows(host, HTTPSPort, HTTPSPort) {
+			return
+		}
+		h := strings.TrimSuffix(strings.ToLower(host), ".")
+		below := strings.TrimSuffix(h, ".intuit.com")
+		if below == h || below == "" || strings.HasSuffix(below, ".") {
+			t.Fatalf("%q allowed, but it is not one or more labels below intuit.com", host)
+		}
+	})
+}
