@@ -18,7 +18,8 @@ type Policy struct {
 	// Postgres are the hosts a mapping store's DSN may name; none by default.
 	Postgres List
 	// AllowedEgress are networks an Integration's egress may lie within even though they overlap
-	// the cap (CappedNetworks and ClusterCIDRs).
+	// the cap (CappedNetworks and ClusterCIDRs). The CRD refuses /0 and link-local rules before
+	// this is asked.
 	AllowedEgress []netip.Prefix
 	// ClusterCIDRs are the cluster's own pod and service ranges, which no Integration may open
 	// unless AllowedEgress covers the rule.

@@ -72,7 +72,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.Var(&prefixList{&o.Hosts.PostgresHosts}, "allowed-postgres-hosts",
 		"Comma-separated host patterns a PostgreSQL mapping store's DSN may name, with an optional :port (default 5432); default: none.")
 	fs.Var(&prefixList{&o.Hosts.AllowedEgress}, "allowed-egress-cidrs",
-		"Comma-separated CIDRs an Integration's egress may lie within although they overlap link-local, metadata or cluster addresses (default: none).")
+		"Comma-separated CIDRs an Integration's egress may lie within although they overlap metadata or cluster addresses (default: none; 0.0.0.0/0, ::/0 and link-local are refused at apply time regardless).")
 	fs.Var(&prefixList{&o.Hosts.ClusterCIDRs}, "cluster-cidrs",
 		"Comma-separated pod and service CIDRs of this cluster, which no Integration's egress may open (default: none; the operator cannot discover them portably).")
 	fs.Float64Var(&o.QPS, "kube-api-qps", 50, "Sustained queries per second to the API server.")
