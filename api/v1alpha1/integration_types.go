@@ -34,6 +34,13 @@ const (
 	ReasonTenantOffboarding        = "TenantOffboarding"
 	ReasonStopped                  = "Stopped"
 	ReasonImageNotAllowed          = "ImageNotAllowed"
+	// ReasonHostNotAllowed: a source or destination URL, or the PostgreSQL DSN, names a host
+	// outside the platform's allowlist for that system (the operator's --allowed-hosts and
+	// --allowed-postgres-hosts).
+	ReasonHostNotAllowed = "HostNotAllowed"
+	// ReasonEgressNotAllowed: an egress CIDR opens every address, a link-local or metadata address
+	// or the cluster's own ranges, and the platform did not allow it (--allowed-egress-cidrs).
+	ReasonEgressNotAllowed = "EgressNotAllowed"
 )
 
 // System is a kind of system an Integration talks to.
@@ -88,10 +95,14 @@ type Endpoint struct {
 	// +required
 	System System `json:"system"`
 	// URL is the system's HTTPS base URL. Plain HTTP is refused: every hop carries TLS 1.2 or higher.
+	// Its host must be one the platform allows for the system (by default the vendor's documented
+	// API hosts; see the operator's --allowed-hosts), on port 443 unless the platform names another,
+	// and never an IP address.
 	// +required
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="self.startsWith('https://')",message="url must use https:// (plain http is not allowed)"
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getHostname() != ''",message="url must be an absolute https URL with a host"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^https://([[]|[0-9]+([.][0-9]+){3}([:/?#]|$))')",message="url must name the vendor's host, not an IP address"
 	URL string `json:"url"`
 	// Credentials of this system in the tenant's key vault.
 	// +required
@@ -115,10 +126,16 @@ type Schedule struct {
 
 // EgressRule allows the sync pods to reach one network.
 type EgressRule struct {
-	// CIDR the pods may reach, for example 203.0.113.0/24 or 2001:db8::/64.
+	// CIDR the pods may reach, for example 203.0.113.0/24 or 2001:db8::/64. Every address
+	// (0.0.0.0/0, ::/0) and link-local addresses, where cloud metadata services answer, are refused
+	// here; the operator also refuses other metadata addresses and the cluster's own ranges unless
+	// the platform allows them (--allowed-egress-cidrs).
 	// +required
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="isCIDR(self)",message="cidr must be a valid IPv4 or IPv6 CIDR, for example 203.0.113.0/24"
+	// +kubebuilder:validation:XValidation:rule="!isCIDR(self) || cidr(self).prefixLength() != 0",message="cidr must not open every address (0.0.0.0/0, ::/0): name the vendor's networks"
+	// +kubebuilder:validation:XValidation:rule="!isCIDR(self) || !(cidr('169.254.0.0/16').containsCIDR(self) || cidr(self).containsCIDR('169.254.0.0/16'))",message="cidr must not overlap 169.254.0.0/16, the link-local range where cloud metadata services answer"
+	// +kubebuilder:validation:XValidation:rule="!isCIDR(self) || !(cidr('fe80::/10').containsCIDR(self) || cidr(self).containsCIDR('fe80::/10'))",message="cidr must not overlap fe80::/10, the IPv6 link-local range"
 	CIDR string `json:"cidr"`
 	// Ports on that network. Default: 443.
 	// +optional

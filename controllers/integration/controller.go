@@ -40,6 +40,7 @@ import (
 	"github.com/tenantwire/tenantwire/internal/apply"
 	"github.com/tenantwire/tenantwire/internal/childcache"
 	"github.com/tenantwire/tenantwire/internal/conditions"
+	"github.com/tenantwire/tenantwire/internal/hostpolicy"
 	"github.com/tenantwire/tenantwire/internal/imagepolicy"
 	"github.com/tenantwire/tenantwire/internal/keyring"
 	"github.com/tenantwire/tenantwire/internal/labels"
@@ -69,6 +70,9 @@ type Reconciler struct {
 	// from: tenant admins edit Integrations, and an arbitrary image would run with the tenant's
 	// credentials.
 	AllowedImages imagepolicy.AllowList
+	// HostPolicy is the platform's allowlist of vendor hosts, PostgreSQL hosts and egress
+	// networks; nil is hostpolicy.Default (the vendors' documented hosts, nothing else).
+	HostPolicy *hostpolicy.Policy
 	// StatusCoalescer defers status writes that only report further progress; nil writes every
 	// change at once.
 	StatusCoalescer *status.Coalescer
@@ -256,6 +260,9 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 	if blocked == nil {
 		blocked = r.validateImage(in)
 	}
+	if blocked == nil {
+		blocked = r.validateHosts(in)
+	}
 	result := ctrl.Result{}
 	if blocked == nil {
 		watching, err := r.ensureExternalSecretWatch()
@@ -290,7 +297,7 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 	}
 	obs.keyringPending = keyringPending
 	suspended := tenant.EffectiveState() == twv1.TenantSuspended
-	ip := inputs{tenant: tenant, syncImage: r.SyncImage, keyringVersion: keyringVersion, tenantSuspended: suspended}
+	ip := inputs{tenant: tenant, syncImage: r.SyncImage, keyringVersion: keyringVersion, tenantSuspended: suspended, hosts: r.hostPolicy()}
 	obs.tenantSuspended = suspended
 	cm, err := desiredConfigMap(in, ip)
 	if err != nil {

@@ -355,6 +355,34 @@ func TestIntegrationValidation(t *testing.T) {
 			mut:     func(in *twv1.Integration) { in.Spec.Egress[0].CIDR = "10.0.0.0/33" },
 			wantMsg: "cidr must be a valid IPv4 or IPv6 CIDR",
 		},
+		"egress to every address": {
+			mut:     func(in *twv1.Integration) { in.Spec.Egress[0].CIDR = "0.0.0.0/0" },
+			wantMsg: "cidr must not open every address (0.0.0.0/0, ::/0)",
+		},
+		"egress to every IPv6 address": {
+			mut:     func(in *twv1.Integration) { in.Spec.Egress[0].CIDR = "::/0" },
+			wantMsg: "cidr must not open every address (0.0.0.0/0, ::/0)",
+		},
+		"egress to the metadata address": {
+			mut:     func(in *twv1.Integration) { in.Spec.Egress[0].CIDR = "169.254.169.254/32" },
+			wantMsg: "cidr must not overlap 169.254.0.0/16",
+		},
+		"egress over the link-local range": {
+			mut:     func(in *twv1.Integration) { in.Spec.Egress[0].CIDR = "169.0.0.0/8" },
+			wantMsg: "cidr must not overlap 169.254.0.0/16",
+		},
+		"egress to IPv6 link-local": {
+			mut:     func(in *twv1.Integration) { in.Spec.Egress[0].CIDR = "fe80::1/128" },
+			wantMsg: "cidr must not overlap fe80::/10",
+		},
+		"IP literal source": {
+			mut:     func(in *twv1.Integration) { in.Spec.Source.URL = "https://203.0.113.9/api/v1" },
+			wantMsg: "url must name the vendor's host, not an IP address",
+		},
+		"IPv6 literal destination": {
+			mut:     func(in *twv1.Integration) { in.Spec.Destination.URL = "https://[2001:db8::1]:443" },
+			wantMsg: "url must name the vendor's host, not an IP address",
+		},
 		"port out of range": {
 			mut:     func(in *twv1.Integration) { in.Spec.Egress[0].Ports = []int32{70000} },
 			wantMsg: "should be less than or equal to 65535",

@@ -20,6 +20,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
+	"github.com/tenantwire/tenantwire/internal/hostpolicy"
 	"github.com/tenantwire/tenantwire/internal/keyring"
 	"github.com/tenantwire/tenantwire/internal/labels"
 	"github.com/tenantwire/tenantwire/internal/syncconfig"
@@ -125,6 +126,9 @@ type inputs struct {
 	// keyringVersion is the active version of the tenant's keyring when this Integration is one of
 	// its consumers, empty otherwise (no keyring is mounted then).
 	keyringVersion string
+	// hosts is the platform's allowlist, rendered into sync.yaml for the runtime to enforce; the
+	// zero value renders none, and the runtime then dials nothing.
+	hosts hostpolicy.Policy
 }
 
 func ownerRef(in *twv1.Integration) []metav1.OwnerReference {
@@ -236,7 +240,8 @@ func desiredConfigMap(in *twv1.Integration, ip inputs) (*corev1.ConfigMap, error
 	}
 	endpoint := func(s side) syncconfig.Endpoint {
 		ep := endpointOf(in, s)
-		return syncconfig.Endpoint{System: string(ep.System), URL: ep.URL, CredentialsDir: path.Join(syncconfig.CredentialsDir, string(s))}
+		return syncconfig.Endpoint{System: string(ep.System), URL: ep.URL, CredentialsDir: path.Join(syncconfig.CredentialsDir, string(s)),
+			AllowedHosts: allowedHosts(ip.hosts, in, s)}
 	}
 	body, err := syncconfig.Marshal(syncconfig.Config{
 		Tenant:      ip.tenant.Name,
@@ -247,7 +252,7 @@ func desiredConfigMap(in *twv1.Integration, ip inputs) (*corev1.ConfigMap, error
 		TLS:         syncconfig.TLS{MinVersion: syncconfig.MinTLSVersion},
 		KeyringFile: keyringFile(ip),
 		StateDir:    syncconfig.StateDir,
-		Store:       storeConfig(in),
+		Store:       storeConfig(in, ip.hosts),
 		HealthAddr:  ":8081",
 		MetricsAddr: ":9090",
 		WebhookAddr: webhookAddr(in),
@@ -269,12 +274,13 @@ func webhookAddr(in *twv1.Integration) string {
 	return fmt.Sprintf(":%d", WebhookPort)
 }
 
-func storeConfig(in *twv1.Integration) syncconfig.Store {
+func storeConfig(in *twv1.Integration, hosts hostpolicy.Policy) syncconfig.Store {
 	pg := postgresStore(in)
 	if pg == nil {
 		return syncconfig.Store{}
 	}
-	return syncconfig.Store{DSN: pg.DSN, PasswordFile: path.Join(syncconfig.CredentialsDir, string(storeSide), storePasswordFile)}
+	return syncconfig.Store{DSN: pg.DSN, PasswordFile: path.Join(syncconfig.CredentialsDir, string(storeSide), storePasswordFile),
+		AllowedHosts: hosts.Postgres.Strings()}
 }
 
 func keyringFile(ip inputs) string {

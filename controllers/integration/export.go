@@ -8,9 +8,10 @@ import (
 
 // DesiredObjects is every object the controller converges an Integration to once its credentials
 // are synced (credentialsHash and keyringVersion as the pod template would carry them). The scale
-// benchmark creates the same objects with a plain client to measure the floor.
+// benchmark creates the same objects with a plain client to measure the floor; the sync
+// configuration carries the default host allowlist, as a manager without host flags renders it.
 func DesiredObjects(in *twv1.Integration, t *twv1.Tenant, syncImage, credentialsHash, keyringVersion string) ([]client.Object, error) {
-	ip := inputs{tenant: t, syncImage: syncImage, credentialsHash: credentialsHash, keyringVersion: keyringVersion}
+	ip := inputs{tenant: t, syncImage: syncImage, credentialsHash: credentialsHash, keyringVersion: keyringVersion, hosts: defaultHostPolicy}
 	cm, err := desiredConfigMap(in, ip)
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 
 	"github.com/tenantwire/tenantwire/controllers/tenant"
+	"github.com/tenantwire/tenantwire/internal/hostpolicy"
 	"github.com/tenantwire/tenantwire/internal/status"
 	"github.com/tenantwire/tenantwire/internal/testenv"
 )
@@ -32,8 +33,13 @@ func TestMain(m *testing.M) {
 			return err
 		}
 		writes = testenv.NewWriteCounter(mgr.GetClient())
+		// The vendors' documented hosts, and the mapping store of withPostgres.
+		hosts, err := hostpolicy.New(hostpolicy.Config{PostgresHosts: []string{"db.acme.internal"}})
+		if err != nil {
+			return err
+		}
 		reconciler = &Reconciler{Client: writes, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), RESTMapper: mgr.GetRESTMapper(),
-			Recorder: mgr.GetEventRecorderFor("tenantwire-" + ControllerName), Clock: clock.RealClock{}, SyncImage: "tenantwire:test",
+			Recorder: mgr.GetEventRecorderFor("tenantwire-" + ControllerName), Clock: clock.RealClock{}, SyncImage: "tenantwire:test", HostPolicy: &hosts,
 			StatusCoalescer: status.NewCoalescer(clock.RealClock{}, status.DefaultTiming), Children: mgr.Children}
 		return reconciler.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 2})
 	}))

@@ -101,8 +101,8 @@ func createConsumer(t *testing.T, ns, name string, lbls map[string]string) *twv1
 	t.Helper()
 	in := &twv1.Integration{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: lbls},
 		Spec: twv1.IntegrationSpec{
-			Source:      twv1.Endpoint{System: twv1.SystemCerbo, URL: "https://cerbo.example", Credentials: twv1.Credentials{RemoteKey: "c"}},
-			Destination: twv1.Endpoint{System: twv1.SystemZoho, URL: "https://zoho.example", Credentials: twv1.Credentials{RemoteKey: "z"}},
+			Source:      twv1.Endpoint{System: twv1.SystemCerbo, URL: "https://rewrap.md-hq.com/api/v1", Credentials: twv1.Credentials{RemoteKey: "c"}},
+			Destination: twv1.Endpoint{System: twv1.SystemZoho, URL: "https://www.zohoapis.com", Credentials: twv1.Credentials{RemoteKey: "z"}},
 			Egress:      []twv1.EgressRule{{CIDR: "203.0.113.0/24"}},
 		}}
 	if err := k8s.Create(ctx, in); err != nil {

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/tenantwire/tenantwire/internal/hostpolicy"
 )
 
 // tlsVersions are the accepted MinTLSVersion values; lower versions are not negotiable at all.
@@ -31,26 +33,37 @@ func newHTTPClient(o Options) (*http.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	var allowed hostpolicy.List
+	if o.AllowedHosts != nil {
+		if allowed, err = hostpolicy.ParseList(o.AllowedHosts); err != nil {
+			return nil, fmt.Errorf("connector: allowed hosts: %w", err)
+		}
+	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = &tls.Config{MinVersion: minVersion, RootCAs: o.RootCAs}
 	return &http.Client{
-		Transport: httpsOnly{next: transport},
+		Transport: httpsOnly{next: transport, allowed: allowed, restricted: o.AllowedHosts != nil},
 		Timeout:   o.Timeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 10 {
 				return errors.New("connector: stopped after 10 redirects")
 			}
-			return checkHTTPS(req.URL)
+			return httpsOnly{allowed: allowed, restricted: o.AllowedHosts != nil}.check(req.URL)
 		},
 	}, nil
 }
 
-// httpsOnly refuses any request that is not HTTPS before the inner transport dials, so not one
-// byte reaches a plain-HTTP server.
-type httpsOnly struct{ next http.RoundTripper }
+// httpsOnly refuses any request that is not HTTPS, or (when restricted) whose host is not
+// allowed, before the inner transport dials, so not one byte reaches a plain-HTTP server or a host
+// the platform did not list. Redirects and OAuth2 token refreshes go through it too.
+type httpsOnly struct {
+	next       http.RoundTripper
+	allowed    hostpolicy.List
+	restricted bool
+}
 
 func (t httpsOnly) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := checkHTTPS(req.URL); err != nil {
+	if err := t.check(req.URL); err != nil {
 		if req.Body != nil {
 			_ = req.Body.Close()
 		}
@@ -58,6 +71,36 @@ func (t httpsOnly) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return t.next.RoundTrip(req)
 }
+
+func (t httpsOnly) check(u *url.URL) error {
+	if err := checkHTTPS(u); err != nil {
+		return err
+	}
+	if t.restricted {
+		if err := t.allowed.CheckURL(u); err != nil {
+			return &hostRefusedError{err: err}
+		}
+	}
+	return nil
+}
+
+// checkAllowedHost refuses a URL the client's transport would refuse, before anything is built
+// on it.
+func checkAllowedHost(c *http.Client, u *url.URL) error {
+	if t, ok := c.Transport.(httpsOnly); ok {
+		return t.check(u)
+	}
+	return nil
+}
+
+// hostRefusedError is a URL outside the allowed hosts; retrying it can never succeed.
+type hostRefusedError struct{ err error }
+
+func (e *hostRefusedError) Error() string {
+	return fmt.Sprintf("connector: refused before connecting: %s (the platform allows this system's credentials only to its listed hosts)", e.err)
+}
+
+func (e *hostRefusedError) Unwrap() error { return e.err }
 
 // plainHTTPError is a refused non-HTTPS URL; retrying it can never succeed.
 type plainHTTPError struct{ url string }
@@ -108,8 +151,9 @@ func describeTransportError(err error) error {
 		err = urlErr.Err
 	}
 	var plain *plainHTTPError
+	var refused *hostRefusedError
 	switch {
-	case errors.As(err, &plain):
+	case errors.As(err, &plain), errors.As(err, &refused):
 		return errorWithoutPrefix(err)
 	case isTLSVersionError(err):
 		return fmt.Errorf("TLS version negotiation failed (the server offers no version this client accepts, TLS 1.2 or higher): %w", err)
@@ -136,7 +180,8 @@ func isTLSError(err error) bool {
 // isRefusal says the request was refused or cannot be secured: no retry can change that.
 func isRefusal(err error) bool {
 	var plain *plainHTTPError
-	return errors.As(err, &plain) || isTLSError(err)
+	var refused *hostRefusedError
+	return errors.As(err, &plain) || errors.As(err, &refused) || isTLSError(err)
 }
 
 func isCertificateError(err error) bool {

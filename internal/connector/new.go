@@ -30,6 +30,13 @@ func New(system, baseURL string, creds Credentials, opts Options) (Connector, er
 	if err != nil {
 		return nil, err
 	}
+	// A webhook is dialed only as a destination, and a webhook source's URL is no host the runtime
+	// may dial: its transport refuses any request to a host outside the list, which is empty then.
+	if system != SystemWebhook {
+		if err := checkAllowedHost(httpClient, base); err != nil {
+			return nil, fmt.Errorf("connector: %s: %w", system, errorWithoutPrefix(err))
+		}
+	}
 	return build(base, creds, httpClient, opts)
 }
 

@@ -62,8 +62,14 @@ func newOAuthAuth(system string, creds Credentials, ep oauthEndpoint, httpClient
 	if o.TokenURL != "" {
 		tokenURL = o.TokenURL
 	}
-	if _, err := parseBaseURL(system+" token URL", tokenURL); err != nil {
+	parsed, err := parseBaseURL(system+" token URL", tokenURL)
+	if err != nil {
 		return nil, err
+	}
+	// A token_url from the vault is tenant-reachable input too: refuse it here, with the field
+	// named, before the first refresh would send the client secret and refresh token to it.
+	if err := checkAllowedHost(httpClient, parsed); err != nil {
+		return nil, fmt.Errorf("connector: %s token URL: %w", system, errorWithoutPrefix(err))
 	}
 	a := &oauthAuth{
 		system: system,

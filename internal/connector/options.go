@@ -34,6 +34,11 @@ type Options struct {
 	// OnRetry, when set, is told of every retry and the wait before it, for metrics and tests.
 	OnRetry func(err error, wait time.Duration)
 
+	// AllowedHosts are the host patterns (hostpolicy.Pattern) every request, redirect and token
+	// refresh must match; any other host is refused before a connection is opened. Nil allows any
+	// HTTPS host: the sync runtime always sets it (from sync.yaml), tests of the adapters need not.
+	AllowedHosts []string
+
 	// TokenURL overrides the OAuth2 token endpoint of zoho, quickbooks and gohighlevel. It wins
 	// over a token_url credential file and exists for tests.
 	TokenURL string

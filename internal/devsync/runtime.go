@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,6 +99,18 @@ func (r *Runtime) prepare(ctx context.Context) error {
 	note("  source.url       %s -> %s", cfg.Source.URL, r.fakes.cerboURL())
 	note("  destination.url  %s -> %s", cfg.Destination.URL, r.fakes.quickBooksURL())
 	cfg.Source.URL, cfg.Destination.URL = r.fakes.cerboURL(), r.fakes.quickBooksURL()
+	// The runtime dials only the hosts sync.yaml allows, and the fakes are none of the vendors'.
+	for _, ep := range []struct {
+		name string
+		ep   *syncconfig.Endpoint
+	}{{"source", &cfg.Source}, {"destination", &cfg.Destination}} {
+		u, err := url.Parse(ep.ep.URL)
+		if err != nil {
+			return err
+		}
+		note("  %s.allowedHosts %v -> [%s]", ep.name, ep.ep.AllowedHosts, u.Host)
+		ep.ep.AllowedHosts = []string{u.Host}
+	}
 	// The destination's OAuth2 token endpoint is the vendor's unless a token_url credential names
 	// another one.
 	tokenURL := r.fakes.quickBooksURL() + fakesystem.TokenPath

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/tenantwire/tenantwire/controllers/keypolicy"
 	"github.com/tenantwire/tenantwire/controllers/tenant"
 	"github.com/tenantwire/tenantwire/internal/childcache"
+	"github.com/tenantwire/tenantwire/internal/hostpolicy"
 	"github.com/tenantwire/tenantwire/internal/imagepolicy"
 	"github.com/tenantwire/tenantwire/internal/metrics"
 	twscheme "github.com/tenantwire/tenantwire/internal/scheme"
@@ -49,6 +51,8 @@ type Options struct {
 	PprofAddr              string
 	StatusTiming           status.Timing
 	Zap                    zap.Options
+	// Hosts is the platform's allowlist of vendor hosts, PostgreSQL hosts and egress networks.
+	Hosts hostpolicy.Config
 }
 
 // BindFlags registers the manager flags on fs.
@@ -65,6 +69,15 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.Var(&allowListFlag{&o.AllowedImages}, "allowed-sync-image-prefixes", "Comma-separated image repositories an Integration's spec.image may use besides --sync-image (default: none). "+
 		"Each entry is a registry (registry.example.com, localhost:5000) or a registry and repository path (registry.example.com/tenantwire) without tag or digest; "+
 		"an image is allowed when its registry is the entry's and its repository is the entry's path or below it at a '/'. Docker Hub names are normalised (alpine is docker.io/library/alpine).")
+	fs.Var(&hostsFlag{&o.Hosts.Hosts}, "allowed-hosts",
+		"Hosts one system's URLs and token endpoints may use, as <system>=<pattern>[,<pattern>...]; repeatable; replaces that system's defaults (the vendor's documented API and token hosts; webhook: none). "+
+			"A pattern is a host name, or *.<domain> for any host below that domain, with an optional :port (default 443).")
+	fs.Var(&commaList{&o.Hosts.PostgresHosts}, "allowed-postgres-hosts",
+		"Comma-separated host patterns a PostgreSQL mapping store's DSN may name, with an optional :port (default 5432); default: none.")
+	fs.Var(&commaList{&o.Hosts.AllowedEgress}, "allowed-egress-cidrs",
+		"Comma-separated CIDRs an Integration's egress may lie within although they overlap metadata or cluster addresses (default: none; 0.0.0.0/0, ::/0 and link-local are refused at apply time regardless).")
+	fs.Var(&commaList{&o.Hosts.ClusterCIDRs}, "cluster-cidrs",
+		"Comma-separated pod and service CIDRs of this cluster, which no Integration's egress may open (default: none; the operator cannot discover them portably).")
 	fs.Float64Var(&o.QPS, "kube-api-qps", 50, "Sustained queries per second to the API server.")
 	fs.IntVar(&o.Burst, "kube-api-burst", 100, "Burst of queries to the API server.")
 	fs.StringVar(&o.DNSNamespace, "dns-namespace", tenant.DefaultDNSTarget.Namespace, "Namespace of the cluster DNS that tenant pods may query.")
@@ -100,6 +113,10 @@ func New(o Options) (ctrl.Manager, error) {
 	}
 	restCfg.QPS, restCfg.Burst = float32(o.QPS), o.Burst
 	dns, err := o.ParseDNSTarget()
+	if err != nil {
+		return nil, err
+	}
+	hosts, err := hostpolicy.New(o.Hosts)
 	if err != nil {
 		return nil, err
 	}
@@ -168,6 +185,7 @@ func New(o Options) (ctrl.Manager, error) {
 		Clock:           clock.RealClock{},
 		SyncImage:       o.SyncImage,
 		AllowedImages:   o.AllowedImages,
+		HostPolicy:      &hosts,
 		StatusCoalescer: status.NewCoalescer(clock.RealClock{}, o.StatusTiming),
 		Children:        children,
 	}
@@ -195,6 +213,32 @@ func New(o Options) (ctrl.Manager, error) {
 // fewer than this many other objects emitted events in between.
 const eventDedupObjects = 512
 
+// commaList is a comma-separated flag value.
+type commaList struct{ values *[]string }
+
+func (p *commaList) String() string {
+	if p.values == nil {
+		return ""
+	}
+	return strings.Join(*p.values, ",")
+}
+
+func (p *commaList) Set(v string) error {
+	*p.values = splitList(v)
+	return nil
+}
+
+// splitList splits a comma-separated flag value, dropping blanks.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 func newEventBroadcaster() record.EventBroadcaster {
 	return record.NewBroadcaster(record.WithCorrelatorOptions(record.CorrelatorOptions{LRUCacheSize: eventDedupObjects}))
 }
@@ -211,16 +255,42 @@ func (f *allowListFlag) String() string {
 }
 
 func (f *allowListFlag) Set(v string) error {
-	var entries []string
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			entries = append(entries, s)
-		}
-	}
-	list, err := imagepolicy.ParseAllowList(entries)
+	list, err := imagepolicy.ParseAllowList(splitList(v))
 	if err != nil {
 		return err
 	}
 	*f.list = list
+	return nil
+}
+
+// hostsFlag reads repeated <system>=<pattern>[,<pattern>...] values; naming a system replaces its
+// defaults, and "<system>=" leaves it none. Patterns are checked by hostpolicy.New at start-up.
+type hostsFlag struct{ hosts *map[string][]string }
+
+func (h *hostsFlag) String() string {
+	if h.hosts == nil {
+		return ""
+	}
+	var parts []string
+	for system, patterns := range *h.hosts {
+		parts = append(parts, system+"="+strings.Join(patterns, ","))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, " ")
+}
+
+func (h *hostsFlag) Set(v string) error {
+	system, patterns, ok := strings.Cut(v, "=")
+	if system = strings.TrimSpace(system); !ok || system == "" {
+		return fmt.Errorf("%q is not <system>=<pattern>[,<pattern>...]", v)
+	}
+	if *h.hosts == nil {
+		*h.hosts = map[string][]string{}
+	}
+	list := (*h.hosts)[system]
+	if list == nil {
+		list = []string{}
+	}
+	(*h.hosts)[system] = append(list, splitList(patterns)...)
 	return nil
 }

@@ -53,6 +53,10 @@ type Endpoint struct {
 	URL    string `json:"url"`
 	// CredentialsDir holds one file per credential property, mounted read-only from a Secret.
 	CredentialsDir string `json:"credentialsDir"`
+	// AllowedHosts are the host patterns (hostpolicy.Pattern) the runtime may send this system's
+	// requests, token refreshes and redirects to; it dials no other host. Empty for a system the
+	// runtime never dials (a webhook source).
+	AllowedHosts []string `json:"allowedHosts,omitempty"`
 }
 
 // Store locates the patient-ID mapping store and the file holding its password, if any.
@@ -61,6 +65,8 @@ type Store struct {
 	DSN string `json:"dsn,omitempty"`
 	// PasswordFile holds the database password, mounted read-only from a Secret.
 	PasswordFile string `json:"passwordFile,omitempty"`
+	// AllowedHosts are the host patterns the DSN's host must match before the runtime connects.
+	AllowedHosts []string `json:"allowedHosts,omitempty"`
 }
 
 // SQLiteFile is the mapping store's file in the state directory when no DSN is given.
@@ -82,7 +88,8 @@ type TLS struct {
 // sync pods' template, so other bytes would roll every sync pod), at a third of its allocations:
 // that one converts its JSON to YAML with the YAML parser, and the operator renders each
 // Integration's configuration on every reconcile (a fifth of all it allocated at 1000 tenants).
-// encoding/json reads the JSON into the same values here, since every field is a string.
+// encoding/json reads the JSON into the same values here, since every field is a string or a
+// list of strings.
 func Marshal(c Config) (string, error) {
 	j, err := json.Marshal(c)
 	if err != nil {

@@ -1,6 +1,7 @@
 package syncconfig
 
 import (
+	"reflect"
 	"testing"
 	"unicode/utf8"
 
@@ -11,12 +12,15 @@ import (
 func sampleConfig() Config {
 	return Config{
 		Tenant: "acme-family-practice", Integration: "cerbo-to-quickbooks",
-		Source:      Endpoint{System: "cerbo", URL: "https://acme.md-hq.com/api/v1", CredentialsDir: CredentialsDir + "/source"},
-		Destination: Endpoint{System: "quickbooks", URL: "https://quickbooks.api.intuit.com", CredentialsDir: CredentialsDir + "/destination"},
+		Source: Endpoint{System: "cerbo", URL: "https://acme.md-hq.com/api/v1", CredentialsDir: CredentialsDir + "/source",
+			AllowedHosts: []string{"*.md-hq.com"}},
+		Destination: Endpoint{System: "quickbooks", URL: "https://quickbooks.api.intuit.com", CredentialsDir: CredentialsDir + "/destination",
+			AllowedHosts: []string{"quickbooks.api.intuit.com", "127.0.0.1:8443", "[::1]:8443"}},
 		Schedule:    Schedule{Interval: "5m0s", Cron: "*/5 * * * *"},
 		TLS:         TLS{MinVersion: MinTLSVersion},
 		KeyringFile: KeyringDir + "/keyring.json", StateDir: StateDir,
-		Store:      Store{DSN: "postgres://sync@db:5432/map?sslmode=verify-full", PasswordFile: "/var/run/pw"},
+		Store: Store{DSN: "postgres://sync@db:5432/map?sslmode=verify-full", PasswordFile: "/var/run/pw",
+			AllowedHosts: []string{"db"}},
 		HealthAddr: ":8081", MetricsAddr: ":9090", WebhookAddr: ":8443",
 	}
 }
@@ -67,7 +71,7 @@ func assertSameAsSigsYAML(t *testing.T, c Config) {
 		t.Errorf("Marshal(%+v) =\n%s\nwant (sigs.k8s.io/yaml):\n%s", c, got, want)
 	}
 	back, err := Unmarshal([]byte(got))
-	if err != nil || back != c {
+	if err != nil || !reflect.DeepEqual(back, c) {
 		t.Errorf("Unmarshal(Marshal(c)) = %+v, %v; want %+v", back, err, c)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tenantwire/tenantwire/internal/hostpolicy"
 	"github.com/tenantwire/tenantwire/internal/keyring"
 	"github.com/tenantwire/tenantwire/internal/store"
 	"github.com/tenantwire/tenantwire/internal/syncconfig"
@@ -38,6 +39,26 @@ func LoadConfig(path string) (syncconfig.Config, error) {
 	if len(missing) > 0 {
 		slices.Sort(missing)
 		return syncconfig.Config{}, fmt.Errorf("%s: missing %s", path, strings.Join(missing, ", "))
+	}
+	// The allowlist is what keeps credentials on the vendors' hosts: a configuration without one
+	// (rendered by an operator that predates it, or edited) runs nothing rather than anything.
+	// A webhook source is pushed to and dials nothing.
+	for _, side := range []struct {
+		name string
+		ep   syncconfig.Endpoint
+	}{{"source", cfg.Source}, {"destination", cfg.Destination}} {
+		if len(side.ep.AllowedHosts) == 0 && !(side.name == "source" && side.ep.System == "webhook") {
+			return syncconfig.Config{}, fmt.Errorf("%s: %s.allowedHosts is empty: the runtime sends credentials only to hosts the platform lists", path, side.name)
+		}
+	}
+	if cfg.Store.DSN != "" {
+		hosts, err := hostpolicy.ParseList(cfg.Store.AllowedHosts)
+		if err != nil {
+			return syncconfig.Config{}, fmt.Errorf("%s: store.allowedHosts: %w", path, err)
+		}
+		if err := hosts.CheckPostgresDSN(cfg.Store.DSN); err != nil {
+			return syncconfig.Config{}, fmt.Errorf("%s: store.dsn: %w", path, err)
+		}
 	}
 	if cfg.Source.System == cfg.Destination.System {
 		// The mapping keys a patient's IDs by system name: one name for both sides would merge them.

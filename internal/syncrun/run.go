@@ -22,8 +22,9 @@ import (
 )
 
 // ConnectorFactory builds the connector of one system from its rendered endpoint and credentials;
-// tokens keeps rotated OAuth2 refresh tokens across restarts.
-type ConnectorFactory func(system, url string, creds connector.Credentials, minTLS string, tokens connector.RefreshTokenStore, log logr.Logger) (connector.Connector, error)
+// allowedHosts are the only hosts it may dial, and tokens keeps rotated OAuth2 refresh tokens
+// across restarts.
+type ConnectorFactory func(system, url string, allowedHosts []string, creds connector.Credentials, minTLS string, tokens connector.RefreshTokenStore, log logr.Logger) (connector.Connector, error)
 
 // Options of one runtime.
 type Options struct {
@@ -85,7 +86,7 @@ func Run(ctx context.Context, o Options) error {
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", ep.System, err)
 		}
-		c, err := o.NewConnector(ep.System, ep.URL, creds, cfg.TLS.MinVersion, tokens, log.WithValues("system", ep.System))
+		c, err := o.NewConnector(ep.System, ep.URL, ep.AllowedHosts, creds, cfg.TLS.MinVersion, tokens, log.WithValues("system", ep.System))
 		return c, creds, err
 	}
 	src, srcCreds, err := endpoint(cfg.Source)

@@ -44,12 +44,14 @@ func podFiles(t *testing.T, k *keyring.Keyring) (configPath string, cfg syncconf
 	}
 	cfg = syncconfig.Config{
 		Tenant: "acme", Integration: "cerbo-to-quickbooks",
-		Source:      syncconfig.Endpoint{System: "cerbo", URL: "https://cerbo.example", CredentialsDir: filepath.Join(dir, "source")},
-		Destination: syncconfig.Endpoint{System: "quickbooks", URL: "https://qb.example", CredentialsDir: filepath.Join(dir, "destination")},
-		Schedule:    syncconfig.Schedule{Interval: "1h"},
-		TLS:         syncconfig.TLS{MinVersion: "1.2"},
-		StateDir:    filepath.Join(dir, "state"),
-		HealthAddr:  health, MetricsAddr: metrics,
+		Source: syncconfig.Endpoint{System: "cerbo", URL: "https://cerbo.example", CredentialsDir: filepath.Join(dir, "source"),
+			AllowedHosts: []string{"cerbo.example"}},
+		Destination: syncconfig.Endpoint{System: "quickbooks", URL: "https://qb.example", CredentialsDir: filepath.Join(dir, "destination"),
+			AllowedHosts: []string{"qb.example"}},
+		Schedule:   syncconfig.Schedule{Interval: "1h"},
+		TLS:        syncconfig.TLS{MinVersion: "1.2"},
+		StateDir:   filepath.Join(dir, "state"),
+		HealthAddr: health, MetricsAddr: metrics,
 	}
 	write := func(path, data string) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
@@ -96,7 +98,7 @@ func TestRunSyncsServesProbesAndStopsOnSignal(t *testing.T) {
 	configPath, cfg := podFiles(t, newKeyring(t, 1, 1))
 	dst := newMemoryDestination()
 	var gotCreds connector.Credentials
-	factory := func(system, _ string, creds connector.Credentials, minTLS string, _ connector.RefreshTokenStore, _ logr.Logger) (connector.Connector, error) {
+	factory := func(system, _ string, _ []string, creds connector.Credentials, minTLS string, _ connector.RefreshTokenStore, _ logr.Logger) (connector.Connector, error) {
 		if minTLS != "1.2" {
 			t.Errorf("connector built with TLS minimum %q", minTLS)
 		}
@@ -166,16 +168,30 @@ func TestRunRefusesWhatItCannotRunWith(t *testing.T) {
 	if err := os.WriteFile(badSchedule, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	noHosts, cfg := podFiles(t, newKeyring(t, 1, 1))
+	cfg.Destination.AllowedHosts = nil
+	body, _ = syncconfig.Marshal(cfg)
+	if err := os.WriteFile(noHosts, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	unlistedStore, cfg := podFiles(t, newKeyring(t, 1, 1))
+	cfg.Store = syncconfig.Store{DSN: "postgres://sync@db.attacker.example/acme?sslmode=verify-full", AllowedHosts: []string{"db.acme.internal"}}
+	body, _ = syncconfig.Marshal(cfg)
+	if err := os.WriteFile(unlistedStore, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cases := map[string]struct {
 		path, want string
 	}{
-		"no keyring":     {noKeyring, "must be a consumer of its tenant's KeyPolicy"},
-		"bad cron":       {badSchedule, `schedule cron "every tuesday"`},
-		"missing config": {filepath.Join(t.TempDir(), "absent.yaml"), "reading the sync configuration"},
+		"no keyring":          {noKeyring, "must be a consumer of its tenant's KeyPolicy"},
+		"no allowed hosts":    {noHosts, "destination.allowedHosts is empty"},
+		"unlisted store host": {unlistedStore, "store.dsn: host db.attacker.example:5432 is not allowed"},
+		"bad cron":            {badSchedule, `schedule cron "every tuesday"`},
+		"missing config":      {filepath.Join(t.TempDir(), "absent.yaml"), "reading the sync configuration"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			factory := func(system, _ string, _ connector.Credentials, _ string, _ connector.RefreshTokenStore, _ logr.Logger) (connector.Connector, error) {
+			factory := func(system, _ string, _ []string, _ connector.Credentials, _ string, _ connector.RefreshTokenStore, _ logr.Logger) (connector.Connector, error) {
 				return fakeSystem{Source: &pagedSource{failAt: -1}, Destination: newMemoryDestination(), name: system}, nil
 			}
 			err := Run(context.Background(), Options{ConfigPath: tc.path, NewConnector: factory, Log: testr.New(t)})

@@ -86,11 +86,15 @@ func benchPathPrefix(tenant string) string { return "tenants/" + tenant + "/" }
 
 func benchIntegration(ns string, j int) *twv1.Integration {
 	systems := []twv1.System{twv1.SystemQuickBooks, twv1.SystemZoho, twv1.SystemGoHighLevel}
+	// Each destination on its vendor's own host: the operator stalls any other (HostNotAllowed).
+	urls := map[twv1.System]string{twv1.SystemQuickBooks: "https://quickbooks.api.intuit.com",
+		twv1.SystemZoho: "https://www.zohoapis.com", twv1.SystemGoHighLevel: "https://services.leadconnectorhq.com"}
+	system := systems[j%len(systems)]
 	return &twv1.Integration{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("sync-%d", j), Labels: map[string]string{"tenantwire.io/uses-keyring": "true"}},
 		Spec: twv1.IntegrationSpec{
 			Source:      twv1.Endpoint{System: twv1.SystemCerbo, URL: "https://bench.md-hq.com/api/v1", Credentials: twv1.Credentials{RemoteKey: "source"}},
-			Destination: twv1.Endpoint{System: systems[j%len(systems)], URL: "https://api.bench.example", Credentials: twv1.Credentials{RemoteKey: "destination"}},
+			Destination: twv1.Endpoint{System: system, URL: urls[system], Credentials: twv1.Credentials{RemoteKey: "destination"}},
 			Egress:      []twv1.EgressRule{{CIDR: "203.0.113.0/24"}},
 		},
 	}
