@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
+	"github.com/tenantwire/tenantwire/internal/conditions"
 	"github.com/tenantwire/tenantwire/internal/keyring"
 )
 
@@ -101,6 +102,13 @@ func buildTwoTenants() error {
 			return fmt.Errorf("sync Deployment of %s/%s: %w", in.Namespace, in.Name, err)
 		}
 	}
+	// Ready means every child of the Tenant was applied, its RoleBindings included: the manager
+	// could create them under its own RBAC.
+	for _, name := range []string{tenantA, tenantB} {
+		if err := eventually(func() error { return tenantReady(name) }); err != nil {
+			return fmt.Errorf("tenant %s: %w", name, err)
+		}
+	}
 	for _, ns := range []string{nsA, nsB} {
 		if err := eventually(func() error { return keyringReadable(ns) }); err != nil {
 			return fmt.Errorf("keyring of %s: %w", ns, err)
@@ -166,6 +174,17 @@ func playExternalSecretsOperator(in *twv1.Integration) error {
 		if err := admin.Status().Update(ctx, es); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+func tenantReady(name string) error {
+	tn := &twv1.Tenant{}
+	if err := admin.Get(ctx, client.ObjectKey{Name: name}, tn); err != nil {
+		return err
+	}
+	if c := conditions.Get(tn.Status.Conditions, twv1.ConditionReady); c == nil || c.Status != metav1.ConditionTrue {
+		return fmt.Errorf("not Ready: %+v", tn.Status.Conditions)
 	}
 	return nil
 }
