@@ -98,7 +98,10 @@ func truthTable(t *testing.T) []flow {
 		alphaRecords = syncPod(nsA, records, "10.244.1.10")
 		alphaHooks   = syncPod(nsA, hooks, "10.244.1.11")
 		bravoRecords = syncPod(nsB, records, "10.244.2.10")
-		syncPods     = map[string]*matcher.TrafficPeer{"alpha/records": alphaRecords, "alpha/hooks": alphaHooks, "bravo/records": bravoRecords}
+		syncPods     = []struct {
+			name string
+			peer *matcher.TrafficPeer
+		}{{"alpha/records", alphaRecords}, {"alpha/hooks", alphaHooks}, {"bravo/records", bravoRecords}}
 
 		clusterDNS    = pod("kube-system", map[string]string{"k8s-app": "kube-dns"}, "10.244.0.10")
 		kubeSystemPod = pod("kube-system", map[string]string{"k8s-app": "metrics-server"}, "10.244.0.20")
@@ -150,7 +153,8 @@ func truthTable(t *testing.T) []flow {
 		{"kube-system to alpha/hooks", kubeSystemPod, alphaHooks, everyPort, false},
 		{"an outside address to alpha/hooks", undeclaredPublicIP, alphaHooks, everyPort, false},
 	}
-	for name, p := range syncPods {
+	for _, sp := range syncPods {
+		name, p := sp.name, sp.peer
 		flows = append(flows,
 			// Cluster DNS, and only the cluster DNS, on 53.
 			flow{name + " to the cluster DNS", p, clusterDNS, []port{udp(53), tcp(53)}, true},
