@@ -66,6 +66,51 @@ var attacks = map[string]func(a attacker) error{
 	"list Secrets": func(a attacker) error {
 		return a.client.List(ctx, &corev1.SecretList{}, client.InNamespace(nsA))
 	},
+	// Planting a Secret, rewriting or deleting credentials, changing the keyring.
+	"create a Secret": func(a attacker) error {
+		return a.client.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: nsA, Name: "planted"}}, dryRun)
+	},
+	"update a credential Secret": func(a attacker) error {
+		s := &corev1.Secret{}
+		if err := a.client.Get(ctx, client.ObjectKey{Namespace: nsA, Name: alphaCredential}, s); err != nil {
+			return err
+		}
+		s.Data = map[string][]byte{"token": []byte("attacker-controlled")}
+		return a.client.Update(ctx, s, dryRun)
+	},
+	"delete a credential Secret": func(a attacker) error {
+		return a.client.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: nsA, Name: alphaCredential}}, dryRun)
+	},
+	"patch the keyring": func(a attacker) error {
+		return a.client.Patch(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: nsA, Name: keyring.SecretName}},
+			client.RawPatch(types.MergePatchType, []byte(`{"data":{"keyring.json":"e30="}}`)), dryRun)
+	},
+	"list pods": func(a attacker) error {
+		return a.client.List(ctx, &corev1.PodList{}, client.InNamespace(nsA))
+	},
+	"read pod logs": func(a attacker) error {
+		return a.clientset.CoreV1().Pods(nsA).GetLogs("records-sync-0", &corev1.PodLogOptions{}).Do(ctx).Error()
+	},
+	// Any authenticated user may review itself, so only the impersonation can be refused.
+	"impersonate a user": func(a attacker) error {
+		cfg := rest.CopyConfig(a.config)
+		cfg.Impersonate = rest.ImpersonationConfig{UserName: "admin@platform.example"}
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return err
+		}
+		_, err = cs.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+		return err
+	},
+	// Skipping the grace period of a tenant's purge.
+	"update a Tenant": func(a attacker) error {
+		tn := &twv1.Tenant{}
+		if err := a.client.Get(ctx, client.ObjectKey{Name: tenantA}, tn); err != nil {
+			return err
+		}
+		tn.Annotations = map[string]string{twv1.PurgeImmediatelyAnnotation: "true"}
+		return a.client.Update(ctx, tn, dryRun)
+	},
 	// A pod of one's own that mounts the keyring, compliant with Pod Security "restricted".
 	"create pods": func(a attacker) error {
 		return a.client.Create(ctx, restrictedPod("keyring-thief", keyring.SecretName), dryRun)
