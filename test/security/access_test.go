@@ -1,6 +1,7 @@
 package security
 
 import (
+	"fmt"
 	"testing"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -111,11 +112,30 @@ func TestAccessMatchesTheTableUnderTheAPIServersAuthorizer(t *testing.T) {
 // review asks the API server whether s may do what attrs say.
 func review(t *testing.T, s subject, a authorizationv1.ResourceAttributes) (bool, string) {
 	t.Helper()
+	allowed, reason, err := ask(s, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return allowed, reason
+}
+
+func ask(s subject, a authorizationv1.ResourceAttributes) (bool, string, error) {
 	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 		User: s.user, Groups: append([]string{"system:authenticated"}, s.groups...), ResourceAttributes: &a,
 	}}
-	if err := admin.Create(ctx, sar); err != nil {
-		t.Fatal(err)
+	err := admin.Create(ctx, sar)
+	return sar.Status.Allowed, sar.Status.Reason, err
+}
+
+// authorizerAllows is nil once the API server's RBAC authorizer, which reads bindings from its own
+// watch cache, allows the request: a binding just written may take a moment to count.
+func authorizerAllows(s subject, a authorizationv1.ResourceAttributes) error {
+	allowed, reason, err := ask(s, a)
+	if err != nil {
+		return err
 	}
-	return sar.Status.Allowed, sar.Status.Reason
+	if !allowed {
+		return fmt.Errorf("%s may not %s %s/%s yet (%s)", s.user, a.Verb, a.Resource, a.Name, reason)
+	}
+	return nil
 }

@@ -31,6 +31,9 @@ func grantEdit(t *testing.T) {
 			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "edit"},
 			Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: editUser.user}},
 		})
+		if err == nil {
+			err = eventually(func() error { return authorizerAllows(editUser, attrs("list", "", "secrets", "", nsA, "")) })
+		}
 	})
 	if err != nil {
 		t.Fatalf("granting edit: %v", err)

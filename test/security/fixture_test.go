@@ -8,6 +8,7 @@ import (
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -112,6 +113,23 @@ func buildTwoTenants() error {
 	for _, ns := range []string{nsA, nsB} {
 		if err := eventually(func() error { return keyringReadable(ns) }); err != nil {
 			return fmt.Errorf("keyring of %s: %w", ns, err)
+		}
+		consumer := serviceAccount(ns, syncServiceAccount(records))
+		if err := eventually(func() error {
+			return authorizerAllows(consumer, attrs("get", "", "secrets", "", ns, keyring.SecretName))
+		}); err != nil {
+			return err
+		}
+	}
+	for _, grant := range []struct {
+		s subject
+		a authorizationv1.ResourceAttributes
+	}{
+		{tenantAdmin, attrs("update", "tenantwire.io", "integrations", "", nsA, records)},
+		{tenantViewer, attrs("list", "", "pods", "", nsA, "")},
+	} {
+		if err := eventually(func() error { return authorizerAllows(grant.s, grant.a) }); err != nil {
+			return err
 		}
 	}
 	return eventually(func() error {
