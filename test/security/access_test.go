@@ -62,7 +62,7 @@ var alphaCredential = credentialSecret(records, "source")
 // from creating such objects; no admission control ever sees a read. Grant edit in a tenant
 // namespace only to someone trusted with the practice's credentials and keys (docs/security.md).
 var accessTable = []request{
-	//                                                                                                          admin  viewer edit   sync   other  manager
+	// verdicts{tenant admin, tenant viewer, edit user, alpha's sync SA, bravo's sync SA, manager}
 	{"get the tenant-alpha keyring", attrs("get", "", "secrets", "", nsA, keyring.SecretName), verdicts{deny, deny, allow, allow, deny, allow}},
 	{"get the tenant-bravo keyring", attrs("get", "", "secrets", "", nsB, keyring.SecretName), verdicts{deny, deny, deny, deny, allow, allow}},
 	{"get a credential Secret", attrs("get", "", "secrets", "", nsA, alphaCredential), verdicts{deny, deny, allow, allow, deny, allow}},
@@ -70,6 +70,7 @@ var accessTable = []request{
 	{"create a Secret", attrs("create", "", "secrets", "", nsA, ""), verdicts{deny, deny, allow, deny, deny, deny}},
 	{"update a credential Secret", attrs("update", "", "secrets", "", nsA, alphaCredential), verdicts{deny, deny, allow, deny, deny, deny}},
 	{"delete a credential Secret", attrs("delete", "", "secrets", "", nsA, alphaCredential), verdicts{deny, deny, allow, deny, deny, deny}},
+	// The manager creates the keyring by server-side apply, a request that carries the name.
 	{"create the keyring by name", attrs("create", "", "secrets", "", nsA, keyring.SecretName), verdicts{deny, deny, allow, deny, deny, allow}},
 	{"patch the keyring", attrs("patch", "", "secrets", "", nsA, keyring.SecretName), verdicts{deny, deny, allow, deny, deny, allow}},
 	{"create pods", attrs("create", "", "pods", "", nsA, ""), verdicts{deny, deny, allow, deny, deny, deny}},
