@@ -53,7 +53,7 @@ verify-generated: manifests generate ## Fail when generated files are not commit
 	@git diff --exit-code -- api config charts docs/api.md || { echo "generated files are stale: run make manifests generate and commit"; exit 1; }
 
 .PHONY: tools
-tools: ## Build the Kubernetes toolchain into the cache (first time ~10-15 minutes).
+tools: ## Build the Kubernetes toolchain into the cache (first time 30 minutes or more on 2 cores).
 	$(TOOLS) ensure
 
 .PHONY: test
