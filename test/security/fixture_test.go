@@ -160,7 +160,7 @@ func tenantFor(name string) *twv1.Tenant {
 
 func integrationFor(ns, name string, source twv1.System, cidr string, keyringConsumer bool) *twv1.Integration {
 	in := &twv1.Integration{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: twv1.IntegrationSpec{
-		Source: twv1.Endpoint{System: source, URL: "https://" + name + ".source.example",
+		Source: twv1.Endpoint{System: source, URL: "https://" + name + ".md-hq.com", // a Cerbo practice host the default allowlist holds
 			Credentials: twv1.Credentials{RemoteKey: name + "/source"}},
 		Destination: twv1.Endpoint{System: twv1.SystemQuickBooks, URL: "https://quickbooks.api.intuit.com",
 			Credentials: twv1.Credentials{RemoteKey: name + "/destination"}},
