@@ -296,6 +296,9 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 		return obs, result, err
 	}
 	obs.keyringPending = keyringPending
+	// The Tenant carries the KeyPolicy controller's record of the keyring it had: that, not the
+	// keyring controller's state, tells a lost keyring from one not created yet.
+	obs.keyringLost = keyringPending && tenant.Annotations[twv1.KeyringFingerprintAnnotation] != ""
 	suspended := tenant.EffectiveState() == twv1.TenantSuspended
 	ip := inputs{tenant: tenant, syncImage: r.SyncImage, keyringVersion: keyringVersion, tenantSuspended: suspended, hosts: r.hostPolicy()}
 	obs.tenantSuspended = suspended

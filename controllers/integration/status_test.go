@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -31,7 +32,9 @@ func TestComputeStatus(t *testing.T) {
 		obs                         observation
 		wantReady, wantCreds, wantW metav1.ConditionStatus
 		wantReason                  string
-		wantStalled                 bool
+		// wantMessage, when set, is a prefix of the Ready message.
+		wantMessage string
+		wantStalled bool
 	}{
 		"available": {
 			obs:       observation{deployment: deployment(2, 2, 1, 1, 1)},
@@ -49,6 +52,11 @@ func TestComputeStatus(t *testing.T) {
 		"keyring of a consumer pending, no deployment yet": {
 			obs:       observation{keyringPending: true},
 			wantReady: metav1.ConditionFalse, wantCreds: metav1.ConditionTrue, wantW: metav1.ConditionFalse, wantReason: twv1.ReasonDependencyNotReady,
+		},
+		"keyring of a consumer lost, no deployment: waits and says so": {
+			obs:       observation{keyringPending: true, keyringLost: true},
+			wantReady: metav1.ConditionFalse, wantCreds: metav1.ConditionTrue, wantW: metav1.ConditionFalse, wantReason: twv1.ReasonDependencyNotReady,
+			wantMessage: "The tenant's keyring was lost",
 		},
 		"rollout not observed": {
 			obs:       observation{deployment: deployment(3, 2, 1, 1, 1)},
@@ -98,6 +106,9 @@ func TestComputeStatus(t *testing.T) {
 			}
 			if r := conditions.Get(st.Conditions, twv1.ConditionReady).Reason; r != tc.wantReason {
 				t.Errorf("Ready reason = %s, want %s", r, tc.wantReason)
+			}
+			if m := conditions.Get(st.Conditions, twv1.ConditionReady).Message; !strings.HasPrefix(m, tc.wantMessage) {
+				t.Errorf("Ready message = %q, want it to start with %q", m, tc.wantMessage)
 			}
 			if got := conditions.IsTrue(st.Conditions, twv1.ConditionStalled); got != tc.wantStalled {
 				t.Errorf("Stalled = %v, want %v", got, tc.wantStalled)
