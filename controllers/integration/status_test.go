@@ -119,3 +119,29 @@ func TestComputeStatus(t *testing.T) {
 		})
 	}
 }
+
+func TestOlderThanRecorded(t *testing.T) {
+	recorded := func(version string) *twv1.Tenant {
+		return &twv1.Tenant{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{
+			twv1.KeyringVersionAnnotation: version, twv1.KeyringFingerprintAnnotation: "0123456789abcdef"}}}
+	}
+	tests := map[string]struct {
+		tenant *twv1.Tenant
+		active string
+		want   bool
+	}{
+		"no record: any keyring is the tenant's":        {tenant: &twv1.Tenant{}, active: "1"},
+		"the recorded version":                          {tenant: recorded("3"), active: "3"},
+		"a rotation written before its record":          {tenant: recorded("3"), active: "4"},
+		"an old backup restored":                        {tenant: recorded("3"), active: "2", want: true},
+		"a hand-made Secret without the version":        {tenant: recorded("3"), active: "", want: true},
+		"a record whose version does not parse is moot": {tenant: recorded("x"), active: "1"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := olderThanRecorded(tc.tenant, tc.active); got != tc.want {
+				t.Errorf("olderThanRecorded = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
