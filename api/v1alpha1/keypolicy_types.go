@@ -27,6 +27,11 @@ const (
 	// ReasonAwaitingRewrap: versions beyond retention are kept because some consumer Integration
 	// has not yet run, fully available, on the active version (see rotation.retainVersions).
 	ReasonAwaitingRewrap = "AwaitingRewrap"
+	// ReasonKeyringLost: a tenant that had a keyring (recorded on the Tenant, see
+	// KeyringFingerprintAnnotation) no longer has it, or has one without the recorded version. No new
+	// keyring is created until the Secret is restored or the loss is acknowledged
+	// (AcknowledgeKeyringLossAnnotation).
+	ReasonKeyringLost = "KeyringLost"
 )
 
 // Annotations a KeyPolicy understands.
@@ -34,6 +39,21 @@ const (
 	// RotateNowAnnotation asks for an immediate rotation: "*" (or empty) rotates every tenant of the
 	// policy, otherwise a comma-separated list of tenant names. It is recorded as an event and removed.
 	RotateNowAnnotation = "tenantwire.io/rotate-now"
+)
+
+// Annotations on a Tenant about its keyring.
+const (
+	// KeyringVersionAnnotation and KeyringFingerprintAnnotation record, on the Tenant, the active
+	// version of the tenant's keyring and its fingerprint (never key material). The KeyPolicy
+	// controller writes them when it creates or rotates the keyring, and nothing else should: they
+	// are how it knows, after the Secret is gone and across restarts, that the tenant had a keyring.
+	KeyringVersionAnnotation     = "tenantwire.io/keyring-version"
+	KeyringFingerprintAnnotation = "tenantwire.io/keyring-fingerprint"
+	// AcknowledgeKeyringLossAnnotation, set on a Tenant to the fingerprint its KeyringLost condition
+	// names, accepts that data sealed under that keyring is unreadable: the operator then creates a
+	// new keyring (or adopts the Secret present). It names the fingerprint so that it never covers a
+	// later loss.
+	AcknowledgeKeyringLossAnnotation = "tenantwire.io/acknowledge-keyring-loss"
 )
 
 // KeyAlgorithm is how patient-ID mappings are encrypted. Each keyring version holds an encryption

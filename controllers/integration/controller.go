@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -296,6 +297,9 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 		return obs, result, err
 	}
 	obs.keyringPending = keyringPending
+	// The Tenant carries the KeyPolicy controller's record of the keyring it had: that, not the
+	// keyring controller's state, tells a lost keyring from one not created yet.
+	obs.keyringLost = keyringPending && tenant.Annotations[twv1.KeyringFingerprintAnnotation] != ""
 	suspended := tenant.EffectiveState() == twv1.TenantSuspended
 	ip := inputs{tenant: tenant, syncImage: r.SyncImage, keyringVersion: keyringVersion, tenantSuspended: suspended, hosts: r.hostPolicy()}
 	obs.tenantSuspended = suspended
@@ -395,8 +399,9 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 }
 
 // keyringVersion returns the active keyring version when the Integration is a consumer of its
-// tenant's KeyPolicy, and pending when it is one but the keyring does not exist yet. It reads only
-// the keyring Secret's annotations, never its data.
+// tenant's KeyPolicy, and pending when it is one but the keyring does not exist yet, or is older
+// than the one the KeyPolicy controller recorded on the Tenant. It reads only the keyring Secret's
+// annotations, never its data.
 func (r *Reconciler) keyringVersion(ctx context.Context, in *twv1.Integration, t *twv1.Tenant) (version string, pending bool, err error) {
 	// Read-only and without a deep copy: a policy's status lists every tenant it covers, so copying
 	// it on every Integration reconcile would grow with tenants times Integrations.
@@ -422,7 +427,26 @@ func (r *Reconciler) keyringVersion(ctx context.Context, in *twv1.Integration, t
 	case err != nil:
 		return "", false, err
 	}
-	return secret.Annotations[keyring.ActiveVersionAnnotation], false, nil
+	active := secret.Annotations[keyring.ActiveVersionAnnotation]
+	if olderThanRecorded(t, active) {
+		// Not the keyring the tenant had (an old backup, a hand-made Secret): the KeyPolicy reports
+		// KeyringLost, and rolling the workload onto it would seal new data under the wrong keys.
+		return "", true, nil
+	}
+	return active, false, nil
+}
+
+// olderThanRecorded reports whether a keyring Secret's active version is older than the version
+// the KeyPolicy controller recorded on the Tenant, or unreadable while there is a record. The
+// keyring is written before the record, so a rotation's keyring is never older than the record.
+// Only the version is compared: the cache keeps no other annotation of the keyring.
+func olderThanRecorded(t *twv1.Tenant, active string) bool {
+	recorded, err := strconv.ParseInt(t.Annotations[twv1.KeyringVersionAnnotation], 10, 32)
+	if err != nil || t.Annotations[twv1.KeyringFingerprintAnnotation] == "" {
+		return false
+	}
+	v, err := strconv.ParseInt(active, 10, 32)
+	return err != nil || v < recorded
 }
 
 // resolveTenant finds the Tenant whose own namespace holds the Integration. The namespace's name

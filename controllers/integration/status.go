@@ -26,6 +26,9 @@ type observation struct {
 	tenantSuspended bool
 	// keyringPending: the Integration consumes its tenant's keyring, which does not exist yet.
 	keyringPending bool
+	// keyringLost: the keyring is missing although the tenant had one (the KeyPolicy controller's
+	// record on the Tenant says so); it waits for a restore or an acknowledged loss.
+	keyringLost bool
 }
 
 // computeStatus is a pure function of the Integration, what the reconcile observed and the time.
@@ -90,6 +93,10 @@ func workloadProblem(in *twv1.Integration, obs observation) *conditions.Problem 
 	if d == nil {
 		if obs.credentials != nil {
 			return &conditions.Problem{Reason: twv1.ReasonDependencyNotReady, Message: "Waiting for credentials before starting the sync workload"}
+		}
+		if obs.keyringPending && obs.keyringLost {
+			return &conditions.Problem{Reason: twv1.ReasonDependencyNotReady, Message: "The tenant's keyring was lost (its KeyPolicy reports KeyringLost): " +
+				"the sync workload stays stopped until the keyring Secret is restored or the loss is acknowledged"}
 		}
 		if obs.keyringPending {
 			return &conditions.Problem{Reason: twv1.ReasonDependencyNotReady, Message: "Waiting for the tenant's keyring before starting the sync workload"}

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -31,7 +32,9 @@ func TestComputeStatus(t *testing.T) {
 		obs                         observation
 		wantReady, wantCreds, wantW metav1.ConditionStatus
 		wantReason                  string
-		wantStalled                 bool
+		// wantMessage, when set, is a prefix of the Ready message.
+		wantMessage string
+		wantStalled bool
 	}{
 		"available": {
 			obs:       observation{deployment: deployment(2, 2, 1, 1, 1)},
@@ -49,6 +52,11 @@ func TestComputeStatus(t *testing.T) {
 		"keyring of a consumer pending, no deployment yet": {
 			obs:       observation{keyringPending: true},
 			wantReady: metav1.ConditionFalse, wantCreds: metav1.ConditionTrue, wantW: metav1.ConditionFalse, wantReason: twv1.ReasonDependencyNotReady,
+		},
+		"keyring of a consumer lost, no deployment: waits and says so": {
+			obs:       observation{keyringPending: true, keyringLost: true},
+			wantReady: metav1.ConditionFalse, wantCreds: metav1.ConditionTrue, wantW: metav1.ConditionFalse, wantReason: twv1.ReasonDependencyNotReady,
+			wantMessage: "The tenant's keyring was lost",
 		},
 		"rollout not observed": {
 			obs:       observation{deployment: deployment(3, 2, 1, 1, 1)},
@@ -99,11 +107,40 @@ func TestComputeStatus(t *testing.T) {
 			if r := conditions.Get(st.Conditions, twv1.ConditionReady).Reason; r != tc.wantReason {
 				t.Errorf("Ready reason = %s, want %s", r, tc.wantReason)
 			}
+			if m := conditions.Get(st.Conditions, twv1.ConditionReady).Message; !strings.HasPrefix(m, tc.wantMessage) {
+				t.Errorf("Ready message = %q, want it to start with %q", m, tc.wantMessage)
+			}
 			if got := conditions.IsTrue(st.Conditions, twv1.ConditionStalled); got != tc.wantStalled {
 				t.Errorf("Stalled = %v, want %v", got, tc.wantStalled)
 			}
 			if st.ObservedGeneration != 2 {
 				t.Errorf("observedGeneration = %d", st.ObservedGeneration)
+			}
+		})
+	}
+}
+
+func TestOlderThanRecorded(t *testing.T) {
+	recorded := func(version string) *twv1.Tenant {
+		return &twv1.Tenant{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{
+			twv1.KeyringVersionAnnotation: version, twv1.KeyringFingerprintAnnotation: "0123456789abcdef"}}}
+	}
+	tests := map[string]struct {
+		tenant *twv1.Tenant
+		active string
+		want   bool
+	}{
+		"no record: any keyring is the tenant's":        {tenant: &twv1.Tenant{}, active: "1"},
+		"the recorded version":                          {tenant: recorded("3"), active: "3"},
+		"a rotation written before its record":          {tenant: recorded("3"), active: "4"},
+		"an old backup restored":                        {tenant: recorded("3"), active: "2", want: true},
+		"a hand-made Secret without the version":        {tenant: recorded("3"), active: "", want: true},
+		"a record whose version does not parse is moot": {tenant: recorded("x"), active: "1"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := olderThanRecorded(tc.tenant, tc.active); got != tc.want {
+				t.Errorf("olderThanRecorded = %v, want %v", got, tc.want)
 			}
 		})
 	}

@@ -79,6 +79,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=tenantwire.io,resources=keypolicies,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=tenantwire.io,resources=keypolicies/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=tenantwire.io,resources=tenants;integrations,verbs=get;list;watch
+// +kubebuilder:rbac:groups=tenantwire.io,resources=tenants,verbs=patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=create;patch,resourceNames=tenantwire-keyring
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
@@ -162,7 +163,14 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 	}
 	var current *keyring.Keyring
 	live := &corev1.Secret{}
-	switch err := r.Client.Get(ctx, client.ObjectKey{Namespace: t.NamespaceName(), Name: keyring.SecretName}, live); {
+	key := client.ObjectKey{Namespace: t.NamespaceName(), Name: keyring.SecretName}
+	err := r.Client.Get(ctx, key, live)
+	if _, had := recordOf(t); had && apierrors.IsNotFound(err) {
+		// A tenant that had a keyring: the API server, not a cache that may not yet hold a keyring
+		// just restored or created, says whether it is gone.
+		err = r.APIReader.Get(ctx, key, live)
+	}
+	switch {
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		return res, ctrl.Result{}, err
@@ -175,8 +183,23 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 		}
 		current = kr
 	}
+	loss := decideLoss(t, current)
+	if loss.problem != nil {
+		if prev, ok := r.results.get(t.Name); !ok || prev.problem == nil || *prev.problem != *loss.problem {
+			r.Recorder.Eventf(kp, corev1.EventTypeWarning, twv1.ReasonKeyringLost, "%s", loss.problem.Message)
+		}
+		res.problem = loss.problem
+		fillStatus(&res.status, current, time.Time{})
+		return res, ctrl.Result{}, nil
+	}
 
 	algorithm := string(kp.Spec.Algorithm)
+	addVersion := func(m keyring.Material) *keyring.Keyring {
+		if current == nil && loss.acknowledged {
+			return keyring.StartAfter(loss.lost.version, algorithm, m, now)
+		}
+		return keyring.AddVersion(current, algorithm, m, now)
+	}
 	var next time.Time
 	desired := current
 	rotated := false
@@ -188,7 +211,7 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 			return res, ctrl.Result{}, err
 		}
 		if current == nil || !m.Equal(activeMaterial(current)) {
-			desired, rotated = keyring.AddVersion(current, algorithm, m, now), true
+			desired, rotated = addVersion(m), true
 		}
 	} else {
 		due, nextDue := keyring.RotationDue(current, kp.RotationPeriod(), now, onDemand)
@@ -206,7 +229,7 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 			if err != nil {
 				return res, ctrl.Result{}, err
 			}
-			desired, rotated = keyring.AddVersion(current, algorithm, m, now), true
+			desired, rotated = addVersion(m), true
 		}
 	}
 
@@ -245,6 +268,14 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 	}
 	if res.held == 0 {
 		r.awaitingRewrap.Delete(t.Name)
+	}
+	if err := r.writeRecord(ctx, t, desired); err != nil {
+		return res, ctrl.Result{}, err
+	}
+	if loss.acknowledged {
+		r.Recorder.Eventf(kp, corev1.EventTypeWarning, "KeyringLossAcknowledged",
+			"Tenant %s: loss of keyring version %d (fingerprint %s) acknowledged; data sealed under it is unreadable. The keyring is now at version %d (fingerprint %s)",
+			t.Name, loss.lost.version, loss.lost.fingerprint, desired.Active, desired.ActiveVersion().Fingerprint())
 	}
 	if rotated {
 		metrics.KeyRotations.WithLabelValues(t.Name).Inc()

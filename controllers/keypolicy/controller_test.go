@@ -161,12 +161,13 @@ func TestRotationHappensExactlyWhenDueAndHonoursRetention(t *testing.T) {
 		t.Errorf("RequeueAfter = %s, want about 1s (the time left until due)", res.RequeueAfter)
 	}
 
-	// At the due time: exactly one Secret write and one status write.
+	// At the due time: exactly one Secret write, the record of the new version on the Tenant
+	// (lost.go) and one status write.
 	fakeClock.SetTime(created.Add(24 * time.Hour))
 	before = writes.Writes()
 	res = reconcilePolicy(t, "daily")
-	if n := writes.Writes() - before; n != 2 {
-		t.Errorf("rotation made %d writes, want 2 (keyring Secret, status): %v", n, writes.Since(before))
+	if n := writes.Writes() - before; n != 3 {
+		t.Errorf("rotation made %d writes, want 3 (keyring Secret, Tenant record, status): %v", n, writes.Since(before))
 	}
 	if res.RequeueAfter < 23*time.Hour || res.RequeueAfter > 25*time.Hour {
 		t.Errorf("RequeueAfter after rotation = %s, want about a period", res.RequeueAfter)

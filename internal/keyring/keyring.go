@@ -5,7 +5,9 @@ package keyring
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -152,6 +154,32 @@ func AddVersion(k *Keyring, algorithm string, m Material, now time.Time) *Keyrin
 		HMACKey:       slices.Clone(m.HMACKey),
 	})
 	return next
+}
+
+// StartAfter returns a new keyring whose one version, made of m, is numbered after lost: the
+// keyring that replaces a lost one never reuses a lost version's number, so that data sealed under
+// the lost keys is reported as under an unknown version, not mistaken for the new one.
+func StartAfter(lost int32, algorithm string, m Material, now time.Time) *Keyring {
+	k := AddVersion(nil, algorithm, m, now)
+	k.Active = max(lost, 0) + 1
+	k.Versions[0].Version = k.Active
+	return k
+}
+
+// fingerprintLabel separates the fingerprint's hash from every other use of the keys.
+const fingerprintLabel = "tenantwire.io/keyring-fingerprint/v1\x00"
+
+// Fingerprint identifies a version's key material without revealing it: the first 16 hex digits
+// (64 bits) of SHA-256 over a fixed label and both keys. SHA-256 cannot be inverted, and the keys
+// are 256 random bits each, so the fingerprint gives no shortcut to them; the label makes the hash
+// differ from any other digest of the same bytes. 64 bits tell keyrings apart; they are not meant
+// to resist someone who chooses the keys, who could write the keyring anyway.
+func (v *Version) Fingerprint() string {
+	h := sha256.New()
+	h.Write([]byte(fingerprintLabel))
+	h.Write(v.EncryptionKey)
+	h.Write(v.HMACKey)
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // Trim drops versions beyond retain before the active one (after a policy lowered its retention).

@@ -2,6 +2,7 @@ package keyring
 
 import (
 	"bytes"
+	"encoding/hex"
 	"strings"
 	"testing"
 	"time"
@@ -172,4 +173,36 @@ func FuzzRotateNeverLosesTheActiveVersion(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestFingerprintNamesTheKeysWithoutThem(t *testing.T) {
+	key := func(b byte) []byte { return bytes.Repeat([]byte{b}, KeySize) }
+	a := Version{EncryptionKey: key(1), HMACKey: key(2)}
+	tests := map[string]struct {
+		other Version
+		same  bool
+	}{
+		"same keys, another version number": {other: Version{Version: 7, EncryptionKey: key(1), HMACKey: key(2)}, same: true},
+		"another encryption key":            {other: Version{EncryptionKey: key(3), HMACKey: key(2)}},
+		"another HMAC key":                  {other: Version{EncryptionKey: key(1), HMACKey: key(3)}},
+		"keys swapped":                      {other: Version{EncryptionKey: key(2), HMACKey: key(1)}},
+	}
+	fp := a.Fingerprint()
+	if len(fp) != 16 || strings.Contains(hex.EncodeToString(a.EncryptionKey), fp) || strings.Contains(hex.EncodeToString(a.HMACKey), fp) {
+		t.Fatalf("fingerprint %q: want 16 hex digits that are no part of a key", fp)
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := tc.other.Fingerprint() == fp; got != tc.same {
+				t.Errorf("same fingerprint = %v, want %v", got, tc.same)
+			}
+		})
+	}
+}
+
+func TestStartAfterNumbersPastTheLostVersion(t *testing.T) {
+	k := StartAfter(4, "AES-256-GCM", material(1), t0)
+	if err := k.Validate(); err != nil || k.Active != 5 || len(k.Versions) != 1 {
+		t.Fatalf("StartAfter(4): active %d versions %v, %v", k.Active, k.VersionNumbers(), err)
+	}
 }
