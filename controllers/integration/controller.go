@@ -258,6 +258,9 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 		blocked = validateAgainstTenant(in, tenant)
 	}
 	if blocked == nil {
+		blocked = validateSchedule(in)
+	}
+	if blocked == nil {
 		blocked = r.validateImage(in)
 	}
 	if blocked == nil {

@@ -6,6 +6,7 @@ package syncconfig
 import (
 	"encoding/json"
 
+	"github.com/robfig/cron/v3"
 	yamlv2 "go.yaml.in/yaml/v2"
 	"sigs.k8s.io/yaml"
 )
@@ -76,6 +77,13 @@ const SQLiteFile = "mapping.db"
 type Schedule struct {
 	Interval string `json:"interval,omitempty"`
 	Cron     string `json:"cron,omitempty"`
+}
+
+// ParseCron parses a schedule's cron expression as the sync runtime runs it: five fields, in UTC.
+// The operator checks an Integration's schedule with it too, so what it accepts is what the sync
+// pod can run.
+func ParseCron(expr string) (cron.Schedule, error) {
+	return cron.ParseStandard(expr)
 }
 
 // TLS settings every client uses.

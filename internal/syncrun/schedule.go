@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
 	"github.com/tenantwire/tenantwire/internal/syncconfig"
 )
 
@@ -25,7 +23,7 @@ func ParseSchedule(s syncconfig.Schedule) (Schedule, error) {
 		}
 		return func(last time.Time) time.Time { return last.Add(d) }, nil
 	case s.Cron != "":
-		sched, err := cron.ParseStandard(s.Cron)
+		sched, err := syncconfig.ParseCron(s.Cron)
 		if err != nil {
 			return nil, fmt.Errorf("schedule cron %q: %w", s.Cron, err)
 		}
