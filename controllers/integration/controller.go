@@ -258,7 +258,7 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 		blocked = validateAgainstTenant(in, tenant)
 	}
 	if blocked == nil {
-		blocked = validateSchedule(in)
+		blocked = validateSchedule(in, r.Clock.Now())
 	}
 	if blocked == nil {
 		blocked = r.validateImage(in)

@@ -33,10 +33,14 @@ func TestValidateSchedule(t *testing.T) {
 		"six fields":         {schedule: &twv1.Schedule{Cron: "0 */15 * * * *"}, wantMsg: "expected exactly 5 fields"},
 		"day of week 7":      {schedule: &twv1.Schedule{Cron: "0 0 * * 7"}, wantMsg: "above maximum"},
 		"unknown month name": {schedule: &twv1.Schedule{Cron: "0 0 1 FOO *"}, wantMsg: "spec.schedule.cron"},
+		"29th of February":   {schedule: &twv1.Schedule{Cron: "0 0 29 2 *"}},
+		"30th of February":   {schedule: &twv1.Schedule{Cron: "0 0 30 2 *"}, wantMsg: `spec.schedule.cron "0 0 30 2 *": it never fires`},
+		"31st of April":      {schedule: &twv1.Schedule{Cron: "0 0 31 4 *"}, wantMsg: "it never fires"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			p := validateSchedule(sampleIntegration(func(in *twv1.Integration) { in.Spec.Schedule = tc.schedule }))
+			now := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+			p := validateSchedule(sampleIntegration(func(in *twv1.Integration) { in.Spec.Schedule = tc.schedule }), now)
 			if tc.wantMsg == "" {
 				if p != nil {
 					t.Fatalf("refused: %+v", p)
@@ -59,7 +63,7 @@ func TestCronRuleAgreesWithTheRuntimeParser(t *testing.T) {
 	}
 	for _, expr := range accepted {
 		t.Run("accepts "+expr, func(t *testing.T) {
-			if _, err := syncconfig.ParseCron(expr); err != nil {
+			if _, err := syncconfig.ParseCron(expr, time.Now()); err != nil {
 				t.Fatalf("the runtime's parser refuses %q: %v", expr, err)
 			}
 			in := newIntegration("default", "cron-ok")
@@ -89,17 +93,23 @@ func TestCronRuleAgreesWithTheRuntimeParser(t *testing.T) {
 }
 
 // TestInvalidScheduleStallsAndStopsTheWorkload plays a tenant admin whose cron passes the API
-// server's field check but not the runtime's parser (a backwards range): the sync pod would
-// crash-loop, so the operator builds nothing for a new Integration and stops a running one.
+// server's field check but not the runtime's parser (a backwards range), or never fires (the sync
+// would run back to back): the operator builds nothing for a new Integration and stops a running
+// one.
 func TestInvalidScheduleStallsAndStopsTheWorkload(t *testing.T) {
 	ns := setupTenant(t, "badcron", true)
-	const bad = "30-10 * * * *"
+	const bad, backwards = "30-10 * * * *", "beginning of range (30) beyond end of range (10)"
 
-	fresh := newIntegration(ns, "fresh")
-	withCron(bad)(fresh)
-	createIntegration(t, fresh)
-	assertInvalidSchedule(t, fresh, bad)
-	assertNothingBuilt(t, fresh)
+	for name, tc := range map[string]struct{ expr, want string }{
+		"backwards": {bad, backwards},
+		"feb-30":    {"0 0 30 2 *", "it never fires"},
+	} {
+		fresh := newIntegration(ns, name)
+		withCron(tc.expr)(fresh)
+		createIntegration(t, fresh)
+		assertInvalidSchedule(t, fresh, tc.expr, tc.want)
+		assertNothingBuilt(t, fresh)
+	}
 
 	running := newIntegration(ns, "running")
 	withCron("*/15 * * * *")(running)
@@ -112,20 +122,20 @@ func TestInvalidScheduleStallsAndStopsTheWorkload(t *testing.T) {
 	if err := k8s.Update(ctx, latest); err != nil {
 		t.Fatal(err)
 	}
-	assertInvalidSchedule(t, running, bad)
+	assertInvalidSchedule(t, running, bad, backwards)
 	if _, err := getDeployment(running); !apierrors.IsNotFound(err) {
 		t.Errorf("the sync Deployment still runs on a refused schedule (err=%v)", err)
 	}
 	expectWarning(t, running, twv1.ReasonInvalidSchedule)
 }
 
-func assertInvalidSchedule(t *testing.T, in *twv1.Integration, expr string) {
+func assertInvalidSchedule(t *testing.T, in *twv1.Integration, expr, parserErr string) {
 	t.Helper()
 	got := waitCondition(t, in, twv1.ConditionReady, metav1.ConditionFalse, twv1.ReasonInvalidSchedule)
 	if !conditions.IsTrue(got.Status.Conditions, twv1.ConditionStalled) {
 		t.Errorf("want Stalled, have %+v", got.Status.Conditions)
 	}
-	want := `spec.schedule.cron "` + expr + `": beginning of range (30) beyond end of range (10)`
+	want := `spec.schedule.cron "` + expr + `": ` + parserErr
 	if c := conditions.Get(got.Status.Conditions, twv1.ConditionReady); !strings.Contains(c.Message, want) {
 		t.Errorf("message %q, want it to contain %q", c.Message, want)
 	}
