@@ -1,7 +1,6 @@
 package manifests
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -26,25 +25,29 @@ import (
 
 const operationsDoc = "docs/operations.md"
 
-// docTableNames returns the first-column names of the Markdown table rows in the section under the
-// "## <heading>" line (up to the next "## "), each a backticked name matching pattern.
-func docTableNames(t testing.TB, md []byte, heading string, pattern *regexp.Regexp) []string {
-	t.Helper()
-	var names []string
+// docTableRows returns the cells of the Markdown table rows whose first cell is backticked, in
+// the section under the "## <heading>" line (up to the next "## ").
+func docTableRows(md []byte, heading string) [][]string {
+	var rows [][]string
 	in := false
-	s := bufio.NewScanner(bytes.NewReader(md))
-	s.Buffer(nil, 1<<20)
-	for s.Scan() {
-		line := s.Text()
+	for _, line := range strings.Split(string(md), "\n") {
 		if strings.HasPrefix(line, "## ") {
 			in = line == "## "+heading
 			continue
 		}
-		if !in || !strings.HasPrefix(line, "| `") {
-			continue
+		if in && strings.HasPrefix(line, "| `") {
+			rows = append(rows, strings.Split(strings.Trim(line, "| "), " | "))
 		}
-		first, _, _ := strings.Cut(strings.TrimPrefix(line, "| "), " |")
-		for _, m := range pattern.FindAllStringSubmatch(first, -1) {
+	}
+	return rows
+}
+
+// docTableNames returns the names matching pattern in the first cells of those rows.
+func docTableNames(t testing.TB, md []byte, heading string, pattern *regexp.Regexp) []string {
+	t.Helper()
+	var names []string
+	for _, row := range docTableRows(md, heading) {
+		for _, m := range pattern.FindAllStringSubmatch(row[0], -1) {
 			names = append(names, m[1])
 		}
 	}
@@ -69,7 +72,11 @@ func compareNames(t testing.TB, what string, documented, defined []string) {
 	}
 }
 
-var flagCell = regexp.MustCompile("`--([a-z0-9-]+)`")
+var (
+	flagCell = regexp.MustCompile("`--([a-z0-9-]+)`")
+	// literalCell is a default given as one literal value, not in words.
+	literalCell = regexp.MustCompile("^`([^`]*)`$")
+)
 
 // Every manager flag is in the flag table of docs/operations.md, and every flag there exists, with
 // the default the table gives when it gives one as a literal.
@@ -87,8 +94,11 @@ func TestManagerFlagsAreDocumented(t *testing.T) {
 	zapDefaults := map[string]string{}
 	for _, row := range docTableRows(md, "Manager flags") {
 		m := flagCell.FindStringSubmatch(row[0])
+		if m == nil || len(row) < 2 {
+			continue
+		}
 		f := fs.Lookup(m[1])
-		literal := regexp.MustCompile("^`([^`]*)`$").FindStringSubmatch(row[1])
+		literal := literalCell.FindStringSubmatch(row[1])
 		if f == nil || literal == nil {
 			continue // a default described in words ("the pod's namespace")
 		}
@@ -139,23 +149,6 @@ func checkLoggingDefaults(t *testing.T, o manager.Options, documented map[string
 	} else if _, err := time.Parse(time.RFC3339, ts); err != nil {
 		t.Errorf("ts = %q, want an RFC 3339 time: %v", ts, err)
 	}
-}
-
-// docTableRows returns the cells of the flag table rows under "## <heading>".
-func docTableRows(md []byte, heading string) [][]string {
-	var rows [][]string
-	in := false
-	for _, line := range strings.Split(string(md), "\n") {
-		if strings.HasPrefix(line, "## ") {
-			in = line == "## "+heading
-			continue
-		}
-		if in && strings.HasPrefix(line, "| `--") {
-			cells := strings.Split(strings.Trim(line, "| "), " | ")
-			rows = append(rows, cells)
-		}
-	}
-	return rows
 }
 
 var (
