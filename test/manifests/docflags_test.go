@@ -111,6 +111,47 @@ func TestManagerFlagsAreDocumented(t *testing.T) {
 		}
 	}
 	checkLoggingDefaults(t, o, zapDefaults)
+	checkFlagMentions(t, defined)
+}
+
+// otherToolsFlags are flags the docs name that belong to other programs, not to the manager.
+var otherToolsFlags = map[string]string{
+	"help":                 "the flag package's usage, of every tenantwire command",
+	"server-side":          "kubectl apply",
+	"show-managed-fields":  "kubectl get",
+	"oidc-username-prefix": "kube-apiserver",
+	"oidc-groups-prefix":   "kube-apiserver",
+}
+
+var (
+	// flagMention is a --flag anywhere in prose, a code span or a command line.
+	flagMention = regexp.MustCompile("(?m)(?:^|[\\s`(])--([a-z][a-z0-9-]+)")
+	// codeSpanFlag is a --flag at the start of a code span.
+	codeSpanFlag = regexp.MustCompile("`--[a-z][a-z0-9-]+")
+)
+
+// checkFlagMentions: every --flag docs/operations.md names anywhere, and every one the README puts
+// in a code span, is the manager's or listed in otherToolsFlags.
+func checkFlagMentions(t *testing.T, defined []string) {
+	t.Helper()
+	used := map[string]bool{}
+	check := func(doc string, text string) {
+		for _, m := range flagMention.FindAllStringSubmatch(text, -1) {
+			name := m[1]
+			if _, other := otherToolsFlags[name]; other {
+				used[name] = true
+			} else if !slices.Contains(defined, name) {
+				t.Errorf("%s names --%s, which the manager does not have (another program's? list it in otherToolsFlags)", doc, name)
+			}
+		}
+	}
+	check(operationsDoc, string(readFile(t, operationsDoc)))
+	check("README.md", strings.Join(codeSpanFlag.FindAllString(string(readFile(t, "README.md")), -1), " "))
+	for name := range otherToolsFlags {
+		if !used[name] {
+			t.Errorf("otherToolsFlags lists --%s, which neither doc names any more", name)
+		}
+	}
 }
 
 // checkLoggingDefaults logs through the manager's logger as main.go builds it, with no flags set,
