@@ -41,6 +41,10 @@ const (
 	// ReasonEgressNotAllowed: an egress CIDR opens every address, a link-local or metadata address
 	// or the cluster's own ranges, and the platform did not allow it (--allowed-egress-cidrs).
 	ReasonEgressNotAllowed = "EgressNotAllowed"
+	// ReasonInvalidSchedule: spec.schedule.cron is refused by the cron parser the sync runtime
+	// uses, for a reason the API server's check cannot see (a range that runs backwards), or it
+	// never fires (the 30th of February); the sync pod could not run it, so none is run.
+	ReasonInvalidSchedule = "InvalidSchedule"
 )
 
 // System is a kind of system an Integration talks to.
@@ -117,10 +121,15 @@ type Schedule struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('30s')",message="schedule.interval must be at least 30s"
 	Interval *metav1.Duration `json:"interval,omitempty"`
-	// Cron is a standard five-field cron expression in UTC, for example "*/15 * * * *".
+	// Cron is a standard five-field cron expression in UTC, for example "*/15 * * * *": minute
+	// 0-59, hour 0-23, day of month 1-31, month 1-12 or JAN-DEC, day of week 0-6 or SUN-SAT, each
+	// field a *, a value, a range or a comma-separated list of them, optionally with a /step. The
+	// API server checks the fields' values; what it cannot check (a range that runs backwards, such
+	// as 30-10, or a date that never comes, such as 0 0 30 2 *) the operator refuses with the
+	// reason InvalidSchedule.
 	// +optional
 	// +kubebuilder:validation:MaxLength=128
-	// +kubebuilder:validation:Pattern=`^(\S+\s+){4}\S+$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([*?]|([0-5]?[0-9])(-([0-5]?[0-9]))?)(/[1-9][0-9]?)?(,([*?]|([0-5]?[0-9])(-([0-5]?[0-9]))?)(/[1-9][0-9]?)?)* +([*?]|([01]?[0-9]|2[0-3])(-([01]?[0-9]|2[0-3]))?)(/[1-9][0-9]?)?(,([*?]|([01]?[0-9]|2[0-3])(-([01]?[0-9]|2[0-3]))?)(/[1-9][0-9]?)?)* +([*?]|(0?[1-9]|[12][0-9]|3[01])(-(0?[1-9]|[12][0-9]|3[01]))?)(/[1-9][0-9]?)?(,([*?]|(0?[1-9]|[12][0-9]|3[01])(-(0?[1-9]|[12][0-9]|3[01]))?)(/[1-9][0-9]?)?)* +([*?]|(0?[1-9]|1[0-2]|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))(-(0?[1-9]|1[0-2]|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)))?)(/[1-9][0-9]?)?(,([*?]|(0?[1-9]|1[0-2]|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))(-(0?[1-9]|1[0-2]|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)))?)(/[1-9][0-9]?)?)* +([*?]|([0-6]|(?i:sun|mon|tue|wed|thu|fri|sat))(-([0-6]|(?i:sun|mon|tue|wed|thu|fri|sat)))?)(/[1-9][0-9]?)?(,([*?]|([0-6]|(?i:sun|mon|tue|wed|thu|fri|sat))(-([0-6]|(?i:sun|mon|tue|wed|thu|fri|sat)))?)(/[1-9][0-9]?)?)*$')",message="schedule.cron must be five space-separated fields in UTC: minute 0-59, hour 0-23, day of month 1-31, month 1-12 or JAN-DEC, day of week 0-6 or SUN-SAT; each a *, a value, a range a-b or a comma-separated list, optionally with /step"
 	Cron string `json:"cron,omitempty"`
 }
 

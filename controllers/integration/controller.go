@@ -259,6 +259,9 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 		blocked = validateAgainstTenant(in, tenant)
 	}
 	if blocked == nil {
+		blocked = validateSchedule(in, r.Clock.Now())
+	}
+	if blocked == nil {
 		blocked = r.validateImage(in)
 	}
 	if blocked == nil {

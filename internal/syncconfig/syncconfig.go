@@ -5,7 +5,10 @@ package syncconfig
 
 import (
 	"encoding/json"
+	"errors"
+	"time"
 
+	"github.com/robfig/cron/v3"
 	yamlv2 "go.yaml.in/yaml/v2"
 	"sigs.k8s.io/yaml"
 )
@@ -76,6 +79,21 @@ const SQLiteFile = "mapping.db"
 type Schedule struct {
 	Interval string `json:"interval,omitempty"`
 	Cron     string `json:"cron,omitempty"`
+}
+
+// ParseCron parses a schedule's cron expression as the sync runtime runs it: five fields, in UTC.
+// The operator checks an Integration's schedule with it too, so what it accepts is what the sync
+// pod can run. A schedule with no time after now (the 30th of February) is refused: the parser's
+// Next gives the zero time for it, and a runtime waiting until then would run cycles back to back.
+func ParseCron(expr string, now time.Time) (cron.Schedule, error) {
+	s, err := cron.ParseStandard(expr)
+	if err != nil {
+		return nil, err
+	}
+	if s.Next(now.UTC()).IsZero() {
+		return nil, errors.New("it never fires: no such date in the next five years")
+	}
+	return s, nil
 }
 
 // TLS settings every client uses.

@@ -68,10 +68,11 @@ func TestParseSchedule(t *testing.T) {
 		"neither":        {wantErr: true},
 		"bad interval":   {schedule: syncconfig.Schedule{Interval: "-1m"}, wantErr: true},
 		"six-field cron": {schedule: syncconfig.Schedule{Cron: "0 */15 * * * *"}, wantErr: true},
+		"never fires":    {schedule: syncconfig.Schedule{Cron: "0 0 30 2 *"}, wantErr: true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			next, err := ParseSchedule(tc.schedule)
+			next, err := ParseSchedule(tc.schedule, last)
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
 			}

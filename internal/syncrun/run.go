@@ -50,7 +50,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	next, err := ParseSchedule(cfg.Schedule)
+	next, err := ParseSchedule(cfg.Schedule, now())
 	if err != nil {
 		return err
 	}

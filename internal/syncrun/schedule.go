@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
 	"github.com/tenantwire/tenantwire/internal/syncconfig"
 )
 
@@ -13,8 +11,8 @@ import (
 type Schedule func(last time.Time) time.Time
 
 // ParseSchedule turns the rendered schedule into a Schedule: a fixed interval after the last
-// start, or the next cron time (five fields, UTC) after it.
-func ParseSchedule(s syncconfig.Schedule) (Schedule, error) {
+// start, or the next cron time (five fields, UTC) after it. now rules out a cron that never fires.
+func ParseSchedule(s syncconfig.Schedule, now time.Time) (Schedule, error) {
 	switch {
 	case s.Interval != "" && s.Cron != "":
 		return nil, fmt.Errorf("schedule has both an interval and a cron expression")
@@ -25,7 +23,7 @@ func ParseSchedule(s syncconfig.Schedule) (Schedule, error) {
 		}
 		return func(last time.Time) time.Time { return last.Add(d) }, nil
 	case s.Cron != "":
-		sched, err := cron.ParseStandard(s.Cron)
+		sched, err := syncconfig.ParseCron(s.Cron, now)
 		if err != nil {
 			return nil, fmt.Errorf("schedule cron %q: %w", s.Cron, err)
 		}

@@ -1,7 +1,8 @@
 // Package manifests tests what users install: the Helm chart in charts/tenantwire and the kustomize
 // bases in config/. It renders them with the helm, kustomize and kubectl that hack/tools.sh builds,
 // checks that chart and kustomize grant the same, least-privilege RBAC, and validates every rendered
-// object against a real kube-apiserver (envtest) with server-side dry-run.
+// object, and every YAML example in README.md and docs/, against a real kube-apiserver (envtest)
+// with server-side dry-run.
 package manifests
 
 import (

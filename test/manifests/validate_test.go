@@ -2,9 +2,11 @@ package manifests
 
 import (
 	"context"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -38,8 +40,11 @@ func TestManifestsValidateAgainstAPIServer(t *testing.T) {
 		"config/dev":               readFile(t, "config/dev/secretstore-fake.yaml"),
 		"config/prometheus":        kustomizeBuild(t, "config/prometheus"),
 	}
+	// Every YAML example in README.md and docs/ too, each on its own so a failure names the block.
+	docSets, docNamespaces := docExampleSets(t)
+	maps.Copy(sets, docSets)
 
-	kubeconfig, kubectl := startAPIServer(t)
+	kubeconfig, kubectl := startAPIServer(t, docNamespaces...)
 	dir := t.TempDir()
 	for name, manifests := range sets {
 		t.Run(name, func(t *testing.T) {
@@ -79,9 +84,9 @@ func readFile(t testing.TB, rel string) []byte {
 }
 
 // startAPIServer starts kube-apiserver and etcd with the tenantwire, External Secrets Operator,
-// ServiceMonitor and PrometheusRule CRDs, creates the namespaces the manifests use, and returns a
-// kubeconfig and kubectl.
-func startAPIServer(t *testing.T) (kubeconfig, kubectl string) {
+// ServiceMonitor and PrometheusRule CRDs, creates the namespaces the manifests use and the extra
+// ones (those of the docs' examples), and returns a kubeconfig and kubectl.
+func startAPIServer(t *testing.T, extraNamespaces ...string) (kubeconfig, kubectl string) {
 	t.Helper()
 	esoCRDs, err := testenv.ExternalSecretsCRDs()
 	if err != nil {
@@ -103,7 +108,13 @@ func startAPIServer(t *testing.T) (kubeconfig, kubectl string) {
 	}
 	// Dry-run does not create namespaces, so the objects in them need the namespaces to exist. The
 	// sample Integration lives in the namespace the operator creates for the sample Tenant.
-	for _, ns := range []string{kustomizeNamespace, chartNamespace, "tenant-acme-family-practice"} {
+	namespaces := []string{kustomizeNamespace, chartNamespace, "tenant-acme-family-practice"}
+	for _, ns := range extraNamespaces {
+		if !slices.Contains(namespaces, ns) {
+			namespaces = append(namespaces, ns)
+		}
+	}
+	for _, ns := range namespaces {
 		err := c.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
 			Name: ns,
 			Labels: map[string]string{
