@@ -53,7 +53,7 @@ func (r *Reconciler) validateHosts(in *twv1.Integration) *conditions.Problem {
 // sendsTo says whether the runtime sends requests, and credentials, to the endpoint's URL. A
 // webhook source is pushed to and sends nothing.
 func sendsTo(ep twv1.Endpoint, s side) bool {
-	return !(s == sourceSide && ep.System == twv1.SystemWebhook)
+	return s != sourceSide || ep.System != twv1.SystemWebhook
 }
 
 // allowedHosts is the allowlist the runtime enforces for one endpoint; empty for an endpoint it

@@ -155,7 +155,7 @@ func checkHostname(h string) error {
 			return fmt.Errorf("%q is not a valid label of a host name", label)
 		}
 		for _, c := range label {
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
 				return fmt.Errorf("%q is not a valid label of a host name", label)
 			}
 		}

@@ -47,7 +47,7 @@ func LoadConfig(path string) (syncconfig.Config, error) {
 		name string
 		ep   syncconfig.Endpoint
 	}{{"source", cfg.Source}, {"destination", cfg.Destination}} {
-		if len(side.ep.AllowedHosts) == 0 && !(side.name == "source" && side.ep.System == "webhook") {
+		if len(side.ep.AllowedHosts) == 0 && (side.name != "source" || side.ep.System != "webhook") {
 			return syncconfig.Config{}, fmt.Errorf("%s: %s.allowedHosts is empty: the runtime sends credentials only to hosts the platform lists", path, side.name)
 		}
 	}

@@ -63,7 +63,12 @@ func TestOperatorConvergesUnderThePolicies(t *testing.T) {
 	}
 	stopped := make(chan error, 1)
 	go func() { stopped <- mgr.Start(ctx) }()
-	defer func() { cancel(); <-stopped }()
+	defer func() {
+		cancel()
+		if err := <-stopped; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	}()
 
 	const ns = "tenant-acme-family-practice"
 	testenv.Eventually(t, time.Minute, func() error {

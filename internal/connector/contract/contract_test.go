@@ -145,7 +145,8 @@ func TestCheckGoType(t *testing.T) {
 		Tags   []string `json:"tags,omitempty"`
 		hidden int
 	}
-	if v := d.CheckGoType(conforming{}); len(v) != 0 {
+	// An unexported field is never encoded, so it is no property of the body.
+	if v := d.CheckGoType(conforming{hidden: 1}); len(v) != 0 {
 		t.Errorf("conforming type: %v", v)
 	}
 	type drifting struct {
