@@ -95,6 +95,16 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
 	}
 }
 
+// StartWithExternalSecrets starts the API server with our CRDs and the External Secrets Operator's
+// (no ESO controller runs).
+func StartWithExternalSecrets() (*Env, error) {
+	crds, err := ExternalSecretsCRDs()
+	if err != nil {
+		return nil, err
+	}
+	return Start(crds)
+}
+
 // ExternalSecretsCRDs is the CRD bundle of the External Secrets Operator release in go.mod.
 func ExternalSecretsCRDs() (string, error) {
 	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/external-secrets/external-secrets")

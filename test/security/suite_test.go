@@ -42,12 +42,8 @@ func TestMain(m *testing.M) { os.Exit(runSuite(m)) }
 // identity exactly as in a cluster.
 func runSuite(m *testing.M) int {
 	testenv.SetLogger()
-	esoCRDs, err := testenv.ExternalSecretsCRDs()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if env, err = testenv.Start(esoCRDs); err != nil {
+	var err error
+	if env, err = testenv.StartWithExternalSecrets(); err != nil {
 		fmt.Fprintln(os.Stderr, "starting envtest:", err)
 		return 1
 	}
