@@ -12,13 +12,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tenantwire/tenantwire/internal/keyring"
+	"github.com/tenantwire/tenantwire/internal/labels"
 	"github.com/tenantwire/tenantwire/internal/testenv"
 )
 
@@ -45,6 +48,8 @@ const (
 	podsPolicy       = "tenantwire-tenant-pods"
 	identitiesPolicy = "tenantwire-tenant-identities"
 	reachPolicy      = "tenantwire-operator-reach"
+	// operatorDataPolicy guards the keyring and the operator's ConfigMaps.
+	operatorDataPolicy = "tenantwire-tenant-operator-data"
 )
 
 func TestTenantNamespaceAdmission(t *testing.T) {
@@ -69,6 +74,10 @@ func TestTenantNamespaceAdmission(t *testing.T) {
 	}
 	sa.AutomountServiceAccountToken = ptr.To(false)
 	if err := admin.Update(ctx, sa); err != nil {
+		t.Fatal(err)
+	}
+	// It also deleted the keyring.
+	if err := admin.Create(ctx, keyringSecret()); client.IgnoreAlreadyExists(err) != nil {
 		t.Fatal(err)
 	}
 
@@ -130,6 +139,10 @@ func installPolicies(t *testing.T, ctx context.Context) {
 		identitiesPolicy: func() error {
 			return dryRun(mallory, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: tenantNS}})
 		},
+		operatorDataPolicy: func() error {
+			return dryRun(mallory, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: tenantNS,
+				Labels: map[string]string{labels.ManagedBy: labels.ManagedByValue}}})
+		},
 		reachPolicy: func() error {
 			return dryRun(operatorUser, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: "kube-system"}})
 		},
@@ -177,7 +190,9 @@ func attacks() map[string]attack {
 	const (
 		podCreators  = "may be created only by the replicaset and job controllers"
 		operatorOnly = "may be created or changed only by the tenantwire operator, not by mallory"
-		outOfReach   = "the operator writes only in tenant-* namespaces and tenantwire-system"
+		// operatorWrites follows what the operator-data policy refuses.
+		operatorWrites = "may be written only by the tenantwire operator, not by mallory"
+		outOfReach     = "the operator writes only in tenant-* namespaces and tenantwire-system"
 	)
 	connect := func(subresource string) attack {
 		return attack{attempt: attempt{as: mallory, do: func(ctx context.Context, id identity, _ string) error {
@@ -287,6 +302,36 @@ func attacks() map[string]attack {
 			return &rbacv1.RoleBinding{ObjectMeta: meta("steal" + suffix), RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: keyringReader},
 				Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "default", Namespace: tenantNS}}}
 		}),
+		// The operator's own data in the namespace.
+		"keyring overwritten with keys mallory knows": {attempt: attempt{as: mallory, do: func(ctx context.Context, id identity, suffix string) error {
+			// Written whole, created if the "keyring deleted" attack ran first.
+			s := keyringSecret()
+			s.Data = map[string][]byte{keyring.DataKey: []byte(`{"active":9,"mallory":"` + suffix + `"}`)}
+			err := id.c.Get(ctx, client.ObjectKeyFromObject(s), &corev1.Secret{})
+			if apierrors.IsNotFound(err) {
+				return id.c.Create(ctx, s)
+			}
+			if err != nil {
+				return err
+			}
+			return id.c.Update(ctx, s)
+		}}, policy: operatorDataPolicy, message: "the keyring in tenant namespace tenant-acme " + operatorWrites},
+		"keyring deleted": {attempt: attempt{as: mallory, do: func(ctx context.Context, id identity, _ string) error {
+			return id.c.Delete(ctx, keyringSecret())
+		}}, policy: operatorDataPolicy, message: "the keyring in tenant namespace tenant-acme " + operatorWrites},
+		"sync.yaml rewritten to allow another host": {attempt: attempt{as: mallory, do: func(ctx context.Context, id identity, suffix string) error {
+			cm := &corev1.ConfigMap{}
+			if err := id.c.Get(ctx, client.ObjectKey{Namespace: tenantNS, Name: syncConfig}, cm); err != nil {
+				return err
+			}
+			cm.Data["sync.yaml"] = "source: {allowedHosts: [mallory" + suffix + ".example]}"
+			return id.c.Update(ctx, cm)
+		}}, policy: operatorDataPolicy, message: "configmap " + syncConfig + " in tenant namespace tenant-acme " + operatorWrites},
+		"ConfigMap posing as the operator's": create(mallory, operatorDataPolicy, "in tenant namespace tenant-acme "+operatorWrites, func(suffix string) client.Object {
+			m := meta("posing" + suffix)
+			m.Labels = map[string]string{labels.ManagedBy: labels.ManagedByValue}
+			return &corev1.ConfigMap{ObjectMeta: m}
+		}),
 		"token Secret for a sync ServiceAccount": create(mallory, identitiesPolicy, "secrets of type kubernetes.io/service-account-token may not be created", func(suffix string) client.Object {
 			m := meta("token" + suffix)
 			m.Annotations = map[string]string{corev1.ServiceAccountNameKey: syncSA}
@@ -373,7 +418,12 @@ func allowed() map[string]attempt {
 		})),
 		"operator creates a NetworkPolicy": create(operatorUser, &networkingv1.NetworkPolicy{ObjectMeta: meta("op"),
 			Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}}}),
-		"operator creates a tenant Namespace":  create(operatorUser, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "tenant-newco"}}),
+		"operator creates a tenant Namespace": create(operatorUser, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "tenant-newco"}}),
+		// The operator's grant on the keyring is create, patch and delete (never update).
+		"operator patches the keyring": {as: operatorUser, do: func(ctx context.Context, id identity, _ string) error {
+			return id.c.Patch(ctx, keyringSecret(), client.RawPatch(types.MergePatchType,
+				[]byte(`{"metadata":{"annotations":{"tenantwire.io/rotated-at":"2026-12-03T00:00:00Z"}}}`)))
+		}},
 		"operator writes in its own namespace": create(operatorUser, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "op", Namespace: operatorNS}}),
 		"operator records an event of a cluster-scoped object": create(operatorUser, &corev1.Event{
 			ObjectMeta:     metav1.ObjectMeta{Name: "tenant-acme.op", Namespace: "default"},

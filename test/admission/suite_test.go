@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/tenantwire/tenantwire/internal/keyring"
+	"github.com/tenantwire/tenantwire/internal/labels"
 	twscheme "github.com/tenantwire/tenantwire/internal/scheme"
 	"github.com/tenantwire/tenantwire/internal/testenv"
 )
@@ -55,6 +56,7 @@ const (
 	keyringReader    = "tenantwire-keyring-reader"
 	syncDeployment   = "cerbo-to-quickbooks-sync"
 	syncPod          = "cerbo-to-quickbooks-sync-0"
+	syncConfig       = "cerbo-to-quickbooks-sync-config"
 )
 
 var (
@@ -112,8 +114,10 @@ func setup(ctx context.Context) error {
 	objs := []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNS}},
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: tenantNS}},
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: keyring.SecretName, Namespace: tenantNS},
-			Data: map[string][]byte{keyring.DataKey: []byte(`{"active":1}`)}},
+		keyringSecret(),
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: syncConfig, Namespace: tenantNS,
+			Labels: map[string]string{labels.ManagedBy: labels.ManagedByValue}},
+			Data: map[string]string{"sync.yaml": "source: {allowedHosts: [acme.md-hq.com]}"}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: credentialSecret, Namespace: tenantNS},
 			Data: map[string][]byte{"apiKey": []byte("not-a-real-key")}},
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: syncSA, Namespace: tenantNS}, AutomountServiceAccountToken: ptr.To(false)},
@@ -242,4 +246,10 @@ func decodeAll(data []byte) ([]client.Object, error) {
 			objs = append(objs, &unstructured.Unstructured{Object: m})
 		}
 	}
+}
+
+// keyringSecret is the tenant's keyring as the operator keeps it (its content does not matter here).
+func keyringSecret() *corev1.Secret {
+	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: keyring.SecretName, Namespace: tenantNS},
+		Data: map[string][]byte{keyring.DataKey: []byte(`{"active":1}`)}}
 }
