@@ -29,8 +29,31 @@ metadata:
 spec:
   displayName: Resilience Clinic
   admins: [{kind: Group, name: "oidc:resilience-admins"}]
-  secretStore: {kind: ClusterSecretStore, name: tenant-vault, pathPrefix: tenants/acme-family-practice/}
+  secretStore: {kind: ClusterSecretStore, name: e2e-vault, pathPrefix: tenants/` + rTenant + `/}
 `
+
+// e2eStoreYAML holds made-up credentials for the Tenants these tests make besides the sample. A
+// vault path belongs to one Tenant, so each has its own.
+var e2eStoreYAML = `apiVersion: external-secrets.io/v1
+kind: ClusterSecretStore
+metadata:
+  name: e2e-vault
+spec:
+  provider:
+    fake:
+      data:` + e2eStoreKeys(rTenant, "csa-clinic")
+
+func e2eStoreKeys(tenants ...string) string {
+	var b strings.Builder
+	for _, t := range tenants {
+		b.WriteString(`
+      - key: tenants/` + t + `/cerbo/api
+        value: '{"username":"sync@` + t + `.example","api_key":"e2e-cerbo-key"}'
+      - key: tenants/` + t + `/quickbooks/oauth
+        value: '{"client_id":"e2e-client","client_secret":"e2e-secret","refresh_token":"e2e-refresh","realm_id":"4620816365"}'`)
+	}
+	return b.String()
+}
 
 var resilienceIntegrationYAML = `apiVersion: tenantwire.io/v1alpha1
 kind: Integration
@@ -48,7 +71,9 @@ spec:
 // edited by hand, finalizers stripped while it is down; then checks it settles with no writes at
 // all, before and after a restart, and never shows a secret value.
 func TestResilience(t *testing.T) {
-	sim.mustKubectl(t, "apply", "--server-side", "-f", filepath.Join(sim.Root, "config", "dev", "secretstore-fake.yaml"))
+	if _, err := sim.kubectlIn(e2eStoreYAML, "apply", "--server-side", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
 	sim.mustKubectl(t, "apply", "--server-side", "-f", filepath.Join(sim.Root, "config", "samples", "tenantwire_v1alpha1_keypolicy.yaml"))
 
 	t.Run("killed at random points while converging, it reaches the same end state", func(t *testing.T) {
@@ -155,7 +180,8 @@ func TestResilience(t *testing.T) {
 	})
 
 	t.Run("no credential or key value appears in logs, events or status", func(t *testing.T) {
-		secrets := []string{"dev-cerbo-key-1", "dev-secret", "dev-refresh-1", "dev-refresh-2", "sync@acme.example"}
+		secrets := []string{"dev-cerbo-key-1", "dev-secret", "dev-refresh-1", "dev-refresh-2", "sync@acme.example",
+			"e2e-cerbo-key", "e2e-secret", "e2e-refresh", "sync@" + rTenant + ".example"}
 		raw := sim.mustKubectl(t, "get", "secret", "tenantwire-keyring", "-n", rNamespace, "-o", "jsonpath={.data.keyring\\.json}")
 		decoded, err := base64.StdEncoding.DecodeString(raw)
 		if err != nil {
@@ -275,7 +301,9 @@ func diffLines(a, b string) string {
 // because the operator writes only its children and status, never the fields users own.
 func TestClientSideApplyIsStable(t *testing.T) {
 	manifests := strings.ReplaceAll(resilienceTenantYAML, rTenant, "csa-clinic")
-	sim.mustKubectl(t, "apply", "--server-side", "-f", filepath.Join(sim.Root, "config", "dev", "secretstore-fake.yaml"))
+	if _, err := sim.kubectlIn(e2eStoreYAML, "apply", "--server-side", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := sim.kubectlIn(manifests, "apply", "-f", "-"); err != nil {
 		t.Fatal(err)
 	}
