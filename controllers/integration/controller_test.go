@@ -8,6 +8,7 @@ import (
 	"time"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -21,6 +22,7 @@ import (
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
 	"github.com/tenantwire/tenantwire/internal/conditions"
 	"github.com/tenantwire/tenantwire/internal/labels"
+	"github.com/tenantwire/tenantwire/internal/metrics"
 	"github.com/tenantwire/tenantwire/internal/testenv"
 )
 
@@ -196,6 +198,8 @@ func TestCredentialRotationRollsExactlyOnce(t *testing.T) {
 	d := markAvailable(t, in)
 	waitCondition(t, in, twv1.ConditionReady, metav1.ConditionTrue, "")
 	gen0, hash0 := d.Generation, d.Spec.Template.Annotations[CredentialsHashAnnotation]
+	rollouts := metrics.WorkloadRollouts.WithLabelValues("credentials")
+	rollouts0 := testutil.ToFloat64(rollouts)
 
 	// A refresh that brings the same data (ESO rewrites the Secret) rolls nothing.
 	syncCredentials(t, in, "v1")
@@ -217,6 +221,16 @@ func TestCredentialRotationRollsExactlyOnce(t *testing.T) {
 	if d, _ = getDeployment(in); d.Generation != gen0+1 {
 		t.Errorf("rotation changed the template %d times, want 1", d.Generation-gen0)
 	}
+	// The roll is announced once, as an event and in the rollout counter, and neither names a value.
+	testenv.Eventually(t, timeout, func() error {
+		if n := countEvents(t, in, corev1.EventTypeNormal, "CredentialsRotated"); n != 1 {
+			return fmt.Errorf("%d CredentialsRotated events, want 1", n)
+		}
+		return nil
+	})
+	if n := testutil.ToFloat64(rollouts) - rollouts0; n != 1 {
+		t.Errorf("tenantwire_workload_rollouts_total{cause=\"credentials\"} rose by %v, want 1", n)
+	}
 	markAvailable(t, in)
 	waitCondition(t, in, twv1.ConditionReady, metav1.ConditionTrue, "")
 
@@ -235,6 +249,28 @@ func TestCredentialRotationRollsExactlyOnce(t *testing.T) {
 	if d, _ = getDeployment(in); d.Generation != gen0+1 {
 		t.Errorf("reconciling a converged Integration changed the Deployment (generation %d)", d.Generation)
 	}
+	if n := countEvents(t, in, corev1.EventTypeNormal, "CredentialsRotated"); n != 1 {
+		t.Errorf("%d CredentialsRotated events after converging, want 1", n)
+	}
+	if n := testutil.ToFloat64(rollouts) - rollouts0; n != 1 {
+		t.Errorf("the rollout counter rose by %v after converging, want 1", n)
+	}
+}
+
+// countEvents counts the events of one type and reason about an Integration, repeats included.
+func countEvents(t *testing.T, in *twv1.Integration, typ, reason string) int32 {
+	t.Helper()
+	evs := &corev1.EventList{}
+	if err := k8s.List(ctx, evs, client.InNamespace(in.Namespace)); err != nil {
+		t.Fatal(err)
+	}
+	var n int32
+	for _, e := range evs.Items {
+		if e.InvolvedObject.Name == in.Name && e.Type == typ && e.Reason == reason {
+			n += max(e.Count, 1)
+		}
+	}
+	return n
 }
 
 func TestPauseStopAndRun(t *testing.T) {

@@ -451,5 +451,7 @@ func TestOffboardingPurgesKeysFirstThenTheNamespaceAfterTheGracePeriod(t *testin
 		t.Errorf("final status = %+v", purged.Status)
 	}
 	testenv.Eventually(t, timeout, func() error { return expectEvent("kappa", twv1.ReasonPurged) })
+	// The crypto-shredding is recorded on its own, before the namespace goes.
+	testenv.Eventually(t, timeout, func() error { return expectEvent("kappa", "KeysDestroyed") })
 	fakeClock.SetTime(time.Now())
 }
