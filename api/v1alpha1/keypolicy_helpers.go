@@ -1,6 +1,9 @@
 package v1alpha1
 
-import "slices"
+import (
+	"slices"
+	"strconv"
+)
 
 // EffectiveKeyPolicy names the KeyPolicy that governs a Tenant's keys: the one it references, or
 // else the default policy (the alphabetically first of several, so every controller agrees).
@@ -25,4 +28,17 @@ func DefaultKeyPolicy(policies []KeyPolicy) string {
 	}
 	slices.Sort(defaults)
 	return defaults[0]
+}
+
+// KeyringRecord reads what the KeyPolicy controller recorded on a Tenant about its keyring
+// (KeyringVersionAnnotation, KeyringFingerprintAnnotation); ok is false when there is no record (a
+// new tenant, or one whose keyring predates the record). A version that does not parse is 0: the
+// fingerprint is what identifies the keys.
+func (t *Tenant) KeyringRecord() (version int32, fingerprint string, ok bool) {
+	fingerprint = t.Annotations[KeyringFingerprintAnnotation]
+	if fingerprint == "" {
+		return 0, "", false
+	}
+	v, _ := strconv.ParseInt(t.Annotations[KeyringVersionAnnotation], 10, 32)
+	return int32(v), fingerprint, true
 }

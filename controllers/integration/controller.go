@@ -302,7 +302,8 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 	obs.keyringPending = keyringPending
 	// The Tenant carries the KeyPolicy controller's record of the keyring it had: that, not the
 	// keyring controller's state, tells a lost keyring from one not created yet.
-	obs.keyringLost = keyringPending && tenant.Annotations[twv1.KeyringFingerprintAnnotation] != ""
+	_, _, hadKeyring := tenant.KeyringRecord()
+	obs.keyringLost = keyringPending && hadKeyring
 	suspended := tenant.EffectiveState() == twv1.TenantSuspended
 	ip := inputs{tenant: tenant, syncImage: r.SyncImage, keyringVersion: keyringVersion, tenantSuspended: suspended, hosts: r.hostPolicy()}
 	obs.tenantSuspended = suspended
@@ -444,12 +445,12 @@ func (r *Reconciler) keyringVersion(ctx context.Context, in *twv1.Integration, t
 // keyring is written before the record, so a rotation's keyring is never older than the record.
 // Only the version is compared: the cache keeps no other annotation of the keyring.
 func olderThanRecorded(t *twv1.Tenant, active string) bool {
-	recorded, err := strconv.ParseInt(t.Annotations[twv1.KeyringVersionAnnotation], 10, 32)
-	if err != nil || t.Annotations[twv1.KeyringFingerprintAnnotation] == "" {
+	recorded, _, ok := t.KeyringRecord()
+	if !ok {
 		return false
 	}
 	v, err := strconv.ParseInt(active, 10, 32)
-	return err != nil || v < recorded
+	return err != nil || v < int64(recorded)
 }
 
 // resolveTenant finds the Tenant whose own namespace holds the Integration. The namespace's name
@@ -490,26 +491,19 @@ func (r *Reconciler) resolveTenant(ctx context.Context, in *twv1.Integration) (*
 	return t, nil, nil
 }
 
-// checkSecretPath refuses a tenant whose key vault path an earlier Tenant claims. The Tenant
-// controller reports that on the Tenant (SecretPathReady); this decides the same from the cached
-// Tenants too, so no ExternalSecret is created in the moment before that status is written.
+// checkSecretPath refuses a tenant whose key vault path an earlier Tenant claims. It decides from
+// the cached Tenants, as the Tenant controller does for the Tenant's SecretPathReady, rather than
+// reading that condition: so no ExternalSecret is created in the moment before it is written.
 func (r *Reconciler) checkSecretPath(ctx context.Context, t *twv1.Tenant) (*conditions.Problem, error) {
 	if t.Spec.SecretStore == nil {
 		return nil, nil
-	}
-	if c := conditions.Get(t.Status.Conditions, twv1.TenantConditionSecretPathReady); c != nil && c.Status == metav1.ConditionFalse &&
-		c.Reason == twv1.ReasonSecretStorePathOverlap && c.ObservedGeneration == t.Generation {
-		return &conditions.Problem{Reason: c.Reason, Message: c.Message, Stalled: true}, nil
 	}
 	// Read-only and without a deep copy: only the specs are compared.
 	tenants := &twv1.TenantList{}
 	if err := r.Client.List(ctx, tenants, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
-	if claimant := twv1.SecretPathClaimant(t, tenants.Items); claimant != nil {
-		return &conditions.Problem{Reason: twv1.ReasonSecretStorePathOverlap, Message: twv1.SecretPathOverlapMessage(t, claimant), Stalled: true}, nil
-	}
-	return nil, nil
+	return conditions.SecretPathProblem(t, tenants.Items), nil
 }
 
 // validateAgainstTenant checks what only the Tenant can tell: a store to read from, and credential

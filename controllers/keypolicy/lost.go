@@ -24,16 +24,10 @@ type keyringRecord struct {
 	fingerprint string
 }
 
-// recordOf reads a tenant's record; ok is false when it has none (a new tenant, or one whose
-// keyring predates the record). A version that does not parse is reported as 0: the fingerprint
-// is what identifies the keys.
+// recordOf reads a tenant's record; ok is false when it has none.
 func recordOf(t *twv1.Tenant) (rec keyringRecord, ok bool) {
-	fp := t.Annotations[twv1.KeyringFingerprintAnnotation]
-	if fp == "" {
-		return keyringRecord{}, false
-	}
-	v, _ := strconv.ParseInt(t.Annotations[twv1.KeyringVersionAnnotation], 10, 32)
-	return keyringRecord{version: int32(v), fingerprint: fp}, true
+	v, fp, ok := t.KeyringRecord()
+	return keyringRecord{version: v, fingerprint: fp}, ok
 }
 
 // recordFor is the record of a keyring: its active version.

@@ -229,10 +229,7 @@ func (r *Reconciler) observeSecretPath(ctx context.Context, t *twv1.Tenant) (*co
 	if err := r.Client.List(ctx, tenants, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
-	if claimant := twv1.SecretPathClaimant(t, tenants.Items); claimant != nil {
-		return &conditions.Problem{Reason: twv1.ReasonSecretStorePathOverlap, Message: twv1.SecretPathOverlapMessage(t, claimant), Stalled: true}, nil
-	}
-	return nil, nil
+	return conditions.SecretPathProblem(t, tenants.Items), nil
 }
 
 // observeExport reads the tenant's Integrations and export Jobs from the cache.
