@@ -34,7 +34,12 @@ type Config struct {
 	Source      Endpoint `json:"source"`
 	Destination Endpoint `json:"destination"`
 	Schedule    Schedule `json:"schedule"`
-	TLS         TLS      `json:"tls"`
+	// Fields are the canonical fields (record.Field names) the practice authorized to flow from
+	// the source to the destination, as the operator resolved them: the runtime drops every other
+	// field before the destination adapter sees a record. The operator always renders them; a
+	// configuration without any is refused by the runtime rather than read as "everything".
+	Fields []string `json:"fields,omitempty"`
+	TLS    TLS      `json:"tls"`
 	// KeyringFile is the tenant's keyring (read-only), present when the Integration is a consumer
 	// of its tenant's KeyPolicy.
 	KeyringFile string `json:"keyringFile,omitempty"`
