@@ -11,6 +11,8 @@ package connector
 import (
 	"context"
 	"time"
+
+	"github.com/tenantwire/tenantwire/internal/record"
 )
 
 // Record is one record in flight between two systems.
@@ -26,8 +28,12 @@ type Record struct {
 	// patient at this destination: a create retried after a pod was killed between the write and
 	// the mapping is recognised by destinations that dedupe on it (QuickBooks' requestid).
 	IdempotencyKey string
-	// Fields are the record's fields as the destination adapter maps them. They pass through memory
-	// and are never logged or stored.
+	// Patient is the record in canonical form: what a source adapter decoded with its vendor's
+	// codec, and, after the runtime's record.Authorize, all a destination adapter may encode. Its
+	// values pass through memory only and are never logged or stored.
+	Patient record.Patient
+	// Fields are the record's raw vendor fields. Deprecated: being replaced by Patient, adapter by
+	// adapter; nothing may send them to another system.
 	Fields map[string]any
 }
 
