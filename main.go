@@ -12,7 +12,6 @@ import (
 	"syscall"
 
 	"github.com/go-logr/logr"
-	"go.uber.org/zap/zapcore"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -68,7 +67,7 @@ func runSync(args []string) int {
 	fs := flag.NewFlagSet("tenantwire sync", flag.ExitOnError)
 	config := fs.String("config", "/etc/tenantwire/sync.yaml", "The Integration's rendered sync configuration.")
 	_ = fs.Parse(args)
-	log := runtimeLogger()
+	log := syncrun.NewLogger(os.Stderr)
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer cancel()
 	err := syncrun.Run(ctx, syncrun.Options{ConfigPath: *config, Log: log, NewConnector: newConnector})
@@ -92,7 +91,7 @@ func runExport(args []string) int {
 	config := fs.String("config", "/etc/tenantwire/sync.yaml", "The Integration's rendered sync configuration.")
 	output := fs.String("output", "", "File the patient-ID mapping is written to, one JSON object per patient and line.")
 	_ = fs.Parse(args)
-	log := runtimeLogger()
+	log := syncrun.NewLogger(os.Stderr)
 	if *output == "" {
 		fmt.Fprintln(os.Stderr, "tenantwire export: --output is required")
 		return 2
@@ -104,10 +103,4 @@ func runExport(args []string) int {
 		return 1
 	}
 	return 0
-}
-
-// runtimeLogger logs JSON without stack traces: the runtimes' errors are for operators reading
-// pod logs, and their messages already say what failed.
-func runtimeLogger() logr.Logger {
-	return zap.New(zap.JSONEncoder(), zap.StacktraceLevel(zapcore.PanicLevel))
 }

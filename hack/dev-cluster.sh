@@ -3,10 +3,13 @@
 # real etcd, kube-apiserver, kube-controller-manager and kube-scheduler, fake nodes whose pods become
 # Ready, the External Secrets Operator CRDs and its real controller. kwok's Logs kind is enabled so
 # that `kubectl logs` of a pod can show a file, the log of a runtime run locally (hack/synclocal).
+# The API server runs with config/audit/policy.yaml and writes its audit log as JSON lines to
+# $DEV_DIR/kwok/clusters/$CLUSTER_NAME/logs/audit.log (`hack/dev-cluster.sh audit-log` prints it).
 #
 #   hack/dev-cluster.sh up      create (or reuse) the cluster; prints the kubeconfig path
 #   hack/dev-cluster.sh down    stop everything started here and delete the cluster
 #   hack/dev-cluster.sh status  say whether it is up
+#   hack/dev-cluster.sh audit-log  print the path of the API server's audit log
 #
 # State (kubeconfig, pid files, logs) lives in $DEV_DIR (default .dev-cluster/ in the repo).
 set -euo pipefail
@@ -22,6 +25,7 @@ ESO_CONCURRENT=${ESO_CONCURRENT:-1}
 ESO_METRICS_ADDR=${ESO_METRICS_ADDR:-0}
 TOOLS=hack/tools.sh
 KUBECONFIG_OUT="$DEV_DIR/kubeconfig"
+AUDIT_POLICY=$PWD/config/audit/policy.yaml
 
 log() { printf '[dev-cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -30,6 +34,8 @@ kubectl() { "$($TOOLS path kubectl)" --kubeconfig "$KUBECONFIG_OUT" "$@"; }
 
 # Our cluster keeps kwokctl's own state next to ours, so nothing is left in the user's home.
 export KWOK_WORKDIR="$DEV_DIR/kwok"
+# kwokctl writes the API server's audit log here when it is given a policy.
+AUDIT_LOG="$KWOK_WORKDIR/clusters/$CLUSTER_NAME/logs/audit.log"
 
 cluster_up() {
   [[ -f $KUBECONFIG_OUT ]] && kubectl get --raw /readyz >/dev/null 2>&1
@@ -76,6 +82,7 @@ up() {
       --etcd-binary "$($TOOLS path etcd)" \
       --kwok-controller-binary "$($TOOLS path kwok)" \
       --kube-authorization --kube-admission \
+      --kube-audit-policy "$AUDIT_POLICY" --extra-args kube-apiserver=audit-log-format=json \
       --enable-crds Logs \
       --kubeconfig "$DEV_DIR/kwokctl-kubeconfig" \
       --wait 2m >"$DEV_DIR/kwokctl.log" 2>&1 || { tail -n 20 "$DEV_DIR/kwokctl.log" >&2; exit 1; }
@@ -115,6 +122,7 @@ down() {
 case ${1:-up} in
   up) up ;;
   down) down ;;
+  audit-log) echo "$AUDIT_LOG" ;;
   status) if cluster_up; then echo "up: KUBECONFIG=$KUBECONFIG_OUT"; else echo "down"; exit 1; fi ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|audit-log" >&2; exit 2 ;;
 esac

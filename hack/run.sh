@@ -95,6 +95,7 @@ sync_local() {
 }
 sync_local
 
+audit_log=$(hack/dev-cluster.sh audit-log)
 cat <<MSG
 
 The operator runs in the background against a simulated cluster. Look around with:
@@ -112,6 +113,9 @@ The operator runs in the background against a simulated cluster. Look around wit
   curl -s http://127.0.0.1:18080/metrics | grep tenantwire_
 
 Operator log: $DEV_DIR/manager.log   External Secrets Operator log: $DEV_DIR/external-secrets.log
+API server audit log (config/audit/policy.yaml, JSON lines): $audit_log
+  who changed which Integration:  jq -c 'select(.objectRef.resource=="integrations" and (.verb|test("create|update|patch|delete")))
+    | [.requestReceivedTimestamp, .user.username, .impersonatedUser.username, .sourceIPs[0], .verb, .objectRef.namespace, .objectRef.name]' $audit_log
 Sample sync runtime: $DEV_DIR/sync-local.out (what it rewrote for this machine, and where to follow it)
 Stop everything with: make dev-cluster-down
 MSG

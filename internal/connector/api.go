@@ -96,7 +96,7 @@ func (c *apiClient) do(ctx context.Context, cl call) (response, error) {
 	permanent := false
 	resp, err := backoff.Retry(ctx, func() (response, error) {
 		attempts++
-		resp, err := c.attempt(ctx, cl, body)
+		resp, err := c.attempt(ctx, cl, body, attempts)
 		var perm *backoff.PermanentError
 		permanent = errors.As(err, &perm)
 		return resp, err
@@ -118,16 +118,16 @@ func (c *apiClient) do(ctx context.Context, cl call) (response, error) {
 	return resp, err
 }
 
-// attempt is one try; on a 401 it refreshes the credential once and sends again.
-func (c *apiClient) attempt(ctx context.Context, cl call, body []byte) (response, error) {
-	resp, err := c.send(ctx, cl, body)
+// attempt is try n; on a 401 it refreshes the credential once and sends again.
+func (c *apiClient) attempt(ctx context.Context, cl call, body []byte, n int) (response, error) {
+	resp, err := c.sendLogged(ctx, cl, body, n)
 	if err != nil {
 		return response{}, err
 	}
 	if resp.StatusCode == http.StatusUnauthorized && c.auth.refresh() {
 		drain(resp)
 		c.log.V(1).Info("access token rejected, refreshing it", "op", cl.op)
-		if resp, err = c.send(ctx, cl, body); err != nil {
+		if resp, err = c.sendLogged(ctx, cl, body, n); err != nil {
 			return response{}, err
 		}
 	}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sync"
+	"time"
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/go-logr/logr"
@@ -40,6 +42,8 @@ type oauthAuth struct {
 
 	mu     sync.Mutex
 	source oauth2.TokenSource
+	// current is the access token last handed out: another one from source means a refresh.
+	current *oauth2.Token
 	// refreshToken is the newest refresh token: vendors that rotate refresh tokens (Intuit) hand
 	// out a new one with each access token, and the old one stops working at some point.
 	refreshToken string
@@ -83,7 +87,7 @@ func newOAuthAuth(system string, creds Credentials, ep oauthEndpoint, httpClient
 		refreshToken: creds.value(credRefreshToken),
 		mounted:      creds.value(credRefreshToken),
 		store:        o.RefreshTokens,
-		log:          o.Logger,
+		log:          o.Logger.WithValues("system", system),
 	}
 	if a.store != nil {
 		saved, err := a.store.Load(system, a.mounted)
@@ -106,22 +110,52 @@ func (a *oauthAuth) newSource() oauth2.TokenSource {
 func (a *oauthAuth) authorize(req *http.Request) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	start := time.Now()
 	tok, err := a.source.Token()
 	if err != nil {
-		return a.tokenError(err)
+		err = a.tokenError(err)
+		a.logRefresh(start, err, false)
+		return err
 	}
-	if tok.RefreshToken != "" && tok.RefreshToken != a.refreshToken {
-		a.refreshToken = tok.RefreshToken
-		if a.store != nil {
-			if err := a.store.Save(a.system, a.mounted, tok.RefreshToken); err != nil {
-				// The request can still go out; only a restart before the next save would need the
-				// rotated token. Say so, without the token.
-				a.log.Error(err, "saving the rotated refresh token", "system", a.system)
+	if tok != a.current {
+		a.current = tok
+		rotated := tok.RefreshToken != "" && tok.RefreshToken != a.refreshToken
+		if rotated {
+			a.refreshToken = tok.RefreshToken
+			if a.store != nil {
+				if err := a.store.Save(a.system, a.mounted, tok.RefreshToken); err != nil {
+					// The request can still go out; only a restart before the next save would need
+					// the rotated token. Say so, without the token.
+					a.log.Error(err, "saving the rotated refresh token")
+				}
 			}
 		}
+		a.logRefresh(start, nil, rotated)
 	}
 	req.Header.Set("Authorization", a.scheme+" "+tok.AccessToken)
 	return nil
+}
+
+// logRefresh writes the access log line of one token refresh: refreshed, refused (the refresh
+// token or client credentials were rejected: someone must authorize again) or failed (the
+// endpoint or the network; a later try may work), with the endpoint's status and RFC 6749 code.
+func (a *oauthAuth) logRefresh(start time.Time, err error, rotated bool) {
+	endpoint, _ := url.Parse(a.config.Endpoint.TokenURL)
+	kv := []any{"host", endpoint.Host, "path", endpoint.Path, "latencyMs", time.Since(start).Milliseconds()}
+	if err == nil {
+		a.log.Info(accessTokenRefresh, append(kv, "outcome", "refreshed", "status", http.StatusOK, "refreshTokenRotated", rotated)...)
+		return
+	}
+	outcome := "failed"
+	var status *StatusError
+	if errors.As(err, &status) {
+		kv = append(kv, "status", status.Status, "code", status.Code)
+		var perm *backoff.PermanentError
+		if errors.As(err, &perm) {
+			outcome = "refused"
+		}
+	}
+	a.log.Info(accessTokenRefresh, append(kv, "outcome", outcome, "error", err.Error())...)
 }
 
 // refresh drops the cached access token; the next authorize refreshes it with the newest refresh

@@ -51,7 +51,8 @@ type Options struct {
 	// Webhook tunes the push-based webhook source.
 	Webhook WebhookOptions
 
-	// Logger receives retries and rate-limit notes at V(1); never record fields or secrets.
+	// Logger receives the access log (every vendor request, token refresh and webhook request, at
+	// Info; accesslog.go) and retry notes at V(1); never record fields or secrets.
 	Logger logr.Logger
 	// Now is the clock (default time.Now); tests move it to check replay windows and Retry-After
 	// dates.

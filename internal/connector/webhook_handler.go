@@ -29,9 +29,9 @@ var _ WebhookReceiver = (*webhook)(nil)
 //   - 503 with Retry-After while the queue is full;
 //   - 202 {"id": "..."} once the record is queued.
 //
-// Answers never echo the body.
+// Answers never echo the body. Every request gets an access log line ("webhook request").
 func (w *webhook) Handler() http.Handler {
-	return http.HandlerFunc(w.receive)
+	return http.HandlerFunc(w.receiveLogged)
 }
 
 func (w *webhook) receive(rw http.ResponseWriter, req *http.Request) {
@@ -51,7 +51,6 @@ func (w *webhook) receive(rw http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if !w.validSignature(req.Header.Get(SignatureHeader), body) {
-		w.api.log.Info("webhook delivery refused: bad signature", "remote", req.RemoteAddr)
 		writeAnswer(rw, http.StatusUnauthorized, "error", "bad signature")
 		return
 	}
@@ -67,7 +66,6 @@ func (w *webhook) receive(rw http.ResponseWriter, req *http.Request) {
 	now := w.opts.Now()
 	window := w.opts.Webhook.ReplayWindow
 	if age := now.Sub(env.SentAt); age > window || age < -window {
-		w.api.log.Info("webhook delivery refused: sent_at outside the replay window", "remote", req.RemoteAddr)
 		writeAnswer(rw, http.StatusUnauthorized, "error", "stale delivery: sent_at is outside the replay window")
 		return
 	}
@@ -96,6 +94,9 @@ func (w *webhook) validSignature(header string, body []byte) bool {
 }
 
 func writeAnswer(rw http.ResponseWriter, status int, key, value string) {
+	if rec, ok := rw.(*accessRecorder); ok && key == "error" {
+		rec.refusal = value
+	}
 	rw.Header().Set("Content-Type", "application/json")
 	rw.WriteHeader(status)
 	_ = json.NewEncoder(rw).Encode(map[string]string{key: value})

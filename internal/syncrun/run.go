@@ -23,7 +23,7 @@ import (
 
 // ConnectorFactory builds the connector of one system from its rendered endpoint and credentials;
 // allowedHosts are the only hosts it may dial, and tokens keeps rotated OAuth2 refresh tokens
-// across restarts.
+// across restarts. log carries the tenant and the integration; the connector adds its system.
 type ConnectorFactory func(system, url string, allowedHosts []string, creds connector.Credentials, minTLS string, tokens connector.RefreshTokenStore, log logr.Logger) (connector.Connector, error)
 
 // Options of one runtime.
@@ -86,7 +86,7 @@ func Run(ctx context.Context, o Options) error {
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", ep.System, err)
 		}
-		c, err := o.NewConnector(ep.System, ep.URL, ep.AllowedHosts, creds, cfg.TLS.MinVersion, tokens, log.WithValues("system", ep.System))
+		c, err := o.NewConnector(ep.System, ep.URL, ep.AllowedHosts, creds, cfg.TLS.MinVersion, tokens, log)
 		return c, creds, err
 	}
 	src, srcCreds, err := endpoint(cfg.Source)

@@ -16,6 +16,8 @@ import (
 // benchmark run against it.
 type SimCluster struct {
 	Root, DevDir, Name, Kubeconfig, KubectlBin string
+	// AuditLog is the API server's audit log (JSON lines), written under config/audit/policy.yaml.
+	AuditLog string
 }
 
 // StartSimCluster starts the cluster called name; env adds settings for hack/dev-cluster.sh
@@ -35,6 +37,12 @@ func StartSimCluster(ctx context.Context, name string, env ...string) (*SimClust
 		return nil, fmt.Errorf("hack/dev-cluster.sh up: %w", err)
 	}
 	s.Kubeconfig = strings.TrimSpace(string(out))
+	auditLog := exec.CommandContext(ctx, filepath.Join(root, "hack", "dev-cluster.sh"), "audit-log")
+	auditLog.Env = up.Env
+	if out, err = auditLog.Output(); err != nil {
+		return nil, fmt.Errorf("hack/dev-cluster.sh audit-log: %w", err)
+	}
+	s.AuditLog = strings.TrimSpace(string(out))
 	kb, err := exec.CommandContext(ctx, filepath.Join(root, "hack", "tools.sh"), "path", "kubectl").Output()
 	if err != nil {
 		return nil, err
