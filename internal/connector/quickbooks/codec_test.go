@@ -3,6 +3,7 @@ package quickbooks
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -167,5 +168,44 @@ func TestNeedsAndHoldsFitTheDefaults(t *testing.T) {
 	}
 	if missing := Holds.Missing(Needs); len(missing) != 0 {
 		t.Error("the codec needs a field it cannot hold")
+	}
+}
+
+// TestDecodeReadsOnlyTheDefinedProperties decodes an answer as the Accounting API gives it, with
+// properties the codec does not own, and checks the canonical record holds the owned ones only.
+func TestDecodeReadsOnlyTheDefinedProperties(t *testing.T) {
+	answer := `{"Id":"58","SyncToken":"3","GivenName":"Ignatia","FamilyName":"Quillfeather","DisplayName":"Ignatia Quillfeather",
+		"PrimaryEmailAddr":{"Address":"ignatia.q@example.org"},"PrimaryPhone":{"FreeFormNumber":"+1 555 0199"},
+		"BillAddr":{"Id":"91","Line1":"77 Larkspur Row","City":"Wexford Falls","CountrySubDivisionCode":"Nevada","PostalCode":"89011"},
+		"Notes":"NOTES-MARKER","Balance":120.5,"MetaData":{"LastUpdatedTime":"2026-11-25T08:00:00-08:00"}}`
+	var c Customer
+	if err := json.Unmarshal([]byte(answer), &c); err != nil {
+		t.Fatal(err)
+	}
+	got := Decode(c)
+	want := record.Patient{
+		Source: record.Source{System: "quickbooks", ID: "58"},
+		Name:   record.Name{Given: "Ignatia", Family: "Quillfeather", Display: "Ignatia Quillfeather"},
+		Email:  "ignatia.q@example.org", Phone: "+1 555 0199",
+		Address: record.Address{Line1: "77 Larkspur Row", City: "Wexford Falls", Region: "Nevada", PostalCode: "89011"},
+	}
+	if got != want {
+		t.Fatalf("Decode = %+v\nwant     %+v", got, want)
+	}
+	if strings.Contains(fmt.Sprintf("%#v", c), "NOTES-MARKER") {
+		t.Error("a property the codec does not own was kept")
+	}
+}
+
+func TestDecodeReadsWhatTheEncoderWrites(t *testing.T) {
+	in := record.Authorize(recordtest.Planted(), Holds)
+	c, err := NewCustomer(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := Decode(c)
+	in.Source, in.UpdatedAt = out.Source, out.UpdatedAt
+	if out != in {
+		t.Fatalf("Decode(NewCustomer(p)) = %+v\nwant                   %+v", out, in)
 	}
 }
