@@ -20,9 +20,14 @@ import (
 	"github.com/go-logr/logr/testr"
 
 	"github.com/tenantwire/tenantwire/internal/connector"
+	"github.com/tenantwire/tenantwire/internal/connector/cerbo"
 	"github.com/tenantwire/tenantwire/internal/connector/quickbooks"
 	webhookcodec "github.com/tenantwire/tenantwire/internal/connector/webhook"
 	"github.com/tenantwire/tenantwire/internal/keyring"
+	"github.com/tenantwire/tenantwire/internal/mapping"
+	"github.com/tenantwire/tenantwire/internal/record"
+	"github.com/tenantwire/tenantwire/internal/record/recordtest"
+	"github.com/tenantwire/tenantwire/internal/store"
 	"github.com/tenantwire/tenantwire/internal/syncconfig"
 	"github.com/tenantwire/tenantwire/internal/syncrun"
 	"github.com/tenantwire/tenantwire/internal/testenv"
@@ -170,11 +175,7 @@ func runOneCycle(t *testing.T, destination string, dst *capture, fields []string
 	for name, v := range dstCreds {
 		files[filepath.Join(cfg.Destination.CredentialsDir, name)] = v
 	}
-	m, err := keyring.NewMaterial(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := keyring.Rotate(nil, "AES-256-GCM", m, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), 1).Marshal()
+	kr, err := testKeyring(t).Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,6 +223,15 @@ func runOneCycle(t *testing.T, destination string, dst *capture, fields []string
 	}
 	cancel()
 	return <-done
+}
+
+func testKeyring(t *testing.T) *keyring.Keyring {
+	t.Helper()
+	m, err := keyring.NewMaterial(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keyring.Rotate(nil, "AES-256-GCM", m, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), 1)
 }
 
 // assertNeverSent fails the test for each value found in any body the destination received.
@@ -300,5 +310,104 @@ func TestTheRuntimeRefusesToStartWithoutAuthorizedFields(t *testing.T) {
 				t.Errorf("the destination received %d writes", n)
 			}
 		})
+	}
+}
+
+// cerboDestination is a practice's Cerbo taking patients, keeping every body it was sent.
+func cerboDestination(t *testing.T) *capture {
+	c := &capture{}
+	c.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		c.keep(body)
+		answer(w, http.StatusCreated, `{"id": 9001}`)
+	}))
+	t.Cleanup(c.Close)
+	return c
+}
+
+// onePatient is a source with one changed record: the planted patient of recordtest.
+type onePatient struct{}
+
+func (onePatient) Changes(context.Context, string) (connector.Page, error) {
+	p := recordtest.Planted()
+	return connector.Page{Records: []connector.Record{{ID: p.Source.ID, PatientID: p.Source.ID, UpdatedAt: p.UpdatedAt, Patient: p}}, Next: "done"}, nil
+}
+
+// TestAuthorizeRunsBeforeEveryDestinationEncodes syncs the planted patient, every field set to a
+// marker, under each authorization to each destination adapter this runtime writes with, and
+// checks the bytes each destination received: exactly the authorized fields that the destination
+// can hold, never another field and never the source's ID. Where the destination's codec needs a
+// field that is not authorized (a QuickBooks or Cerbo create needs a name), nothing is sent and the
+// record is counted rejected.
+func TestAuthorizeRunsBeforeEveryDestinationEncodes(t *testing.T) {
+	destinations := map[string]struct {
+		server    func(*testing.T) *capture
+		holds     record.Set
+		needs     record.Set
+		creds     func(url string) connector.Credentials
+		sexInBody string
+	}{
+		connector.SystemQuickBooks: {server: strictQuickBooks, holds: quickbooks.Holds, needs: quickbooks.Needs,
+			creds: func(u string) connector.Credentials {
+				return connector.Credentials{"client_id": []byte("cid"), "client_secret": []byte("cs"), "refresh_token": []byte("rt-1"),
+					"realm_id": []byte("1"), "token_url": []byte(u + "/token")}
+			}},
+		connector.SystemWebhook: {server: webhookReceiver, holds: webhookcodec.Holds,
+			creds: func(string) connector.Credentials { return connector.Credentials{"signing_secret": []byte("shh")} }},
+		// Cerbo writes sex as a one-letter code, which recordtest's markers do not cover.
+		connector.SystemCerbo: {server: cerboDestination, holds: cerbo.Holds, needs: cerbo.Needs, sexInBody: `"sex":"F"`,
+			creds: func(string) connector.Credentials {
+				return connector.Credentials{"username": []byte("u"), "api_key": []byte("k")}
+			}},
+	}
+	for system, dest := range destinations {
+		for name, fields := range recordtest.FieldSets() {
+			t.Run(system+"/"+name, func(t *testing.T) {
+				dst := dest.server(t)
+				roots := x509.NewCertPool()
+				roots.AddCert(dst.Certificate())
+				u, _ := url.Parse(dst.URL)
+				adapter, err := connector.New(system, dst.URL, dest.creds(dst.URL), connector.Options{AllowedHosts: []string{u.Host}, RootCAs: roots, MaxAttempts: 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "mapping.db"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer func() { _ = st.Close() }()
+				s := &syncrun.Syncer{Integration: "planted", SourceSystem: "source", DestSystem: system,
+					Source: onePatient{}, Destination: adapter, Fields: fields, Store: st,
+					Codec: mapping.Codec{Tenant: "acme", Keyring: testKeyring(t)}, Metrics: syncrun.NewMetrics(), Log: testr.New(t), Now: time.Now}
+				res, err := s.Cycle(context.Background())
+				if len(fields.Fields()) == 0 {
+					if err == nil || len(dst.bodies()) != 0 {
+						t.Fatalf("a Syncer without authorized fields ran: %v, %d writes", err, len(dst.bodies()))
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if missing := fields.Missing(dest.needs); len(missing) != 0 {
+					if res.Rejected != 1 || len(dst.bodies()) != 0 {
+						t.Fatalf("without %v: %+v and %d writes, want the record rejected before a write", missing, res, len(dst.bodies()))
+					}
+					return
+				}
+				bodies := dst.bodies()
+				if res.Created != 1 || len(bodies) != 1 {
+					t.Fatalf("%+v with %d writes, want one create", res, len(bodies))
+				}
+				want := fields.Intersect(dest.holds)
+				if dest.sexInBody != "" {
+					if got := bytes.Contains(bodies[0], []byte(dest.sexInBody)); got != want.Has(record.FieldSex) {
+						t.Errorf("sex in the body: %v, authorized and held: %v", got, want.Has(record.FieldSex))
+					}
+					want = want.Intersect(record.NewSet(record.FieldName, record.FieldEmail, record.FieldPhone, record.FieldDateOfBirth, record.FieldAddress))
+				}
+				recordtest.AssertOnly(t, bodies[0], want)
+			})
+		}
 	}
 }
