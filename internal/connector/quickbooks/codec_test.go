@@ -35,15 +35,6 @@ func updateDefinition(t *testing.T) *contract.Definition {
 	return d
 }
 
-func mustJSON(t *testing.T, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func TestDefinitionIsTheOneTheCodecFollows(t *testing.T) {
 	d := customerDefinition(t)
 	if got := d.Body.AnyOf; len(got) != 1 || strings.Join(got[0], ",") != strings.Join(nameElements, ",") {
@@ -80,7 +71,7 @@ func TestBodiesConformToTheDefinition(t *testing.T) {
 			case err != nil:
 				t.Fatal(err)
 			default:
-				if v := customerDefinition(t).Check(mustJSON(t, created)); len(v) != 0 {
+				if v := customerDefinition(t).Check(recordtest.MustJSON(t, created)); len(v) != 0 {
 					t.Errorf("create body: %v", v)
 				}
 			}
@@ -88,7 +79,7 @@ func TestBodiesConformToTheDefinition(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if v := updateDefinition(t).Check(mustJSON(t, updated)); len(v) != 0 {
+			if v := updateDefinition(t).Check(recordtest.MustJSON(t, updated)); len(v) != 0 {
 				t.Errorf("update body: %v", v)
 			}
 		})
@@ -107,9 +98,9 @@ func TestUnauthorizedFieldsNeverReachTheBody(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			recordtest.AssertOnly(t, mustJSON(t, updated), want)
+			recordtest.AssertOnly(t, recordtest.MustJSON(t, updated), want)
 			if created, err := NewCustomer(p); err == nil {
-				recordtest.AssertOnly(t, mustJSON(t, created), want)
+				recordtest.AssertOnly(t, recordtest.MustJSON(t, created), want)
 			}
 		})
 	}
@@ -117,7 +108,7 @@ func TestUnauthorizedFieldsNeverReachTheBody(t *testing.T) {
 
 func TestSparseUpdateNamesOnlyWhatItOwns(t *testing.T) {
 	p := record.Authorize(recordtest.Planted(), record.NewSet(record.FieldEmail))
-	got := string(mustJSON(t, mustUpdate(t, p)))
+	got := string(recordtest.MustJSON(t, mustUpdate(t, p)))
 	want := `{"Id":"58","SyncToken":"3","sparse":true,"PrimaryEmailAddr":{"Address":"ignatia.q@example.org"}}`
 	if got != want {
 		t.Fatalf("body = %s\nwant   %s", got, want)
