@@ -28,7 +28,7 @@ type Syncer struct {
 	Source                   connector.Source
 	Destination              connector.Destination
 	// Fields are the canonical fields the practice authorized (AuthorizedFields): every record is
-	// reduced to them before the destination adapter sees it. An empty set syncs nothing.
+	// reduced to them before the destination adapter sees it. With none, Cycle refuses to run.
 	Fields  record.Set
 	Store   store.Store
 	Codec   mapping.Codec
