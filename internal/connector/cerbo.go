@@ -3,10 +3,13 @@ package connector
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
+
+	cerbocodec "github.com/tenantwire/tenantwire/internal/connector/cerbo"
 )
 
 // Cerbo's credential files: HTTP Basic authentication with the API user and its key.
@@ -26,6 +29,11 @@ const cerboMaxPageSize = 100
 //	POST  {base}/patients       (create) -> the patient, with its "id"
 //	PATCH {base}/patients/{id}  (update) -> the patient
 //	errors: {"error": {"code": "...", "field": "..."}} or {"error": "..."}
+//
+// Patients are read and written through the codec in internal/connector/cerbo, which follows
+// tenantwire's model of a Cerbo patient (not Cerbo's published definition, which could not be
+// found): a listed patient is decoded into the model's properties and everything else in it
+// (clinical notes, questionnaires, ...) is dropped while the answer is parsed.
 //
 // updated_since is taken as inclusive, so a scan's newest patients are read again by the next
 // scan (see scanCursor).
@@ -61,15 +69,19 @@ func (c *cerbo) Changes(ctx context.Context, cursor string) (Page, error) {
 		q.Set("updated_since", cur.Since.Format(time.RFC3339))
 	}
 	var out struct {
-		Data  []map[string]any `json:"data"`
-		Total *int             `json:"total"`
+		Data  []cerbocodec.Patient `json:"data"`
+		Total *int                 `json:"total"`
 	}
 	if _, err := c.api.do(ctx, call{op: "list patients", method: http.MethodGet, path: "/patients", query: q, out: &out}); err != nil {
 		return Page{}, err
 	}
 	records := make([]Record, 0, len(out.Data))
-	for _, p := range out.Data {
-		records = append(records, recordOf(p, "id", timeField(p, "updated_at")))
+	for i, p := range out.Data {
+		patient, err := cerbocodec.Decode(p)
+		if err != nil {
+			return Page{}, fmt.Errorf("connector: cerbo: list patients: patient %d of the page: %w", cur.Pos+i, err)
+		}
+		records = append(records, canonicalRecord(patient))
 	}
 	more := len(records) == c.pageSize
 	if out.Total != nil {
@@ -78,16 +90,22 @@ func (c *cerbo) Changes(ctx context.Context, cursor string) (Page, error) {
 	return Page{Records: records, Next: encodeCursor(cur.next(records, len(records), more, 0)), More: more}, nil
 }
 
+// Upsert encodes r.Patient with the codec: a PATCH names only the fields the patient holds, and a
+// create the codec refuses (no first or last name) is a rejection of this record.
 func (c *cerbo) Upsert(ctx context.Context, id string, r Record) (string, error) {
-	var out map[string]any
 	if id != "" {
-		_, err := c.api.do(ctx, call{op: "update patient", method: http.MethodPatch, path: "/patients/" + url.PathEscape(id), body: r.Fields})
+		_, err := c.api.do(ctx, call{op: "update patient", method: http.MethodPatch, path: "/patients/" + url.PathEscape(id), body: cerbocodec.Patch(r.Patient)})
 		return id, err
 	}
-	if _, err := c.api.do(ctx, call{op: "create patient", method: http.MethodPost, path: "/patients", body: r.Fields, out: &out}); err != nil {
+	body, err := cerbocodec.NewPatient(r.Patient)
+	if err != nil {
+		return "", fmt.Errorf("connector: cerbo: create patient: %w", err)
+	}
+	var out cerbocodec.Patient
+	if _, err := c.api.do(ctx, call{op: "create patient", method: http.MethodPost, path: "/patients", body: body, out: &out}); err != nil {
 		return "", err
 	}
-	if created := stringField(out, "id"); created != "" {
+	if created := out.ID.String(); created != "" {
 		return created, nil
 	}
 	return "", missingIDError(SystemCerbo, "create patient")

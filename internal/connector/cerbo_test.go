@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tenantwire/tenantwire/internal/connector/fakesystem"
+	"github.com/tenantwire/tenantwire/internal/record"
 )
 
 // newFakeCerbo serves three patients for cerboCreds.
@@ -27,7 +28,7 @@ func TestCerboChangesPaginates(t *testing.T) {
 	pages := readAll(t, c)
 	wantScan(t, pages, "3", "2", "1")
 	first := pages[0].Records[0]
-	if first.PatientID != "3" || !first.UpdatedAt.Equal(ts("2026-01-03T00:00:00Z")) || first.Fields["first_name"] != "C" {
+	if first.PatientID != "3" || !first.UpdatedAt.Equal(ts("2026-01-03T00:00:00Z")) || first.Patient.Name.Given != "C" || first.Patient.Source.ID != "3" {
 		t.Errorf("first record = %+v", first)
 	}
 
@@ -49,26 +50,37 @@ func TestCerboUpsert(t *testing.T) {
 	fc := newFakeCerbo()
 	srv := newFake(t, fc)
 	c := mustNew(t, SystemCerbo, srv.URL+"/api/v1", cerboCreds, testOptions(srv.Server))
-	id, err := c.Upsert(context.Background(), "", Record{ID: "src-1", Fields: map[string]any{"first_name": "New"}})
-	if err != nil || id != "4" || fc.Patient("4")["first_name"] != "New" {
+	id, err := c.Upsert(context.Background(), "", Record{ID: "src-1", Patient: record.Patient{Name: record.Name{Given: "New", Family: "Patient"}}})
+	if err != nil || id != "4" || fc.Patient("4")["first_name"] != "New" || fc.Patient("4")["last_name"] != "Patient" {
 		t.Fatalf("create = %q, %v; want patient 4", id, err)
 	}
-	id, err = c.Upsert(context.Background(), "2", Record{ID: "src-2", Fields: map[string]any{"first_name": "Changed"}})
+	id, err = c.Upsert(context.Background(), "2", Record{ID: "src-2", Patient: record.Patient{Email: "b@example.org"}})
 	if err != nil || id != "2" {
 		t.Fatalf("update = %q, %v; want 2", id, err)
 	}
-	if got := fc.Patient("2"); got["first_name"] != "Changed" || got["updated_at"] == "2026-01-02T00:00:00Z" {
+	// The PATCH names only the email: the name the patient has in Cerbo stays.
+	if got := fc.Patient("2"); got["email1"] != "b@example.org" || got["first_name"] != "B" || got["updated_at"] == "2026-01-02T00:00:00Z" {
 		t.Errorf("patient 2 after the PATCH = %v", got)
+	}
+	// A create without a last name is refused by the codec, before a request, as a rejection.
+	before := srv.seen("/")
+	_, err = c.Upsert(context.Background(), "", Record{ID: "src-3", Patient: record.Patient{Name: record.Name{Given: "Only"}}})
+	if !IsRejected(err) || !strings.Contains(err.Error(), "last_name") || strings.Contains(err.Error(), "Only") || srv.seen("/") != before {
+		t.Errorf("create without a last name = %v after %d requests; want a rejection naming last_name and no request", err, srv.seen("/")-before)
 	}
 }
 
 func TestCerboPartialFailure(t *testing.T) {
 	srv := newFake(t, newFakeCerbo())
 	c := mustNew(t, SystemCerbo, srv.URL+"/api/v1", cerboCreds, testOptions(srv.Server))
+	patient := func(dob record.Date) record.Patient {
+		return record.Patient{Name: record.Name{Given: "A", Family: "B"}, DateOfBirth: dob}
+	}
 	records := []Record{
-		{ID: "a", Fields: map[string]any{"dob": "2000-01-01"}},
-		{ID: "b", Fields: map[string]any{"dob": "not-a-date"}},
-		{ID: "c", Fields: map[string]any{"dob": "2001-01-01"}},
+		{ID: "a", Patient: patient(record.Date{Year: 2000, Month: 1, Day: 1})},
+		// Month 13: Cerbo answers 422 with the value in its message.
+		{ID: "b", Patient: patient(record.Date{Year: 2000, Month: 13, Day: 1})},
+		{ID: "c", Patient: patient(record.Date{Year: 2001, Month: 1, Day: 1})},
 	}
 	written, err := UpsertAll(context.Background(), c, make([]string, 3), records)
 	if !slices.Equal(written, []string{"4", "", "5"}) {
@@ -84,7 +96,7 @@ func TestCerboPartialFailure(t *testing.T) {
 			t.Errorf("error %q lacks %q", msg, want)
 		}
 	}
-	if strings.Contains(msg, "not-a-date") {
+	if strings.Contains(msg, "2000-13-01") {
 		t.Errorf("error %q leaks the field value", msg)
 	}
 }
@@ -92,7 +104,8 @@ func TestCerboPartialFailure(t *testing.T) {
 func TestUpsertAllStopsOnErrorsThatFailEveryRecord(t *testing.T) {
 	srv := newFake(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusForbidden) }))
 	c := mustNew(t, SystemCerbo, srv.URL, cerboCreds, testOptions(srv.Server))
-	_, err := UpsertAll(context.Background(), c, make([]string, 3), make([]Record, 3))
+	named := Record{Patient: record.Patient{Name: record.Name{Given: "A", Family: "B"}}}
+	_, err := UpsertAll(context.Background(), c, make([]string, 3), []Record{named, named, named})
 	var rec *RecordError
 	if err == nil || errors.As(err, &rec) || srv.seen("/") != 1 {
 		t.Fatalf("UpsertAll = %v after %d requests; want one 403 ending the batch", err, srv.seen("/"))

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
+
+	"github.com/tenantwire/tenantwire/internal/connector/contract"
 )
 
 // StatusError is an HTTP error answer of a system. It carries what an operator needs to act (the
@@ -50,6 +53,12 @@ func isRecordRejection(err error) bool {
 	if errors.As(err, &rejected) {
 		return true
 	}
+	// A codec that cannot encode the record for the destination (QuickBooks needs a name) refuses
+	// it before a request is sent; the same record will be refused again.
+	var refused *contract.EncodeError
+	if errors.As(err, &refused) {
+		return true
+	}
 	var status *StatusError
 	if !errors.As(err, &status) {
 		return false
@@ -59,6 +68,29 @@ func isRecordRejection(err error) bool {
 		return false
 	}
 	return status.Status >= 400 && status.Status < 500
+}
+
+// RejectionOf names why a record was rejected, for counting: the vendor's error code and the field
+// it concerns, as far as the answer said ("" where it did not). A record the destination's codec
+// refused before sending has the code "codec" and the vendor's property. Neither is ever a value.
+func RejectionOf(err error) (code, field string) {
+	var refused *contract.EncodeError
+	if errors.As(err, &refused) {
+		return "codec", refused.Property
+	}
+	var rejected *RejectedError
+	var status *StatusError
+	switch {
+	case errors.As(err, &rejected):
+		code = rejected.Code
+	case errors.As(err, &status):
+		code = status.Code
+		if code == "" {
+			code = fmt.Sprintf("http_%d", status.Status)
+		}
+	}
+	code, field, _ = strings.Cut(code, codeFieldSeparator)
+	return code, field
 }
 
 // RejectedError is a record the system refused in an otherwise successful answer (Zoho reports a

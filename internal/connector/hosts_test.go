@@ -118,7 +118,7 @@ func TestWebhookWithNoAllowedHostsDialsNothing(t *testing.T) {
 	if !ok {
 		t.Fatal("webhook is no Destination")
 	}
-	if _, err := dst.Upsert(context.Background(), "", Record{ID: "1"}); err == nil || !strings.Contains(err.Error(), "refused before connecting") {
+	if _, err := dst.Upsert(context.Background(), "", Record{ID: "1", IdempotencyKey: "k1"}); err == nil || !strings.Contains(err.Error(), "refused before connecting") {
 		t.Fatalf("Upsert = %v, want a refusal", err)
 	}
 	if n := conns.Load(); n != 0 {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/tenantwire/tenantwire/internal/connector/quickbooks"
 )
 
 // QuickBooks' credential files besides the OAuth2 ones (client_id, client_secret, refresh_token,
@@ -20,8 +22,8 @@ const (
 	quickBooksTokenURL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
 	// quickBooksMaxPageSize is MAXRESULTS' upper bound.
 	quickBooksMaxPageSize = 1000
-	// quickBooksMinorVersion pins the response shape of the Accounting API.
-	quickBooksMinorVersion = "75"
+	// quickBooksMinorVersion pins the response shape of the Accounting API: the codec's.
+	quickBooksMinorVersion = quickbooks.MinorVersion
 )
 
 // quickBooks is the QuickBooks Online Accounting API (base URL https://quickbooks.api.intuit.com,
@@ -35,6 +37,11 @@ const (
 //	GET  {base}/v3/company/{realm}/customer/{id}         -> the current SyncToken
 //	POST {base}/v3/company/{realm}/customer  {"Id", "SyncToken", "sparse": true, ...} (update)
 //	errors: {"Fault": {"Error": [{"code": "6240", "element": "DisplayName", ...}], "type": "ValidationFault"}}
+//
+// Customers are read and written through the codec in internal/connector/quickbooks, built from
+// Intuit's published Customer definition: a read keeps only the properties the codec owns, a
+// create carries a name element, and an update is sparse at the current SyncToken, so every
+// property the codec does not own (or the practice did not authorize) stays as the company has it.
 //
 // Tokens come from Intuit's OAuth2 endpoint with the client credentials in a Basic header.
 type quickBooks struct {
@@ -82,7 +89,7 @@ func (q *quickBooks) Changes(ctx context.Context, cursor string) (Page, error) {
 	}
 	var out struct {
 		QueryResponse struct {
-			Customer []map[string]any `json:"Customer"`
+			Customer []answeredCustomer `json:"Customer"`
 		} `json:"QueryResponse"`
 	}
 	query := url.Values{"query": {q.changesQuery(cur)}, "minorversion": {quickBooksMinorVersion}}
@@ -90,32 +97,55 @@ func (q *quickBooks) Changes(ctx context.Context, cursor string) (Page, error) {
 		return Page{}, err
 	}
 	records := make([]Record, 0, len(out.QueryResponse.Customer))
-	for _, c := range out.QueryResponse.Customer {
-		meta, _ := c["MetaData"].(map[string]any)
-		records = append(records, recordOf(c, "Id", timeField(meta, "LastUpdatedTime")))
+	for i, c := range out.QueryResponse.Customer {
+		if c.ID == "" {
+			return Page{}, fmt.Errorf("connector: quickbooks: query customers: customer %d of the page has no Id", cur.Pos+i)
+		}
+		patient := quickbooks.Decode(c.Customer)
+		if t, err := time.Parse(time.RFC3339Nano, c.MetaData.LastUpdatedTime); err == nil {
+			patient.UpdatedAt = t.UTC()
+		}
+		records = append(records, canonicalRecord(patient))
 	}
 	more := len(records) == q.pageSize
 	return Page{Records: records, Next: encodeCursor(cur.next(records, len(records), more, 0)), More: more}, nil
 }
 
-// customerAnswer is the answer of every Customer call.
-type customerAnswer struct {
-	Customer map[string]any `json:"Customer"`
+// answeredCustomer is a Customer as the API answers it: the codec's properties and the time of
+// its last change, which the cursor needs.
+type answeredCustomer struct {
+	quickbooks.Customer
+	MetaData struct {
+		LastUpdatedTime string `json:"LastUpdatedTime"`
+	} `json:"MetaData"`
 }
 
+// customerAnswer is the answer of every Customer call.
+type customerAnswer struct {
+	Customer quickbooks.Customer `json:"Customer"`
+}
+
+// Upsert encodes r.Patient with the codec. A create the codec refuses (no authorized name) is a
+// rejection of this record, before any request.
 func (q *quickBooks) Upsert(ctx context.Context, id string, r Record) (string, error) {
 	minor := url.Values{"minorversion": {quickBooksMinorVersion}}
-	body := r.Fields
 	op := "create customer"
-	if id != "" {
+	var body quickbooks.Customer
+	var err error
+	if id == "" {
+		body, err = quickbooks.NewCustomer(r.Patient)
+	} else {
 		// A sparse update names only the fields it changes but must carry the current SyncToken,
 		// QuickBooks' optimistic lock.
+		op = "update customer"
 		var current customerAnswer
 		if _, err := q.api.do(ctx, call{op: "read customer", method: http.MethodGet, path: q.companyPath("/customer/" + url.PathEscape(id)), query: minor, out: &current}); err != nil {
 			return "", err
 		}
-		body = fieldsWith(r.Fields, map[string]any{"Id": id, "SyncToken": stringField(current.Customer, "SyncToken"), "sparse": true})
-		op = "update customer"
+		body, err = quickbooks.SparseUpdate(r.Patient, id, current.Customer.SyncToken)
+	}
+	if err != nil {
+		return "", fmt.Errorf("connector: quickbooks: %s: %w", op, err)
 	}
 	if id == "" && r.IdempotencyKey != "" {
 		// Intuit answers a repeated requestid with the first request's result instead of creating
@@ -126,7 +156,7 @@ func (q *quickBooks) Upsert(ctx context.Context, id string, r Record) (string, e
 	if _, err := q.api.do(ctx, call{op: op, method: http.MethodPost, path: q.companyPath("/customer"), query: minor, body: body, out: &out}); err != nil {
 		return "", err
 	}
-	if written := stringField(out.Customer, "Id"); written != "" {
+	if written := out.Customer.ID; written != "" {
 		return written, nil
 	}
 	return "", missingIDError(SystemQuickBooks, op)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tenantwire/tenantwire/internal/connector/fakesystem"
+	"github.com/tenantwire/tenantwire/internal/record"
 )
 
 // newFakeQuickBooks serves realm 123 for quickBooksCreds with these customers, behind testTokens.
@@ -36,6 +37,9 @@ func TestQuickBooksChangesPaginatesAfterTokenRefresh(t *testing.T) {
 	pages := readAll(t, c)
 	wantScan(t, pages, "3", "2", "1")
 	wantOneRefresh(t, fq.Tokens)
+	if first := pages[0].Records[0]; first.Patient.Name.Display != "C" || first.Patient.Source.ID != "3" || !first.UpdatedAt.Equal(ts("2026-01-03T08:00:00Z")) {
+		t.Errorf("first record = %+v", first)
+	}
 	next, err := c.Changes(context.Background(), pages[1].Next)
 	if err != nil {
 		t.Fatal(err)
@@ -51,33 +55,45 @@ func TestQuickBooksUpsert(t *testing.T) {
 	fq := newFakeQuickBooks(customer("9", "7", "Bea", "2026-01-01T00:00:00Z"))
 	srv := newFake(t, fq)
 	c := mustNew(t, SystemQuickBooks, srv.URL, quickBooksCreds, testOptions(srv.Server))
-	id, err := c.Upsert(context.Background(), "", Record{Fields: map[string]any{"DisplayName": "Ann"}})
+	id, err := c.Upsert(context.Background(), "", Record{Patient: named("Ann")})
 	if err != nil || id != "10" {
 		t.Fatalf("create = %q, %v; want 10", id, err)
 	}
+	if got := fq.Customer("10"); got["GivenName"] != "Ann" || got["DisplayName"] != "Ann" {
+		t.Errorf("customer 10 = %v, want GivenName and DisplayName Ann", got)
+	}
 	// The fake refuses an update that is not sparse or not at the current SyncToken, 7.
-	fields := map[string]any{"DisplayName": "Bea B"}
-	id, err = c.Upsert(context.Background(), "9", Record{Fields: fields})
+	id, err = c.Upsert(context.Background(), "9", Record{Patient: record.Patient{Email: "bea@example.org"}})
 	if err != nil || id != "9" {
 		t.Fatalf("update = %q, %v; want 9", id, err)
 	}
-	if got := fq.Customer("9"); got["DisplayName"] != "Bea B" || got["SyncToken"] != "8" {
-		t.Errorf("customer 9 after the update = %v, want DisplayName Bea B at SyncToken 8", got)
+	// Sparse: the email is set and the name the company holds stays.
+	got := fq.Customer("9")
+	if email, _ := got["PrimaryEmailAddr"].(map[string]any); email["Address"] != "bea@example.org" || got["DisplayName"] != "Bea" || got["SyncToken"] != "8" {
+		t.Errorf("customer 9 after the update = %v, want the email added to Bea at SyncToken 8", got)
 	}
 	if created, updated := fq.Counts(); created != 1 || updated != 1 {
 		t.Errorf("created %d, updated %d; want 1 and 1", created, updated)
 	}
-	if _, ok := fields["SyncToken"]; ok {
-		t.Error("Upsert changed the caller's fields")
+	// A create without a name is refused by the codec before any request, as a rejection.
+	before := srv.seen("/")
+	if _, err := c.Upsert(context.Background(), "", Record{Patient: record.Patient{Email: "x@example.org"}}); !IsRejected(err) || !strings.Contains(err.Error(), "GivenName") {
+		t.Errorf("create without a name = %v, want a rejection naming the name elements", err)
+	}
+	if n := srv.seen("/") - before; n != 0 {
+		t.Errorf("a create the codec refused sent %d requests", n)
 	}
 }
+
+// named is a patient with one given name, which QuickBooks also shows as the display name.
+func named(given string) record.Patient { return record.Patient{Name: record.Name{Given: given}} }
 
 func TestQuickBooksRejectionNamesCodeNotValue(t *testing.T) {
 	srv := newFake(t, newFakeQuickBooks(customer("1", "0", "Duplicate Name", "2026-01-01T00:00:00Z")))
 	c := mustNew(t, SystemQuickBooks, srv.URL, quickBooksCreds, testOptions(srv.Server))
 	written, err := UpsertAll(context.Background(), c, []string{"", ""}, []Record{
-		{ID: "a", Fields: map[string]any{"DisplayName": "Duplicate Name"}},
-		{ID: "b", Fields: map[string]any{"DisplayName": "Fine"}},
+		{ID: "a", Patient: record.Patient{Name: record.Name{Given: "Duplicate", Display: "Duplicate Name"}}},
+		{ID: "b", Patient: named("Fine")},
 	})
 	var rec *RecordError
 	if !errors.As(err, &rec) || rec.Index != 0 || !slices.Equal(written, []string{"", "2"}) {
@@ -108,10 +124,10 @@ func TestQuickBooksCreateCarriesTheIdempotencyKey(t *testing.T) {
 	fq := newFakeQuickBooks(customer("9", "7", "Bea", "2026-01-01T00:00:00Z"))
 	srv := newFake(t, fq)
 	c := mustNew(t, SystemQuickBooks, srv.URL, quickBooksCreds, testOptions(srv.Server))
-	if _, err := c.Upsert(context.Background(), "", Record{IdempotencyKey: "k-1", Fields: map[string]any{"DisplayName": "Ann"}}); err != nil {
+	if _, err := c.Upsert(context.Background(), "", Record{IdempotencyKey: "k-1", Patient: named("Ann")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Upsert(context.Background(), "9", Record{IdempotencyKey: "k-2", Fields: map[string]any{"DisplayName": "Bea B"}}); err != nil {
+	if _, err := c.Upsert(context.Background(), "9", Record{IdempotencyKey: "k-2", Patient: named("Bea")}); err != nil {
 		t.Fatal(err)
 	}
 	var requestIDs []string

@@ -6,6 +6,8 @@ import (
 	"maps"
 	"regexp"
 	"time"
+
+	"github.com/tenantwire/tenantwire/internal/record"
 )
 
 // stringField reads an ID-like field that a vendor may send as a string or a number.
@@ -39,6 +41,12 @@ func recordOf(obj map[string]any, idKey string, updatedAt time.Time) Record {
 	return Record{ID: id, PatientID: id, UpdatedAt: updatedAt, Fields: obj}
 }
 
+// canonicalRecord makes the Record of a patient a source codec decoded; the patient's ID in the
+// source is the record's ID.
+func canonicalRecord(p record.Patient) Record {
+	return Record{ID: p.Source.ID, PatientID: p.Source.ID, UpdatedAt: p.UpdatedAt, Patient: p}
+}
+
 // fieldsWith copies a record's fields and sets extra ones, leaving the caller's map untouched.
 func fieldsWith(fields map[string]any, extra map[string]any) map[string]any {
 	out := make(map[string]any, len(fields)+len(extra))
@@ -68,6 +76,9 @@ var codePattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
 
 func isCode(s string) bool { return codePattern.MatchString(s) }
 
+// codeFieldSeparator joins a vendor's error code and the field it concerns (joinCode, RejectionOf).
+const codeFieldSeparator = " on field "
+
 // joinCode joins a vendor's error code with the name (never the value) of the field it concerns.
 func joinCode(code, field string) string {
 	if !isCode(code) {
@@ -76,7 +87,7 @@ func joinCode(code, field string) string {
 	if !isCode(field) {
 		return code
 	}
-	return code + " on field " + field
+	return code + codeFieldSeparator + field
 }
 
 // missingIDError is an answer to a create call that does not say which ID the record got.

@@ -6,10 +6,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"time"
+
+	webhookcodec "github.com/tenantwire/tenantwire/internal/connector/webhook"
 )
 
 // The webhook's credential file: the HMAC-SHA256 key both ends share.
@@ -25,23 +28,16 @@ const (
 	signaturePrefix      = "sha256="
 )
 
-// webhookEnvelope is the body of a delivery, in both directions:
+// webhook is a generic HTTPS endpoint. The body of a delivery, in both directions, is
+// webhookcodec.Delivery (schema in internal/connector/webhook/testdata/delivery.schema.json):
 //
-//	{"id": "...", "patient_id": "...", "updated_at": "<RFC 3339>", "fields": {...},
+//	{"id": "...", "updated_at": "<RFC 3339>", "patient": {<authorized canonical fields>},
 //	 "idempotency_key": "<hex>", "sent_at": "<RFC 3339>"}
 //
 // sent_at and idempotency_key are inside the signed body, so a replay cannot refresh its age or
-// pass as a new delivery by editing a header.
-type webhookEnvelope struct {
-	ID             string         `json:"id"`
-	PatientID      string         `json:"patient_id,omitempty"`
-	UpdatedAt      time.Time      `json:"updated_at"`
-	Fields         map[string]any `json:"fields"`
-	IdempotencyKey string         `json:"idempotency_key"`
-	SentAt         time.Time      `json:"sent_at"`
-}
-
-// webhook is a generic HTTPS endpoint. As a destination it POSTs each record, signed, to the URL;
+// pass as a new delivery by editing a header. No ID of another system is in it.
+//
+// As a destination it POSTs each record, signed, to the URL;
 // as a source it is pushed to: Handler verifies and queues deliveries and Changes drains the
 // queue. Serving the handler (with TLS) is the runtime's job.
 type webhook struct {
@@ -66,21 +62,25 @@ func newWebhook(base *url.URL, creds Credentials, httpClient *http.Client, o Opt
 
 func (w *webhook) System() string { return SystemWebhook }
 
-// Upsert delivers a record. Without an ID the record gets one derived from its source ID, so a
-// retried delivery targets the same record; the idempotency key covers the target and the content,
-// so the receiver can drop a repeat.
+// Upsert delivers a record's canonical patient. Without an ID the record gets one derived from
+// the runtime's idempotency key for the patient (keyed under the tenant's keyring), so a retried
+// delivery targets the same record and the ID reveals nothing of the source's patient ID, which
+// a plain hash of a small integer would. The delivery's idempotency key covers the target and the
+// content, so the receiver can drop a repeat.
 func (w *webhook) Upsert(ctx context.Context, id string, r Record) (string, error) {
 	if id == "" {
-		id = webhookRecordID(r.ID)
+		if r.IdempotencyKey == "" {
+			return "", errors.New("connector: webhook: deliver record: a first delivery needs the runtime's idempotency key to derive its ID")
+		}
+		id = webhookRecordID(r.IdempotencyKey)
 	}
-	key, err := webhookIdempotencyKey(id, r)
+	d := webhookcodec.Delivery{ID: id, UpdatedAt: r.UpdatedAt.UTC(), Patient: webhookcodec.Encode(r.Patient), SentAt: w.opts.Now().UTC()}
+	key, err := webhookIdempotencyKey(d)
 	if err != nil {
 		return "", err
 	}
-	body, err := json.Marshal(webhookEnvelope{
-		ID: id, PatientID: r.PatientID, UpdatedAt: r.UpdatedAt.UTC(), Fields: r.Fields,
-		IdempotencyKey: key, SentAt: w.opts.Now().UTC(),
-	})
+	d.IdempotencyKey = key
+	body, err := json.Marshal(d)
 	if err != nil {
 		return "", fmt.Errorf("connector: webhook: encoding delivery: %w", err)
 	}
@@ -97,20 +97,21 @@ func (w *webhook) Upsert(ctx context.Context, id string, r Record) (string, erro
 	return id, nil
 }
 
-// webhookRecordID derives a destination ID that reveals nothing of the source ID.
-func webhookRecordID(sourceID string) string {
-	sum := sha256.Sum256([]byte("tenantwire-webhook-id\x00" + sourceID))
+// webhookRecordID derives a destination ID from the runtime's idempotency key of a patient, an
+// HMAC under the tenant's keyring: stable across retries, and unlinkable to the source's ID.
+func webhookRecordID(idempotencyKey string) string {
+	sum := sha256.Sum256([]byte("tenantwire-webhook-id\x00" + idempotencyKey))
 	return "twh_" + hex.EncodeToString(sum[:12])
 }
 
-func webhookIdempotencyKey(id string, r Record) (string, error) {
-	// json.Marshal sorts map keys, so equal records give equal keys.
+// webhookIdempotencyKey is the hex SHA-256 of a delivery's id, updated_at and patient: equal
+// deliveries give equal keys (struct fields encode in a fixed order).
+func webhookIdempotencyKey(d webhookcodec.Delivery) (string, error) {
 	b, err := json.Marshal(struct {
-		ID        string         `json:"id"`
-		PatientID string         `json:"patient_id"`
-		UpdatedAt time.Time      `json:"updated_at"`
-		Fields    map[string]any `json:"fields"`
-	}{id, r.PatientID, r.UpdatedAt.UTC(), r.Fields})
+		ID        string               `json:"id"`
+		UpdatedAt time.Time            `json:"updated_at"`
+		Patient   webhookcodec.Patient `json:"patient"`
+	}{d.ID, d.UpdatedAt, d.Patient})
 	if err != nil {
 		return "", fmt.Errorf("connector: webhook: encoding record for its idempotency key: %w", err)
 	}

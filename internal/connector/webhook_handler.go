@@ -1,6 +1,7 @@
 package connector
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"encoding/hex"
 	"encoding/json"
@@ -8,6 +9,9 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	webhookcodec "github.com/tenantwire/tenantwire/internal/connector/webhook"
+	"github.com/tenantwire/tenantwire/internal/record"
 )
 
 // WebhookReceiver is implemented by connectors that are pushed to (webhook): the runtime serves
@@ -23,7 +27,8 @@ var _ WebhookReceiver = (*webhook)(nil)
 //   - 405 for anything but POST, 413 for a body over Options.Webhook.MaxBodyBytes;
 //   - 401 when the signature does not match (compared in constant time) or sent_at is outside the
 //     replay window;
-//   - 400 for a body that is not a delivery;
+//   - 400 for a body that is not a delivery: not the schema's properties (an unknown one
+//     included), or a field value outside the schema, named without its value;
 //   - 200 with the first answer's ID for an idempotency key seen within the window: the record is
 //     not queued again;
 //   - 503 with Retry-After while the queue is full;
@@ -54,9 +59,9 @@ func (w *webhook) receive(rw http.ResponseWriter, req *http.Request) {
 		writeAnswer(rw, http.StatusUnauthorized, "error", "bad signature")
 		return
 	}
-	var env webhookEnvelope
-	if err := json.Unmarshal(body, &env); err != nil || env.ID == "" || env.IdempotencyKey == "" || env.SentAt.IsZero() {
-		writeAnswer(rw, http.StatusBadRequest, "error", "not a delivery: id, idempotency_key and sent_at are required")
+	env, patient, problem := readDelivery(body)
+	if problem != "" {
+		writeAnswer(rw, http.StatusBadRequest, "error", problem)
 		return
 	}
 	if h := req.Header.Get(IdempotencyKeyHeader); h != "" && h != env.IdempotencyKey {
@@ -69,8 +74,9 @@ func (w *webhook) receive(rw http.ResponseWriter, req *http.Request) {
 		writeAnswer(rw, http.StatusUnauthorized, "error", "stale delivery: sent_at is outside the replay window")
 		return
 	}
-	record := Record{ID: env.ID, PatientID: env.PatientID, UpdatedAt: env.UpdatedAt, Fields: env.Fields}
-	switch result, id := w.queue.enqueue(record, env.IdempotencyKey, now, window); result {
+	patient.Source, patient.UpdatedAt = record.Source{System: SystemWebhook, ID: env.ID}, env.UpdatedAt.UTC()
+	rec := canonicalRecord(patient)
+	switch result, id := w.queue.enqueue(rec, env.IdempotencyKey, now, window); result {
 	case duplicate:
 		writeAnswer(rw, http.StatusOK, "id", id)
 	case queueFull:
@@ -79,6 +85,25 @@ func (w *webhook) receive(rw http.ResponseWriter, req *http.Request) {
 	default:
 		writeAnswer(rw, http.StatusAccepted, "id", id)
 	}
+}
+
+// readDelivery parses a delivery strictly: only the schema's properties, and field values the
+// canonical record can hold. The problem it reports names properties, never values.
+func readDelivery(body []byte) (webhookcodec.Delivery, record.Patient, string) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var env webhookcodec.Delivery
+	if err := dec.Decode(&env); err != nil {
+		return env, record.Patient{}, "not a delivery: the body must be a JSON object of the delivery schema, without other properties"
+	}
+	if env.ID == "" || env.IdempotencyKey == "" || env.SentAt.IsZero() {
+		return env, record.Patient{}, "not a delivery: id, idempotency_key and sent_at are required"
+	}
+	patient, err := webhookcodec.Decode(env.Patient)
+	if err != nil {
+		return env, record.Patient{}, "not a delivery: " + err.Error()
+	}
+	return env, patient, ""
 }
 
 func (w *webhook) validSignature(header string, body []byte) bool {

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	webhookcodec "github.com/tenantwire/tenantwire/internal/connector/webhook"
+	"github.com/tenantwire/tenantwire/internal/record"
 )
 
 var webhookCreds = Credentials{"signing_secret": []byte("shh\n")}
@@ -26,7 +29,8 @@ func receiverFor(t *testing.T) (receiver *webhook, sender Connector) {
 
 func TestWebhookDeliversAndDrains(t *testing.T) {
 	receiver, sender := receiverFor(t)
-	r1 := Record{ID: "p1", PatientID: "p1", UpdatedAt: ts("2026-01-01T00:00:00Z"), Fields: map[string]any{"name": "A"}}
+	r1 := Record{ID: "p1", PatientID: "p1", UpdatedAt: ts("2026-01-01T00:00:00Z"), IdempotencyKey: "key-p1",
+		Patient: record.Patient{Source: record.Source{System: "cerbo", ID: "p1"}, Name: record.Name{Given: "A"}}}
 	id1, err := sender.Upsert(context.Background(), "", r1)
 	if err != nil || !strings.HasPrefix(id1, "twh_") || strings.Contains(id1, "p1") {
 		t.Fatalf("Upsert = %q, %v; want a derived twh_ ID", id1, err)
@@ -36,7 +40,7 @@ func TestWebhookDeliversAndDrains(t *testing.T) {
 		t.Fatalf("repeated Upsert = %q, %v; want %q", again, err, id1)
 	}
 	for _, id := range []string{"p2", "p3"} {
-		if _, err := sender.Upsert(context.Background(), "", Record{ID: id, Fields: map[string]any{}}); err != nil {
+		if _, err := sender.Upsert(context.Background(), "", Record{ID: id, IdempotencyKey: "key-" + id}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -44,7 +48,8 @@ func TestWebhookDeliversAndDrains(t *testing.T) {
 	if got := ids(pages); len(got) != 3 || got[0] != id1 || len(pages) != 2 {
 		t.Fatalf("drained %v over %d pages, want 3 records over 2", got, len(pages))
 	}
-	if f := pages[0].Records[0]; f.Fields["name"] != "A" || f.PatientID != "p1" || !f.UpdatedAt.Equal(r1.UpdatedAt) {
+	// The receiver knows the record by the delivery's ID only: the sender's patient ID never left.
+	if f := pages[0].Records[0]; f.Patient.Name.Given != "A" || f.PatientID != id1 || f.Patient.Source.ID != id1 || !f.UpdatedAt.Equal(r1.UpdatedAt) {
 		t.Errorf("first record = %+v", f)
 	}
 	// Committing the last cursor acknowledges everything.
@@ -53,7 +58,7 @@ func TestWebhookDeliversAndDrains(t *testing.T) {
 		t.Errorf("after the last cursor: %+v, %v, %d queued; want empty", after, err, len(receiver.queue.items))
 	}
 	// A cursor of another pod's queue must not skip this queue's records.
-	if _, err := sender.Upsert(context.Background(), "", Record{ID: "p4", Fields: map[string]any{}}); err != nil {
+	if _, err := sender.Upsert(context.Background(), "", Record{ID: "p4", IdempotencyKey: "key-p4"}); err != nil {
 		t.Fatal(err)
 	}
 	foreign := encodeCursor(webhookCursor{Epoch: "old-pod", Seq: 99})
@@ -71,16 +76,23 @@ func TestWebhookDestinationUsesAnsweredID(t *testing.T) {
 		writeJSON(w, http.StatusCreated, map[string]string{"id": "remote-42"})
 	}))
 	c := mustNew(t, SystemWebhook, srv.URL+"/in", webhookCreds, testOptions(srv.Server))
-	id, err := c.Upsert(context.Background(), "", Record{ID: "x", Fields: map[string]any{"a": 1}})
+	id, err := c.Upsert(context.Background(), "", Record{ID: "x", IdempotencyKey: "key-x", Patient: record.Patient{Email: "a@example.org"}})
 	if err != nil || id != "remote-42" {
 		t.Fatalf("Upsert = %q, %v; want the answered ID", id, err)
 	}
 	if want := "sha256=" + hex.EncodeToString(sign([]byte("shh"), body)); got.Get(SignatureHeader) != want {
 		t.Errorf("signature = %q, want %q", got.Get(SignatureHeader), want)
 	}
-	var env webhookEnvelope
+	var env webhookcodec.Delivery
 	if err := json.Unmarshal(body, &env); err != nil || env.IdempotencyKey == "" || got.Get(IdempotencyKeyHeader) != env.IdempotencyKey {
 		t.Errorf("Idempotency-Key %q, body key %q (%v)", got.Get(IdempotencyKeyHeader), env.IdempotencyKey, err)
+	}
+	if v, err := webhookcodec.CheckDelivery(body); err != nil || len(v) != 0 {
+		t.Errorf("the delivery breaks the schema: %v, %v", v, err)
+	}
+	// A first delivery without the runtime's idempotency key has nothing to derive its ID from.
+	if _, err := c.Upsert(context.Background(), "", Record{ID: "y"}); err == nil {
+		t.Error("a first delivery without an idempotency key was sent")
 	}
 }
 
@@ -97,9 +109,13 @@ func TestWebhookHandlerRejects(t *testing.T) {
 	c := mustNew(t, SystemWebhook, "https://example.invalid", webhookCreds, o)
 	w := c.(*webhook)
 	delivery := func(key string, sentAt time.Time, pad int) []byte {
-		b, _ := json.Marshal(webhookEnvelope{ID: "r1", IdempotencyKey: key, SentAt: sentAt, Fields: map[string]any{"pad": strings.Repeat("x", pad)}})
+		b, _ := json.Marshal(webhookcodec.Delivery{ID: "r1", IdempotencyKey: key, SentAt: sentAt, Patient: webhookcodec.Patient{Email: strings.Repeat("x", pad)}})
 		return b
 	}
+	withPatient := func(patient string) []byte {
+		return []byte(`{"id":"r9","idempotency_key":"k9","sent_at":"2026-03-01T12:00:00Z","updated_at":"2026-03-01T12:00:00Z","patient":` + patient + `}`)
+	}
+	rawObject, badSex := withPatient(`{"email":"a@example.org","clinical_notes":"xxxx"}`), withPatient(`{"sex":"xxxx"}`)
 	signed := func(b []byte) string { return "sha256=" + hex.EncodeToString(sign([]byte("shh"), b)) }
 	good := delivery("k1", now, 0)
 	tests := []struct {
@@ -118,6 +134,8 @@ func TestWebhookHandlerRejects(t *testing.T) {
 		{"stale delivery", http.MethodPost, delivery("k3", now.Add(-time.Hour), 0), signed(delivery("k3", now.Add(-time.Hour), 0)), http.StatusUnauthorized, 1},
 		{"oversize body", http.MethodPost, delivery("k4", now, 600), signed(delivery("k4", now, 600)), http.StatusRequestEntityTooLarge, 1},
 		{"not a delivery", http.MethodPost, []byte(`{"id":""}`), signed([]byte(`{"id":""}`)), http.StatusBadRequest, 1},
+		{"a property outside the schema", http.MethodPost, rawObject, signed(rawObject), http.StatusBadRequest, 1},
+		{"a field value outside the schema", http.MethodPost, badSex, signed(badSex), http.StatusBadRequest, 1},
 		{"GET", http.MethodGet, nil, "", http.StatusMethodNotAllowed, 1},
 		{"second delivery is queued", http.MethodPost, delivery("k5", now, 0), signed(delivery("k5", now, 0)), http.StatusAccepted, 2},
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/tenantwire/tenantwire/internal/connector"
 	"github.com/tenantwire/tenantwire/internal/mapping"
 	"github.com/tenantwire/tenantwire/internal/patientmap"
+	"github.com/tenantwire/tenantwire/internal/record"
 	"github.com/tenantwire/tenantwire/internal/store"
 )
 
@@ -26,16 +27,19 @@ type Syncer struct {
 	SourceSystem, DestSystem string
 	Source                   connector.Source
 	Destination              connector.Destination
-	Store                    store.Store
-	Codec                    mapping.Codec
-	Metrics                  *Metrics
-	Log                      logr.Logger
-	Now                      func() time.Time
+	// Fields are the canonical fields the practice authorized (AuthorizedFields): every record is
+	// reduced to them before the destination adapter sees it. With none, Cycle refuses to run.
+	Fields  record.Set
+	Store   store.Store
+	Codec   mapping.Codec
+	Metrics *Metrics
+	Log     logr.Logger
+	Now     func() time.Time
 }
 
-// CycleResult says what one cycle did.
+// CycleResult says what one cycle did: records read from the source, and what became of them.
 type CycleResult struct {
-	Created, Updated, Rejected, Pages int
+	Read, Created, Updated, Rejected, Pages int
 }
 
 // cursorName keys the cursor by integration and source system, so several Integrations of a
@@ -48,6 +52,9 @@ func (s *Syncer) cursorName() string { return s.Integration + "/" + s.SourceSyst
 // interrupted page are found again next time through the mapping, so nothing is written twice.
 func (s *Syncer) Cycle(ctx context.Context) (CycleResult, error) {
 	var res CycleResult
+	if len(s.Fields.Fields()) == 0 {
+		return res, errNoFields
+	}
 	start := s.Now()
 	cursor, err := s.readCursor(ctx)
 	if err != nil {
@@ -65,6 +72,7 @@ func (s *Syncer) Cycle(ctx context.Context) (CycleResult, error) {
 			if err := ctx.Err(); err != nil {
 				return res, err
 			}
+			res.Read++
 			result, err := s.syncRecord(ctx, rec)
 			if err != nil {
 				return res, err
@@ -152,9 +160,12 @@ func (s *Syncer) syncRecord(ctx context.Context, rec connector.Record) (string, 
 			return "", s.fail(reasonMapping, fmt.Errorf("deriving the idempotency key: %w", err))
 		}
 	}
-	newID, err := s.Destination.Upsert(ctx, destID, rec)
+	newID, err := s.Destination.Upsert(ctx, destID, s.authorized(rec))
 	if connector.IsRejected(err) {
-		// Logged without the record: its ID would be a patient ID in clear.
+		code, field := connector.RejectionOf(err)
+		s.Metrics.Rejections.WithLabelValues(code, field).Inc()
+		// Logged without the record: its ID would be a patient ID in clear. The error names the
+		// vendor's code and field, never a value.
 		s.Log.Info("destination rejected a record; skipping it until the source changes it", "destination", s.DestSystem, "error", err.Error())
 		return resultRejected, nil
 	}
@@ -177,6 +188,15 @@ func (s *Syncer) syncRecord(ctx context.Context, rec connector.Record) (string, 
 		return resultCreated, nil
 	}
 	return resultUpdated, nil
+}
+
+// authorized is the record as the destination adapter may see it: its patient reduced to the
+// authorized fields (record.Authorize), and none of the source's raw vendor fields, whichever
+// adapter read it. This is the one place the practice's authorization is applied.
+func (s *Syncer) authorized(rec connector.Record) connector.Record {
+	rec.Patient = record.Authorize(rec.Patient, s.Fields)
+	rec.Fields = nil
+	return rec
 }
 
 func (s *Syncer) fail(reason string, err error) error {

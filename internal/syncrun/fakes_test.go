@@ -13,6 +13,7 @@ import (
 	"github.com/tenantwire/tenantwire/internal/connector"
 	"github.com/tenantwire/tenantwire/internal/keyring"
 	"github.com/tenantwire/tenantwire/internal/mapping"
+	"github.com/tenantwire/tenantwire/internal/record"
 	"github.com/tenantwire/tenantwire/internal/store"
 )
 
@@ -93,7 +94,8 @@ func patients(n int) []connector.Record {
 	out := make([]connector.Record, n)
 	for i := range out {
 		id := "p" + strconv.Itoa(i)
-		out[i] = connector.Record{ID: id, PatientID: id, Fields: map[string]any{"n": i}}
+		out[i] = connector.Record{ID: id, PatientID: id,
+			Patient: record.Patient{Source: record.Source{System: "cerbo", ID: id}, Name: record.Name{Given: "Patient", Family: id}}}
 	}
 	return out
 }
@@ -124,7 +126,7 @@ func openSQLite(t *testing.T) store.Store {
 func newSyncer(t *testing.T, src connector.Source, dst connector.Destination, st store.Store, k *keyring.Keyring) *Syncer {
 	return &Syncer{
 		Integration: "cerbo-to-quickbooks", SourceSystem: "cerbo", DestSystem: "quickbooks",
-		Source: src, Destination: dst, Store: st, Codec: mapping.Codec{Tenant: "acme", Keyring: k},
+		Source: src, Destination: dst, Fields: record.DefaultMinimum(), Store: st, Codec: mapping.Codec{Tenant: "acme", Keyring: k},
 		Metrics: NewMetrics(), Log: testr.New(t), Now: time.Now,
 	}
 }

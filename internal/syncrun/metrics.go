@@ -12,6 +12,10 @@ type Metrics struct {
 	// Records counts records handled, by result: created, updated or rejected (the destination
 	// refused the record for good; it is skipped until the source changes it again).
 	Records *prometheus.CounterVec
+	// Rejections counts records refused for good, by the vendor's error code (or "codec" when the
+	// destination's codec refused the record before sending it) and the field concerned. Never a
+	// value.
+	Rejections *prometheus.CounterVec
 	// Failures counts cycles that stopped early, by reason: source, destination, store, mapping.
 	// The cursor stays where it was, so the next cycle retries.
 	Failures *prometheus.CounterVec
@@ -38,6 +42,9 @@ func NewMetrics() *Metrics {
 		Records: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tenantwire_sync_records_total", Help: "Records handled by the sync, by result.",
 		}, []string{"result"}),
+		Rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenantwire_sync_rejections_total", Help: "Records refused for good, by the vendor's error code and the field concerned.",
+		}, []string{"code", "field"}),
 		Failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tenantwire_sync_failures_total", Help: "Sync cycles that stopped early, by reason.",
 		}, []string{"reason"}),
@@ -62,7 +69,7 @@ func NewMetrics() *Metrics {
 			Name: "tenantwire_sync_ready", Help: "1 while the sync runtime reports ready.",
 		}),
 	}
-	m.Registry.MustRegister(m.Records, m.Failures, m.LastSuccess, m.CycleDuration, m.MappingRecords,
+	m.Registry.MustRegister(m.Records, m.Rejections, m.Failures, m.LastSuccess, m.CycleDuration, m.MappingRecords,
 		m.UnknownVersionRecords, m.Rewrapped, m.Ready,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{resultCreated, resultUpdated, resultRejected} {

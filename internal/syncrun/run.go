@@ -50,6 +50,10 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	fields, err := AuthorizedFields(cfg)
+	if err != nil {
+		return err
+	}
 	next, err := ParseSchedule(cfg.Schedule, now())
 	if err != nil {
 		return err
@@ -108,11 +112,12 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("rewrapping the mapping: %w", err)
 	}
 	log.Info("mapping store ready", "activeKeyVersion", kr.Active, "rows", kv.Rows, "unknownVersionRows", kv.Unknown)
+	log.Info("moving only the authorized fields", "fields", fields.String())
 
 	syncer := &Syncer{
 		Integration:  cfg.Integration,
 		SourceSystem: cfg.Source.System, DestSystem: cfg.Destination.System,
-		Source: src, Destination: dst, Store: st, Codec: codec, Metrics: m, Log: log, Now: now,
+		Source: src, Destination: dst, Fields: fields, Store: st, Codec: codec, Metrics: m, Log: log, Now: now,
 	}
 	for start := now(); ; {
 		if kv.Unknown > 0 {
@@ -145,7 +150,8 @@ func Run(ctx context.Context, o Options) error {
 func runCycle(ctx context.Context, s *Syncer, log logr.Logger, now func() time.Time) {
 	start := now()
 	res, err := s.Cycle(ctx)
-	kv := []any{"created", res.Created, "updated", res.Updated, "rejected", res.Rejected, "pages", res.Pages,
+	// The cycle's one summary line: counts only, nothing of a record.
+	kv := []any{"read", res.Read, "created", res.Created, "updated", res.Updated, "rejected", res.Rejected, "pages", res.Pages,
 		"duration", now().Sub(start).Round(time.Millisecond).String()}
 	switch {
 	case errors.Is(err, context.Canceled):

@@ -49,6 +49,7 @@ func podFiles(t *testing.T, k *keyring.Keyring) (configPath string, cfg syncconf
 		Destination: syncconfig.Endpoint{System: "quickbooks", URL: "https://qb.example", CredentialsDir: filepath.Join(dir, "destination"),
 			AllowedHosts: []string{"qb.example"}},
 		Schedule:   syncconfig.Schedule{Interval: "1h"},
+		Fields:     []string{"name", "email", "phone"},
 		TLS:        syncconfig.TLS{MinVersion: "1.2"},
 		StateDir:   filepath.Join(dir, "state"),
 		HealthAddr: health, MetricsAddr: metrics,

@@ -165,3 +165,24 @@ func validate(c Customer) error {
 	}
 	return nil
 }
+
+// Decode reads a Customer the Accounting API answered into a canonical patient: its name parts and
+// display name, primary email and phone, and billing address. Customer declares nothing else, so
+// every other property of the answer (notes, balances, terms, custom fields) is dropped while it is
+// decoded. The record's update time is the caller's to set from the answer's MetaData.
+func Decode(c Customer) record.Patient {
+	p := record.Patient{
+		Source: record.Source{System: "quickbooks", ID: c.ID},
+		Name:   record.Name{Given: c.GivenName, Middle: c.MiddleName, Family: c.FamilyName, Display: c.DisplayName},
+	}
+	if c.PrimaryEmailAddr != nil {
+		p.Email = c.PrimaryEmailAddr.Address
+	}
+	if c.PrimaryPhone != nil {
+		p.Phone = c.PrimaryPhone.FreeFormNumber
+	}
+	if a := c.BillAddr; a != nil {
+		p.Address = record.Address{Line1: a.Line1, Line2: a.Line2, City: a.City, Region: a.CountrySubDivisionCode, PostalCode: a.PostalCode, Country: a.Country}
+	}
+	return p
+}

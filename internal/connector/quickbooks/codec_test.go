@@ -3,6 +3,7 @@ package quickbooks
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -32,15 +33,6 @@ func updateDefinition(t *testing.T) *contract.Definition {
 	body.Required = append([]string{"Id", "SyncToken"}, body.Required...)
 	d.Body = &body
 	return d
-}
-
-func mustJSON(t *testing.T, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func TestDefinitionIsTheOneTheCodecFollows(t *testing.T) {
@@ -79,7 +71,7 @@ func TestBodiesConformToTheDefinition(t *testing.T) {
 			case err != nil:
 				t.Fatal(err)
 			default:
-				if v := customerDefinition(t).Check(mustJSON(t, created)); len(v) != 0 {
+				if v := customerDefinition(t).Check(recordtest.MustJSON(t, created)); len(v) != 0 {
 					t.Errorf("create body: %v", v)
 				}
 			}
@@ -87,7 +79,7 @@ func TestBodiesConformToTheDefinition(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if v := updateDefinition(t).Check(mustJSON(t, updated)); len(v) != 0 {
+			if v := updateDefinition(t).Check(recordtest.MustJSON(t, updated)); len(v) != 0 {
 				t.Errorf("update body: %v", v)
 			}
 		})
@@ -106,9 +98,9 @@ func TestUnauthorizedFieldsNeverReachTheBody(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			recordtest.AssertOnly(t, mustJSON(t, updated), want)
+			recordtest.AssertOnly(t, recordtest.MustJSON(t, updated), want)
 			if created, err := NewCustomer(p); err == nil {
-				recordtest.AssertOnly(t, mustJSON(t, created), want)
+				recordtest.AssertOnly(t, recordtest.MustJSON(t, created), want)
 			}
 		})
 	}
@@ -116,7 +108,7 @@ func TestUnauthorizedFieldsNeverReachTheBody(t *testing.T) {
 
 func TestSparseUpdateNamesOnlyWhatItOwns(t *testing.T) {
 	p := record.Authorize(recordtest.Planted(), record.NewSet(record.FieldEmail))
-	got := string(mustJSON(t, mustUpdate(t, p)))
+	got := string(recordtest.MustJSON(t, mustUpdate(t, p)))
 	want := `{"Id":"58","SyncToken":"3","sparse":true,"PrimaryEmailAddr":{"Address":"ignatia.q@example.org"}}`
 	if got != want {
 		t.Fatalf("body = %s\nwant   %s", got, want)
@@ -167,5 +159,44 @@ func TestNeedsAndHoldsFitTheDefaults(t *testing.T) {
 	}
 	if missing := Holds.Missing(Needs); len(missing) != 0 {
 		t.Error("the codec needs a field it cannot hold")
+	}
+}
+
+// TestDecodeReadsOnlyTheDefinedProperties decodes an answer as the Accounting API gives it, with
+// properties the codec does not own, and checks the canonical record holds the owned ones only.
+func TestDecodeReadsOnlyTheDefinedProperties(t *testing.T) {
+	answer := `{"Id":"58","SyncToken":"3","GivenName":"Ignatia","FamilyName":"Quillfeather","DisplayName":"Ignatia Quillfeather",
+		"PrimaryEmailAddr":{"Address":"ignatia.q@example.org"},"PrimaryPhone":{"FreeFormNumber":"+1 555 0199"},
+		"BillAddr":{"Id":"91","Line1":"77 Larkspur Row","City":"Wexford Falls","CountrySubDivisionCode":"Nevada","PostalCode":"89011"},
+		"Notes":"NOTES-MARKER","Balance":120.5,"MetaData":{"LastUpdatedTime":"2026-11-25T08:00:00-08:00"}}`
+	var c Customer
+	if err := json.Unmarshal([]byte(answer), &c); err != nil {
+		t.Fatal(err)
+	}
+	got := Decode(c)
+	want := record.Patient{
+		Source: record.Source{System: "quickbooks", ID: "58"},
+		Name:   record.Name{Given: "Ignatia", Family: "Quillfeather", Display: "Ignatia Quillfeather"},
+		Email:  "ignatia.q@example.org", Phone: "+1 555 0199",
+		Address: record.Address{Line1: "77 Larkspur Row", City: "Wexford Falls", Region: "Nevada", PostalCode: "89011"},
+	}
+	if got != want {
+		t.Fatalf("Decode = %+v\nwant     %+v", got, want)
+	}
+	if strings.Contains(fmt.Sprintf("%#v", c), "NOTES-MARKER") {
+		t.Error("a property the codec does not own was kept")
+	}
+}
+
+func TestDecodeReadsWhatTheEncoderWrites(t *testing.T) {
+	in := record.Authorize(recordtest.Planted(), Holds)
+	c, err := NewCustomer(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := Decode(c)
+	in.Source, in.UpdatedAt = out.Source, out.UpdatedAt
+	if out != in {
+		t.Fatalf("Decode(NewCustomer(p)) = %+v\nwant                   %+v", out, in)
 	}
 }

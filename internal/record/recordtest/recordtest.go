@@ -5,6 +5,7 @@ package recordtest
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -86,4 +87,23 @@ func containsAny(body []byte, ms []string) bool {
 		}
 	}
 	return false
+}
+
+// EachAuthorization runs test once per field set of FieldSets, as a subtest, with the planted
+// patient reduced to that set by record.Authorize: what a destination codec is given.
+func EachAuthorization(t *testing.T, test func(t *testing.T, fields record.Set, authorized record.Patient)) {
+	t.Helper()
+	for name, fields := range FieldSets() {
+		t.Run(name, func(t *testing.T) { test(t, fields, record.Authorize(Planted(), fields)) })
+	}
+}
+
+// MustJSON is the JSON encoding of v, the bytes a codec's body goes out as.
+func MustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
