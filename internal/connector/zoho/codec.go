@@ -3,8 +3,9 @@
 //
 // The codec follows Zoho CRM API v8: the record API's request shape from Zoho's published OpenAPI
 // specification and the Contacts module's standard field API names, kept as a derived table in
-// testdata/contacts-upsert.json (sources in testdata/SOURCE.md). Tests check every property the
-// codec can emit against that table.
+// testdata/contacts-upsert.json, and the list answer Decode reads, in testdata/contacts-list.json
+// (sources in testdata/SOURCE.md). Tests check every property the codec can emit or read against
+// those tables.
 package zoho
 
 import (

@@ -22,22 +22,12 @@ func definition(t *testing.T) *contract.Definition {
 	return d
 }
 
-// updateDefinition is the body definition as it applies to an update of a known Contact, which
-// may leave Last_Name out.
 func updateDefinition(t *testing.T) *contract.Definition {
 	t.Helper()
-	d := definition(t)
-	record := *d.Body.Properties["data"].Items
-	record.Required = nil
-	data := *d.Body.Properties["data"]
-	data.Items = &record
-	body := *d.Body
-	body.Properties = map[string]*contract.Schema{}
-	for k, v := range d.Body.Properties {
-		body.Properties[k] = v
+	d, err := ContactsUpdateDefinition()
+	if err != nil {
+		t.Fatal(err)
 	}
-	body.Properties["data"] = &data
-	d.Body = &body
 	return d
 }
 
