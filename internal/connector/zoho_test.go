@@ -35,10 +35,10 @@ type fakeZoho struct {
 	lapsed []string
 
 	mu     sync.Mutex
-	writes []zohoWrite
+	writes []writeSeen
 }
 
-type zohoWrite struct {
+type writeSeen struct {
 	method, path string
 	body         []byte
 }
@@ -148,7 +148,7 @@ func (f *fakeZoho) list(w http.ResponseWriter, r *http.Request) {
 func (f *fakeZoho) write(w http.ResponseWriter, r *http.Request, definition func() (*contract.Definition, error), id string) {
 	body, _ := io.ReadAll(r.Body)
 	f.mu.Lock()
-	f.writes = append(f.writes, zohoWrite{method: r.Method, path: r.URL.Path, body: body})
+	f.writes = append(f.writes, writeSeen{method: r.Method, path: r.URL.Path, body: body})
 	f.mu.Unlock()
 	d, err := definition()
 	if err != nil {
