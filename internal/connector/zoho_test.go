@@ -67,6 +67,8 @@ func (f *fakeZoho) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.list(w, r)
 	case r.Method == http.MethodPost && r.URL.Path == "/crm/v8/Contacts/upsert":
 		f.write(w, r, zohocrm.ContactsDefinition, "z-new")
+	case r.Method == http.MethodPut && r.URL.Path == "/crm/v8/Contacts":
+		f.write(w, r, zohocrm.ContactsUpdateDefinition, "")
 	case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/crm/v8/Contacts/"):
 		f.write(w, r, zohocrm.ContactsUpdateDefinition, strings.TrimPrefix(r.URL.Path, "/crm/v8/Contacts/"))
 	default:
@@ -161,14 +163,42 @@ func (f *fakeZoho) write(w http.ResponseWriter, r *http.Request, definition func
 		_, _ = w.Write(answer)
 		return
 	}
-	var in zohocrm.Body
-	_ = json.Unmarshal(body, &in)
-	if f.refuseEmail != "" && in.Data[0].Email == f.refuseEmail {
-		writeJSON(w, http.StatusOK, map[string]any{"data": []zohocrm.Exception{{Code: "INVALID_DATA", Status: "error",
-			Message: "invalid data " + f.refuseEmail, Details: zohocrm.ExceptionDetails{APIName: "Email", JSONPath: "$.data[0].Email"}}}})
-		return
+	var in struct {
+		Data []map[string]any `json:"data"`
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": []any{map[string]any{"code": "SUCCESS", "status": "success", "message": "record upserted", "details": map[string]any{"id": id}}}})
+	_ = json.Unmarshal(body, &in)
+	// One result per record, in order; 207 when they differ, 400 when every record failed.
+	results := make([]any, len(in.Data))
+	failed := 0
+	for k, c := range in.Data {
+		recordID := id
+		switch {
+		case recordID == "" && r.Method == http.MethodPut:
+			recordID, _ = c["id"].(string)
+		case recordID == "z-new" && k > 0:
+			recordID = fmt.Sprintf("z-new-%d", k)
+		}
+		switch {
+		case recordID == "":
+			failed++
+			results[k] = zohocrm.Exception{Code: "MANDATORY_NOT_FOUND", Status: "error", Message: "required field not found",
+				Details: zohocrm.ExceptionDetails{APIName: "id", JSONPath: fmt.Sprintf("$.data[%d].id", k)}}
+		case f.refuseEmail != "" && c["Email"] == f.refuseEmail:
+			failed++
+			results[k] = zohocrm.Exception{Code: "INVALID_DATA", Status: "error", Message: "invalid data " + f.refuseEmail,
+				Details: zohocrm.ExceptionDetails{APIName: "Email", JSONPath: fmt.Sprintf("$.data[%d].Email", k)}}
+		default:
+			results[k] = map[string]any{"code": "SUCCESS", "status": "success", "message": "record saved", "details": map[string]any{"id": recordID}}
+		}
+	}
+	status := http.StatusOK
+	switch {
+	case failed == len(in.Data) && len(in.Data) > 1:
+		status = http.StatusBadRequest
+	case failed > 0 && len(in.Data) > 1:
+		status = http.StatusMultiStatus
+	}
+	writeJSON(w, status, map[string]any{"data": results})
 }
 
 func TestZohoChangesAsksForTheMappedFieldsAndPagesOnWithPageTokens(t *testing.T) {
