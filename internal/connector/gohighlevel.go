@@ -33,7 +33,7 @@ const (
 //	POST {base}/contacts/search {"locationId": "...", "page": 1, "pageLimit": <n>,
 //	     "filters": [{"field": "dateUpdated", "operator": "range", "value": {"gte": "<ISO 8601>"}}],
 //	     "sort": [{"field": "dateUpdated", "direction": "asc"}]}
-//	     -> {"contacts": [{"id": "...", "dateUpdated": "...", ...}], "total": 250}
+//	     -> {"contacts": [{"id": "...", "dateUpdated": "...", ...}], ...}
 //	POST {base}/contacts/upsert {"locationId": "...", ...}  (create, or match by email/phone)
 //	     -> {"new": true, "contact": {"id": "..."}}
 //	PUT  {base}/contacts/{id} {...}                      (update, without locationId)
