@@ -2,12 +2,16 @@ package connector
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/tenantwire/tenantwire/internal/connector/gohighlevel"
 )
 
 // GoHighLevel's credential files besides the OAuth2 ones (client_id, client_secret,
@@ -16,36 +20,42 @@ const credGoHighLevelLocationID = "location_id"
 
 const (
 	goHighLevelTokenURL = "https://services.leadconnectorhq.com/oauth/token"
-	// goHighLevelAPIVersion is the Version header every LeadConnector API v2 call must carry.
-	goHighLevelAPIVersion = "2021-07-28"
-	// goHighLevelMaxPageSize is limit's upper bound.
-	goHighLevelMaxPageSize = 100
+	// goHighLevelIndexLag is how far a finished scan's bound is set back: GoHighLevel documents
+	// that a change may take a few seconds to reach search results, so a contact changed just
+	// before the scan's newest one may appear only after the scan read past it.
+	goHighLevelIndexLag = time.Minute
 )
 
 // goHighLevel is the LeadConnector API v2 of GoHighLevel (base URL
-// https://services.leadconnectorhq.com). Records are contacts of one location:
+// https://services.leadconnectorhq.com). Records are contacts of one location, encoded and
+// decoded by internal/connector/gohighlevel:
 //
-//	GET  {base}/contacts/?locationId=<loc>&limit=<n>&startAfterId=<id>&startAfter=<ms>
-//	     -> {"contacts": [{"id": "...", "dateUpdated": "...", ...}],
-//	         "meta": {"startAfterId": "...", "startAfter": 1700000000000, "total": 250}}
+//	POST {base}/contacts/search {"locationId": "...", "page": 1, "pageLimit": <n>,
+//	     "filters": [{"field": "dateUpdated", "operator": "range", "value": {"gte": "<ISO 8601>"}}],
+//	     "sort": [{"field": "dateUpdated", "direction": "asc"}]}
+//	     -> {"contacts": [{"id": "...", "dateUpdated": "...", ...}], ...}
 //	POST {base}/contacts/upsert {"locationId": "...", ...}  (create, or match by email/phone)
 //	     -> {"new": true, "contact": {"id": "..."}}
-//	PUT  {base}/contacts/{id}                              (update) -> {"contact": {"id": "..."}}
+//	PUT  {base}/contacts/{id} {...}                      (update, without locationId)
+//	     -> {"succeded": true, "contact": {"id": "..."}}
 //
-// The listing walks contacts in creation order with the keyset the API returns, so it sees new
-// contacts; changes to contacts already passed are not listed by this endpoint. Rate limits come
-// as X-RateLimit-Remaining and X-RateLimit-Interval-Milliseconds; a 429 without Retry-After waits
-// for the interval.
+// The search (the documented replacement of the deprecated GET /contacts/) walks changes oldest
+// first. After a full page the next search starts at that page's newest change (inclusive, so a
+// contact changed in the same millisecond is read again, not skipped); only a page whose contacts
+// all changed at the bound itself moves on by page number. The source's record ID is never sent.
+// Rate limits come as X-RateLimit-Remaining and X-RateLimit-Interval-Milliseconds; a 429 without
+// Retry-After waits for the interval.
 type goHighLevel struct {
 	api      *apiClient
 	location string
 	pageSize int
 }
 
-// goHighLevelCursor is the keyset of the next page, as the API's meta returned it.
+// goHighLevelCursor is the bound of the search (changes at or after Since) and the pages of it
+// already read, which stay 0 unless one page's contacts all changed at Since.
 type goHighLevelCursor struct {
-	AfterID string `json:"i,omitempty"`
-	After   int64  `json:"a,omitempty"`
+	Since time.Time `json:"s,omitzero"`
+	Page  int       `json:"p,omitempty"`
 }
 
 func newGoHighLevel(base *url.URL, creds Credentials, httpClient *http.Client, o Options) (*goHighLevel, error) {
@@ -58,9 +68,10 @@ func newGoHighLevel(base *url.URL, creds Credentials, httpClient *http.Client, o
 		return nil, err
 	}
 	api := newAPIClient(SystemGoHighLevel, base, httpClient, auth, o)
-	api.header.Set("Version", goHighLevelAPIVersion)
+	api.header.Set("Version", gohighlevel.APIVersion)
 	api.rateLimitWait = goHighLevelRateLimitWait
-	return &goHighLevel{api: api, location: creds.value(credGoHighLevelLocationID), pageSize: o.pageSize(goHighLevelMaxPageSize)}, nil
+	api.errorCode = goHighLevelErrorCode
+	return &goHighLevel{api: api, location: creds.value(credGoHighLevelLocationID), pageSize: o.pageSize(gohighlevel.MaxPageLimit)}, nil
 }
 
 func (g *goHighLevel) System() string { return SystemGoHighLevel }
@@ -70,19 +81,11 @@ func (g *goHighLevel) Changes(ctx context.Context, cursor string) (Page, error) 
 	if err := decodeCursor(SystemGoHighLevel, cursor, &cur); err != nil {
 		return Page{}, err
 	}
-	q := url.Values{"locationId": {g.location}, "limit": {strconv.Itoa(g.pageSize)}}
-	if cur.AfterID != "" {
-		q.Set("startAfterId", cur.AfterID)
-		q.Set("startAfter", strconv.FormatInt(cur.After, 10))
-	}
 	var out struct {
-		Contacts []map[string]any `json:"contacts"`
-		Meta     struct {
-			StartAfterID string `json:"startAfterId"`
-			StartAfter   int64  `json:"startAfter"`
-		} `json:"meta"`
+		Contacts []json.RawMessage `json:"contacts"`
 	}
-	resp, err := g.api.do(ctx, call{op: "list contacts", method: http.MethodGet, path: "/contacts/", query: q, out: &out})
+	body := gohighlevel.NewChangesSearch(g.location, cur.Since, cur.Page+1, g.pageSize)
+	resp, err := g.api.do(ctx, call{op: "search contacts", method: http.MethodPost, path: "/contacts/search", body: body, out: &out})
 	if err != nil {
 		return Page{}, err
 	}
@@ -90,40 +93,70 @@ func (g *goHighLevel) Changes(ctx context.Context, cursor string) (Page, error) 
 		g.api.log.V(1).Info("rate limit", "remaining", remaining)
 	}
 	records := make([]Record, 0, len(out.Contacts))
-	for _, c := range out.Contacts {
-		updated := timeField(c, "dateUpdated")
-		if updated.IsZero() {
-			updated = timeField(c, "dateAdded")
+	newest := cur.Since
+	for _, raw := range out.Contacts {
+		p, err := gohighlevel.Decode(raw)
+		if err != nil {
+			return Page{}, fmt.Errorf("connector: %s: search contacts: %w", SystemGoHighLevel, err)
 		}
-		records = append(records, recordOf(c, "id", updated))
+		records = append(records, Record{ID: p.Source.ID, PatientID: p.Source.ID, UpdatedAt: p.UpdatedAt, Patient: p})
+		if p.UpdatedAt.After(newest) {
+			newest = p.UpdatedAt
+		}
 	}
-	next := cur
-	if out.Meta.StartAfterID != "" && len(records) > 0 {
-		next = goHighLevelCursor{AfterID: out.Meta.StartAfterID, After: out.Meta.StartAfter}
+	if len(records) < g.pageSize {
+		// The scan is done; the next starts a little before its newest change (see
+		// goHighLevelIndexLag), never before its own bound.
+		next := goHighLevelCursor{Since: cur.Since}
+		if since := newest.Add(-goHighLevelIndexLag); since.After(cur.Since) {
+			next.Since = since
+		}
+		return Page{Records: records, Next: encodeCursor(next), More: false}, nil
 	}
-	more := len(records) == g.pageSize && next != cur
-	return Page{Records: records, Next: encodeCursor(next), More: more}, nil
+	next := goHighLevelCursor{Since: newest}
+	if !newest.After(cur.Since) {
+		next = goHighLevelCursor{Since: cur.Since, Page: cur.Page + 1}
+	}
+	return Page{Records: records, Next: encodeCursor(next), More: true}, nil
 }
 
+// Upsert creates a patient's contact, or updates the one with the same email or phone (the
+// location's duplicate rule), when the destination ID is unknown; it updates contact id
+// otherwise. Both send only what the codec encodes of the patient the runtime authorized.
 func (g *goHighLevel) Upsert(ctx context.Context, id string, r Record) (string, error) {
 	var out struct {
-		Contact map[string]any `json:"contact"`
+		Contact struct {
+			ID string `json:"id"`
+		} `json:"contact"`
 	}
 	if id != "" {
-		// The update endpoint refuses locationId: the contact already belongs to one.
-		body := fieldsWith(r.Fields, nil)
-		delete(body, "locationId")
-		_, err := g.api.do(ctx, call{op: "update contact", method: http.MethodPut, path: "/contacts/" + url.PathEscape(id), body: body, out: &out})
+		_, err := g.api.do(ctx, call{op: "update contact", method: http.MethodPut, path: "/contacts/" + url.PathEscape(id),
+			body: gohighlevel.NewUpdate(r.Patient), out: &out})
 		return id, err
 	}
-	body := fieldsWith(r.Fields, map[string]any{"locationId": g.location})
-	if _, err := g.api.do(ctx, call{op: "upsert contact", method: http.MethodPost, path: "/contacts/upsert", body: body, out: &out}); err != nil {
+	contact, err := gohighlevel.NewUpsert(r.Patient, g.location)
+	if err != nil {
+		return "", codecRejection(SystemGoHighLevel, "upsert contact", err)
+	}
+	if _, err := g.api.do(ctx, call{op: "upsert contact", method: http.MethodPost, path: "/contacts/upsert", body: contact, out: &out}); err != nil {
 		return "", err
 	}
-	if written := stringField(out.Contact, "id"); written != "" {
-		return written, nil
+	if out.Contact.ID == "" {
+		return "", missingIDError(SystemGoHighLevel, "upsert contact")
 	}
-	return "", missingIDError(SystemGoHighLevel, "upsert contact")
+	return out.Contact.ID, nil
+}
+
+// goHighLevelErrorCode is the answer's status code and, for a 422, the property it names first;
+// GoHighLevel's messages are sentences that may echo values, so no message is kept.
+func goHighLevelErrorCode(body []byte) string {
+	var out struct {
+		StatusCode json.Number `json:"statusCode"`
+	}
+	if json.Unmarshal(body, &out) != nil || out.StatusCode == "" {
+		return ""
+	}
+	return joinCode(out.StatusCode.String(), gohighlevel.RefusedProperty(body))
 }
 
 // goHighLevelRateLimitWait waits out the burst window when a 429 says no request is left in it.

@@ -2,8 +2,9 @@
 // patient record and a contact of a GoHighLevel location (sub-account).
 //
 // The codec follows GoHighLevel's API v2 at Version 2021-07-28, from its published OpenAPI
-// specification, kept as a derived table in testdata/contacts-upsert.json (source and licence in
-// testdata/SOURCE.md). Tests check every property the codec can emit against that table.
+// specification, kept as derived tables under testdata/ (the upsert, update and search bodies and
+// the contact as answered; sources and licence in testdata/SOURCE.md). Tests check every property
+// the codec can emit or read against those tables.
 package gohighlevel
 
 import (
@@ -58,18 +59,50 @@ func NewUpsert(p record.Patient, locationID string) (Contact, error) {
 	if p.Email == "" && p.Phone == "" {
 		return Contact{}, refusal("email|phone", "an upsert needs an email address or a phone number to find the contact; the patient has neither authorized")
 	}
-	c := Contact{
-		LocationID:  locationID,
+	u := NewUpdate(p)
+	return Contact{
+		LocationID: locationID,
+		FirstName:  u.FirstName, LastName: u.LastName, Name: u.Name, Email: u.Email, Phone: u.Phone,
+		DateOfBirth: u.DateOfBirth,
+		Gender:      genders[p.Sex],
+		Address1:    u.Address1, City: u.City, State: u.State, PostalCode: u.PostalCode, Country: u.Country,
+	}, nil
+}
+
+// UpdateHolds is the set of canonical fields an update of a known contact can carry: the update
+// body (UpdateContactDto) has no gender, so sex reaches a contact only when an upsert creates or
+// matches it.
+var UpdateHolds = record.NewSet(record.FieldName, record.FieldEmail, record.FieldPhone, record.FieldDateOfBirth, record.FieldAddress)
+
+// Update is the body of PUT /contacts/{contactId}. It has no locationId (the contact belongs to
+// one already) and no id: the contact's ID goes in the URL.
+type Update struct {
+	FirstName   string `json:"firstName,omitempty"`
+	LastName    string `json:"lastName,omitempty"`
+	Name        string `json:"name,omitempty"`
+	Email       string `json:"email,omitempty"`
+	Phone       string `json:"phone,omitempty"`
+	DateOfBirth string `json:"dateOfBirth,omitempty"`
+	Address1    string `json:"address1,omitempty"`
+	City        string `json:"city,omitempty"`
+	State       string `json:"state,omitempty"`
+	PostalCode  string `json:"postalCode,omitempty"`
+	Country     string `json:"country,omitempty"`
+}
+
+// NewUpdate encodes the body that updates a known contact. It names only the fields the patient
+// holds after authorization; GoHighLevel leaves every property a body does not name as it is.
+func NewUpdate(p record.Patient) Update {
+	u := Update{
 		FirstName:   p.Name.Given,
 		LastName:    p.Name.Family,
 		Name:        p.Name.Full(),
 		Email:       p.Email,
 		Phone:       p.Phone,
 		DateOfBirth: p.DateOfBirth.String(),
-		Gender:      genders[p.Sex],
 	}
 	if a := p.Address; !a.IsZero() {
-		c.Address1, c.City, c.State, c.PostalCode, c.Country = a.Street(), a.City, a.Region, a.PostalCode, a.Country
+		u.Address1, u.City, u.State, u.PostalCode, u.Country = a.Street(), a.City, a.Region, a.PostalCode, a.Country
 	}
-	return c, nil
+	return u
 }

@@ -3,11 +3,13 @@
 //
 // The codec follows Zoho CRM API v8: the record API's request shape from Zoho's published OpenAPI
 // specification and the Contacts module's standard field API names, kept as a derived table in
-// testdata/contacts-upsert.json (sources in testdata/SOURCE.md). Tests check every property the
-// codec can emit against that table.
+// testdata/contacts-upsert.json, and the list answer Decode reads, in testdata/contacts-list.json
+// (sources in testdata/SOURCE.md). Tests check every property the codec can emit or read against
+// those tables.
 package zoho
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/tenantwire/tenantwire/internal/connector/contract"
@@ -74,6 +76,38 @@ func NewUpsert(p record.Patient) (Body, error) {
 // holds after authorization; Zoho leaves every field a body does not name as it is.
 func NewUpdate(p record.Patient) Body {
 	return Body{Data: []Contact{encode(p)}}
+}
+
+// MaxBatch is the most records one upsert or update body may carry.
+const MaxBatch = 100
+
+// IdentifiedContact is a Contact with its Zoho ID, the record form of a body that updates several
+// known Contacts at once (PUT /crm/v8/Contacts). The ID is always Zoho's own: the caller's mapping
+// of a destination ID, never another system's.
+type IdentifiedContact struct {
+	ID string `json:"id"`
+	Contact
+}
+
+// Updates is the body of PUT /crm/v8/Contacts.
+type Updates struct {
+	Data []IdentifiedContact `json:"data"`
+}
+
+// NewUpdates encodes the body that updates the Contacts with Zoho IDs ids[i] from patients[i],
+// each naming only the fields its patient holds after authorization.
+func NewUpdates(ids []string, patients []record.Patient) (Updates, error) {
+	if len(ids) != len(patients) || len(ids) > MaxBatch {
+		return Updates{}, refusal("data", fmt.Sprintf("an update body takes 1 to %d records, each with its Zoho ID", MaxBatch))
+	}
+	u := Updates{Data: make([]IdentifiedContact, len(ids))}
+	for i, id := range ids {
+		if id == "" {
+			return Updates{}, refusal("id", "an update of several Contacts names each by its Zoho ID")
+		}
+		u.Data[i] = IdentifiedContact{ID: id, Contact: encode(patients[i])}
+	}
+	return u, nil
 }
 
 func encode(p record.Patient) Contact {

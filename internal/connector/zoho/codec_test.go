@@ -22,22 +22,12 @@ func definition(t *testing.T) *contract.Definition {
 	return d
 }
 
-// updateDefinition is the body definition as it applies to an update of a known Contact, which
-// may leave Last_Name out.
 func updateDefinition(t *testing.T) *contract.Definition {
 	t.Helper()
-	d := definition(t)
-	record := *d.Body.Properties["data"].Items
-	record.Required = nil
-	data := *d.Body.Properties["data"]
-	data.Items = &record
-	body := *d.Body
-	body.Properties = map[string]*contract.Schema{}
-	for k, v := range d.Body.Properties {
-		body.Properties[k] = v
+	d, err := ContactsUpdateDefinition()
+	if err != nil {
+		t.Fatal(err)
 	}
-	body.Properties["data"] = &data
-	d.Body = &body
 	return d
 }
 
@@ -123,5 +113,30 @@ func TestNeedsAndHoldsFitTheDefaults(t *testing.T) {
 	}
 	if missing := Holds.Missing(Needs); len(missing) != 0 {
 		t.Errorf("the codec needs %v, which it cannot hold", missing)
+	}
+}
+
+// TestUpdatesOfSeveralContactsNameOnlyZohoIDs: the multi-record update conforms, names each
+// Contact by the Zoho ID it was given, and carries no other ID and no unauthorized field.
+func TestUpdatesOfSeveralContactsNameOnlyZohoIDs(t *testing.T) {
+	fields := record.DefaultMinimum()
+	p := record.Authorize(recordtest.Planted(), fields)
+	u, err := NewUpdates([]string{"4150868000000002175", "4150868000000002176"}, []record.Patient{p, p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := mustJSON(t, u)
+	if v := updateDefinition(t).Check(body); len(v) != 0 {
+		t.Errorf("body: %v", v)
+	}
+	recordtest.AssertOnly(t, body, fields.Intersect(Holds))
+	if u.Data[0].ID != "4150868000000002175" || u.Data[1].ID != "4150868000000002176" {
+		t.Errorf("ids = %s, %s", u.Data[0].ID, u.Data[1].ID)
+	}
+	for name, ids := range map[string][]string{"missing id": {"1", ""}, "count mismatch": {"1"}} {
+		var e *contract.EncodeError
+		if _, err := NewUpdates(ids, []record.Patient{p, p}); !errors.As(err, &e) {
+			t.Errorf("%s: err = %v, want a refusal", name, err)
+		}
 	}
 }

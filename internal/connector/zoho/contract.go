@@ -3,6 +3,7 @@ package zoho
 import (
 	_ "embed"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"strings"
 
@@ -16,6 +17,26 @@ var contactsUpsertJSON []byte
 // the codec is tested against and what a fake of Zoho CRM accepts.
 func ContactsDefinition() (*contract.Definition, error) {
 	return contract.ParseJSON(contactsUpsertJSON)
+}
+
+// ContactsUpdateDefinition is the body of an update of a known Contact (PUT
+// /crm/v8/Contacts/{id}): the same Body_Wrapper, where a record may leave Last_Name out because
+// Zoho keeps every field an update does not name.
+func ContactsUpdateDefinition() (*contract.Definition, error) {
+	d, err := ContactsDefinition()
+	if err != nil {
+		return nil, err
+	}
+	contact := *d.Body.Properties["data"].Items
+	contact.Required = nil
+	data := *d.Body.Properties["data"]
+	data.Items = &contact
+	body := *d.Body
+	body.Properties = maps.Clone(d.Body.Properties)
+	body.Properties["data"] = &data
+	d.Body = &body
+	d.Entity = "Contacts update body (Body_Wrapper)"
+	return d, nil
 }
 
 // Exception is one error of Zoho CRM's API (API_Exception in its OpenAPI specification).

@@ -54,3 +54,20 @@ func TestRefusalOfBodiesTheDefinitionRejects(t *testing.T) {
 		})
 	}
 }
+
+func TestAnUpdateMayLeaveLastNameOut(t *testing.T) {
+	d, err := ContactsUpdateDefinition()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := d.Check([]byte(`{"data":[{"Email":"a@example.org"}]}`)); len(v) != 0 {
+		t.Errorf("update without Last_Name: %v", v)
+	}
+	if v := d.Check([]byte(`{"data":[{"Email":"a@example.org","clinical_note":"x"}]}`)); len(v) != 1 || v[0].Path != "data[0].clinical_note" {
+		t.Errorf("update with an unknown field: %v", v)
+	}
+	upsert, _ := ContactsDefinition()
+	if v := upsert.Check([]byte(`{"data":[{"Email":"a@example.org"}]}`)); len(v) != 1 {
+		t.Errorf("the upsert definition lost Last_Name: %v", v)
+	}
+}
