@@ -28,8 +28,8 @@ const (
 var routeTemplates = map[string][]string{
 	SystemCerbo:       {"/patients", "/patients/{id}"},
 	SystemQuickBooks:  {"/v3/company/{realm}/query", "/v3/company/{realm}/customer", "/v3/company/{realm}/customer/{id}"},
-	SystemZoho:        {"/crm/v2/Contacts", "/crm/v2/Contacts/upsert"},
-	SystemGoHighLevel: {"/contacts/", "/contacts/upsert", "/contacts/{id}"},
+	SystemZoho:        {zohoContacts, zohoContacts + "/upsert", zohoContacts + "/{id}"},
+	SystemGoHighLevel: {"/contacts/search", "/contacts/upsert", "/contacts/{id}"},
 	// The webhook's URL is the practice's own and may carry a token in its path: only "" is logged.
 	SystemWebhook: {""},
 }

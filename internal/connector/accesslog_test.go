@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr/funcr"
+
+	webhookcodec "github.com/tenantwire/tenantwire/internal/connector/webhook"
 )
 
 func TestRouteOfHidesIDs(t *testing.T) {
@@ -22,10 +24,11 @@ func TestRouteOfHidesIDs(t *testing.T) {
 		"quickbooks query":                {SystemQuickBooks, "/v3/company/9130357788123456/query", "/v3/company/{realm}/query"},
 		"quickbooks customer":             {SystemQuickBooks, "/v3/company/9130357788123456/customer/58", "/v3/company/{realm}/customer/{id}"},
 		"quickbooks write":                {SystemQuickBooks, "/v3/company/9130357788123456/customer", "/v3/company/{realm}/customer"},
-		"zoho upsert":                     {SystemZoho, "/crm/v2/Contacts/upsert", "/crm/v2/Contacts/upsert"},
+		"zoho upsert":                     {SystemZoho, "/crm/v8/Contacts/upsert", "/crm/v8/Contacts/upsert"},
+		"zoho update":                     {SystemZoho, "/crm/v8/Contacts/5725767000000524157", "/crm/v8/Contacts/{id}"},
 		"gohighlevel upsert is literal":   {SystemGoHighLevel, "/contacts/upsert", "/contacts/upsert"},
 		"gohighlevel contact":             {SystemGoHighLevel, "/contacts/ocQHyuzHvysMo5N5VsXc", "/contacts/{id}"},
-		"gohighlevel list":                {SystemGoHighLevel, "/contacts/", "/contacts/"},
+		"gohighlevel search is literal":   {SystemGoHighLevel, "/contacts/search", "/contacts/search"},
 		"webhook":                         {SystemWebhook, "", ""},
 		"a path no adapter calls":         {SystemCerbo, "/patients/73910482/notes", unlistedRoute},
 		"another system's path":           {SystemZoho, "/patients/73910482", unlistedRoute},
@@ -63,8 +66,8 @@ func TestWebhookReceiverLogsEveryRequestWithoutItsContent(t *testing.T) {
 	o := Options{Now: func() time.Time { return now }, Logger: log}
 	w := mustNew(t, SystemWebhook, "https://example.invalid", Credentials{"signing_secret": []byte(secret)}, o).(*webhook)
 	delivery := func(key string, sentAt time.Time) []byte {
-		b, _ := json.Marshal(webhookEnvelope{ID: recordID, PatientID: recordID, IdempotencyKey: key, SentAt: sentAt,
-			Fields: map[string]any{"name": patient}})
+		b, _ := json.Marshal(webhookcodec.Delivery{ID: recordID, IdempotencyKey: key, SentAt: sentAt,
+			Patient: webhookcodec.Patient{Name: &webhookcodec.Name{Display: patient}}})
 		return b
 	}
 	signed := func(b []byte) string { return "sha256=" + hex.EncodeToString(sign([]byte(secret), b)) }

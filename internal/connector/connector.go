@@ -32,9 +32,6 @@ type Record struct {
 	// codec, and, after the runtime's record.Authorize, all a destination adapter may encode. Its
 	// values pass through memory only and are never logged or stored.
 	Patient record.Patient
-	// Fields are the record's raw vendor fields. Deprecated: being replaced by Patient, adapter by
-	// adapter; nothing may send them to another system.
-	Fields map[string]any
 }
 
 // Page is one page of changed records.

@@ -3,9 +3,7 @@ package connector
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 	"regexp"
-	"time"
 
 	"github.com/tenantwire/tenantwire/internal/record"
 )
@@ -24,35 +22,10 @@ func stringField(obj map[string]any, key string) string {
 	}
 }
 
-// timeField reads a timestamp field in RFC 3339, with or without fractional seconds.
-func timeField(obj map[string]any, key string) time.Time {
-	s, _ := obj[key].(string)
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}
-	}
-	return t.UTC()
-}
-
-// recordOf makes a Record of a vendor object whose ID is also the patient's ID (patients,
-// customers, contacts).
-func recordOf(obj map[string]any, idKey string, updatedAt time.Time) Record {
-	id := stringField(obj, idKey)
-	return Record{ID: id, PatientID: id, UpdatedAt: updatedAt, Fields: obj}
-}
-
 // canonicalRecord makes the Record of a patient a source codec decoded; the patient's ID in the
 // source is the record's ID.
 func canonicalRecord(p record.Patient) Record {
 	return Record{ID: p.Source.ID, PatientID: p.Source.ID, UpdatedAt: p.UpdatedAt, Patient: p}
-}
-
-// fieldsWith copies a record's fields and sets extra ones, leaving the caller's map untouched.
-func fieldsWith(fields map[string]any, extra map[string]any) map[string]any {
-	out := make(map[string]any, len(fields)+len(extra))
-	maps.Copy(out, fields)
-	maps.Copy(out, extra)
-	return out
 }
 
 // errorCodeOf finds a vendor's error code in an error body: the first of the keys that holds a

@@ -13,12 +13,10 @@ import (
 	"github.com/tenantwire/tenantwire/internal/record/recordtest"
 )
 
-// batchRecord is a patient as the runtime hands it over, beside a raw source object that must
-// never be sent.
+// batchRecord is a patient as the runtime hands it over.
 func batchRecord(family, email string) Record {
 	return Record{ID: recordtest.SourceID, PatientID: recordtest.SourceID,
-		Patient: record.Patient{Source: record.Source{System: "cerbo", ID: recordtest.SourceID}, Name: record.Name{Family: family}, Email: email, Phone: "+1 555 0100"},
-		Fields:  map[string]any{"id": recordtest.SourceID, "clinical_note": "hypertension"}}
+		Patient: record.Patient{Source: record.Source{System: "cerbo", ID: recordtest.SourceID}, Name: record.Name{Family: family}, Email: email, Phone: "+1 555 0100"}}
 }
 
 func TestZohoBatchWritesManyRecordsPerRequestWithPerRecordResults(t *testing.T) {

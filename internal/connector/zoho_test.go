@@ -215,7 +215,7 @@ func TestZohoChangesAsksForTheMappedFieldsAndPagesOnWithPageTokens(t *testing.T)
 		}
 		for _, r := range page.Records {
 			got = append(got, r.ID)
-			if r.Fields != nil || r.Patient.Source.ID != r.ID || r.Patient.Name.Family == "" || r.UpdatedAt.IsZero() {
+			if r.Patient.Source.ID != r.ID || r.Patient.Name.Family == "" || r.UpdatedAt.IsZero() {
 				t.Fatalf("record %s = %+v; want its decoded canonical patient and no raw fields", r.ID, r)
 			}
 		}
@@ -286,14 +286,11 @@ func TestZohoChangesReadsAScanAgainWhenItsPageTokenLapsed(t *testing.T) {
 }
 
 // sourceRecord is what the runtime hands a destination: a planted patient authorized for fields,
-// beside the raw source object that the old adapters forwarded (with a clinical note and the
-// source's ID), which must never be sent.
+// with the source's ID, which must never be sent.
 func sourceRecord(fields record.Set) Record {
 	return Record{
 		ID: recordtest.SourceID, PatientID: recordtest.SourceID,
 		Patient: record.Authorize(recordtest.Planted(), fields),
-		Fields: map[string]any{"id": recordtest.SourceID, "first_name": "Ignatia", "last_name": "Quillfeather",
-			"clinical_note": "hypertension", "dob": "1961-11-23"},
 	}
 }
 

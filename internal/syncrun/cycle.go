@@ -191,11 +191,10 @@ func (s *Syncer) syncRecord(ctx context.Context, rec connector.Record) (string, 
 }
 
 // authorized is the record as the destination adapter may see it: its patient reduced to the
-// authorized fields (record.Authorize), and none of the source's raw vendor fields, whichever
-// adapter read it. This is the one place the practice's authorization is applied.
+// authorized fields (record.Authorize). A Record has no other place for a source's values, so
+// this is the one place the practice's authorization is applied.
 func (s *Syncer) authorized(rec connector.Record) connector.Record {
 	rec.Patient = record.Authorize(rec.Patient, s.Fields)
-	rec.Fields = nil
 	return rec
 }
 
