@@ -49,6 +49,9 @@ func IsRejected(err error) bool { return isRecordRejection(err) }
 // the rest of a batch can still be written. Authentication, rate-limit, server and transport errors
 // would fail every record alike.
 func isRecordRejection(err error) bool {
+	if IsAuthorizationRefused(err) {
+		return false
+	}
 	var rejected *RejectedError
 	if errors.As(err, &rejected) {
 		return true
@@ -107,4 +110,23 @@ func (e *RejectedError) Error() string {
 		msg += " (" + e.Code + ")"
 	}
 	return msg
+}
+
+// AuthorizationRefusedError is a token endpoint refusing the refresh token or the client
+// credentials (RFC 6749 invalid_grant, invalid_client, ...), usually with HTTP 400. No record can
+// be written until someone at the practice authorizes the app again, so it fails the cycle: it is
+// never a record's rejection, which would skip every record as if the vendor had refused its
+// content.
+type AuthorizationRefusedError struct{ *StatusError }
+
+func (e *AuthorizationRefusedError) Error() string {
+	return e.StatusError.Error() + ": the refresh token or client credentials were refused; the practice must authorize the app again"
+}
+
+func (e *AuthorizationRefusedError) Unwrap() error { return e.StatusError }
+
+// IsAuthorizationRefused says the vendor refused the Integration's authorization itself.
+func IsAuthorizationRefused(err error) bool {
+	var refused *AuthorizationRefusedError
+	return errors.As(err, &refused)
 }

@@ -179,7 +179,7 @@ func (a *oauthAuth) tokenError(err error) error {
 		if statusErr.Retryable() {
 			return statusErr
 		}
-		return backoff.Permanent(fmt.Errorf("%w: the refresh token or client credentials were refused", statusErr))
+		return backoff.Permanent(&AuthorizationRefusedError{statusErr})
 	}
 	err = fmt.Errorf("connector: %s: refresh OAuth2 access token: %w", a.system, describeTransportError(err))
 	if isRefusal(err) {

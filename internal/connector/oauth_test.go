@@ -60,4 +60,9 @@ func TestRotatedRefreshTokenSurvivesARestart(t *testing.T) {
 	if strings.Contains(err.Error(), "rt-") {
 		t.Errorf("the error shows a refresh token: %v", err)
 	}
+	// A refused refresh token concerns the Integration, not a record: were it a rejection, the
+	// runtime would skip every record as refused and report the cycle a success.
+	if IsRejected(err) || !IsAuthorizationRefused(err) {
+		t.Errorf("a refused refresh: IsRejected = %v, IsAuthorizationRefused = %v; want false, true (%v)", IsRejected(err), IsAuthorizationRefused(err), err)
+	}
 }

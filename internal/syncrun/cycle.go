@@ -66,7 +66,7 @@ func (s *Syncer) Cycle(ctx context.Context) (CycleResult, error) {
 		}
 		page, err := s.Source.Changes(ctx, cursor)
 		if err != nil {
-			return res, s.fail(reasonSource, fmt.Errorf("listing %s changes: %w", s.SourceSystem, err))
+			return res, s.fail(failureReason(reasonSource, err), fmt.Errorf("listing %s changes: %w", s.SourceSystem, err))
 		}
 		for _, rec := range page.Records {
 			if err := ctx.Err(); err != nil {
@@ -170,7 +170,7 @@ func (s *Syncer) syncRecord(ctx context.Context, rec connector.Record) (string, 
 		return resultRejected, nil
 	}
 	if err != nil {
-		return "", s.fail(reasonDestination, fmt.Errorf("writing to %s: %w", s.DestSystem, err))
+		return "", s.fail(failureReason(reasonDestination, err), fmt.Errorf("writing to %s: %w", s.DestSystem, err))
 	}
 	if newID == destID && known.IDs[s.SourceSystem] == patient {
 		return resultUpdated, nil
@@ -196,6 +196,15 @@ func (s *Syncer) syncRecord(ctx context.Context, rec connector.Record) (string, 
 func (s *Syncer) authorized(rec connector.Record) connector.Record {
 	rec.Patient = record.Authorize(rec.Patient, s.Fields)
 	return rec
+}
+
+// failureReason counts a refused authorization apart from other failures of a side: it needs a
+// person at the practice, not a retry.
+func failureReason(side string, err error) string {
+	if connector.IsAuthorizationRefused(err) {
+		return reasonAuthorization
+	}
+	return side
 }
 
 func (s *Syncer) fail(reason string, err error) error {

@@ -75,7 +75,7 @@ func NewMetrics() *Metrics {
 	for _, r := range []string{resultCreated, resultUpdated, resultRejected} {
 		m.Records.WithLabelValues(r)
 	}
-	for _, r := range []string{reasonSource, reasonDestination, reasonStore, reasonMapping} {
+	for _, r := range []string{reasonSource, reasonDestination, reasonAuthorization, reasonStore, reasonMapping} {
 		m.Failures.WithLabelValues(r)
 	}
 	return m
@@ -88,6 +88,9 @@ const (
 
 	reasonSource      = "source"
 	reasonDestination = "destination"
-	reasonStore       = "store"
-	reasonMapping     = "mapping"
+	// reasonAuthorization is a vendor refusing the Integration's OAuth2 authorization: nothing
+	// moves until the practice authorizes the app again.
+	reasonAuthorization = "authorization"
+	reasonStore         = "store"
+	reasonMapping       = "mapping"
 )
