@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
 	"github.com/tenantwire/tenantwire/internal/record"
@@ -131,6 +133,55 @@ func TestComputeStatusShowsTheEffectiveFields(t *testing.T) {
 	st = computeStatus(in, observation{blocked: blocked}, now)
 	if st.Fields != nil {
 		t.Errorf("status.fields = %v on a refused Integration, want none", st.Fields)
+	}
+}
+
+// The CRD's enum and default for spec.fields are hand-written markers: they must be the canonical
+// vocabulary, in its order, and the minimum the runtime's record package defines.
+func TestFieldEnumIsTheVocabulary(t *testing.T) {
+	b, err := os.ReadFile("../../config/crd/bases/tenantwire.io_integrations.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only the parts read here: the schema of spec.fields.
+	var crd struct {
+		Spec struct {
+			Versions []struct {
+				Schema struct {
+					OpenAPIV3Schema struct {
+						Properties struct {
+							Spec struct {
+								Properties struct {
+									Fields struct {
+										Items    struct{ Enum []string }
+										Default  []string
+										MaxItems int
+									}
+								}
+							}
+						}
+					} `json:"openAPIV3Schema"`
+				}
+			}
+		}
+	}
+	if err := yaml.Unmarshal(b, &crd); err != nil {
+		t.Fatal(err)
+	}
+	fields := crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties.Spec.Properties.Fields
+	enum := fields.Items.Enum
+	var vocab []string
+	for _, spec := range record.Vocabulary() {
+		vocab = append(vocab, string(spec.Field))
+	}
+	if !slices.Equal(enum, vocab) {
+		t.Errorf("spec.fields enum %v, want the vocabulary %v", enum, vocab)
+	}
+	if strings.Join(fields.Default, ",") != record.DefaultMinimum().String() {
+		t.Errorf("spec.fields default %v, want record.DefaultMinimum %s", fields.Default, record.DefaultMinimum())
+	}
+	if fields.MaxItems != len(vocab) {
+		t.Errorf("spec.fields maxItems %v, want %d", fields.MaxItems, len(vocab))
 	}
 }
 
