@@ -45,6 +45,11 @@ const (
 	// uses, for a reason the API server's check cannot see (a range that runs backwards), or it
 	// never fires (the 30th of February); the sync pod could not run it, so none is run.
 	ReasonInvalidSchedule = "InvalidSchedule"
+	// ReasonFieldsNotCovered: spec.fields names protected health information (a PHI-class field
+	// such as dateOfBirth) for a destination system the platform has no business associate
+	// agreement for (the operator's --baa-covered-systems); nothing runs until one or the other
+	// changes.
+	ReasonFieldsNotCovered = "FieldsNotCovered"
 )
 
 // System is a kind of system an Integration talks to.
@@ -58,6 +63,14 @@ const (
 	SystemGoHighLevel System = "gohighlevel"
 	SystemWebhook     System = "webhook"
 )
+
+// PatientField names one canonical patient field a practice authorizes to flow, as the sync
+// runtime's canonical record defines it: name (given, family and display name), email, phone,
+// dateOfBirth, sex and address (postal address). The first three identify a patient; the others
+// are protected health information (PHI) and flow only to destinations the platform has marked as
+// covered by a business associate agreement.
+// +kubebuilder:validation:Enum=name;email;phone;dateOfBirth;sex;address
+type PatientField string
 
 // IntegrationState says whether the sync workload runs.
 // +kubebuilder:validation:Enum=running;paused;stopped
@@ -156,6 +169,18 @@ type EgressRule struct {
 }
 
 // IntegrationSpec is the desired state of one per-tenant sync workload.
+//
+// What each destination system can hold and needs, from its codec (a test checks these rules
+// against the codecs' declarations): a QuickBooks Customer holds no date of birth and no sex and
+// needs a name; a Zoho CRM Contact holds no sex and needs a (last) name; a GoHighLevel contact
+// holds every field and needs an email or a phone to be found again; a webhook or Cerbo
+// destination holds every field.
+// +kubebuilder:validation:XValidation:rule="!has(self.fields) || self.destination.system != 'quickbooks' || !('dateOfBirth' in self.fields)",message="spec.fields: quickbooks cannot hold dateOfBirth; it holds name, email, phone, address"
+// +kubebuilder:validation:XValidation:rule="!has(self.fields) || self.destination.system != 'quickbooks' || !('sex' in self.fields)",message="spec.fields: quickbooks cannot hold sex; it holds name, email, phone, address"
+// +kubebuilder:validation:XValidation:rule="!has(self.fields) || self.destination.system != 'zoho' || !('sex' in self.fields)",message="spec.fields: zoho cannot hold sex; it holds name, email, phone, dateOfBirth, address"
+// +kubebuilder:validation:XValidation:rule="!has(self.fields) || self.destination.system != 'quickbooks' || 'name' in self.fields",message="spec.fields: quickbooks needs name: a Customer must carry a name"
+// +kubebuilder:validation:XValidation:rule="!has(self.fields) || self.destination.system != 'zoho' || 'name' in self.fields",message="spec.fields: zoho needs name: a Contact must carry a last name"
+// +kubebuilder:validation:XValidation:rule="!has(self.fields) || self.destination.system != 'gohighlevel' || 'email' in self.fields || 'phone' in self.fields",message="spec.fields: gohighlevel needs email or phone: it finds an existing contact by one of them"
 type IntegrationSpec struct {
 	// Source is the system records are read from.
 	// +required
@@ -163,6 +188,20 @@ type IntegrationSpec struct {
 	// Destination is the system records are written to.
 	// +required
 	Destination Endpoint `json:"destination"`
+	// Fields are the canonical patient fields the practice authorizes to flow from the source to
+	// the destination; the sync drops every other field, and IDs of other systems, before the
+	// destination sees a record. Default: name, email and phone, the minimum that identifies a
+	// patient at every destination. dateOfBirth, sex and address are protected health information:
+	// they flow only to a destination system the platform has marked as covered by a business
+	// associate agreement (the operator's --baa-covered-systems); otherwise the Integration stalls
+	// with the reason FieldsNotCovered and no workload runs. A field the destination system cannot
+	// hold, or a field it needs left out, is refused at apply time.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=6
+	// +kubebuilder:default={name,email,phone}
+	Fields []PatientField `json:"fields,omitempty"`
 	// Schedule of the sync cycles. Default: every 5 minutes.
 	// +optional
 	Schedule *Schedule `json:"schedule,omitempty"`
@@ -227,6 +266,12 @@ type IntegrationStatus struct {
 	Replicas int32 `json:"replicas,omitempty"`
 	// +optional
 	AvailableReplicas int32 `json:"availableReplicas,omitempty"`
+	// Fields are the canonical fields the sync moves: spec.fields as the operator resolved them,
+	// in the order of the field vocabulary. Empty while the Integration is refused, when nothing
+	// moves.
+	// +optional
+	// +listType=atomic
+	Fields []PatientField `json:"fields,omitempty"`
 	// Conditions: Ready, CredentialsReady, WorkloadReady, and Reconciling or Stalled while they apply.
 	// +optional
 	// +listType=map
@@ -245,6 +290,7 @@ type IntegrationStatus struct {
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.spec.state`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Fields",type=string,JSONPath=`.status.fields`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 40",message="Integration name must be at most 40 characters: it prefixes the names of its children"
 //

@@ -74,6 +74,9 @@ type Reconciler struct {
 	// HostPolicy is the platform's allowlist of vendor hosts, PostgreSQL hosts and egress
 	// networks; nil is hostpolicy.Default (the vendors' documented hosts, nothing else).
 	HostPolicy *hostpolicy.Policy
+	// BAACovered are the destination systems the platform has a business associate agreement for,
+	// the only ones protected health information may flow to; the zero value covers none.
+	BAACovered BAACoverage
 	// StatusCoalescer defers status writes that only report further progress; nil writes every
 	// change at once.
 	StatusCoalescer *status.Coalescer
@@ -267,6 +270,9 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 	if blocked == nil {
 		blocked = r.validateHosts(in)
 	}
+	if blocked == nil {
+		blocked = r.validateFields(in)
+	}
 	result := ctrl.Result{}
 	if blocked == nil {
 		watching, err := r.ensureExternalSecretWatch()
@@ -300,6 +306,7 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 		return obs, result, err
 	}
 	obs.keyringPending = keyringPending
+	obs.fields = statusFields(in)
 	// The Tenant carries the KeyPolicy controller's record of the keyring it had: that, not the
 	// keyring controller's state, tells a lost keyring from one not created yet.
 	_, _, hadKeyring := tenant.KeyringRecord()

@@ -249,6 +249,7 @@ func desiredConfigMap(in *twv1.Integration, ip inputs) (*corev1.ConfigMap, error
 		Source:      endpoint(sourceSide),
 		Destination: endpoint(destinationSide),
 		Schedule:    sched,
+		Fields:      renderedFields(in),
 		TLS:         syncconfig.TLS{MinVersion: syncconfig.MinTLSVersion},
 		KeyringFile: keyringFile(ip),
 		StateDir:    syncconfig.StateDir,

@@ -29,6 +29,8 @@ type observation struct {
 	// keyringLost: the keyring is missing although the tenant had one (the KeyPolicy controller's
 	// record on the Tenant says so); it waits for a restore or an acknowledged loss.
 	keyringLost bool
+	// fields are the effective fields the sync configuration carries; nil while refused.
+	fields []twv1.PatientField
 }
 
 // computeStatus is a pure function of the Integration, what the reconcile observed and the time.
@@ -37,6 +39,7 @@ func computeStatus(in *twv1.Integration, obs observation, now metav1.Time) twv1.
 	gen := in.Generation
 	st.ObservedGeneration = gen
 	st.Tenant = obs.tenant
+	st.Fields = obs.fields
 	if obs.credentialsHash != "" {
 		st.CredentialsHash = obs.credentialsHash
 	}

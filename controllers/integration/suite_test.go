@@ -33,13 +33,19 @@ func TestMain(m *testing.M) {
 			return err
 		}
 		writes = testenv.NewWriteCounter(mgr.GetClient())
-		// The vendors' documented hosts, and the mapping store of withPostgres.
-		hosts, err := hostpolicy.New(hostpolicy.Config{PostgresHosts: []string{"db.acme.internal"}})
+		// The vendors' documented hosts, one webhook receiver, and the mapping store of withPostgres.
+		hosts, err := hostpolicy.New(hostpolicy.Config{PostgresHosts: []string{"db.acme.internal"},
+			Hosts: map[string][]string{"webhook": {"hooks.example.com"}}})
+		if err != nil {
+			return err
+		}
+		// A platform with a business associate agreement for Zoho CRM only.
+		baa, err := ParseBAACoverage([]string{"zoho"})
 		if err != nil {
 			return err
 		}
 		reconciler = &Reconciler{Client: writes, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), RESTMapper: mgr.GetRESTMapper(),
-			Recorder: mgr.GetEventRecorderFor("tenantwire-" + ControllerName), Clock: clock.RealClock{}, SyncImage: "tenantwire:test", HostPolicy: &hosts,
+			Recorder: mgr.GetEventRecorderFor("tenantwire-" + ControllerName), Clock: clock.RealClock{}, SyncImage: "tenantwire:test", HostPolicy: &hosts, BAACovered: baa,
 			StatusCoalescer: status.NewCoalescer(clock.RealClock{}, status.DefaultTiming), Children: mgr.Children}
 		return reconciler.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 2})
 	}))

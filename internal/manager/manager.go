@@ -53,6 +53,9 @@ type Options struct {
 	Zap                    zap.Options
 	// Hosts is the platform's allowlist of vendor hosts, PostgreSQL hosts and egress networks.
 	Hosts hostpolicy.Config
+	// BAACoveredSystems are the destination systems the platform has a business associate
+	// agreement for: the only ones protected health information may flow to.
+	BAACovered integration.BAACoverage
 }
 
 // BindFlags registers the manager flags on fs.
@@ -78,6 +81,9 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"Comma-separated CIDRs an Integration's egress may lie within although they overlap metadata or cluster addresses (default: none; 0.0.0.0/0, ::/0 and link-local are refused at apply time regardless).")
 	fs.Var(&commaList{&o.Hosts.ClusterCIDRs}, "cluster-cidrs",
 		"Comma-separated pod and service CIDRs of this cluster, which no Integration's egress may open (default: none; the operator cannot discover them portably).")
+	fs.Var(&baaFlag{&o.BAACovered}, "baa-covered-systems",
+		"Comma-separated destination systems (cerbo, quickbooks, zoho, gohighlevel, webhook) the platform has a business associate agreement for; "+
+			"only these may receive an Integration's protected health information fields (dateOfBirth, sex, address). Default: none.")
 	fs.Float64Var(&o.QPS, "kube-api-qps", 50, "Sustained queries per second to the API server.")
 	fs.IntVar(&o.Burst, "kube-api-burst", 100, "Burst of queries to the API server.")
 	fs.StringVar(&o.DNSNamespace, "dns-namespace", tenant.DefaultDNSTarget.Namespace, "Namespace of the cluster DNS that tenant pods may query.")
@@ -186,6 +192,7 @@ func New(o Options) (ctrl.Manager, error) {
 		SyncImage:       o.SyncImage,
 		AllowedImages:   o.AllowedImages,
 		HostPolicy:      &hosts,
+		BAACovered:      o.BAACovered,
 		StatusCoalescer: status.NewCoalescer(clock.RealClock{}, o.StatusTiming),
 		Children:        children,
 	}
@@ -292,5 +299,25 @@ func (h *hostsFlag) Set(v string) error {
 		list = []string{}
 	}
 	(*h.hosts)[system] = append(list, splitList(patterns)...)
+	return nil
+}
+
+// baaFlag is the comma-separated --baa-covered-systems. An unknown system fails the flag, so the
+// manager refuses to start rather than cover other systems than were meant.
+type baaFlag struct{ coverage *integration.BAACoverage }
+
+func (f *baaFlag) String() string {
+	if f.coverage == nil {
+		return ""
+	}
+	return f.coverage.String()
+}
+
+func (f *baaFlag) Set(v string) error {
+	c, err := integration.ParseBAACoverage(splitList(v))
+	if err != nil {
+		return err
+	}
+	*f.coverage = c
 	return nil
 }

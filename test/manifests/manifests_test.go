@@ -8,6 +8,7 @@ package manifests
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
+	"github.com/tenantwire/tenantwire/internal/manager"
 	"github.com/tenantwire/tenantwire/internal/testenv"
 )
 
@@ -170,6 +172,7 @@ func TestChartSchemaRejectsBadValues(t *testing.T) {
 		"dns selector as a map":  {values: "dns:\n  podSelector: {k8s-app: kube-dns}", wantInError: "/dns/podSelector"},
 		"port out of range":      {values: "networkPolicy:\n  apiServer:\n    ports: [70000]", wantInError: "/networkPolicy/apiServer/ports/0"},
 		"extra arg without dash": {values: "extraArgs: [leader-elect]", wantInError: "/extraArgs/0"},
+		"unknown BAA system":     {values: "dataPolicy:\n  baaCoveredSystems: [salesforce]", wantInError: "/dataPolicy/baaCoveredSystems/0"},
 	}
 	dir := t.TempDir()
 	for name, tc := range tests {
@@ -288,6 +291,34 @@ func TestManagerDeployment(t *testing.T) {
 				t.Errorf("--sync-image values %q, want exactly [%s]", syncImages, tc.wantImage)
 			}
 		})
+	}
+}
+
+// The chart hands the platform's BAA coverage to the manager in a form its flag accepts.
+func TestChartBAACoverageFlag(t *testing.T) {
+	d := find(decodeAll(t, helmTemplate(t, kustomizeNamespace, "--values", optionsValues)), "Deployment", "tenantwire-manager")
+	if d == nil {
+		t.Fatal("no Deployment tenantwire-manager")
+	}
+	containers, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
+	args, _, _ := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
+	var baa []string
+	for _, a := range args {
+		if strings.HasPrefix(a, "--baa-covered-systems=") {
+			baa = append(baa, a)
+		}
+	}
+	if !slices.Equal(baa, []string{"--baa-covered-systems=zoho,gohighlevel"}) {
+		t.Fatalf("--baa-covered-systems args %q, want exactly --baa-covered-systems=zoho,gohighlevel", baa)
+	}
+	fs := flag.NewFlagSet("tenantwire manager", flag.ContinueOnError)
+	var o manager.Options
+	o.BindFlags(fs)
+	if err := fs.Parse(baa); err != nil {
+		t.Fatalf("the manager refuses the chart's flag: %v", err)
+	}
+	if got := o.BAACovered.String(); got != "zoho,gohighlevel" {
+		t.Errorf("the manager read coverage %q", got)
 	}
 }
 
