@@ -46,17 +46,20 @@ type apiClient struct {
 	// rateLimitWait tells how long to wait on a 429 without Retry-After, from a vendor's own
 	// rate-limit headers.
 	rateLimitWait func(h http.Header) (time.Duration, bool)
+	// limiter paces calls under the vendor's published rate limit.
+	limiter *clientLimiter
 }
 
 func newAPIClient(system string, base *url.URL, httpClient *http.Client, auth authorizer, o Options) *apiClient {
 	return &apiClient{
-		system: system,
-		base:   base,
-		http:   httpClient,
-		auth:   auth,
-		header: http.Header{},
-		opts:   o,
-		log:    o.Logger.WithValues("system", system),
+		system:  system,
+		base:    base,
+		http:    httpClient,
+		auth:    auth,
+		header:  http.Header{},
+		opts:    o,
+		log:     o.Logger.WithValues("system", system),
+		limiter: newClientLimiter(o.rateLimitFor(system)),
 	}
 }
 
@@ -120,6 +123,11 @@ func (c *apiClient) do(ctx context.Context, cl call) (response, error) {
 
 // attempt is one try; on a 401 it refreshes the credential once and sends again.
 func (c *apiClient) attempt(ctx context.Context, cl call, body []byte) (response, error) {
+	release, err := c.limiter.acquire(ctx)
+	if err != nil {
+		return response{}, backoff.Permanent(err)
+	}
+	defer release()
 	resp, err := c.send(ctx, cl, body)
 	if err != nil {
 		return response{}, err
@@ -142,6 +150,9 @@ func (c *apiClient) send(ctx context.Context, cl call, body []byte) (*http.Respo
 	var reader io.Reader
 	if body != nil {
 		reader = bytes.NewReader(body)
+	}
+	if err := c.limiter.wait(ctx); err != nil {
+		return nil, backoff.Permanent(err)
 	}
 	req, err := http.NewRequestWithContext(ctx, cl.method, u.String(), reader)
 	if err != nil {
