@@ -113,7 +113,7 @@ func TestCerboRefusesWritesOutsideItsModel(t *testing.T) {
 		return resp.StatusCode, b.Bytes()
 	}
 	for name, tc := range map[string]struct{ method, path, body, field string }{
-		"destination-shaped": {http.MethodPost, "/patients", `{"GivenName":"Testy","last_name":"McTestface"}`, "GivenName"},
+		"destination-shaped":  {http.MethodPost, "/patients", `{"GivenName":"Testy","last_name":"McTestface"}`, "GivenName"},
 		"sex outside F M U O": {http.MethodPatch, "/patients/1001", `{"sex":"female"}`, "sex"},
 		"dob not a date":      {http.MethodPatch, "/patients/1001", `{"dob":"01/01/1970"}`, "dob"},
 	} {
