@@ -46,21 +46,23 @@ type apiClient struct {
 	// rateLimitWait tells how long to wait on a 429 without Retry-After, from a vendor's own
 	// rate-limit headers.
 	rateLimitWait func(h http.Header) (time.Duration, bool)
-	// limiter paces calls under the vendor's published rate limit.
-	limiter *clientLimiter
+	// limiter paces calls under the vendor's published rate limit, batchLimiter batch calls under
+	// the vendor's limit of batch requests besides.
+	limiter, batchLimiter *clientLimiter
 }
 
 func newAPIClient(system string, base *url.URL, httpClient *http.Client, auth authorizer, o Options) *apiClient {
-	return &apiClient{
-		system:  system,
-		base:    base,
-		http:    httpClient,
-		auth:    auth,
-		header:  http.Header{},
-		opts:    o,
-		log:     o.Logger.WithValues("system", system),
-		limiter: newClientLimiter(o.rateLimitFor(system)),
+	c := &apiClient{
+		system: system,
+		base:   base,
+		http:   httpClient,
+		auth:   auth,
+		header: http.Header{},
+		opts:   o,
+		log:    o.Logger.WithValues("system", system),
 	}
+	c.limiter, c.batchLimiter = newClientLimiter(o.rateLimitFor(system)), newClientLimiter(o.batchRateLimitFor(system))
+	return c
 }
 
 // call is one API request.
@@ -77,6 +79,8 @@ type call struct {
 	body    any
 	rawBody []byte
 	out     any
+	// batch marks a call to the vendor's batch endpoint, paced by its batch limit as well.
+	batch bool
 }
 
 // response is what callers need of an answer besides its decoded body.
@@ -153,6 +157,11 @@ func (c *apiClient) send(ctx context.Context, cl call, body []byte) (*http.Respo
 	}
 	if err := c.limiter.wait(ctx); err != nil {
 		return nil, backoff.Permanent(err)
+	}
+	if cl.batch {
+		if err := c.batchLimiter.wait(ctx); err != nil {
+			return nil, backoff.Permanent(err)
+		}
 	}
 	req, err := http.NewRequestWithContext(ctx, cl.method, u.String(), reader)
 	if err != nil {

@@ -41,6 +41,9 @@ type Options struct {
 	// location, Zoho CRM 10 in flight; Cerbo and webhooks publish none). Tests shorten it; the zero
 	// value keeps the published limit.
 	RateLimit contract.RateLimit
+	// BatchRateLimit replaces the vendor's published limit of batch requests (QuickBooks 40 a
+	// minute per realm), which calls to a batch endpoint keep to as well.
+	BatchRateLimit contract.RateLimit
 
 	// AllowedHosts are the host patterns (hostpolicy.Pattern) every request, redirect and token
 	// refresh must match; any other host is refused before a connection is opened. Nil allows any

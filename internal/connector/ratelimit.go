@@ -21,6 +21,12 @@ var publishedRateLimits = map[string]contract.RateLimit{
 	SystemZoho:        zohocrm.RateLimit,
 }
 
+// publishedBatchRateLimits are the vendors' limits of batch requests, which apply on top of
+// publishedRateLimits to calls marked batch.
+var publishedBatchRateLimits = map[string]contract.RateLimit{
+	SystemQuickBooks: quickbooks.BatchRateLimit,
+}
+
 const (
 	// burstShare is the share of a vendor's window the client may send at once.
 	burstShare = 0.02
@@ -57,6 +63,15 @@ func (o Options) rateLimitFor(system string) contract.RateLimit {
 		return o.RateLimit
 	}
 	return publishedRateLimits[system]
+}
+
+// batchRateLimitFor is the batch limit a system's connector keeps to: Options.BatchRateLimit when
+// set, else the vendor's published one.
+func (o Options) batchRateLimitFor(system string) contract.RateLimit {
+	if !o.BatchRateLimit.IsZero() {
+		return o.BatchRateLimit
+	}
+	return publishedBatchRateLimits[system]
 }
 
 // acquire takes a slot for one call in flight; release gives it back once the answer is read.

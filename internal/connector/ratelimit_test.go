@@ -123,8 +123,41 @@ func TestPublishedRateLimitsAreTheDefault(t *testing.T) {
 			t.Errorf("%s: %+v, want %+v", system, got, want)
 		}
 	}
+	if got := (Options{}).batchRateLimitFor(SystemQuickBooks); got != (contract.RateLimit{Requests: 40, Per: time.Minute}) {
+		t.Errorf("quickbooks batch: %+v, want 40 a minute", got)
+	}
 	custom := contract.RateLimit{Requests: 1, Per: time.Second}
 	if got := (Options{RateLimit: custom}).rateLimitFor(SystemQuickBooks); got != custom {
 		t.Errorf("Options.RateLimit is not used: %+v", got)
+	}
+}
+
+// TestClientPacesBatchCallsUnderTheBatchLimit: calls marked batch keep to the vendor's batch limit
+// (QuickBooks 40 batch requests a minute) on top of the request limit; unmarked calls do not.
+func TestClientPacesBatchCallsUnderTheBatchLimit(t *testing.T) {
+	batchLimit := contract.RateLimit{Requests: 6, Per: 400 * time.Millisecond}
+	for name, marked := range map[string]bool{"marked batch": true, "unmarked": false} {
+		t.Run(name, func(t *testing.T) {
+			q := newFakeQuickBooks()
+			q.BatchRateLimit = batchLimit
+			srv := newFake(t, q)
+			opts := testOptions(srv.Server)
+			// Only the batch limit paces: the request limit is far above the burst.
+			opts.BatchRateLimit, opts.RateLimit = batchLimit, contract.RateLimit{Requests: 1 << 20, Per: time.Millisecond}
+			qb := mustNew(t, SystemQuickBooks, srv.URL, quickBooksCreds, opts).(*quickBooks)
+			burst(t, qb, 15, func(_ Connector, i int) error {
+				body := map[string]any{"BatchItemRequest": []any{map[string]any{"bId": "1", "operation": "create",
+					"Customer": map[string]any{"GivenName": fmt.Sprint("Testy", i)}}}}
+				_, err := qb.api.do(context.Background(), call{op: "batch", method: http.MethodPost, path: qb.companyPath("/batch"), body: body, batch: marked})
+				return err
+			})
+			s := q.Stats()
+			if marked && (s.Throttled != 0 || s.Created != 15) {
+				t.Fatalf("paced batches: %+v, want 15 created and no 429", s)
+			}
+			if !marked && s.Throttled == 0 {
+				t.Fatalf("unpaced batches met no 429 (%+v): the test cannot tell pacing from none", s)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package fakesystem
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -24,6 +25,8 @@ import (
 //	     ORDERBY MetaData.LastUpdatedTime DESC STARTPOSITION <n> MAXRESULTS <m>
 //	GET  /v3/company/{realm}/customer/{id}
 //	POST /v3/company/{realm}/customer[?requestid=]   creates, or with Id and SyncToken updates
+//	POST /v3/company/{realm}/batch[?requestid=]      {"BatchItemRequest": [≤30 {"bId", "operation", "Customer"}]}
+//	     -> {"BatchItemResponse": [{"bId", "Customer"} or {"bId", "Fault"}]}
 //
 // It refuses what Intuit refuses, with Intuit's ValidationFault, from the Customer definition
 // kept in internal/connector/quickbooks/testdata (quickbooks.CustomerDefinition and
@@ -35,18 +38,22 @@ import (
 //
 // A POST that repeats the requestid of an earlier one is answered with the earlier answer and
 // changes nothing, as Intuit does. Past RateLimit (default quickbooks.RateLimit: 500 requests a
-// minute and 10 in flight) a call is answered 429 with Intuit's ThrottlingFault.
+// minute and 10 in flight) a call is answered 429 with Intuit's ThrottlingFault; so is a batch
+// request past BatchRateLimit (default quickbooks.BatchRateLimit, 40 a minute). Each batch item
+// is written as the same request to /customer would be, and answered in its own entry.
 type QuickBooks struct {
 	Realm  string
 	Tokens *Tokens
-	// RateLimit replaces the published limit; tests lower the window to stay fast.
-	RateLimit contract.RateLimit
+	// RateLimit and BatchRateLimit replace the published limits; tests shorten the window to stay
+	// fast.
+	RateLimit, BatchRateLimit contract.RateLimit
 	// Latency holds every answer this long, so calls overlap as they do against a remote API.
 	Latency time.Duration
 
-	definition *contract.Definition
-	throttle   throttle
-	stats      counter
+	definition    *contract.Definition
+	throttle      throttle
+	batchThrottle throttle
+	stats         counter
 
 	mu        sync.Mutex
 	customers []map[string]any
@@ -147,11 +154,23 @@ func (q *QuickBooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	release, _, ok := q.throttle.admit(q.limit(), time.Now())
 	if !ok {
 		q.stats.add(func(s *Stats) { s.Throttled++ })
-		fault(http.StatusTooManyRequests, "ThrottlingFault", quickbooks.ThrottleCode, "",
-			"message=ThrottleExceeded; errorCode=003001; statusCode=429").write(w)
+		throttled().write(w)
 		return
 	}
 	defer release()
+	if rest == "/batch" {
+		batchLimit := q.BatchRateLimit
+		if batchLimit.IsZero() {
+			batchLimit = quickbooks.BatchRateLimit
+		}
+		releaseBatch, _, ok := q.batchThrottle.admit(batchLimit, time.Now())
+		if !ok {
+			q.stats.add(func(s *Stats) { s.Throttled++ })
+			throttled().write(w)
+			return
+		}
+		defer releaseBatch()
+	}
 	q.stats.add(func(s *Stats) { s.Requests++ })
 	pause(q.Latency)
 	q.mu.Lock()
@@ -165,7 +184,7 @@ func (q *QuickBooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		fault(http.StatusBadRequest, "ValidationFault", "610", "Id", "Object Not Found").write(w)
-	case r.Method == http.MethodPost && rest == "/customer":
+	case r.Method == http.MethodPost && (rest == "/customer" || rest == "/batch"):
 		requestID := r.URL.Query().Get("requestid")
 		if a, seen := q.answered[requestID]; seen && requestID != "" {
 			q.stats.add(func(s *Stats) { s.Duplicates++ })
@@ -174,7 +193,10 @@ func (q *QuickBooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		body, err := io.ReadAll(r.Body)
 		a := fault(http.StatusBadRequest, "ValidationFault", "2020", "", "Request body could not be read")
-		if err == nil {
+		switch {
+		case err == nil && rest == "/batch":
+			a = q.batch(body)
+		case err == nil:
 			a = q.write(body)
 		}
 		if requestID != "" {
@@ -266,7 +288,7 @@ func (q *QuickBooks) update(id string, body map[string]any) answer {
 		return fault(http.StatusBadRequest, "ValidationFault", "610", "Id", "Object Not Found")
 	case token == "":
 		q.stats.add(func(s *Stats) { s.Refused++ })
-		return fault(http.StatusBadRequest, "ValidationFault", "2020", "SyncToken", "Required param missing, need to supply the required value for the API")
+		return missingParam("SyncToken")
 	case token != c["SyncToken"]:
 		q.stats.add(func(s *Stats) { s.Refused++ })
 		return fault(http.StatusBadRequest, "ValidationFault", "5010", "SyncToken", "Stale Object Error")
@@ -291,6 +313,52 @@ func (q *QuickBooks) update(id string, body map[string]any) answer {
 	maps.Copy(c, next)
 	q.stats.add(func(s *Stats) { s.Updated++ })
 	return jsonAnswer(http.StatusOK, map[string]any{"Customer": c})
+}
+
+// batch writes each item of a batch request as its own request would be written.
+func (q *QuickBooks) batch(raw []byte) answer {
+	var body struct {
+		Items []struct {
+			BID       string          `json:"bId"`
+			Operation string          `json:"operation"`
+			Customer  json.RawMessage `json:"Customer"`
+		} `json:"BatchItemRequest"`
+	}
+	if err := json.Unmarshal(raw, &body); err != nil || len(body.Items) == 0 {
+		return missingParam("BatchItemRequest")
+	}
+	if len(body.Items) > quickbooks.MaxBatchItems {
+		return fault(http.StatusBadRequest, "ValidationFault", "", "BatchItemRequest",
+			fmt.Sprintf("A batch request carries at most %d items", quickbooks.MaxBatchItems))
+	}
+	responses := make([]map[string]any, 0, len(body.Items))
+	for _, item := range body.Items {
+		var a answer
+		var customer struct {
+			ID string `json:"Id"`
+		}
+		_ = json.Unmarshal(item.Customer, &customer)
+		switch {
+		case item.BID == "":
+			a = missingParam("bId")
+		case item.Customer == nil:
+			a = missingParam("Customer")
+		case item.Operation == "create" && customer.ID != "":
+			a = invalidProperty("Id")
+		case item.Operation == "update" && customer.ID == "":
+			a = missingParam("Id")
+		case item.Operation != "create" && item.Operation != "update":
+			a = invalidProperty("operation")
+		default:
+			a = q.write(item.Customer)
+		}
+		// Each entry is the item's own answer ({"Customer"} or {"Fault"}) under its bId.
+		var entry map[string]any
+		_ = json.Unmarshal(a.body, &entry)
+		entry["bId"] = item.BID
+		responses = append(responses, entry)
+	}
+	return jsonAnswer(http.StatusOK, map[string]any{"BatchItemResponse": responses, "time": time.Now().UTC().Format(time.RFC3339)})
 }
 
 // setDisplayName derives a missing DisplayName from the name elements, as Intuit does.
@@ -318,6 +386,21 @@ func (q *QuickBooks) duplicateName(c map[string]any, id string) (answer, bool) {
 	q.stats.add(func(s *Stats) { s.Duplicates++ })
 	// Like Intuit's detail, this one names the duplicate: the adapter must not pass it on.
 	return fault(http.StatusBadRequest, "ValidationFault", "6240", "DisplayName", "Duplicate Name Exists Error: "+name), true
+}
+
+// throttled is Intuit's answer past a rate limit.
+func throttled() answer {
+	return fault(http.StatusTooManyRequests, "ThrottlingFault", quickbooks.ThrottleCode, "", "message=ThrottleExceeded; errorCode=003001; statusCode=429")
+}
+
+// missingParam is Intuit's answer to a request without a value it requires (2020).
+func missingParam(element string) answer {
+	return fault(http.StatusBadRequest, "ValidationFault", "2020", element, "Required param missing, need to supply the required value for the API")
+}
+
+// invalidProperty is Intuit's answer to a property it does not take here (2010).
+func invalidProperty(element string) answer {
+	return fault(http.StatusBadRequest, "ValidationFault", "2010", element, "Request has invalid or unsupported property")
 }
 
 // fault is an error answer in the Accounting API's shape.

@@ -2,8 +2,11 @@ package fakesystem_test
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -242,6 +245,94 @@ func TestQuickBooksDefaultsToThePublishedLimit(t *testing.T) {
 		t.Fatalf("request %d = %d, want 429", quickbooks.RateLimit.Requests+1, r.status)
 	}
 	if s := q.Stats(); s.Throttled != 1 {
+		t.Errorf("stats = %+v", s)
+	}
+}
+
+const batchPath = "/v3/company/" + realm + "/batch?minorversion=75"
+
+type batchResponse struct {
+	Items []struct {
+		BID      string           `json:"bId"`
+		Customer map[string]any   `json:"Customer"`
+		Fault    *json.RawMessage `json:"Fault"`
+	} `json:"BatchItemResponse"`
+}
+
+// TestQuickBooksBatchAnswersEachItem: each item is written or refused as its own request would
+// be, under its bId; a batch carries at most 30 items and is deduplicated by requestid too.
+func TestQuickBooksBatchAnswersEachItem(t *testing.T) {
+	q, a := newQuickBooks(t, map[string]any{"Id": "7", "SyncToken": "0", "GivenName": "Demo", "DisplayName": "Demo",
+		"MetaData": map[string]any{"CreateTime": "2026-01-01T00:00:00Z", "LastUpdatedTime": "2026-01-01T00:00:00Z"}})
+	items := []any{
+		map[string]any{"bId": "1", "operation": "create", "Customer": map[string]any{"GivenName": "Testy"}},
+		map[string]any{"bId": "2", "operation": "create", "Customer": rawCerboPatient()},
+		map[string]any{"bId": "3", "operation": "update", "Customer": map[string]any{"Id": "7", "SyncToken": "0", "sparse": true, "FamilyName": "Dummy"}},
+		map[string]any{"bId": "4", "operation": "update", "Customer": map[string]any{"GivenName": "No Id"}},
+	}
+	r := a.do(http.MethodPost, batchPath+"&requestid=b-1", map[string]any{"BatchItemRequest": items})
+	var out batchResponse
+	r.decode(t, &out)
+	if r.status != http.StatusOK || len(out.Items) != 4 {
+		t.Fatalf("batch = %d %s", r.status, r.body)
+	}
+	for i, wantWritten := range []bool{true, false, true, false} {
+		item := out.Items[i]
+		if item.BID != strconv.Itoa(i+1) || (item.Customer != nil) != wantWritten || (item.Fault != nil) == wantWritten {
+			t.Errorf("item %d = %+v, want written %v", i, item, wantWritten)
+		}
+	}
+	// The refused raw patient is answered with the fault quickbooks.Refusal gives for it.
+	_, want := quickbooks.Refusal(customerDefinition(t).Check(mustJSON(t, rawCerboPatient())))
+	var got quickbooks.Fault
+	if err := json.Unmarshal([]byte(`{"Fault":`+string(*out.Items[1].Fault)+`}`), &got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(mustJSON(t, got), want) {
+		t.Errorf("item 2 fault = %s\nwant %s", mustJSON(t, got), want)
+	}
+	wantNoValue(t, r.body, clinicalValues(rawCerboPatient())...)
+	if again := a.do(http.MethodPost, batchPath+"&requestid=b-1", map[string]any{"BatchItemRequest": items}); !bytes.Equal(again.body, r.body) {
+		t.Errorf("a repeated batch requestid was not answered with the first answer")
+	}
+	if s := q.Stats(); s.Created != 1 || s.Updated != 1 || s.Duplicates != 1 {
+		t.Errorf("stats = %+v, want 1 created, 1 updated, 1 duplicate", s)
+	}
+
+	var tooMany []any
+	for i := range quickbooks.MaxBatchItems + 1 {
+		tooMany = append(tooMany, map[string]any{"bId": strconv.Itoa(i), "operation": "create", "Customer": map[string]any{"GivenName": fmt.Sprint("Testy", i)}})
+	}
+	if r := a.do(http.MethodPost, batchPath, map[string]any{"BatchItemRequest": tooMany}); r.status != http.StatusBadRequest {
+		t.Errorf("31 items = %d %s, want 400", r.status, r.body)
+	}
+	if r := a.do(http.MethodPost, batchPath, map[string]any{"BatchItemRequest": tooMany[:30]}); r.status != http.StatusOK {
+		t.Errorf("30 items = %d %s, want 200", r.status, r.body)
+	}
+	if s := q.Stats(); s.Created != 31 {
+		t.Errorf("stats = %+v, want 31 created", s)
+	}
+}
+
+// TestQuickBooksThrottlesBatchesPastTheirOwnRate: batch requests have their own, lower limit.
+func TestQuickBooksThrottlesBatchesPastTheirOwnRate(t *testing.T) {
+	q, a := newQuickBooks(t)
+	q.BatchRateLimit = contract.RateLimit{Requests: 2, Per: time.Minute}
+	body := func(i int) map[string]any {
+		return map[string]any{"BatchItemRequest": []any{map[string]any{"bId": "1", "operation": "create", "Customer": map[string]any{"GivenName": fmt.Sprint("Testy", i)}}}}
+	}
+	for i := range 2 {
+		if r := a.do(http.MethodPost, batchPath, body(i)); r.status != http.StatusOK {
+			t.Fatalf("batch %d = %d %s", i, r.status, r.body)
+		}
+	}
+	if r := a.do(http.MethodPost, batchPath, body(2)); r.status != http.StatusTooManyRequests {
+		t.Fatalf("third batch = %d %s, want 429", r.status, r.body)
+	}
+	if r := a.do(http.MethodPost, customerPath, map[string]any{"GivenName": "Single"}); r.status != http.StatusOK {
+		t.Fatalf("a single write past the batch limit = %d %s, want 200", r.status, r.body)
+	}
+	if s := q.Stats(); s.Throttled != 1 || s.Created != 3 {
 		t.Errorf("stats = %+v", s)
 	}
 }

@@ -15,3 +15,12 @@ var RateLimit = contract.RateLimit{Requests: 500, Per: time.Minute, Concurrent: 
 // ThrottleCode is the error code of Intuit's 429 answer ("message=ThrottleExceeded;
 // errorCode=003001; statusCode=429").
 const ThrottleCode = "3001"
+
+// BatchRateLimit and MaxBatchItems are the batch endpoint's limits per realm, as Intuit published
+// them ("Building Smarter with Intuit: Batch without a Scratch", Intuit developer blog,
+// 2023-07-19): at most 30 payloads in one batch request and at most 40 batch requests a minute.
+// A batch request counts toward RateLimit as one request as well.
+var BatchRateLimit = contract.RateLimit{Requests: 40, Per: time.Minute}
+
+// MaxBatchItems is the largest number of BatchItemRequest entries one batch request may carry.
+const MaxBatchItems = 30
