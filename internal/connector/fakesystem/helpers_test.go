@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"slices"
 	"strings"
 	"testing"
 
@@ -132,10 +131,7 @@ func wantNoValue(t *testing.T, answer []byte, values ...string) {
 
 // rawCerboPatient is a Cerbo patient as the runtime used to forward it: what every destination
 // must refuse.
-func rawCerboPatient() map[string]any {
-	p := fakesystem.DemoPatients()[0]
-	return p
-}
+func rawCerboPatient() map[string]any { return fakesystem.DemoPatients()[0] }
 
 // clinicalValues are the values of a patient's clinical properties that no answer may echo.
 func clinicalValues(p map[string]any) []string {
@@ -145,7 +141,7 @@ func clinicalValues(p map[string]any) []string {
 			out = append(out, s)
 		}
 	}
-	return slices.Clip(out)
+	return out
 }
 
 func urlQuery(s string) string { return url.QueryEscape(s) }
