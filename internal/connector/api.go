@@ -46,10 +46,13 @@ type apiClient struct {
 	// rateLimitWait tells how long to wait on a 429 without Retry-After, from a vendor's own
 	// rate-limit headers.
 	rateLimitWait func(h http.Header) (time.Duration, bool)
+	// limiter paces calls under the vendor's published rate limit, batchLimiter batch calls under
+	// the vendor's limit of batch requests besides.
+	limiter, batchLimiter *clientLimiter
 }
 
 func newAPIClient(system string, base *url.URL, httpClient *http.Client, auth authorizer, o Options) *apiClient {
-	return &apiClient{
+	c := &apiClient{
 		system: system,
 		base:   base,
 		http:   httpClient,
@@ -58,6 +61,8 @@ func newAPIClient(system string, base *url.URL, httpClient *http.Client, auth au
 		opts:   o,
 		log:    o.Logger.WithValues("system", system),
 	}
+	c.limiter, c.batchLimiter = newClientLimiter(o.rateLimitFor(system)), newClientLimiter(o.batchRateLimitFor(system))
+	return c
 }
 
 // call is one API request.
@@ -74,6 +79,8 @@ type call struct {
 	body    any
 	rawBody []byte
 	out     any
+	// batch marks a call to the vendor's batch endpoint, paced by its batch limit as well.
+	batch bool
 }
 
 // response is what callers need of an answer besides its decoded body.
@@ -118,8 +125,14 @@ func (c *apiClient) do(ctx context.Context, cl call) (response, error) {
 	return resp, err
 }
 
-// attempt is try n; on a 401 it refreshes the credential once and sends again.
+// attempt is try n; on a 401 it refreshes the credential once and sends again. It holds one of
+// the vendor's in-flight slots throughout.
 func (c *apiClient) attempt(ctx context.Context, cl call, body []byte, n int) (response, error) {
+	release, err := c.limiter.acquire(ctx)
+	if err != nil {
+		return response{}, backoff.Permanent(err)
+	}
+	defer release()
 	resp, err := c.sendLogged(ctx, cl, body, n)
 	if err != nil {
 		return response{}, err
@@ -142,6 +155,14 @@ func (c *apiClient) send(ctx context.Context, cl call, body []byte) (*http.Respo
 	var reader io.Reader
 	if body != nil {
 		reader = bytes.NewReader(body)
+	}
+	if err := c.limiter.wait(ctx); err != nil {
+		return nil, backoff.Permanent(err)
+	}
+	if cl.batch {
+		if err := c.batchLimiter.wait(ctx); err != nil {
+			return nil, backoff.Permanent(err)
+		}
 	}
 	req, err := http.NewRequestWithContext(ctx, cl.method, u.String(), reader)
 	if err != nil {

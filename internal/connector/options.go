@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+
+	"github.com/tenantwire/tenantwire/internal/connector/contract"
 )
 
 // Options tune every connector. The zero value is the production setting: TLS 1.2 or higher
@@ -33,6 +35,15 @@ type Options struct {
 	MaxRetryAfter time.Duration
 	// OnRetry, when set, is told of every retry and the wait before it, for metrics and tests.
 	OnRetry func(err error, wait time.Duration)
+
+	// RateLimit replaces the vendor's published request limit the connector paces its calls by
+	// (QuickBooks 500 a minute and 10 in flight per realm, GoHighLevel 100 per 10 seconds per
+	// location, Zoho CRM 10 in flight; Cerbo and webhooks publish none). Tests shorten it; the zero
+	// value keeps the published limit.
+	RateLimit contract.RateLimit
+	// BatchRateLimit replaces the vendor's published limit of batch requests (QuickBooks 40 a
+	// minute per realm), which calls to a batch endpoint keep to as well.
+	BatchRateLimit contract.RateLimit
 
 	// AllowedHosts are the host patterns (hostpolicy.Pattern) every request, redirect and token
 	// refresh must match; any other host is refused before a connection is opened. Nil allows any

@@ -22,7 +22,9 @@ const CerboBasePath = "/api/v1"
 //	POST  /api/v1/patients       creates, answers the patient with its new "id"
 //	PATCH /api/v1/patients/{id}  updates the given fields
 //
-// A "dob" that is not a date is refused with 422 and {"error": {"code", "field", "message"}}.
+// Patients are objects with the properties of CerboPatientProperties. A write naming any other
+// property, a "dob" that is not a date or a "sex" outside F, M, U and O is refused with 422 and
+// {"error": {"code", "field", "message"}}.
 type Cerbo struct {
 	Username, APIKey string
 	// PageLimit, when set, caps each page below the limit asked for, as APIs may; the total still
@@ -122,6 +124,16 @@ func (c *Cerbo) write(w http.ResponseWriter, r *http.Request, p map[string]any) 
 	var fields map[string]any
 	if err := json.NewDecoder(r.Body).Decode(&fields); err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]any{"code": "invalid_json"}})
+		return
+	}
+	if field, ok := unknownCerboProperty(fields); ok {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": map[string]any{
+			"code": "unknown_field", "field": field, "message": field + " is not a patient field"}})
+		return
+	}
+	if sex, ok := fields["sex"].(string); ok && !slices.Contains(cerboSexes, sex) {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": map[string]any{
+			"code": "invalid_value", "field": "sex", "message": "sex must be one of F, M, U, O"}})
 		return
 	}
 	if dob, ok := fields["dob"].(string); ok {

@@ -1,7 +1,9 @@
-// Package fakesystem serves made-up vendor APIs shaped as the adapters in internal/connector read
-// and write them: Cerbo's patients, QuickBooks' customers and an OAuth2 token endpoint. The
-// connector tests, the end-to-end suite and `make run` sync against them; nothing here reaches a
-// real vendor or holds real data.
+// Package fakesystem serves made-up vendor APIs: Cerbo's patients, QuickBooks' customers, Zoho
+// CRM's and GoHighLevel's contacts, and an OAuth2 token endpoint. The destination fakes enforce the
+// vendor definitions kept under each vendor package's testdata, answer in the vendor's error shapes
+// and enforce the vendor's published rate limits. The connector tests, the end-to-end suite, the
+// benchmark and `make run` sync against them; nothing here reaches a real vendor or holds real
+// data.
 package fakesystem
 
 import (
