@@ -79,6 +79,10 @@ type Reconciler struct {
 	StatusCoalescer *status.Coalescer
 	// Children watches the child kinds no controller reads (childcache.WatchedKinds).
 	Children *childcache.Watches
+	// RequireApproval keeps every Integration at zero replicas until an approver of its Tenant
+	// approves its flow (--require-approval). Without it, only Tenants that name approvers require
+	// approval.
+	RequireApproval bool
 
 	controller controller.Controller
 	cache      cache.Cache
@@ -98,7 +102,7 @@ type Reconciler struct {
 // OwnerReferencesPermissionEnforcement admission plugin allow only to who may update the owner's
 // finalizers.
 // +kubebuilder:rbac:groups=tenantwire.io,resources=integrations/finalizers,verbs=update
-// +kubebuilder:rbac:groups=tenantwire.io,resources=tenants;keypolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups=tenantwire.io,resources=tenants;keypolicies;integrationapprovals,verbs=get;list;watch
 // +kubebuilder:rbac:groups=external-secrets.io,resources=externalsecrets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;update;patch;delete
@@ -122,7 +126,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		Owns(&appsv1.Deployment{}).
 		Owns(&batchv1.Job{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToIntegrations)).
-		Watches(&twv1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.tenantToIntegrations))
+		Watches(&twv1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.tenantToIntegrations)).
+		Watches(&twv1.IntegrationApproval{}, handler.EnqueueRequestsFromMapFunc(approvalToIntegration))
 	owned, err := r.Children.OwnedBy(&twv1.Integration{}, &corev1.ConfigMap{}, &corev1.ServiceAccount{}, &rbacv1.Role{},
 		&rbacv1.RoleBinding{}, &networkingv1.NetworkPolicy{})
 	if err != nil {
@@ -226,6 +231,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 
 	obs, result, err := r.reconcileChildren(ctx, in)
+	if obs.approval.digest != "" {
+		announceApproval(r.Recorder, in, obs.approval)
+	}
 	after, serr := r.writeStatus(ctx, in, computeStatus(in, obs, metav1.NewTime(r.Clock.Now())))
 	return status.Sooner(result, after), errors.Join(err, serr)
 }
@@ -236,6 +244,9 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 		return observation{}, ctrl.Result{}, err
 	}
 	obs := observation{}
+	if obs.approval, err = r.decideApprovalFor(ctx, in, tenant); err != nil {
+		return obs, ctrl.Result{}, err
+	}
 	if tenant != nil {
 		obs.tenant = tenant.Name
 		if blocked, err = r.checkSecretPath(ctx, tenant); err != nil {
@@ -305,7 +316,8 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 	_, _, hadKeyring := tenant.KeyringRecord()
 	obs.keyringLost = keyringPending && hadKeyring
 	suspended := tenant.EffectiveState() == twv1.TenantSuspended
-	ip := inputs{tenant: tenant, syncImage: r.SyncImage, keyringVersion: keyringVersion, tenantSuspended: suspended, hosts: r.hostPolicy()}
+	ip := inputs{tenant: tenant, syncImage: r.SyncImage, keyringVersion: keyringVersion, tenantSuspended: suspended,
+		awaitingApproval: obs.approval.held(), hosts: r.hostPolicy()}
 	obs.tenantSuspended = suspended
 	cm, err := desiredConfigMap(in, ip)
 	if err != nil {

@@ -42,6 +42,7 @@ type Options struct {
 	KeyPolicyConcurrency   int
 	SyncImage              string
 	AllowedImages          imagepolicy.AllowList
+	RequireApproval        bool
 	QPS                    float64
 	Burst                  int
 	DNSNamespace           string
@@ -78,6 +79,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"Comma-separated CIDRs an Integration's egress may lie within although they overlap metadata or cluster addresses (default: none; 0.0.0.0/0, ::/0 and link-local are refused at apply time regardless).")
 	fs.Var(&commaList{&o.Hosts.ClusterCIDRs}, "cluster-cidrs",
 		"Comma-separated pod and service CIDRs of this cluster, which no Integration's egress may open (default: none; the operator cannot discover them portably).")
+	fs.BoolVar(&o.RequireApproval, "require-approval", true, "Run no Integration until an approver of its Tenant approves its exact flow with an IntegrationApproval. "+
+		"Set false to upgrade without pausing existing Integrations: Tenants that name spec.approvers still require approval.")
 	fs.Float64Var(&o.QPS, "kube-api-qps", 50, "Sustained queries per second to the API server.")
 	fs.IntVar(&o.Burst, "kube-api-burst", 100, "Burst of queries to the API server.")
 	fs.StringVar(&o.DNSNamespace, "dns-namespace", tenant.DefaultDNSTarget.Namespace, "Namespace of the cluster DNS that tenant pods may query.")
@@ -186,6 +189,7 @@ func New(o Options) (ctrl.Manager, error) {
 		SyncImage:       o.SyncImage,
 		AllowedImages:   o.AllowedImages,
 		HostPolicy:      &hosts,
+		RequireApproval: o.RequireApproval,
 		StatusCoalescer: status.NewCoalescer(clock.RealClock{}, o.StatusTiming),
 		Children:        children,
 	}
