@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/tools/record"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -186,11 +185,19 @@ func (r *Reconciler) decideApprovalFor(ctx context.Context, in *twv1.Integration
 	return decideApproval(in, t, list.Items, true), nil
 }
 
-// announceApproval emits the event of a change of the honoured approval.
-func announceApproval(rec record.EventRecorder, in *twv1.Integration, d approvalDecision) {
-	if typ, reason, msg := approvalEvent(in.Status.Approval, d); reason != "" {
-		rec.Event(in, typ, reason, msg)
+// announceApproval emits the event of a change of the honoured approval, once: the status it
+// compares with may come from a cache that has not seen this process's last write yet.
+func (r *Reconciler) announceApproval(in *twv1.Integration, d approvalDecision) {
+	typ, reason, msg := approvalEvent(in.Status.Approval, d)
+	state := "held"
+	if d.honoured != nil {
+		state = d.honoured.Name + "@" + d.honoured.FlowDigest
 	}
+	key := client.ObjectKeyFromObject(in)
+	if last, ok := r.announced.Swap(key, state); reason == "" || (ok && last == state) {
+		return
+	}
+	r.Recorder.Event(in, typ, reason, msg)
 }
 
 // approvalToIntegration wakes the Integration an approval names, when it is created or deleted.

@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -94,6 +95,9 @@ type Reconciler struct {
 	// carriedHashes holds a carriedHash by Integration key, for pod templates that carry the
 	// credentials hash in its older form.
 	carriedHashes sync.Map
+	// announced holds, by Integration key, the approval state last announced with an event, so
+	// that a reconcile reading a status older than its own last write does not announce it twice.
+	announced sync.Map
 }
 
 // +kubebuilder:rbac:groups=tenantwire.io,resources=integrations,verbs=get;list;watch
@@ -223,6 +227,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.Get(ctx, req.NamespacedName, in); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.carriedHashes.Delete(req.NamespacedName)
+			r.announced.Delete(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -232,7 +237,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	obs, result, err := r.reconcileChildren(ctx, in)
 	if obs.approval.digest != "" {
-		announceApproval(r.Recorder, in, obs.approval)
+		r.announceApproval(in, obs.approval)
 	}
 	after, serr := r.writeStatus(ctx, in, computeStatus(in, obs, metav1.NewTime(r.Clock.Now())))
 	return status.Sooner(result, after), errors.Join(err, serr)
@@ -723,6 +728,11 @@ var integrationStatus = status.Kind[twv1.IntegrationStatus]{
 	Conditions:         func(s *twv1.IntegrationStatus) []metav1.Condition { return s.Conditions },
 	ObservedGeneration: func(s *twv1.IntegrationStatus) int64 { return s.ObservedGeneration },
 	ReadyMessage:       "Credentials are synced and the sync workload is available",
+	// A change of the honoured approval was announced with an event, which every reconcile would
+	// announce again until the status shows it.
+	Urgent: func(cur, next *twv1.IntegrationStatus) bool {
+		return !equality.Semantic.DeepEqual(cur.Approval, next.Approval)
+	},
 }
 
 // writeStatus makes at most one status write, and none when nothing changed; it returns when to
