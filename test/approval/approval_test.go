@@ -29,11 +29,12 @@ const (
 
 var ctx = context.Background()
 
-// tenantReady is set once the Tenant's roles are bound and eddie holds edit.
+// tenantReady is set once the Tenant's roles are bound, eddie holds edit and adele admin.
 var tenantReady bool
 
 // setupTenant installs the shipped tenant roles and the Tenant, waits for the Tenant controller
-// to bind them, and gives eddie the built-in edit role in the tenant namespace.
+// to bind them, and gives eddie the built-in edit role and adele the built-in admin role in the
+// tenant namespace.
 func setupTenant(t *testing.T) {
 	t.Helper()
 	if tenantReady {
@@ -51,17 +52,22 @@ func setupTenant(t *testing.T) {
 	testenv.Eventually(t, timeout, func() error {
 		return admin.Get(ctx, client.ObjectKey{Namespace: tenantNS, Name: tenant.ApproversBindingName}, &rbacv1.RoleBinding{})
 	})
-	edit, err := editRole(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := admin.Create(ctx, edit); err != nil {
-		t.Fatal(err)
-	}
-	if err := admin.Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: eddie, Namespace: tenantNS},
-		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: edit.Name},
-		Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: eddie}}}); err != nil {
-		t.Fatal(err)
+	for user, aggregates := range map[string][]string{
+		eddie: {"aggregate-to-edit", "aggregate-to-view"},
+		adele: {"aggregate-to-admin", "aggregate-to-edit", "aggregate-to-view"},
+	} {
+		role, err := builtInRole(ctx, "built-in-"+user, aggregates...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := admin.Create(ctx, role); err != nil {
+			t.Fatal(err)
+		}
+		if err := admin.Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: user, Namespace: tenantNS},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	tenantReady = true
 }
@@ -85,7 +91,7 @@ func approval(name, by string, groups ...string) *twv1.IntegrationApproval {
 }
 
 // Only the Tenant's approvers may create or delete IntegrationApprovals: not its admins, not its
-// viewers, not a holder of the built-in edit role (the kind is not aggregated to edit or admin),
+// viewers, not a holder of the built-in edit or admin role (the kind is aggregated to neither),
 // and nobody may update one. The RBAC authorizer's answers are then tried for real.
 func TestOnlyApproversMayWriteApprovals(t *testing.T) {
 	setupTenant(t)
@@ -95,6 +101,7 @@ func TestOnlyApproversMayWriteApprovals(t *testing.T) {
 		ann:   {"create": false, "delete": false, "update": false, "patch": false, "get": true},
 		vic:   {"create": false, "delete": false, "update": false, "patch": false, "get": true},
 		eddie: {"create": false, "delete": false, "update": false, "patch": false, "deletecollection": false},
+		adele: {"create": false, "delete": false, "update": false, "patch": false, "deletecollection": false},
 	}
 	testenv.Eventually(t, timeout, func() error {
 		var wrong []string
@@ -114,7 +121,7 @@ func TestOnlyApproversMayWriteApprovals(t *testing.T) {
 	if err := clients[alice].Create(ctx, approval("by-alice", alice)); err != nil {
 		t.Fatalf("alice, an approver, cannot approve: %v", err)
 	}
-	for _, user := range []string{ann, vic, eddie} {
+	for _, user := range []string{ann, vic, eddie, adele} {
 		err := clients[user].Create(ctx, approval("by-"+user, user))
 		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "cannot create resource \"integrationapprovals\"") {
 			t.Errorf("%s created an approval, want RBAC's refusal: %v", user, err)
@@ -124,7 +131,7 @@ func TestOnlyApproversMayWriteApprovals(t *testing.T) {
 	if err := admin.Get(ctx, client.ObjectKey{Namespace: tenantNS, Name: "by-alice"}, byAlice); err != nil {
 		t.Fatal(err)
 	}
-	for _, user := range []string{ann, eddie} {
+	for _, user := range []string{ann, eddie, adele} {
 		changed := byAlice.DeepCopy()
 		changed.Spec.FlowDigest = strings.Replace(digest, "0123", "ffff", 1)
 		if err := clients[user].Update(ctx, changed); !apierrors.IsForbidden(err) {

@@ -36,7 +36,8 @@ const (
 	tenantName = "acme"
 	tenantNS   = "tenant-acme"
 	// The Tenant's people: alice approves by name, dave through the group approverGroup; ann and bob
-	// are admins, vic a viewer; eddie holds Kubernetes' built-in edit role in the tenant namespace.
+	// are admins, vic a viewer; eddie holds Kubernetes' built-in edit role in the tenant namespace,
+	// adele its admin role.
 	alice         = "alice"
 	dave          = "dave"
 	approverGroup = "oidc:acme-approvers"
@@ -44,6 +45,7 @@ const (
 	bob           = "bob"
 	vic           = "vic"
 	eddie         = "eddie"
+	adele         = "adele"
 )
 
 var (
@@ -62,7 +64,7 @@ func TestMain(m *testing.M) {
 		if err := tr.SetupWithManager(mgr, controller.Options{}); err != nil {
 			return err
 		}
-		for _, user := range []string{alice, dave, ann, bob, vic, eddie} {
+		for _, user := range []string{alice, dave, ann, bob, vic, eddie, adele} {
 			cfg := rest.CopyConfig(restCfg)
 			cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: groupsOf(user)}
 			c, err := client.New(cfg, client.Options{Scheme: twscheme.New()})
@@ -91,11 +93,13 @@ func sampleTenant() *twv1.Tenant {
 		Approvers: []twv1.Subject{{Kind: twv1.SubjectUser, Name: alice}, {Kind: twv1.SubjectGroup, Name: approverGroup}}}}
 }
 
-// editRole is Kubernetes' built-in edit role as the controller-manager's aggregation controller
-// builds it from the API server's bootstrap roles, as a Role in the tenant namespace.
-func editRole(ctx context.Context) (*rbacv1.Role, error) {
-	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "namespace-edit", Namespace: tenantNS}}
-	for _, label := range []string{"aggregate-to-edit", "aggregate-to-view"} {
+// builtInRole is one of Kubernetes' built-in roles as the controller-manager's aggregation
+// controller builds it from the API server's bootstrap roles (edit: the roles labelled
+// aggregate-to-edit and aggregate-to-view; admin: those and aggregate-to-admin), as a Role in the
+// tenant namespace.
+func builtInRole(ctx context.Context, name string, aggregates ...string) (*rbacv1.Role, error) {
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: tenantNS}}
+	for _, label := range aggregates {
 		var crs rbacv1.ClusterRoleList
 		if err := admin.List(ctx, &crs, client.MatchingLabels{"rbac.authorization.k8s.io/" + label: "true"}); err != nil {
 			return nil, err
