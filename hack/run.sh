@@ -30,7 +30,8 @@ if [[ -z ${TENANTWIRE_SIMULATED:-} ]] && $kubectl config current-context >/dev/n
   log "using the cluster of ${KUBECONFIG:-$HOME/.kube/config} ($($kubectl config current-context))"
   install_into_cluster "$kubectl"
   build
-  exec bin/tenantwire manager --metrics-bind-address=:8080 --metrics-secure=false --health-probe-bind-address=:8081
+  exec bin/tenantwire manager --metrics-bind-address=:8080 --metrics-secure=false --health-probe-bind-address=:8081 \
+    --require-approval=false
 fi
 
 export KUBECONFIG
@@ -51,7 +52,7 @@ pidfile="$DEV_DIR/manager.pid"
 stop_previous "$pidfile"
 log "starting the operator (log: $DEV_DIR/manager.log)"
 nohup bin/tenantwire manager --metrics-bind-address=127.0.0.1:18080 --metrics-secure=false \
-  --health-probe-bind-address=127.0.0.1:18081 >"$DEV_DIR/manager.log" 2>&1 &
+  --health-probe-bind-address=127.0.0.1:18081 --require-approval=false >"$DEV_DIR/manager.log" 2>&1 &
 echo $! >"$pidfile"
 
 samples_failed() {

@@ -1,4 +1,5 @@
-// Package v1alpha1 contains the tenantwire.io/v1alpha1 API: Tenant, Integration and KeyPolicy.
+// Package v1alpha1 contains the tenantwire.io/v1alpha1 API: Tenant, Integration,
+// IntegrationApproval and KeyPolicy.
 // +kubebuilder:object:generate=true
 // +groupName=tenantwire.io
 package v1alpha1

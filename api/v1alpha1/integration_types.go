@@ -261,6 +261,13 @@ type IntegrationStatus struct {
 	// It changes exactly when a credential changes.
 	// +optional
 	CredentialsHash string `json:"credentialsHash,omitempty"`
+	// FlowDigest is the digest of the current data flow (source and destination systems and
+	// hosts, egress, schedule). An approver copies it into an IntegrationApproval.
+	// +optional
+	FlowDigest string `json:"flowDigest,omitempty"`
+	// Approval is the approval honoured for the current flow; empty while none is.
+	// +optional
+	Approval *ApprovalStatus `json:"approval,omitempty"`
 	// Replicas and AvailableReplicas of the sync Deployment.
 	// +optional
 	Replicas int32 `json:"replicas,omitempty"`
@@ -272,7 +279,8 @@ type IntegrationStatus struct {
 	// +optional
 	// +listType=atomic
 	Fields []PatientField `json:"fields,omitempty"`
-	// Conditions: Ready, CredentialsReady, WorkloadReady, and Reconciling or Stalled while they apply.
+	// Conditions: Ready, CredentialsReady, WorkloadReady, Approved (while the Tenant requires
+	// approval), and Reconciling or Stalled while they apply.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

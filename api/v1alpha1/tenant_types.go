@@ -136,6 +136,15 @@ type Subject struct {
 	Name string `json:"name"`
 }
 
+// TenantApproval sets how the Tenant's approvals are honoured.
+type TenantApproval struct {
+	// TwoPerson, when true, honours no approval by the user who last changed the flow (the
+	// Integration's tenantwire.io/last-flow-author annotation), nor any approval of a flow whose
+	// author is not recorded. Default false: one person may author and approve.
+	// +optional
+	TwoPerson bool `json:"twoPerson,omitempty"`
+}
+
 // TenantResources bounds what the tenant namespace may consume.
 type TenantResources struct {
 	// Quota is the ResourceQuota hard limit of the tenant namespace (for example requests.cpu,
@@ -261,6 +270,21 @@ type TenantSpec struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=64
 	Viewers []Subject `json:"viewers,omitempty"`
+
+	// Approvers approve each Integration's data flow before it moves any data, by creating
+	// IntegrationApprovals. They read Integrations and nothing else; admins are not approvers unless
+	// listed here too. Once a Tenant names approvers, its Integrations run only with an approval,
+	// whatever the operator's --require-approval says.
+	// +optional
+	// +listType=map
+	// +listMapKey=kind
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=64
+	Approvers []Subject `json:"approvers,omitempty"`
+
+	// Approval sets how approvals are honoured.
+	// +optional
+	Approval TenantApproval `json:"approval,omitempty"`
 
 	// Resources bounds the tenant namespace: quota and default container limits.
 	// +optional

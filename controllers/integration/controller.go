@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -82,6 +83,10 @@ type Reconciler struct {
 	StatusCoalescer *status.Coalescer
 	// Children watches the child kinds no controller reads (childcache.WatchedKinds).
 	Children *childcache.Watches
+	// RequireApproval keeps every Integration at zero replicas until an approver of its Tenant
+	// approves its flow (--require-approval). Without it, only Tenants that name approvers require
+	// approval.
+	RequireApproval bool
 
 	controller controller.Controller
 	cache      cache.Cache
@@ -93,6 +98,9 @@ type Reconciler struct {
 	// carriedHashes holds a carriedHash by Integration key, for pod templates that carry the
 	// credentials hash in its older form.
 	carriedHashes sync.Map
+	// announced holds, by Integration key, the approval state last announced with an event, so
+	// that a reconcile reading a status older than its own last write does not announce it twice.
+	announced sync.Map
 }
 
 // +kubebuilder:rbac:groups=tenantwire.io,resources=integrations,verbs=get;list;watch
@@ -101,7 +109,7 @@ type Reconciler struct {
 // OwnerReferencesPermissionEnforcement admission plugin allow only to who may update the owner's
 // finalizers.
 // +kubebuilder:rbac:groups=tenantwire.io,resources=integrations/finalizers,verbs=update
-// +kubebuilder:rbac:groups=tenantwire.io,resources=tenants;keypolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups=tenantwire.io,resources=tenants;keypolicies;integrationapprovals,verbs=get;list;watch
 // +kubebuilder:rbac:groups=external-secrets.io,resources=externalsecrets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;update;patch;delete
@@ -125,7 +133,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		Owns(&appsv1.Deployment{}).
 		Owns(&batchv1.Job{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToIntegrations)).
-		Watches(&twv1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.tenantToIntegrations))
+		Watches(&twv1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.tenantToIntegrations)).
+		Watches(&twv1.IntegrationApproval{}, handler.EnqueueRequestsFromMapFunc(approvalToIntegration))
 	owned, err := r.Children.OwnedBy(&twv1.Integration{}, &corev1.ConfigMap{}, &corev1.ServiceAccount{}, &rbacv1.Role{},
 		&rbacv1.RoleBinding{}, &networkingv1.NetworkPolicy{})
 	if err != nil {
@@ -221,6 +230,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.Get(ctx, req.NamespacedName, in); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.carriedHashes.Delete(req.NamespacedName)
+			r.announced.Delete(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -229,6 +239,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 
 	obs, result, err := r.reconcileChildren(ctx, in)
+	if obs.approval.digest != "" {
+		r.announceApproval(in, obs.approval)
+	}
 	after, serr := r.writeStatus(ctx, in, computeStatus(in, obs, metav1.NewTime(r.Clock.Now())))
 	return status.Sooner(result, after), errors.Join(err, serr)
 }
@@ -239,6 +252,9 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 		return observation{}, ctrl.Result{}, err
 	}
 	obs := observation{}
+	if obs.approval, err = r.decideApprovalFor(ctx, in, tenant); err != nil {
+		return obs, ctrl.Result{}, err
+	}
 	if tenant != nil {
 		obs.tenant = tenant.Name
 		if blocked, err = r.checkSecretPath(ctx, tenant); err != nil {
@@ -312,7 +328,8 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 	_, _, hadKeyring := tenant.KeyringRecord()
 	obs.keyringLost = keyringPending && hadKeyring
 	suspended := tenant.EffectiveState() == twv1.TenantSuspended
-	ip := inputs{tenant: tenant, syncImage: r.SyncImage, keyringVersion: keyringVersion, tenantSuspended: suspended, hosts: r.hostPolicy()}
+	ip := inputs{tenant: tenant, syncImage: r.SyncImage, keyringVersion: keyringVersion, tenantSuspended: suspended,
+		awaitingApproval: obs.approval.held(), hosts: r.hostPolicy()}
 	obs.tenantSuspended = suspended
 	cm, err := desiredConfigMap(in, ip)
 	if err != nil {
@@ -718,6 +735,11 @@ var integrationStatus = status.Kind[twv1.IntegrationStatus]{
 	Conditions:         func(s *twv1.IntegrationStatus) []metav1.Condition { return s.Conditions },
 	ObservedGeneration: func(s *twv1.IntegrationStatus) int64 { return s.ObservedGeneration },
 	ReadyMessage:       "Credentials are synced and the sync workload is available",
+	// A change of the honoured approval was announced with an event, which every reconcile would
+	// announce again until the status shows it.
+	Urgent: func(cur, next *twv1.IntegrationStatus) bool {
+		return !equality.Semantic.DeepEqual(cur.Approval, next.Approval)
+	},
 }
 
 // writeStatus makes at most one status write, and none when nothing changed; it returns when to

@@ -123,6 +123,8 @@ type inputs struct {
 	credentialsHash string
 	// tenantSuspended scales the workload to zero while the tenant is Suspended.
 	tenantSuspended bool
+	// awaitingApproval scales the workload to zero while its flow has no honoured approval.
+	awaitingApproval bool
 	// keyringVersion is the active version of the tenant's keyring when this Integration is one of
 	// its consumers, empty otherwise (no keyring is mounted then).
 	keyringVersion string
@@ -375,9 +377,9 @@ func tcpPort(p int32) networkingv1.NetworkPolicyPort {
 }
 
 // desiredReplicas is what the Deployment runs in each state (stopped has no Deployment at all); a
-// suspended tenant runs nothing.
-func desiredReplicas(in *twv1.Integration, tenantSuspended bool) int32 {
-	if in.Spec.State == twv1.StatePaused || tenantSuspended {
+// held workload (a suspended tenant, a flow awaiting approval) runs nothing.
+func desiredReplicas(in *twv1.Integration, held bool) int32 {
+	if in.Spec.State == twv1.StatePaused || held {
 		return 0
 	}
 	return ptr.Deref(in.Spec.Replicas, 1)
@@ -421,7 +423,7 @@ func desiredDeployment(in *twv1.Integration, ip inputs, cm *corev1.ConfigMap) *a
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 		ObjectMeta: childMeta(in, ip.tenant.Name, syncName(in), "sync"),
 		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To(desiredReplicas(in, ip.tenantSuspended)),
+			Replicas: ptr.To(desiredReplicas(in, ip.tenantSuspended || ip.awaitingApproval)),
 			Selector: &metav1.LabelSelector{MatchLabels: podSelector(in)},
 			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
 			Template: corev1.PodTemplateSpec{

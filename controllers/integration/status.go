@@ -24,6 +24,8 @@ type observation struct {
 	deployment *appsv1.Deployment
 	// tenantSuspended: the tenant is Suspended, so the workload runs at zero replicas.
 	tenantSuspended bool
+	// approval: whether the current flow may run; its digest is empty when it was not decided.
+	approval approvalDecision
 	// keyringPending: the Integration consumes its tenant's keyring, which does not exist yet.
 	keyringPending bool
 	// keyringLost: the keyring is missing although the tenant had one (the KeyPolicy controller's
@@ -43,6 +45,21 @@ func computeStatus(in *twv1.Integration, obs observation, now metav1.Time) twv1.
 	if obs.credentialsHash != "" {
 		st.CredentialsHash = obs.credentialsHash
 	}
+	approval := obs.approval
+	if approval.digest != "" {
+		st.FlowDigest, st.Approval = approval.digest, approval.honoured
+		switch {
+		case !approval.required:
+			conditions.Remove(&st.Conditions, twv1.IntegrationConditionApproved)
+		case approval.honoured != nil:
+			a := approval.honoured
+			conditions.True(&st.Conditions, gen, twv1.IntegrationConditionApproved, twv1.ReasonApproved,
+				fmt.Sprintf("Flow %s approved by %s (IntegrationApproval %s)", a.FlowDigest, a.ApprovedBy, a.Name), now)
+		default:
+			conditions.False(&st.Conditions, gen, twv1.IntegrationConditionApproved, approval.waiting.Reason, approval.waiting.Message, now)
+		}
+	}
+	held := obs.tenantSuspended || approval.held()
 	st.Replicas, st.AvailableReplicas = 0, 0
 	if d := obs.deployment; d != nil {
 		st.Replicas, st.AvailableReplicas = d.Status.Replicas, d.Status.AvailableReplicas
@@ -62,7 +79,7 @@ func computeStatus(in *twv1.Integration, obs observation, now metav1.Time) twv1.
 	if p := workloadProblem(in, obs); p != nil {
 		conditions.False(&st.Conditions, gen, twv1.IntegrationConditionWorkloadReady, p.Reason, p.Message, now)
 	} else {
-		reason, msg := "Available", fmt.Sprintf("%d of %d replicas available", st.AvailableReplicas, desiredReplicas(in, obs.tenantSuspended))
+		reason, msg := "Available", fmt.Sprintf("%d of %d replicas available", st.AvailableReplicas, desiredReplicas(in, held))
 		switch {
 		case in.Spec.State == twv1.StateStopped:
 			reason, msg = twv1.ReasonStopped, "Stopped: the Deployment is removed"
@@ -70,13 +87,18 @@ func computeStatus(in *twv1.Integration, obs observation, now metav1.Time) twv1.
 			reason, msg = twv1.ReasonTenantSuspended, "The tenant is suspended: the Deployment is scaled to zero"
 		case in.Spec.State == twv1.StatePaused:
 			reason, msg = twv1.ReasonPaused, "Paused: the Deployment is scaled to zero"
+		case approval.held():
+			reason, msg = approval.waiting.Reason, "The flow awaits approval: the Deployment is scaled to zero"
 		}
 		conditions.True(&st.Conditions, gen, twv1.IntegrationConditionWorkloadReady, reason, msg, now)
 	}
 
-	conditions.SetSummary(&st.Conditions, gen,
-		[]string{twv1.IntegrationConditionCredentialsReady, twv1.IntegrationConditionWorkloadReady},
-		obs.blocked != nil && obs.blocked.Stalled, now)
+	deps := []string{twv1.IntegrationConditionCredentialsReady, twv1.IntegrationConditionWorkloadReady}
+	if obs.blocked == nil && approval.required {
+		// A flow nobody approved is what Ready reports first; a refused configuration comes before it.
+		deps = append([]string{twv1.IntegrationConditionApproved}, deps...)
+	}
+	conditions.SetSummary(&st.Conditions, gen, deps, obs.blocked != nil && obs.blocked.Stalled, now)
 	return st
 }
 
@@ -106,7 +128,7 @@ func workloadProblem(in *twv1.Integration, obs observation) *conditions.Problem 
 		}
 		return &conditions.Problem{Reason: twv1.ReasonProgressing, Message: "Waiting for the Deployment to appear"}
 	}
-	want := desiredReplicas(in, obs.tenantSuspended)
+	want := desiredReplicas(in, obs.tenantSuspended || obs.approval.held())
 	if d.Generation > d.Status.ObservedGeneration {
 		return &conditions.Problem{Reason: twv1.ReasonDeploymentProgressing, Message: "The Deployment controller has not observed the latest spec yet"}
 	}

@@ -31,6 +31,7 @@ func newTenant(name string, admins ...twv1.Subject) *twv1.Tenant {
 			DisplayName: "Practice " + name,
 			Admins:      admins,
 			Viewers:     []twv1.Subject{{Kind: twv1.SubjectGroup, Name: "oidc:" + name + "-staff"}},
+			Approvers:   []twv1.Subject{{Kind: twv1.SubjectGroup, Name: "oidc:" + name + "-approvers"}},
 			Networking:  twv1.TenantNetworking{AllowIngressFrom: []twv1.NamespaceIngress{{Namespace: "monitoring", Ports: []twv1.NetworkPort{{Port: 8080}}}}},
 		},
 	}
@@ -113,6 +114,9 @@ func TestTenantCreatesIsolatedNamespace(t *testing.T) {
 	}
 	if err := get(t, key(ViewersBindingName), rb); err != nil || rb.Subjects[0].Name != "oidc:alpha-staff" {
 		t.Errorf("viewers binding = %+v: %v", rb, err)
+	}
+	if err := get(t, key(ApproversBindingName), rb); err != nil || rb.RoleRef.Name != ApproverClusterRole || rb.Subjects[0].Name != "oidc:alpha-approvers" {
+		t.Errorf("approvers binding = %+v: %v", rb, err)
 	}
 
 	testenv.Eventually(t, timeout, func() error { return expectEvent("alpha", twv1.ConditionReady) })

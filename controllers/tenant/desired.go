@@ -24,12 +24,14 @@ const (
 	LimitRangeName             = "tenantwire-limits"
 	AdminsBindingName          = "tenantwire-admins"
 	ViewersBindingName         = "tenantwire-viewers"
+	ApproversBindingName       = "tenantwire-approvers"
 	SyncServiceAccountName     = "tenantwire-sync"
 
-	// AdminClusterRole and ViewerClusterRole ship with the operator's manifests; the operator may only
-	// bind them (RBAC "bind" by resourceNames), never grant more.
-	AdminClusterRole  = "tenantwire-tenant-admin"
-	ViewerClusterRole = "tenantwire-tenant-viewer"
+	// AdminClusterRole, ViewerClusterRole and ApproverClusterRole ship with the operator's
+	// manifests; the operator may only bind them (RBAC "bind" by resourceNames), never grant more.
+	AdminClusterRole    = "tenantwire-tenant-admin"
+	ViewerClusterRole   = "tenantwire-tenant-viewer"
+	ApproverClusterRole = "tenantwire-tenant-approver"
 )
 
 // Pod Security Admission labels: the tenant namespace enforces, audits and warns at "restricted".
@@ -74,6 +76,7 @@ func desiredChildren(t *twv1.Tenant, dns DNSTarget) []client.Object {
 		desiredLimitRange(t),
 		desiredRoleBinding(t, AdminsBindingName, AdminClusterRole, t.Spec.Admins),
 		desiredRoleBinding(t, ViewersBindingName, ViewerClusterRole, t.Spec.Viewers),
+		desiredRoleBinding(t, ApproversBindingName, ApproverClusterRole, t.Spec.Approvers),
 		desiredSyncServiceAccount(t),
 	}
 }

@@ -2,6 +2,7 @@ package tenant
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,7 +12,7 @@ import (
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
 )
 
-// A Tenant's admins and viewers are bound in its namespace as written. The API server's own
+// A Tenant's admins, viewers and approvers are bound in its namespace as written. The API server's own
 // identities (system:*) stand for people and workloads far beyond one practice, so a Tenant naming
 // one is refused at apply time, with the subject in the message.
 func TestTenantRefusesReservedSubjects(t *testing.T) {
@@ -33,6 +34,11 @@ func TestTenantRefusesReservedSubjects(t *testing.T) {
 		t.Run("viewer "+s.Name, func(t *testing.T) {
 			tn := newTenant("reserved")
 			tn.Spec.Viewers = append(tn.Spec.Viewers, s)
+			expectInvalid(t, tn, want)
+		})
+		t.Run("approver "+s.Name, func(t *testing.T) {
+			tn := newTenant("reserved")
+			tn.Spec.Approvers = append(tn.Spec.Approvers, s)
 			expectInvalid(t, tn, want)
 		})
 	}
@@ -66,7 +72,7 @@ func expectInvalid(t *testing.T, tn *twv1.Tenant, want string) {
 	t.Helper()
 	err := k8s.Create(context.Background(), tn, client.DryRunAll)
 	if err == nil {
-		t.Fatalf("the API server accepted a Tenant binding %v", append(tn.Spec.Admins, tn.Spec.Viewers...))
+		t.Fatalf("the API server accepted a Tenant binding %v", slices.Concat(tn.Spec.Admins, tn.Spec.Viewers, tn.Spec.Approvers))
 	}
 	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), want) {
 		t.Errorf("error = %v, want Invalid mentioning %q", err, want)

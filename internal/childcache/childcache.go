@@ -46,13 +46,15 @@ func Options() cache.Options {
 		DefaultLabelSelector:        ManagedChildrenSelector(),
 		ReaderFailOnMissingInformer: true,
 		ByObject: map[client.Object]cache.ByObject{
-			&twv1.Tenant{}:       all,
-			&twv1.Integration{}:  all,
-			&twv1.KeyPolicy{}:    all,
-			&corev1.Namespace{}:  own,
-			&corev1.Secret{}:     own,
-			&appsv1.Deployment{}: own,
-			&batchv1.Job{}:       own,
+			&twv1.Tenant{}:      all,
+			&twv1.Integration{}: all,
+			&twv1.KeyPolicy{}:   all,
+			// Approvals are few and small; the Integration controller reads them all.
+			&twv1.IntegrationApproval{}: all,
+			&corev1.Namespace{}:         own,
+			&corev1.Secret{}:            own,
+			&appsv1.Deployment{}:        own,
+			&batchv1.Job{}:              own,
 		},
 	}
 }

@@ -42,6 +42,7 @@ type Options struct {
 	KeyPolicyConcurrency   int
 	SyncImage              string
 	AllowedImages          imagepolicy.AllowList
+	RequireApproval        bool
 	QPS                    float64
 	Burst                  int
 	DNSNamespace           string
@@ -84,6 +85,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.Var(&baaFlag{&o.BAACovered}, "baa-covered-systems",
 		"Comma-separated destination systems (cerbo, quickbooks, zoho, gohighlevel, webhook) the platform has a business associate agreement for; "+
 			"only these may receive an Integration's protected health information fields (dateOfBirth, sex, address). Default: none.")
+	fs.BoolVar(&o.RequireApproval, "require-approval", true, "Run no Integration until an approver of its Tenant approves its exact flow with an IntegrationApproval. "+
+		"Set false to upgrade without pausing existing Integrations: Tenants that name spec.approvers still require approval.")
 	fs.Float64Var(&o.QPS, "kube-api-qps", 50, "Sustained queries per second to the API server.")
 	fs.IntVar(&o.Burst, "kube-api-burst", 100, "Burst of queries to the API server.")
 	fs.StringVar(&o.DNSNamespace, "dns-namespace", tenant.DefaultDNSTarget.Namespace, "Namespace of the cluster DNS that tenant pods may query.")
@@ -193,6 +196,7 @@ func New(o Options) (ctrl.Manager, error) {
 		AllowedImages:   o.AllowedImages,
 		HostPolicy:      &hosts,
 		BAACovered:      o.BAACovered,
+		RequireApproval: o.RequireApproval,
 		StatusCoalescer: status.NewCoalescer(clock.RealClock{}, o.StatusTiming),
 		Children:        children,
 	}

@@ -54,7 +54,9 @@ func TestOperatorConvergesUnderThePolicies(t *testing.T) {
 	var opts manager.Options
 	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
 	opts.BindFlags(fs)
-	if err := fs.Parse([]string{"--metrics-bind-address=0", "--health-probe-bind-address=0"}); err != nil {
+	// The sample Integration runs without approval here: the policies that guard approvals are
+	// exercised in test/approval.
+	if err := fs.Parse([]string{"--metrics-bind-address=0", "--health-probe-bind-address=0", "--require-approval=false"}); err != nil {
 		t.Fatal(err)
 	}
 	mgr, err := manager.New(opts)

@@ -36,8 +36,9 @@ func (c *cluster) startOperator(cfg config) error {
 	// The operator writes through its own copy of the descriptor.
 	defer func() { _ = logf.Close() }()
 	conc := fmt.Sprint(cfg.Concurrency)
+	// The benchmark measures the operator's own work; its Integrations run without an approval.
 	argv := append([]string{bin, "manager", "--metrics-bind-address=" + c.metricsAddr, "--metrics-secure=false",
-		"--health-probe-bind-address=127.0.0.1:0", "--tenant-concurrency=" + conc, "--integration-concurrency=" + conc, "--keypolicy-concurrency=" + conc, "--pprof-bind-address=" + c.pprofAddr,
+		"--health-probe-bind-address=127.0.0.1:0", "--require-approval=false", "--tenant-concurrency=" + conc, "--integration-concurrency=" + conc, "--keypolicy-concurrency=" + conc, "--pprof-bind-address=" + c.pprofAddr,
 		fmt.Sprintf("--kube-api-qps=%g", cfg.QPS), fmt.Sprintf("--kube-api-burst=%d", int(2*cfg.QPS)), "--zap-log-level=error"}, cfg.OperatorArgs...)
 	env := append(os.Environ(), "KUBECONFIG="+c.Kubeconfig)
 	if cfg.MemoryLimitBytes > 0 {

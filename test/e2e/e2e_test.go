@@ -83,8 +83,10 @@ func (c *cluster) runManager() error {
 		return err
 	}
 	c.metricsAddr = addr
+	// The e2e Integrations run without an approval; approval is proven in test/approval and the
+	// Integration controller's envtest.
 	c.manager = exec.Command(c.managerBin, "manager", "--metrics-bind-address="+c.metricsAddr, "--metrics-secure=false",
-		"--health-probe-bind-address=127.0.0.1:0")
+		"--health-probe-bind-address=127.0.0.1:0", "--require-approval=false")
 	c.manager.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig)
 	c.manager.Stdout, c.manager.Stderr = c.managerLog, c.managerLog
 	return c.manager.Start()

@@ -20,7 +20,7 @@ const (
 
 // tenantRoles are the ClusterRoles the operator binds in tenant namespaces; its only "bind" grant
 // names exactly these.
-var tenantRoles = []string{"tenantwire-tenant-admin", "tenantwire-tenant-viewer"}
+var tenantRoles = []string{"tenantwire-tenant-admin", "tenantwire-tenant-approver", "tenantwire-tenant-viewer"}
 
 // rbacObjects is the RBAC of one install, by "Kind/namespace/name".
 type rbacObjects map[string]rbacObject
@@ -157,7 +157,7 @@ func TestOperatorRBACLeastPrivilege(t *testing.T) {
 	}
 }
 
-// Tenant admins and viewers must never read credentials: neither role may reach Secrets.
+// Tenant admins, viewers and approvers must never read credentials: no tenant role may reach Secrets.
 func TestTenantRolesGrantNoSecrets(t *testing.T) {
 	for name, install := range installs(t) {
 		t.Run(name, func(t *testing.T) {
@@ -227,7 +227,7 @@ func leastPrivilegeViolations(rules []rbacv1.PolicyRule) []string {
 	return violations
 }
 
-// isTenantRoleBind is the one bind grant the Tenant controller needs: exactly the two tenant
+// isTenantRoleBind is the one bind grant the Tenant controller needs: exactly the tenant
 // ClusterRoles, in a rule of its own so the names cannot scope anything else.
 func isTenantRoleBind(r rbacv1.PolicyRule) bool {
 	names := slices.Sorted(slices.Values(r.ResourceNames))
@@ -266,7 +266,7 @@ func TestLeastPrivilegeChecksCatchBadGrants(t *testing.T) {
 	core := func(resources []string, verbs ...string) rbacv1.PolicyRule {
 		return rbacv1.PolicyRule{APIGroups: []string{""}, Resources: resources, Verbs: verbs}
 	}
-	tenantBind := rbacv1.PolicyRule{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"clusterroles"}, Verbs: []string{"bind"}, ResourceNames: []string{"tenantwire-tenant-viewer", "tenantwire-tenant-admin"}}
+	tenantBind := rbacv1.PolicyRule{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"clusterroles"}, Verbs: []string{"bind"}, ResourceNames: []string{"tenantwire-tenant-viewer", "tenantwire-tenant-approver", "tenantwire-tenant-admin"}}
 	withNames := func(names ...string) rbacv1.PolicyRule {
 		r := tenantBind
 		r.ResourceNames = names
@@ -302,7 +302,7 @@ func TestLeastPrivilegeChecksCatchBadGrants(t *testing.T) {
 		"escalate":                        {rule: rbacv1.PolicyRule{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"clusterroles"}, Verbs: []string{"escalate"}}, wantViolation: "grants escalate"},
 		"impersonate":                     {rule: core([]string{"serviceaccounts"}, "impersonate"), wantViolation: "grants impersonate"},
 		"bind any clusterrole":            {rule: withNames(), wantViolation: "bind is allowed only"},
-		"bind cluster-admin too":          {rule: withNames("tenantwire-tenant-admin", "tenantwire-tenant-viewer", "cluster-admin"), wantViolation: "bind is allowed only"},
+		"bind cluster-admin too":          {rule: withNames("tenantwire-tenant-admin", "tenantwire-tenant-approver", "tenantwire-tenant-viewer", "cluster-admin"), wantViolation: "bind is allowed only"},
 		"bind one tenant role":            {rule: withNames("tenantwire-tenant-admin"), wantViolation: "bind is allowed only"},
 		"bind roles": {
 			rule:          rbacv1.PolicyRule{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"roles"}, Verbs: []string{"bind"}, ResourceNames: tenantRoles},

@@ -97,6 +97,8 @@ func startManagerAsItsServiceAccount() (func(), error) {
 		TenantConcurrency: 2, IntegrationConcurrency: 2, KeyPolicyConcurrency: 2,
 		SyncImage: "tenantwire:test", DNSNamespace: "kube-system", DNSPodSelector: "k8s-app=kube-dns",
 		StatusTiming: status.DefaultTiming,
+		// The fixture's Integrations run without an approval; approval is proven in test/approval.
+		RequireApproval: false,
 	})
 	if err != nil {
 		return nil, err
