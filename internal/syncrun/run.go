@@ -107,7 +107,8 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("rewrapping the mapping: %w", err)
 	}
-	log.Info("mapping store ready", "activeKeyVersion", kr.Active, "rows", kv.Rows, "unknownVersionRows", kv.Unknown)
+	log.Info("mapping store ready", "activeKeyVersion", kr.Active, "rows", kv.Rows, "unknownVersionRows", kv.Unknown,
+		"sealedState", kv.State, "unknownVersionState", kv.UnknownState)
 
 	syncer := &Syncer{
 		Integration:  cfg.Integration,
