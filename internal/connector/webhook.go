@@ -42,8 +42,8 @@ type webhookEnvelope struct {
 }
 
 // webhook is a generic HTTPS endpoint. As a destination it POSTs each record, signed, to the URL;
-// as a source it is pushed to: Handler verifies and queues deliveries and Changes drains the
-// queue. Serving the handler (with TLS) is the runtime's job.
+// as a source it is pushed to: Handler verifies deliveries and keeps them in the DeliveryLog, and
+// Changes drains the log. Serving the handler (with TLS) is the runtime's job.
 type webhook struct {
 	api    *apiClient
 	secret []byte
@@ -55,7 +55,7 @@ func newWebhook(base *url.URL, creds Credentials, httpClient *http.Client, o Opt
 	if err := creds.require(SystemWebhook, credWebhookSigningSecret); err != nil {
 		return nil, err
 	}
-	queue, err := newWebhookQueue(o.Webhook.QueueCapacity)
+	queue, err := newWebhookQueue(o.Webhook.QueueCapacity, o.Webhook.Deliveries)
 	if err != nil {
 		return nil, err
 	}
@@ -128,5 +128,5 @@ func (w *webhook) Changes(ctx context.Context, cursor string) (Page, error) {
 	if err := ctx.Err(); err != nil {
 		return Page{}, err
 	}
-	return w.queue.changes(cursor, w.opts.PageSize)
+	return w.queue.changes(ctx, cursor, w.opts.PageSize)
 }

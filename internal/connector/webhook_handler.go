@@ -26,8 +26,9 @@ var _ WebhookReceiver = (*webhook)(nil)
 //   - 400 for a body that is not a delivery;
 //   - 200 with the first answer's ID for an idempotency key seen within the window: the record is
 //     not queued again;
-//   - 503 with Retry-After while the queue is full;
-//   - 202 {"id": "..."} once the record is queued.
+//   - 503 with Retry-After while the queue is full, or when the DeliveryLog cannot keep it;
+//   - 202 {"id": "..."} once the DeliveryLog holds the record (with the runtime's log: sealed
+//     and committed in the mapping store, so a pod killed right after loses nothing).
 //
 // Answers never echo the body.
 func (w *webhook) Handler() http.Handler {
@@ -72,12 +73,17 @@ func (w *webhook) receive(rw http.ResponseWriter, req *http.Request) {
 		return
 	}
 	record := Record{ID: env.ID, PatientID: env.PatientID, UpdatedAt: env.UpdatedAt, Fields: env.Fields}
-	switch result, id := w.queue.enqueue(record, env.IdempotencyKey, now, window); result {
+	result, id, err := w.queue.enqueue(req.Context(), record, env.IdempotencyKey, now, window)
+	switch result {
 	case duplicate:
 		writeAnswer(rw, http.StatusOK, "id", id)
 	case queueFull:
 		rw.Header().Set("Retry-After", "30")
 		writeAnswer(rw, http.StatusServiceUnavailable, "error", "queue full")
+	case notKept:
+		w.api.log.Error(err, "webhook delivery not kept: the store refused it; the sender retries")
+		rw.Header().Set("Retry-After", "30")
+		writeAnswer(rw, http.StatusServiceUnavailable, "error", "delivery could not be stored")
 	default:
 		writeAnswer(rw, http.StatusAccepted, "id", id)
 	}
