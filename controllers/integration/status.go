@@ -71,6 +71,8 @@ func computeStatus(in *twv1.Integration, obs observation, now metav1.Time) twv1.
 		conditions.True(&st.Conditions, gen, twv1.IntegrationConditionWorkloadReady, reason, msg, now)
 	}
 
+	setMappingDurable(&st, in, now)
+
 	conditions.SetSummary(&st.Conditions, gen,
 		[]string{twv1.IntegrationConditionCredentialsReady, twv1.IntegrationConditionWorkloadReady},
 		obs.blocked != nil && obs.blocked.Stalled, now)
