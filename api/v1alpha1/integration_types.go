@@ -205,7 +205,8 @@ type IntegrationSpec struct {
 	// +kubebuilder:validation:Maximum=1
 	Replicas *int32 `json:"replicas,omitempty"`
 	// MappingStore is where the encrypted patient-ID mapping is kept. Default: SQLite on an
-	// emptyDir, which suits a trial only (see sqlite.claimName).
+	// operator-created PersistentVolumeClaim <integration>-state, which keeps it across rolls
+	// (ephemeral trial storage only with sqlite.ephemeral).
 	// +optional
 	MappingStore *MappingStore `json:"mappingStore,omitempty"`
 }
