@@ -31,6 +31,10 @@ type DeliveryLog interface {
 type LoggedDelivery struct {
 	Seq    uint64
 	Record Record
+	// Unreadable marks a delivery the log holds but can no longer read (sealed under a key
+	// version since destroyed). Changes passes over it, so the next committed cursor removes it
+	// instead of every later page stopping on it; the log reports it.
+	Unreadable bool
 }
 
 // memoryDeliveries is the DeliveryLog of a connector built without one.

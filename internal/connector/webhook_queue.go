@@ -106,7 +106,9 @@ func (q *webhookQueue) changes(ctx context.Context, cursor string, pageSize int)
 	page := Page{Records: make([]Record, 0, n), More: len(items) > n}
 	next := cur
 	for _, item := range items[:n] {
-		page.Records = append(page.Records, item.Record)
+		if !item.Unreadable {
+			page.Records = append(page.Records, item.Record)
+		}
 		next.Seq = item.Seq
 	}
 	page.Next = encodeCursor(next)

@@ -65,10 +65,11 @@ func (d sealedDeliveries) After(ctx context.Context, seq uint64, limit int) ([]c
 	for _, row := range rows {
 		plain, err := d.codec.OpenState(deliveryStateName(d.queue), row.Sealed)
 		if errors.Is(err, mapping.ErrUnknownVersion) {
-			// Sealed under a version trimmed before any pod could rewrap it: it can never be read,
-			// and keeping it would stop every later delivery. Counted before (sealed-state metrics),
-			// said here, and passed over.
+			// Sealed under a version trimmed before any pod could rewrap it: it can never be read.
+			// Counted (sealed-state metrics), said here, and passed over, so the cursor after it
+			// removes it instead of every later page stopping on it.
 			d.log.Error(err, "a webhook delivery is under a key version the keyring no longer holds; it is lost", "sequence", row.Seq)
+			out = append(out, connector.LoggedDelivery{Seq: uint64(row.Seq), Unreadable: true})
 			continue
 		}
 		if err != nil {

@@ -116,3 +116,39 @@ func TestAcknowledgedWebhookDeliverySurvivesAKill(t *testing.T) {
 		t.Errorf("a later pod's cycle = %+v, %v; want nothing to sync again", res, err)
 	}
 }
+
+// A delivery sealed under a key version since destroyed is reported and passed over: the deliveries
+// after it are synced, and the committed cursor removes it.
+func TestUnreadableDeliveryDoesNotStopTheQueue(t *testing.T) {
+	ctx := context.Background()
+	dsn := "sqlite://" + filepath.Join(t.TempDir(), "mapping.db")
+	now := time.Now().UTC()
+	k1 := newKeyring(t, 1, 0)
+	dst := newMemoryDestination()
+	first := startWebhookRuntime(t, dsn, k1, dst, now)
+	if code := first.deliver(t, "p1", now); code != http.StatusAccepted {
+		t.Fatalf("delivery answered %d, want 202", code)
+	}
+	_ = first.store.Close()
+
+	m, err := keyring.NewMaterial(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2 := keyring.Rotate(k1, k1.Algorithm, m, now, 0) // version 1 destroyed before any rewrap
+	second := startWebhookRuntime(t, dsn, k2, dst, now)
+	if code := second.deliver(t, "p2", now); code != http.StatusAccepted {
+		t.Fatalf("delivery answered %d, want 202", code)
+	}
+	for range 2 {
+		if _, err := second.syncer.Cycle(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if dst.creates != 1 {
+		t.Errorf("destination saw %d creates, want the readable delivery only", dst.creates)
+	}
+	if n, err := second.store.CountDeliveries(ctx, "hook-to-quickbooks"); err != nil || n != 0 {
+		t.Errorf("%d deliveries left (%v); want the unreadable one removed with the rest", n, err)
+	}
+}
