@@ -78,12 +78,13 @@ func runSync(args []string) int {
 	return 0
 }
 
-func newConnector(system, url string, allowedHosts []string, creds connector.Credentials, minTLS string, tokens connector.RefreshTokenStore, log logr.Logger) (connector.Connector, error) {
+func newConnector(system, url string, allowedHosts []string, creds connector.Credentials, minTLS string, stores syncrun.ConnectorStores, log logr.Logger) (connector.Connector, error) {
 	// A nil list would allow any host; LoadConfig has refused an endpoint without one.
 	if allowedHosts == nil {
 		allowedHosts = []string{}
 	}
-	return connector.New(system, url, creds, connector.Options{MinTLSVersion: minTLS, AllowedHosts: allowedHosts, RefreshTokens: tokens, Logger: log})
+	return connector.New(system, url, creds, connector.Options{MinTLSVersion: minTLS, AllowedHosts: allowedHosts,
+		RefreshTokens: stores.RefreshTokens, Webhook: connector.WebhookOptions{Deliveries: stores.Deliveries}, Logger: log})
 }
 
 func runExport(args []string) int {

@@ -65,6 +65,8 @@ $kubectl apply --server-side -f config/dev/secretstore-fake.yaml >/dev/null
 $kubectl apply --server-side -f config/samples/tenantwire_v1alpha1_keypolicy.yaml >/dev/null
 $kubectl apply --server-side -f config/samples/tenantwire_v1alpha1_tenant.yaml >/dev/null
 $kubectl wait --for=condition=Ready --timeout=120s tenants --all >/dev/null || samples_failed
+# No storage provisioner here: a volume bound in advance to the sample Integration's state claim.
+$kubectl apply --server-side -f config/dev/state-volume.yaml >/dev/null
 $kubectl apply --server-side -f config/samples/tenantwire_v1alpha1_integration.yaml >/dev/null
 $kubectl wait --for=condition=Ready --timeout=120s integrations --all -A >/dev/null || samples_failed
 $kubectl wait --for=condition=Ready --timeout=60s keypolicies --all >/dev/null || samples_failed

@@ -244,7 +244,8 @@ type IntegrationSpec struct {
 	// +kubebuilder:validation:Maximum=1
 	Replicas *int32 `json:"replicas,omitempty"`
 	// MappingStore is where the encrypted patient-ID mapping is kept. Default: SQLite on an
-	// emptyDir, which suits a trial only (see sqlite.claimName).
+	// operator-created PersistentVolumeClaim <integration>-state, which keeps it across rolls
+	// (ephemeral trial storage only with sqlite.ephemeral).
 	// +optional
 	MappingStore *MappingStore `json:"mappingStore,omitempty"`
 }
@@ -299,6 +300,7 @@ type IntegrationStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Fields",type=string,JSONPath=`.status.fields`,priority=1
+// +kubebuilder:printcolumn:name="Durable",type=string,JSONPath=`.status.conditions[?(@.type=="MappingDurable")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 40",message="Integration name must be at most 40 characters: it prefixes the names of its children"
 //

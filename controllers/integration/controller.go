@@ -113,7 +113,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=external-secrets.io,resources=externalsecrets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=configmaps;serviceaccounts,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=configmaps;serviceaccounts;persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
@@ -136,7 +136,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		Watches(&twv1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.tenantToIntegrations)).
 		Watches(&twv1.IntegrationApproval{}, handler.EnqueueRequestsFromMapFunc(approvalToIntegration))
 	owned, err := r.Children.OwnedBy(&twv1.Integration{}, &corev1.ConfigMap{}, &corev1.ServiceAccount{}, &rbacv1.Role{},
-		&rbacv1.RoleBinding{}, &networkingv1.NetworkPolicy{})
+		&rbacv1.RoleBinding{}, &networkingv1.NetworkPolicy{}, &corev1.PersistentVolumeClaim{})
 	if err != nil {
 		return err
 	}
@@ -301,6 +301,15 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 			result.RequeueAfter = wait.Jitter(esoRecheck, 0.2)
 		}
 	}
+	if blocked == nil {
+		if blocked, err = r.checkStateClaim(ctx, in); err != nil {
+			return obs, result, err
+		}
+		if blocked != nil {
+			// The claim in the way is not ours, so no event of it reaches us: look again later.
+			result.RequeueAfter = wait.Jitter(esoRecheck, 0.2)
+		}
+	}
 	if blocked != nil {
 		obs.blocked = blocked
 		// Nothing half-built keeps running on a configuration we refuse.
@@ -346,6 +355,9 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 	}
 	children := []client.Object{desiredServiceAccount(in, ip), desiredReaderRole(in, ip), desiredReaderRoleBinding(in, ip),
 		desiredEgressPolicy(in, ip)}
+	if ownsStateClaim(in) {
+		children = append(children, desiredStateClaim(in, ip))
+	}
 	if !keyringPending {
 		// The sync config names the keyring file; written before the keyring exists it would be
 		// written again when it arrives. Nothing reads it before the Deployment, which waits too.
@@ -680,6 +692,7 @@ func (r *Reconciler) dismantle(ctx context.Context, in *twv1.Integration, blocke
 		&rbacv1.RoleBinding{ObjectMeta: om(readerRoleName(in))},
 		&rbacv1.Role{ObjectMeta: om(readerRoleName(in))},
 		&corev1.ServiceAccount{ObjectMeta: om(syncName(in))},
+		&corev1.PersistentVolumeClaim{ObjectMeta: om(stateClaimName(in))},
 	} {
 		errs = append(errs, r.deleteWatchedChild(ctx, in, obj))
 	}

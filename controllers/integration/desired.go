@@ -95,14 +95,6 @@ func postgresStore(in *twv1.Integration) *twv1.PostgresMappingStore {
 	return in.Spec.MappingStore.Postgres
 }
 
-// sqliteClaim is the PersistentVolumeClaim of the state volume, empty for an emptyDir.
-func sqliteClaim(in *twv1.Integration) string {
-	if in.Spec.MappingStore == nil || in.Spec.MappingStore.SQLite == nil {
-		return ""
-	}
-	return in.Spec.MappingStore.SQLite.ClaimName
-}
-
 // storePasswordFile is the database password's file in the pods.
 const storePasswordFile = "password"
 
@@ -463,7 +455,7 @@ func podVolumes(in *twv1.Integration, ip inputs) ([]corev1.VolumeMount, []corev1
 		volumes = append(volumes, secretVolume(name, credentialsName(in, s)))
 	}
 	state := corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
-	if claim := sqliteClaim(in); claim != "" {
+	if claim := stateClaim(in); claim != "" {
 		state = corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}
 	}
 	mounts = append(mounts,

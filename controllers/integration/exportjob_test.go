@@ -82,6 +82,7 @@ func TestOffboardingExportRunsAJobPerPersistentIntegration(t *testing.T) {
 	markAvailable(t, pg)
 	waitCondition(t, pg, twv1.ConditionReady, metav1.ConditionTrue, "")
 	ephemeral := newIntegration(ns, "ephemeral")
+	withEphemeral(ephemeral)
 	createIntegration(t, ephemeral)
 
 	requestExport(t, "zeta", "r1")

@@ -22,7 +22,11 @@ func withPostgres(property ...string) func(*twv1.Integration) {
 }
 
 func withClaim(in *twv1.Integration) {
-	in.Spec.MappingStore = &twv1.MappingStore{SQLite: &twv1.SQLiteMappingStore{ClaimName: "cerbo-qb-state"}}
+	in.Spec.MappingStore = &twv1.MappingStore{SQLite: &twv1.SQLiteMappingStore{ClaimName: "own-claim"}}
+}
+
+func withEphemeral(in *twv1.Integration) {
+	in.Spec.MappingStore = &twv1.MappingStore{SQLite: &twv1.SQLiteMappingStore{Ephemeral: true}}
 }
 
 func TestMappingStoreShapesTheChildren(t *testing.T) {
@@ -34,8 +38,9 @@ func TestMappingStoreShapesTheChildren(t *testing.T) {
 		wantDSN         string
 		wantPersistence bool
 	}{
-		"default is SQLite on an emptyDir": {wantSecrets: 2},
-		"SQLite on a claim":                {mut: withClaim, wantSecrets: 2, wantClaim: "cerbo-qb-state", wantPersistence: true},
+		"default is SQLite on the operator's claim": {wantSecrets: 2, wantClaim: "cerbo-qb-state", wantPersistence: true},
+		"SQLite on a claim of the user's own":       {mut: withClaim, wantSecrets: 2, wantClaim: "own-claim", wantPersistence: true},
+		"ephemeral SQLite is an emptyDir":           {mut: withEphemeral, wantSecrets: 2},
 		"PostgreSQL reads the password property": {
 			mut: withPostgres(), wantSecrets: 3, wantProperty: "password", wantPersistence: true,
 			wantDSN: "postgres://sync@db.acme.internal:5432/acme?sslmode=verify-full",

@@ -93,6 +93,8 @@ func computeStatus(in *twv1.Integration, obs observation, now metav1.Time) twv1.
 		conditions.True(&st.Conditions, gen, twv1.IntegrationConditionWorkloadReady, reason, msg, now)
 	}
 
+	setMappingDurable(&st, in, now)
+
 	deps := []string{twv1.IntegrationConditionCredentialsReady, twv1.IntegrationConditionWorkloadReady}
 	if obs.blocked == nil && approval.required {
 		// A flow nobody approved is what Ready reports first; a refused configuration comes before it.

@@ -38,7 +38,7 @@ func exportStatus(t *twv1.Tenant, offboarding bool, ins []twv1.Integration, jobs
 	slices.Sort(st.Integrations)
 	if len(st.Integrations) == 0 {
 		st.Phase = twv1.ExportFailed
-		st.Message = "No Integration keeps its mapping on a persistent store (spec.mappingStore.postgres or sqlite.claimName): there is nothing to export"
+		st.Message = "No Integration keeps its mapping on a persistent store (every one uses mappingStore.sqlite.ephemeral): there is nothing to export"
 		return st
 	}
 	byName := map[string]*batchv1.Job{}

@@ -18,11 +18,10 @@ func exportingTenant() *twv1.Tenant {
 	return t
 }
 
+// persistentIntegration keeps its mapping on the named claim; without one, on ephemeral storage.
 func persistentIntegration(name string, claim string) twv1.Integration {
 	in := twv1.Integration{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	if claim != "" {
-		in.Spec.MappingStore = &twv1.MappingStore{SQLite: &twv1.SQLiteMappingStore{ClaimName: claim}}
-	}
+	in.Spec.MappingStore = &twv1.MappingStore{SQLite: &twv1.SQLiteMappingStore{ClaimName: claim, Ephemeral: claim == ""}}
 	return in
 }
 

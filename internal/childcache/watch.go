@@ -36,7 +36,7 @@ import (
 // (BenchmarkWatchRetained).
 var WatchedKinds = []client.Object{
 	&networkingv1.NetworkPolicy{}, &corev1.ResourceQuota{}, &corev1.LimitRange{}, &rbacv1.Role{},
-	&rbacv1.RoleBinding{}, &corev1.ServiceAccount{}, &corev1.ConfigMap{},
+	&rbacv1.RoleBinding{}, &corev1.ServiceAccount{}, &corev1.ConfigMap{}, &corev1.PersistentVolumeClaim{},
 }
 
 // Watches watches the WatchedKinds without caching them. Of each child it keeps a stamp of its UID

@@ -80,6 +80,10 @@ type WebhookOptions struct {
 	// ReplayWindow is how old a delivery's sent_at may be (default 5m); older ones get 401, and
 	// within it a repeated idempotency key is acknowledged without queueing the record again.
 	ReplayWindow time.Duration
+	// Deliveries keeps received records until the sync has written them; the handler answers 202
+	// only once it holds the record. Nil keeps them in memory, lost when the process ends: the
+	// sync runtime always passes its sealed, store-backed log.
+	Deliveries DeliveryLog
 }
 
 const (

@@ -37,9 +37,9 @@ const (
 // sent_at and idempotency_key are inside the signed body, so a replay cannot refresh its age or
 // pass as a new delivery by editing a header. No ID of another system is in it.
 //
-// As a destination it POSTs each record, signed, to the URL;
-// as a source it is pushed to: Handler verifies and queues deliveries and Changes drains the
-// queue. Serving the handler (with TLS) is the runtime's job.
+// As a destination it POSTs each record, signed, to the URL; as a source it is pushed to: Handler
+// verifies deliveries and keeps them in the DeliveryLog, and Changes drains the log. Serving the
+// handler (with TLS) is the runtime's job.
 type webhook struct {
 	api    *apiClient
 	secret []byte
@@ -51,7 +51,7 @@ func newWebhook(base *url.URL, creds Credentials, httpClient *http.Client, o Opt
 	if err := creds.require(SystemWebhook, credWebhookSigningSecret); err != nil {
 		return nil, err
 	}
-	queue, err := newWebhookQueue(o.Webhook.QueueCapacity)
+	queue, err := newWebhookQueue(o.Webhook.QueueCapacity, o.Webhook.Deliveries)
 	if err != nil {
 		return nil, err
 	}
@@ -129,5 +129,5 @@ func (w *webhook) Changes(ctx context.Context, cursor string) (Page, error) {
 	if err := ctx.Err(); err != nil {
 		return Page{}, err
 	}
-	return w.queue.changes(cursor, w.opts.PageSize)
+	return w.queue.changes(ctx, cursor, w.opts.PageSize)
 }

@@ -31,8 +31,9 @@ var _ WebhookReceiver = (*webhook)(nil)
 //     included), or a field value outside the schema, named without its value;
 //   - 200 with the first answer's ID for an idempotency key seen within the window: the record is
 //     not queued again;
-//   - 503 with Retry-After while the queue is full;
-//   - 202 {"id": "..."} once the record is queued.
+//   - 503 with Retry-After while the queue is full, or when the DeliveryLog cannot keep it;
+//   - 202 {"id": "..."} once the DeliveryLog holds the record (with the runtime's log: sealed
+//     and committed in the mapping store, so a pod killed right after loses nothing).
 //
 // Answers never echo the body. Every request gets an access log line ("webhook request").
 func (w *webhook) Handler() http.Handler {
@@ -76,12 +77,17 @@ func (w *webhook) receive(rw http.ResponseWriter, req *http.Request) {
 	}
 	patient.Source, patient.UpdatedAt = record.Source{System: SystemWebhook, ID: env.ID}, env.UpdatedAt.UTC()
 	rec := canonicalRecord(patient)
-	switch result, id := w.queue.enqueue(rec, env.IdempotencyKey, now, window); result {
+	result, id, err := w.queue.enqueue(req.Context(), rec, env.IdempotencyKey, now, window)
+	switch result {
 	case duplicate:
 		writeAnswer(rw, http.StatusOK, "id", id)
 	case queueFull:
 		rw.Header().Set("Retry-After", "30")
 		writeAnswer(rw, http.StatusServiceUnavailable, "error", "queue full")
+	case notKept:
+		w.api.log.Error(err, "webhook delivery not kept: the store refused it; the sender retries")
+		rw.Header().Set("Retry-After", "30")
+		writeAnswer(rw, http.StatusServiceUnavailable, "error", "delivery could not be stored")
 	default:
 		writeAnswer(rw, http.StatusAccepted, "id", id)
 	}

@@ -1,32 +1,24 @@
 package connector
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
+	"context"
 	"sync"
 	"time"
 )
 
-// webhookQueue holds pushed records until a committed cursor acknowledges them. It lives in
-// memory: the handler answers 202 only once a record is queued, and records not yet committed when
-// the pod stops are lost, so senders that need more must retry until their own check passes.
+// webhookQueue admits pushed records into a DeliveryLog, deduplicating repeats within the replay
+// window, and pages through the log for Changes; a committed cursor acknowledges what it covers.
 type webhookQueue struct {
-	// epoch tells this queue's sequence numbers from those of a previous pod, whose cursor would
-	// otherwise skip records of this one.
-	epoch    string
+	log      DeliveryLog
 	capacity int
 
-	mu    sync.Mutex
-	seq   uint64
-	items []queuedRecord
-	// seen maps idempotency keys to the ID answered, for the replay window.
+	// mu serialises appends with listings, so a page never hands out a sequence number while a
+	// smaller one is still being written (the cursor after it would acknowledge the smaller one).
+	mu sync.Mutex
+	// seen maps idempotency keys to the ID answered, for the replay window. It lives in memory: a
+	// repeat that reaches a new process is queued again, and the sync finds its patient through
+	// the mapping and updates the record instead of creating it twice.
 	seen map[string]seenDelivery
-}
-
-type queuedRecord struct {
-	seq    uint64
-	record Record
 }
 
 type seenDelivery struct {
@@ -40,12 +32,15 @@ type webhookCursor struct {
 	Seq   uint64 `json:"s"`
 }
 
-func newWebhookQueue(capacity int) (*webhookQueue, error) {
-	epoch := make([]byte, 8)
-	if _, err := rand.Read(epoch); err != nil {
-		return nil, fmt.Errorf("connector: webhook: making queue epoch: %w", err)
+func newWebhookQueue(capacity int, log DeliveryLog) (*webhookQueue, error) {
+	if log == nil {
+		m, err := newMemoryDeliveries()
+		if err != nil {
+			return nil, err
+		}
+		log = m
 	}
-	return &webhookQueue{epoch: hex.EncodeToString(epoch), capacity: capacity, seen: map[string]seenDelivery{}}, nil
+	return &webhookQueue{log: log, capacity: capacity, seen: map[string]seenDelivery{}}, nil
 }
 
 // enqueueResult says what became of a delivery.
@@ -55,11 +50,14 @@ const (
 	enqueued enqueueResult = iota
 	duplicate
 	queueFull
+	// notKept means the log could not keep the delivery; the sender keeps it and retries.
+	notKept
 )
 
-// enqueue queues a record unless its idempotency key was seen within window (then it returns the
-// ID first answered) or the queue is full.
-func (q *webhookQueue) enqueue(r Record, key string, now time.Time, window time.Duration) (enqueueResult, string) {
+// enqueue keeps a record in the log unless its idempotency key was seen within window (then it
+// returns the ID first answered) or the queue is full. It returns enqueued only once the log holds
+// the record.
+func (q *webhookQueue) enqueue(ctx context.Context, r Record, key string, now time.Time, window time.Duration) (enqueueResult, string, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for k, s := range q.seen {
@@ -68,39 +66,50 @@ func (q *webhookQueue) enqueue(r Record, key string, now time.Time, window time.
 		}
 	}
 	if s, ok := q.seen[key]; ok {
-		return duplicate, s.id
+		return duplicate, s.id, nil
 	}
-	if len(q.items) >= q.capacity {
-		return queueFull, ""
+	n, err := q.log.Len(ctx)
+	if err != nil {
+		return notKept, "", err
 	}
-	q.seq++
-	q.items = append(q.items, queuedRecord{seq: q.seq, record: r})
+	if n >= q.capacity {
+		return queueFull, "", nil
+	}
+	if _, err := q.log.Append(ctx, r); err != nil {
+		return notKept, "", err
+	}
 	q.seen[key] = seenDelivery{id: r.ID, at: now}
-	return enqueued, r.ID
+	return enqueued, r.ID, nil
 }
 
 // changes drops the records the cursor acknowledges and returns the next page after them.
-func (q *webhookQueue) changes(cursor string, pageSize int) (Page, error) {
+func (q *webhookQueue) changes(ctx context.Context, cursor string, pageSize int) (Page, error) {
 	var cur webhookCursor
 	if err := decodeCursor(SystemWebhook, cursor, &cur); err != nil {
 		return Page{}, err
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if cur.Epoch != q.epoch {
-		cur = webhookCursor{Epoch: q.epoch}
+	if cur.Epoch != q.log.Epoch() {
+		cur = webhookCursor{Epoch: q.log.Epoch()}
 	}
-	acked := 0
-	for acked < len(q.items) && q.items[acked].seq <= cur.Seq {
-		acked++
+	if cur.Seq > 0 {
+		if err := q.log.Ack(ctx, cur.Seq); err != nil {
+			return Page{}, err
+		}
 	}
-	q.items = q.items[acked:]
-	n := min(pageSize, len(q.items))
-	page := Page{Records: make([]Record, 0, n), More: len(q.items) > n}
+	items, err := q.log.After(ctx, cur.Seq, pageSize+1)
+	if err != nil {
+		return Page{}, err
+	}
+	n := min(pageSize, len(items))
+	page := Page{Records: make([]Record, 0, n), More: len(items) > n}
 	next := cur
-	for _, item := range q.items[:n] {
-		page.Records = append(page.Records, item.record)
-		next.Seq = item.seq
+	for _, item := range items[:n] {
+		if !item.Unreadable {
+			page.Records = append(page.Records, item.Record)
+		}
+		next.Seq = item.Seq
 	}
 	page.Next = encodeCursor(next)
 	return page, nil

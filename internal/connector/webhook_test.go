@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -54,8 +55,8 @@ func TestWebhookDeliversAndDrains(t *testing.T) {
 	}
 	// Committing the last cursor acknowledges everything.
 	after, err := receiver.Changes(context.Background(), pages[1].Next)
-	if err != nil || len(after.Records) != 0 || len(receiver.queue.items) != 0 {
-		t.Errorf("after the last cursor: %+v, %v, %d queued; want empty", after, err, len(receiver.queue.items))
+	if err != nil || len(after.Records) != 0 || queued(t, receiver) != 0 {
+		t.Errorf("after the last cursor: %+v, %v, %d queued; want empty", after, err, queued(t, receiver))
 	}
 	// A cursor of another pod's queue must not skip this queue's records.
 	if _, err := sender.Upsert(context.Background(), "", Record{ID: "p4", IdempotencyKey: "key-p4"}); err != nil {
@@ -146,8 +147,8 @@ func TestWebhookHandlerRejects(t *testing.T) {
 		}
 		rec := httptest.NewRecorder()
 		w.Handler().ServeHTTP(rec, req)
-		if rec.Code != tt.want || len(w.queue.items) != tt.wantQueue {
-			t.Errorf("%s: status %d with %d queued, want %d with %d", tt.name, rec.Code, len(w.queue.items), tt.want, tt.wantQueue)
+		if rec.Code != tt.want || queued(t, w) != tt.wantQueue {
+			t.Errorf("%s: status %d with %d queued, want %d with %d", tt.name, rec.Code, queued(t, w), tt.want, tt.wantQueue)
 		}
 		if strings.Contains(rec.Body.String(), "xxxx") {
 			t.Errorf("%s: answer echoes the body", tt.name)
@@ -156,17 +157,57 @@ func TestWebhookHandlerRejects(t *testing.T) {
 }
 
 func TestWebhookQueueFull(t *testing.T) {
-	q, err := newWebhookQueue(2)
+	q, err := newWebhookQueue(2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
 	var results []enqueueResult
 	for _, key := range []string{"a", "b", "c"} {
-		res, _ := q.enqueue(Record{ID: key}, key, now, time.Minute)
+		res, _, _ := q.enqueue(context.Background(), Record{ID: key}, key, now, time.Minute)
 		results = append(results, res)
 	}
 	if !slices.Equal(results, []enqueueResult{enqueued, enqueued, queueFull}) {
 		t.Errorf("results = %v, want the third refused", results)
+	}
+}
+
+func queued(t *testing.T, w *webhook) int {
+	t.Helper()
+	n, err := w.queue.log.Len(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// refusingLog is a DeliveryLog whose store is down.
+type refusingLog struct{ *memoryDeliveries }
+
+func (refusingLog) Append(context.Context, Record) (uint64, error) {
+	return 0, errors.New("store down")
+}
+
+// A delivery the log cannot keep is not acknowledged: the sender gets 503 and keeps it.
+func TestWebhookAnswers503WhenTheLogCannotKeepTheDelivery(t *testing.T) {
+	now := ts("2026-03-01T12:00:00Z")
+	mem, err := newMemoryDeliveries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Now: func() time.Time { return now }}
+	o.Webhook.Deliveries = refusingLog{mem}
+	w := mustNew(t, SystemWebhook, "https://example.invalid", webhookCreds, o).(*webhook)
+	body, _ := json.Marshal(webhookcodec.Delivery{ID: "r1", IdempotencyKey: "k1", SentAt: now})
+	req := httptest.NewRequest(http.MethodPost, "/hook", bytes.NewReader(body))
+	req.Header.Set(SignatureHeader, "sha256="+hex.EncodeToString(sign([]byte("shh"), body)))
+	rec := httptest.NewRecorder()
+	w.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("status %d, Retry-After %q; want 503 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	// Not remembered as seen: the sender's retry is kept once the store is back.
+	if _, ok := w.queue.seen["k1"]; ok {
+		t.Error("a delivery not kept is remembered as acknowledged")
 	}
 }

@@ -40,26 +40,23 @@ func (c Codec) SealState(name, cursor string) (string, error) {
 // OpenState decrypts sealed state with any retained version; state under a trimmed version
 // returns ErrUnknownVersion.
 func (c Codec) OpenState(name, sealed string) (string, error) {
-	vs, b64, ok := strings.Cut(sealed, ".")
-	if !ok {
-		return "", ErrMalformed
-	}
-	v, err := strconv.ParseInt(vs, 10, 32)
+	v, err := StateVersion(sealed)
 	if err != nil {
-		return "", ErrMalformed
+		return "", err
 	}
+	_, b64, _ := strings.Cut(sealed, ".")
 	data, err := base64.RawStdEncoding.DecodeString(b64)
 	if err != nil {
 		return "", ErrMalformed
 	}
-	aead, err := c.aead(int32(v))
+	aead, err := c.aead(v)
 	if err != nil {
 		return "", err
 	}
 	if len(data) < NonceSize+aead.Overhead() {
 		return "", ErrTampered
 	}
-	plain, err := aead.Open(nil, data[:NonceSize], data[NonceSize:], c.stateData(int32(v), name))
+	plain, err := aead.Open(nil, data[:NonceSize], data[NonceSize:], c.stateData(v, name))
 	if err != nil {
 		return "", ErrTampered
 	}
@@ -70,4 +67,27 @@ func (c Codec) stateData(version int32, name string) []byte {
 	var v [4]byte
 	binary.BigEndian.PutUint32(v[:], uint32(version))
 	return lengthPrefixed(stateDomain, c.Tenant, string(v[:]), name)
+}
+
+// StateVersion is the key version sealed state was sealed under, read without opening it.
+func StateVersion(sealed string) (int32, error) {
+	vs, _, ok := strings.Cut(sealed, ".")
+	if !ok {
+		return 0, ErrMalformed
+	}
+	v, err := strconv.ParseInt(vs, 10, 32)
+	if err != nil {
+		return 0, ErrMalformed
+	}
+	return int32(v), nil
+}
+
+// ResealState opens sealed state with its own version and seals it again under the active one,
+// bound to the same name.
+func (c Codec) ResealState(name, sealed string) (string, error) {
+	plain, err := c.OpenState(name, sealed)
+	if err != nil {
+		return "", err
+	}
+	return c.SealState(name, plain)
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/tenantwire/tenantwire/internal/keyring"
 )
 
 func TestCursorSealing(t *testing.T) {
@@ -66,5 +68,34 @@ func TestIdempotencyKey(t *testing.T) {
 	}
 	if _, err := (Codec{Tenant: "acme"}).IdempotencyKey("i", "s", "id"); !errors.Is(err, ErrUnknownVersion) {
 		t.Errorf("no keyring: %v", err)
+	}
+}
+
+func TestResealStateMovesStateOntoTheActiveVersion(t *testing.T) {
+	old := Codec{Tenant: "acme", Keyring: ring(1, 1)}
+	sealed, err := old.SealState("sync/cerbo", "contact-4711")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := StateVersion(sealed); err != nil || v != 1 {
+		t.Fatalf("StateVersion = %d, %v; want 1", v, err)
+	}
+	rotated := Codec{Tenant: "acme", Keyring: ring(2, 1)}
+	resealed, err := rotated.ResealState("sync/cerbo", sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := StateVersion(resealed); v != 2 {
+		t.Fatalf("resealed under version %d, want 2", v)
+	}
+	trimmed := Codec{Tenant: "acme", Keyring: keyring.Trim(rotated.Keyring, 0)}
+	if got, err := trimmed.OpenState("sync/cerbo", resealed); err != nil || got != "contact-4711" {
+		t.Errorf("after the trim: %q, %v", got, err)
+	}
+	if _, err := rotated.ResealState("sync/zoho", sealed); !errors.Is(err, ErrTampered) {
+		t.Errorf("resealing under another name: %v, want ErrTampered", err)
+	}
+	if _, err := StateVersion("no-version"); !errors.Is(err, ErrMalformed) {
+		t.Errorf("StateVersion of unsealed text: %v, want ErrMalformed", err)
 	}
 }

@@ -21,6 +21,14 @@ var postgresMigrations = []string{
 		name  TEXT PRIMARY KEY,
 		value TEXT NOT NULL
 	);`,
+	// A sequence never hands out a number twice, so a committed webhook cursor never acknowledges
+	// a later delivery.
+	`CREATE TABLE deliveries (
+		seq    BIGSERIAL PRIMARY KEY,
+		queue  TEXT NOT NULL,
+		sealed TEXT NOT NULL
+	);
+	CREATE INDEX deliveries_queue ON deliveries (queue, seq);`,
 }
 
 // migrationLock is the advisory lock key that serializes migrations of replicas starting at once.
@@ -156,4 +164,48 @@ func (s *postgresStore) SetCursor(ctx context.Context, name, value string) error
 func (s *postgresStore) Close() error {
 	s.pool.Close()
 	return nil
+}
+
+func (s *postgresStore) Cursors(ctx context.Context) (map[string]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT name, value FROM cursors`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return scanCursors(rows)
+}
+
+func (s *postgresStore) AppendDelivery(ctx context.Context, queue, sealed string) (int64, error) {
+	var seq int64
+	err := s.pool.QueryRow(ctx, `INSERT INTO deliveries (queue, sealed) VALUES ($1, $2) RETURNING seq`, queue, sealed).Scan(&seq)
+	return seq, err
+}
+
+func (s *postgresStore) Deliveries(ctx context.Context, queue string, after int64, limit int) ([]Delivery, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT seq, queue, sealed FROM deliveries
+		WHERE ($1 = '' OR queue = $1) AND seq > $2 ORDER BY seq LIMIT $3`, queue, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return scanDeliveries(rows)
+}
+
+func (s *postgresStore) DeleteDeliveries(ctx context.Context, queue string, through int64) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM deliveries WHERE queue = $1 AND seq <= $2`, queue, through)
+	return err
+}
+
+func (s *postgresStore) CountDeliveries(ctx context.Context, queue string) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM deliveries WHERE queue = $1`, queue).Scan(&n)
+	return n, err
+}
+
+func (s *postgresStore) ResealDelivery(ctx context.Context, seq int64, sealed string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE deliveries SET sealed = $1 WHERE seq = $2`, sealed, seq)
+	return err
 }

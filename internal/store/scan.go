@@ -34,3 +34,29 @@ func scanRows(r rows) ([]Row, error) {
 	}
 	return out, r.Err()
 }
+
+// scanCursors reads (name, value) rows.
+func scanCursors(r rows) (map[string]string, error) {
+	out := map[string]string{}
+	for r.Next() {
+		var name, value string
+		if err := r.Scan(&name, &value); err != nil {
+			return nil, err
+		}
+		out[name] = value
+	}
+	return out, r.Err()
+}
+
+// scanDeliveries reads (seq, queue, sealed) rows.
+func scanDeliveries(r rows) ([]Delivery, error) {
+	var out []Delivery
+	for r.Next() {
+		var d Delivery
+		if err := r.Scan(&d.Seq, &d.Queue, &d.Sealed); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, r.Err()
+}

@@ -22,6 +22,14 @@ var sqliteMigrations = []string{
 		name  TEXT PRIMARY KEY,
 		value TEXT NOT NULL
 	);`,
+	// AUTOINCREMENT: a sequence number is never reused, even once every delivery is deleted, so a
+	// committed webhook cursor never acknowledges a later delivery.
+	`CREATE TABLE deliveries (
+		seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+		queue  TEXT NOT NULL,
+		sealed TEXT NOT NULL
+	);
+	CREATE INDEX deliveries_queue ON deliveries (queue, seq);`,
 }
 
 type sqliteStore struct {
@@ -169,3 +177,47 @@ func (s *sqliteStore) SetCursor(ctx context.Context, name, value string) error {
 }
 
 func (s *sqliteStore) Close() error { return s.db.Close() }
+
+func (s *sqliteStore) Cursors(ctx context.Context) (map[string]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT name, value FROM cursors`)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	return scanCursors(rows)
+}
+
+func (s *sqliteStore) AppendDelivery(ctx context.Context, queue, sealed string) (int64, error) {
+	var seq int64
+	err := s.db.QueryRowContext(ctx, `INSERT INTO deliveries (queue, sealed) VALUES (?, ?) RETURNING seq`, queue, sealed).Scan(&seq)
+	return seq, err
+}
+
+func (s *sqliteStore) Deliveries(ctx context.Context, queue string, after int64, limit int) ([]Delivery, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, queue, sealed FROM deliveries
+		WHERE (? = '' OR queue = ?) AND seq > ? ORDER BY seq LIMIT ?`, queue, queue, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	return scanDeliveries(rows)
+}
+
+func (s *sqliteStore) DeleteDeliveries(ctx context.Context, queue string, through int64) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM deliveries WHERE queue = ? AND seq <= ?`, queue, through)
+	return err
+}
+
+func (s *sqliteStore) CountDeliveries(ctx context.Context, queue string) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries WHERE queue = ?`, queue).Scan(&n)
+	return n, err
+}
+
+func (s *sqliteStore) ResealDelivery(ctx context.Context, seq int64, sealed string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET sealed = ? WHERE seq = ?`, sealed, seq)
+	return err
+}

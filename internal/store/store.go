@@ -1,5 +1,6 @@
 // Package store keeps the sync runtime's data at rest: the sealed patient-ID mapping (rows found by
-// an opaque lookup token, holding a key version and ciphertext) and the sync cursors. It sees no
+// an opaque lookup token, holding a key version and ciphertext), the sealed sync cursors and saved
+// tokens, and the sealed webhook deliveries received but not yet synced. It sees no
 // key material and no plaintext; internal/mapping produces what it stores.
 //
 // Two implementations share one schema and one conformance suite: SQLite (pure Go, a file on the
@@ -28,7 +29,14 @@ type Row struct {
 	Value
 }
 
-// Store is the mapping and cursor storage of one tenant's sync runtime. Implementations are safe for
+// Delivery is a received webhook delivery waiting for the sync, sealed by the caller.
+type Delivery struct {
+	Seq    int64
+	Queue  string
+	Sealed string
+}
+
+// Store is the mapping, cursor and delivery storage of one tenant's sync runtime. Implementations are safe for
 // concurrent use.
 type Store interface {
 	// Get returns the value under token, or ErrNotFound.
@@ -51,6 +59,24 @@ type Store interface {
 	Cursor(ctx context.Context, name string) (string, error)
 	// SetCursor writes the named sync cursor.
 	SetCursor(ctx context.Context, name, value string) error
+	// Cursors returns every cursor by name; the rewrap reseals them onto the active key version.
+	Cursors(ctx context.Context) (map[string]string, error)
+
+	// AppendDelivery adds a received delivery (sealed by the caller) at the end of a queue and
+	// returns its sequence number once it is committed. Sequence numbers only grow, across queues
+	// and restarts.
+	AppendDelivery(ctx context.Context, queue, sealed string) (int64, error)
+	// Deliveries returns up to limit deliveries of a queue ("": of every queue) whose sequence
+	// number is above after, in sequence order.
+	Deliveries(ctx context.Context, queue string, after int64, limit int) ([]Delivery, error)
+	// DeleteDeliveries removes a queue's deliveries up to and including through.
+	DeleteDeliveries(ctx context.Context, queue string, through int64) error
+	// CountDeliveries counts a queue's deliveries.
+	CountDeliveries(ctx context.Context, queue string) (int64, error)
+	// ResealDelivery replaces the sealed value of a delivery in place (the rewrap); a delivery
+	// deleted meanwhile is not an error.
+	ResealDelivery(ctx context.Context, seq int64, sealed string) error
+
 	// Close releases the store.
 	Close() error
 }

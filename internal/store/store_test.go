@@ -212,6 +212,75 @@ var conformance = map[string]func(t *testing.T, dsn string, s Store){
 			t.Errorf("cursors are not separate by name: %v", err)
 		}
 	},
+	"cursors lists every cursor": func(t *testing.T, _ string, s Store) {
+		ctx := context.Background()
+		for name, v := range map[string]string{"a/cerbo": "1.x", "oauth/a/zoho": "2.y"} {
+			if err := s.SetCursor(ctx, name, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.Cursors(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got["a/cerbo"] != "1.x" || got["oauth/a/zoho"] != "2.y" {
+			t.Errorf("Cursors = %v, want both cursors", got)
+		}
+	},
+	"deliveries queue in order, per queue, and survive a reopen": func(t *testing.T, dsn string, s Store) {
+		ctx := context.Background()
+		var seqs []int64
+		for i, q := range []string{"hook", "other", "hook", "hook"} {
+			seq, err := s.AppendDelivery(ctx, q, fmt.Sprint("d", i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(seqs) > 0 && seq <= seqs[len(seqs)-1] {
+				t.Fatalf("sequence %d after %d: sequence numbers must grow", seq, seqs[len(seqs)-1])
+			}
+			seqs = append(seqs, seq)
+		}
+		sealedOf := func(ds []Delivery) string {
+			var out []string
+			for _, d := range ds {
+				out = append(out, d.Queue+":"+d.Sealed)
+			}
+			return strings.Join(out, ",")
+		}
+		if page, err := s.Deliveries(ctx, "hook", 0, 2); err != nil || sealedOf(page) != "hook:d0,hook:d2" {
+			t.Errorf("first page = %q, %v; want hook:d0,hook:d2", sealedOf(page), err)
+		}
+		if all, err := s.Deliveries(ctx, "", 0, 10); err != nil || sealedOf(all) != "hook:d0,other:d1,hook:d2,hook:d3" {
+			t.Errorf("every queue = %q, %v", sealedOf(all), err)
+		}
+		if n, err := s.CountDeliveries(ctx, "hook"); err != nil || n != 3 {
+			t.Errorf("CountDeliveries = %d, %v; want 3", n, err)
+		}
+		if err := s.DeleteDeliveries(ctx, "hook", seqs[2]); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ResealDelivery(ctx, seqs[3], "d3 resealed"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		again := openStore(t, dsn)
+		if all, err := again.Deliveries(ctx, "", 0, 10); err != nil || sealedOf(all) != "other:d1,hook:d3 resealed" {
+			t.Errorf("after delete and reopen = %q, %v; want other:d1,hook:d3 resealed", sealedOf(all), err)
+		}
+		if err := again.DeleteDeliveries(ctx, "hook", seqs[3]); err != nil {
+			t.Fatal(err)
+		}
+		// An emptied queue does not hand out a number it already gave.
+		seq, err := again.AppendDelivery(ctx, "hook", "d4")
+		if err != nil || seq <= seqs[3] {
+			t.Errorf("AppendDelivery after emptying = %d, %v; want above %d", seq, err, seqs[3])
+		}
+		if _, err := again.Deliveries(ctx, "hook", 0, 0); err == nil {
+			t.Error("Deliveries accepted limit 0")
+		}
+	},
 	"reopen keeps data and migrations are idempotent": func(t *testing.T, dsn string, s Store) {
 		ctx := context.Background()
 		mustUpsert(t, s, tok(1), val(1, "kept"))

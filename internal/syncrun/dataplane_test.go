@@ -201,9 +201,9 @@ func runOneCycle(t *testing.T, destination string, dst *capture, fields []string
 	roots := x509.NewCertPool()
 	roots.AddCert(src.Certificate())
 	roots.AddCert(dst.Certificate())
-	factory := func(system, u string, allowed []string, creds connector.Credentials, minTLS string, tokens connector.RefreshTokenStore, log logr.Logger) (connector.Connector, error) {
+	factory := func(system, u string, allowed []string, creds connector.Credentials, minTLS string, stores syncrun.ConnectorStores, log logr.Logger) (connector.Connector, error) {
 		return connector.New(system, u, creds, connector.Options{MinTLSVersion: minTLS, AllowedHosts: allowed, RootCAs: roots,
-			RefreshTokens: tokens, Logger: log, MaxAttempts: 1})
+			RefreshTokens: stores.RefreshTokens, Webhook: connector.WebhookOptions{Deliveries: stores.Deliveries}, Logger: log, MaxAttempts: 1})
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

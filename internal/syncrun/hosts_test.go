@@ -69,9 +69,9 @@ func TestTokenURLFromTheVaultCannotLeaveTheAllowedHosts(t *testing.T) {
 		t.Fatal(err)
 	}
 	// What main's factory does, with the test servers' certificate trusted.
-	factory := func(system, u string, allowed []string, creds connector.Credentials, minTLS string, tokens connector.RefreshTokenStore, log logr.Logger) (connector.Connector, error) {
+	factory := func(system, u string, allowed []string, creds connector.Credentials, minTLS string, stores ConnectorStores, log logr.Logger) (connector.Connector, error) {
 		return connector.New(system, u, creds, connector.Options{MinTLSVersion: minTLS, AllowedHosts: allowed, RootCAs: roots,
-			RefreshTokens: tokens, Logger: log, MaxAttempts: 1})
+			RefreshTokens: stores.RefreshTokens, Logger: log, MaxAttempts: 1})
 	}
 	// A runtime that does not refuse at start-up refreshes a token in its first cycle: give it the
 	// time to, then stop it.

@@ -167,9 +167,9 @@ func TestNothingPlantedLeaksIntoLogsErrorsOrMetrics(t *testing.T) {
 	roots.AddCert(cerbo.Certificate())
 	roots.AddCert(quickbooks.Certificate())
 	// main's factory, with the fakes' certificate trusted and retries in milliseconds.
-	factory := func(system, u string, allowed []string, creds connector.Credentials, minTLS string, tokens connector.RefreshTokenStore, log logr.Logger) (connector.Connector, error) {
+	factory := func(system, u string, allowed []string, creds connector.Credentials, minTLS string, stores ConnectorStores, log logr.Logger) (connector.Connector, error) {
 		return connector.New(system, u, creds, connector.Options{MinTLSVersion: minTLS, AllowedHosts: allowed, RootCAs: roots,
-			RefreshTokens: tokens, Logger: log, InitialBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxRetryAfter: 5 * time.Millisecond})
+			RefreshTokens: stores.RefreshTokens, Logger: log, InitialBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxRetryAfter: 5 * time.Millisecond})
 	}
 
 	out := &lockedBuffer{}

@@ -29,7 +29,12 @@ type Metrics struct {
 	// UnknownVersionRecords counts rows under a key version the keyring no longer holds: they can
 	// never be read again. Anything above zero keeps the pod unready.
 	UnknownVersionRecords prometheus.Gauge
-	// Rewrapped counts rows moved onto the active key version.
+	// SealedState counts sealed runtime state (cursors, saved refresh tokens, webhook deliveries
+	// waiting for the sync) by key version; like mapping rows, older versions drain to zero.
+	SealedState *prometheus.GaugeVec
+	// UnknownVersionState counts sealed state under a key version the keyring no longer holds.
+	UnknownVersionState prometheus.Gauge
+	// Rewrapped counts mapping rows and sealed state values moved onto the active key version.
 	Rewrapped prometheus.Counter
 	// Ready is 1 while the readiness endpoint answers OK.
 	Ready prometheus.Gauge
@@ -62,15 +67,22 @@ func NewMetrics() *Metrics {
 			Name: "tenantwire_sync_mapping_unknown_version_records",
 			Help: "Mapping rows under a key version the keyring no longer holds (unreadable).",
 		}),
+		SealedState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tenantwire_sync_sealed_state_entries", Help: "Sealed cursors, saved tokens and pending webhook deliveries by key version.",
+		}, []string{"key_version"}),
+		UnknownVersionState: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tenantwire_sync_sealed_state_unknown_version_entries",
+			Help: "Sealed state entries under a key version the keyring no longer holds (unreadable).",
+		}),
 		Rewrapped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "tenantwire_sync_rewrapped_records_total", Help: "Mapping rows moved onto the active key version.",
+			Name: "tenantwire_sync_rewrapped_records_total", Help: "Mapping rows and sealed state entries moved onto the active key version.",
 		}),
 		Ready: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tenantwire_sync_ready", Help: "1 while the sync runtime reports ready.",
 		}),
 	}
 	m.Registry.MustRegister(m.Records, m.Rejections, m.Failures, m.LastSuccess, m.CycleDuration, m.MappingRecords,
-		m.UnknownVersionRecords, m.Rewrapped, m.Ready,
+		m.UnknownVersionRecords, m.SealedState, m.UnknownVersionState, m.Rewrapped, m.Ready,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{resultCreated, resultUpdated, resultRejected} {
 		m.Records.WithLabelValues(r)

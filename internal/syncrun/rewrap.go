@@ -20,20 +20,28 @@ type KeyVersions struct {
 	Rows map[int32]int64
 	// Unknown counts rows under versions the keyring does not hold: unreadable for good.
 	Unknown int64
+	// State counts sealed runtime state (cursors, saved refresh tokens, webhook deliveries) by
+	// key version.
+	State map[int32]int64
+	// UnknownState counts sealed state under versions the keyring does not hold. A cursor then
+	// starts over and a saved token falls back to the mounted one; a delivery is lost.
+	UnknownState int64
 }
 
-// OnlyActive says every row is under the active version, which is what the runtime's readiness
-// promises the operator before it may trim older versions.
+// OnlyActive says every row and every sealed state value is under the active version, which is
+// what the runtime's readiness promises the operator before it may trim older versions.
 func (kv KeyVersions) OnlyActive(active int32) bool {
-	for v, n := range kv.Rows {
-		if v != active && n > 0 {
-			return false
+	for _, counts := range []map[int32]int64{kv.Rows, kv.State} {
+		for v, n := range counts {
+			if v != active && n > 0 {
+				return false
+			}
 		}
 	}
 	return true
 }
 
-// MeasureKeyVersions counts rows by version and publishes the figures as metrics.
+// MeasureKeyVersions counts rows and sealed state by version and publishes the figures as metrics.
 func MeasureKeyVersions(ctx context.Context, s store.Store, c mapping.Codec, m *Metrics) (KeyVersions, error) {
 	counts, err := s.CountByVersion(ctx)
 	if err != nil {
@@ -48,12 +56,17 @@ func MeasureKeyVersions(ctx context.Context, s store.Store, c mapping.Codec, m *
 		}
 	}
 	m.UnknownVersionRecords.Set(float64(kv.Unknown))
+	if err := measureState(ctx, s, c, &kv); err != nil {
+		return kv, fmt.Errorf("counting sealed state by key version: %w", err)
+	}
+	publishState(kv, m)
 	return kv, nil
 }
 
 // RewrapRetained moves every row of a retained, non-active version onto the active version,
-// oldest version first (it is the next to be trimmed). Rows under versions the keyring no longer
-// holds cannot be moved; they are counted, not skipped silently.
+// oldest version first (it is the next to be trimmed), then every sealed state value. Rows and
+// state under versions the keyring no longer holds cannot be moved; they are counted, not skipped
+// silently.
 func RewrapRetained(ctx context.Context, s store.Store, c mapping.Codec, m *Metrics) (KeyVersions, error) {
 	kv, err := MeasureKeyVersions(ctx, s, c, m)
 	if err != nil {
@@ -73,7 +86,18 @@ func RewrapRetained(ctx context.Context, s store.Store, c mapping.Codec, m *Metr
 			return kv, err
 		}
 	}
-	if len(versions) == 0 {
+	staleState := false
+	for v, n := range kv.State {
+		staleState = staleState || (n > 0 && v != c.Keyring.Active && c.Keyring.Get(v) != nil)
+	}
+	if staleState {
+		n, err := rewrapState(ctx, s, c)
+		m.Rewrapped.Add(float64(n))
+		if err != nil {
+			return kv, err
+		}
+	}
+	if len(versions) == 0 && !staleState {
 		return kv, nil
 	}
 	return MeasureKeyVersions(ctx, s, c, m)

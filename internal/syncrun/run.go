@@ -22,9 +22,10 @@ import (
 )
 
 // ConnectorFactory builds the connector of one system from its rendered endpoint and credentials;
-// allowedHosts are the only hosts it may dial, and tokens keeps rotated OAuth2 refresh tokens
-// across restarts. log carries the tenant and the integration; the connector adds its system.
-type ConnectorFactory func(system, url string, allowedHosts []string, creds connector.Credentials, minTLS string, tokens connector.RefreshTokenStore, log logr.Logger) (connector.Connector, error)
+// allowedHosts are the only hosts it may dial, and stores keep what the connector must not lose
+// across restarts (rotated refresh tokens, received webhook deliveries). log carries the tenant
+// and the integration; the connector adds its system.
+type ConnectorFactory func(system, url string, allowedHosts []string, creds connector.Credentials, minTLS string, stores ConnectorStores, log logr.Logger) (connector.Connector, error)
 
 // Options of one runtime.
 type Options struct {
@@ -84,13 +85,16 @@ func Run(ctx context.Context, o Options) error {
 	defer func() { _ = st.Close() }()
 	codec := mapping.Codec{Tenant: cfg.Tenant, Keyring: kr}
 
-	tokens := sealedRefreshTokens{store: st, codec: codec, integration: cfg.Integration}
+	stores := ConnectorStores{
+		RefreshTokens: sealedRefreshTokens{store: st, codec: codec, integration: cfg.Integration},
+		Deliveries:    sealedDeliveries{store: st, codec: codec, queue: cfg.Integration, log: log.WithValues("system", cfg.Source.System)},
+	}
 	endpoint := func(ep syncconfig.Endpoint) (connector.Connector, connector.Credentials, error) {
 		creds, err := connector.ReadCredentials(ep.CredentialsDir)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", ep.System, err)
 		}
-		c, err := o.NewConnector(ep.System, ep.URL, ep.AllowedHosts, creds, cfg.TLS.MinVersion, tokens, log)
+		c, err := o.NewConnector(ep.System, ep.URL, ep.AllowedHosts, creds, cfg.TLS.MinVersion, stores, log)
 		return c, creds, err
 	}
 	src, srcCreds, err := endpoint(cfg.Source)
@@ -111,7 +115,8 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("rewrapping the mapping: %w", err)
 	}
-	log.Info("mapping store ready", "activeKeyVersion", kr.Active, "rows", kv.Rows, "unknownVersionRows", kv.Unknown)
+	log.Info("mapping store ready", "activeKeyVersion", kr.Active, "rows", kv.Rows, "unknownVersionRows", kv.Unknown,
+		"sealedState", kv.State, "unknownVersionState", kv.UnknownState)
 	log.Info("moving only the authorized fields", "fields", fields.String())
 
 	syncer := &Syncer{

@@ -99,7 +99,7 @@ func TestRunSyncsServesProbesAndStopsOnSignal(t *testing.T) {
 	configPath, cfg := podFiles(t, newKeyring(t, 1, 1))
 	dst := newMemoryDestination()
 	var gotCreds connector.Credentials
-	factory := func(system, _ string, _ []string, creds connector.Credentials, minTLS string, _ connector.RefreshTokenStore, _ logr.Logger) (connector.Connector, error) {
+	factory := func(system, _ string, _ []string, creds connector.Credentials, minTLS string, _ ConnectorStores, _ logr.Logger) (connector.Connector, error) {
 		if minTLS != "1.2" {
 			t.Errorf("connector built with TLS minimum %q", minTLS)
 		}
@@ -192,7 +192,7 @@ func TestRunRefusesWhatItCannotRunWith(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			factory := func(system, _ string, _ []string, _ connector.Credentials, _ string, _ connector.RefreshTokenStore, _ logr.Logger) (connector.Connector, error) {
+			factory := func(system, _ string, _ []string, _ connector.Credentials, _ string, _ ConnectorStores, _ logr.Logger) (connector.Connector, error) {
 				return fakeSystem{Source: &pagedSource{failAt: -1}, Destination: newMemoryDestination(), name: system}, nil
 			}
 			err := Run(context.Background(), Options{ConfigPath: tc.path, NewConnector: factory, Log: testr.New(t)})

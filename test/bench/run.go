@@ -96,6 +96,8 @@ func benchIntegration(ns string, j int) *twv1.Integration {
 			Source:      twv1.Endpoint{System: twv1.SystemCerbo, URL: "https://bench.md-hq.com/api/v1", Credentials: twv1.Credentials{RemoteKey: "source"}},
 			Destination: twv1.Endpoint{System: system, URL: urls[system], Credentials: twv1.Credentials{RemoteKey: "destination"}},
 			Egress:      []twv1.EgressRule{{CIDR: "203.0.113.0/24"}},
+			// The simulated cluster has no storage provisioner: a claim would stay Pending.
+			MappingStore: &twv1.MappingStore{SQLite: &twv1.SQLiteMappingStore{Ephemeral: true}},
 		},
 	}
 }

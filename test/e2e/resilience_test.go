@@ -65,6 +65,7 @@ spec:
   source: {system: cerbo, url: "https://resilience.md-hq.com/api/v1", credentials: {remoteKey: cerbo/api, properties: [username, api_key]}}
   destination: {system: zoho, url: "https://www.zohoapis.com", credentials: {remoteKey: quickbooks/oauth}}
   egress: [{cidr: 203.0.113.0/24}]
+  mappingStore: {sqlite: {ephemeral: true}}   # the simulated cluster has no storage provisioner
 `
 
 // TestResilience drives the operator the hard way: killed mid-convergence, children deleted and

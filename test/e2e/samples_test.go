@@ -57,6 +57,9 @@ func TestSamples(t *testing.T) {
 	})
 
 	t.Run("integration syncs credentials through ESO and its Deployment becomes Available", func(t *testing.T) {
+		// The simulated cluster has no storage provisioner: a volume bound in advance to the
+		// sample's state claim, which the operator creates by default.
+		sim.mustKubectl(t, "apply", "--server-side", "-f", filepath.Join(sim.Root, "config", "dev", "state-volume.yaml"))
 		sim.mustKubectl(t, "apply", "--server-side", "-f", integrationYAML)
 		sim.waitReady(t, "integration/"+sampleIntegration, "-n", sampleNamespace)
 		sim.mustKubectl(t, "wait", "--for=condition=Available", "--timeout=60s", "-n", sampleNamespace, "deployment/"+sampleIntegration+"-sync")
