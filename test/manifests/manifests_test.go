@@ -323,28 +323,3 @@ func isClusterScoped(kind string) bool {
 	}
 	return false
 }
-
-// The chart's CRDs are the generated ones (hack/sync-chart.sh copies them).
-func TestChartCRDsAreConfigCRDs(t *testing.T) {
-	bases, err := filepath.Glob(filepath.Join(root, "config", "crd", "bases", "*.yaml"))
-	if err != nil || len(bases) == 0 {
-		t.Fatalf("no CRDs in config/crd/bases (%v)", err)
-	}
-	chartCRDs, err := filepath.Glob(filepath.Join(root, chartDir, "crds", "*.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(chartCRDs) != len(bases) {
-		t.Errorf("the chart has %d CRD files, config/crd/bases %d: run make manifests", len(chartCRDs), len(bases))
-	}
-	for _, b := range bases {
-		want, err := os.ReadFile(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := os.ReadFile(filepath.Join(root, chartDir, "crds", filepath.Base(b)))
-		if err != nil || !bytes.Equal(got, want) {
-			t.Errorf("%s/crds/%s differs from config/crd/bases (%v): run make manifests", chartDir, filepath.Base(b), err)
-		}
-	}
-}
