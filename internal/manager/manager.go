@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -41,6 +42,7 @@ type Options struct {
 	IntegrationConcurrency int
 	KeyPolicyConcurrency   int
 	SyncImage              string
+	SyncImagePullSecrets   []string
 	AllowedImages          imagepolicy.AllowList
 	QPS                    float64
 	Burst                  int
@@ -66,6 +68,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.IntegrationConcurrency, "integration-concurrency", 4, "Integrations reconciled in parallel.")
 	fs.IntVar(&o.KeyPolicyConcurrency, "keypolicy-concurrency", 4, "Tenant keyrings reconciled in parallel.")
 	fs.StringVar(&o.SyncImage, "sync-image", "tenantwire:dev", "Image of the sync workloads (the operator's own image) unless an Integration names one.")
+	fs.Var(&secretNamesFlag{&o.SyncImagePullSecrets}, "sync-image-pull-secrets",
+		"Comma-separated names of image pull Secrets the sync and export pods use (default: none). The operator does not create them: each must exist in every tenant namespace.")
 	fs.Var(&allowListFlag{&o.AllowedImages}, "allowed-sync-image-prefixes", "Comma-separated image repositories an Integration's spec.image may use besides --sync-image (default: none). "+
 		"Each entry is a registry (registry.example.com, localhost:5000) or a registry and repository path (registry.example.com/tenantwire) without tag or digest; "+
 		"an image is allowed when its registry is the entry's and its repository is the entry's path or below it at a '/'. Docker Hub names are normalised (alpine is docker.io/library/alpine).")
@@ -94,15 +98,24 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 
 // ParseDNSTarget turns the DNS flags into a DNSTarget.
 func (o *Options) ParseDNSTarget() (tenant.DNSTarget, error) {
+	sel, err := parseSelector("dns-pod-selector", o.DNSPodSelector)
+	if err != nil {
+		return tenant.DNSTarget{}, err
+	}
+	return tenant.DNSTarget{Namespace: o.DNSNamespace, PodSelector: sel}, nil
+}
+
+// parseSelector parses a k=v[,k=v] label selector flag.
+func parseSelector(flagName, value string) (map[string]string, error) {
 	sel := map[string]string{}
-	for _, kv := range strings.Split(o.DNSPodSelector, ",") {
+	for _, kv := range strings.Split(value, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
 		if !ok || k == "" {
-			return tenant.DNSTarget{}, fmt.Errorf("--dns-pod-selector: %q is not key=value", kv)
+			return nil, fmt.Errorf("--%s: %q is not key=value", flagName, kv)
 		}
 		sel[k] = v
 	}
-	return tenant.DNSTarget{Namespace: o.DNSNamespace, PodSelector: sel}, nil
+	return sel, nil
 }
 
 // New builds a manager with every controller registered.
@@ -177,17 +190,18 @@ func New(o Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 	ir := &integration.Reconciler{
-		Client:          mgr.GetClient(),
-		APIReader:       mgr.GetAPIReader(),
-		Scheme:          scheme,
-		RESTMapper:      mgr.GetRESTMapper(),
-		Recorder:        mgr.GetEventRecorderFor("tenantwire-" + integration.ControllerName),
-		Clock:           clock.RealClock{},
-		SyncImage:       o.SyncImage,
-		AllowedImages:   o.AllowedImages,
-		HostPolicy:      &hosts,
-		StatusCoalescer: status.NewCoalescer(clock.RealClock{}, o.StatusTiming),
-		Children:        children,
+		Client:               mgr.GetClient(),
+		APIReader:            mgr.GetAPIReader(),
+		Scheme:               scheme,
+		RESTMapper:           mgr.GetRESTMapper(),
+		Recorder:             mgr.GetEventRecorderFor("tenantwire-" + integration.ControllerName),
+		Clock:                clock.RealClock{},
+		SyncImage:            o.SyncImage,
+		SyncImagePullSecrets: o.SyncImagePullSecrets,
+		AllowedImages:        o.AllowedImages,
+		HostPolicy:           &hosts,
+		StatusCoalescer:      status.NewCoalescer(clock.RealClock{}, o.StatusTiming),
+		Children:             children,
 	}
 	if err := ir.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: o.IntegrationConcurrency}); err != nil {
 		return nil, err
@@ -241,6 +255,28 @@ func splitList(v string) []string {
 
 func newEventBroadcaster() record.EventBroadcaster {
 	return record.NewBroadcaster(record.WithCorrelatorOptions(record.CorrelatorOptions{LRUCacheSize: eventDedupObjects}))
+}
+
+// secretNamesFlag is the comma-separated --sync-image-pull-secrets. A name that is not a valid
+// Secret name stops the manager at start-up rather than render pods that can never pull.
+type secretNamesFlag struct{ names *[]string }
+
+func (f *secretNamesFlag) String() string {
+	if f.names == nil {
+		return ""
+	}
+	return strings.Join(*f.names, ",")
+}
+
+func (f *secretNamesFlag) Set(v string) error {
+	names := splitList(v)
+	for _, n := range names {
+		if errs := validation.IsDNS1123Subdomain(n); len(errs) > 0 {
+			return fmt.Errorf("%q is not a Secret name: %s", n, strings.Join(errs, "; "))
+		}
+	}
+	*f.names = names
+	return nil
 }
 
 // allowListFlag is the comma-separated --allowed-sync-image-prefixes. An entry that does not parse

@@ -1,0 +1,80 @@
+package manifests
+
+import (
+	"flag"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/tenantwire/tenantwire/internal/manager"
+)
+
+const testDigest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+// managerPod renders the chart and returns the manager's pod spec and its flags as the binary
+// parses them.
+func managerPod(t *testing.T, extra ...string) (map[string]any, manager.Options) {
+	t.Helper()
+	d := find(decodeAll(t, helmTemplate(t, kustomizeNamespace, extra...)), "Deployment", "tenantwire-manager")
+	if d == nil {
+		t.Fatal("no Deployment tenantwire-manager")
+	}
+	spec, _, _ := unstructured.NestedMap(d.Object, "spec", "template", "spec")
+	containers, _ := spec["containers"].([]any)
+	args, _, _ := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
+	fs := flag.NewFlagSet("tenantwire manager", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var o manager.Options
+	o.BindFlags(fs)
+	if err := fs.Parse(args[1:]); err != nil {
+		t.Fatalf("the manager refuses the chart's flags %q: %v", args, err)
+	}
+	return spec, o
+}
+
+// image.digest pins the manager and the sync workloads to one digest, whatever the tag says.
+func TestChartImageDigestWinsOverTag(t *testing.T) {
+	tests := map[string]struct {
+		extra []string
+		want  string
+	}{
+		"tag":            {extra: []string{"--set", "image.tag=v0.2.0"}, want: "tenantwire:v0.2.0"},
+		"digest":         {extra: []string{"--set", "image.digest=" + testDigest}, want: "tenantwire@" + testDigest},
+		"digest and tag": {extra: []string{"--set", "image.tag=v0.2.0", "--set", "image.digest=" + testDigest}, want: "tenantwire@" + testDigest},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			spec, o := managerPod(t, tc.extra...)
+			if got := spec["containers"].([]any)[0].(map[string]any)["image"]; got != tc.want {
+				t.Errorf("manager image %v, want %s", got, tc.want)
+			}
+			if o.SyncImage != tc.want {
+				t.Errorf("--sync-image %s, want %s", o.SyncImage, tc.want)
+			}
+		})
+	}
+}
+
+// imagePullSecrets reach the manager pod and, through --sync-image-pull-secrets, every sync pod
+// and export Job.
+func TestChartPullSecretsReachTheManager(t *testing.T) {
+	t.Run("defaults", func(t *testing.T) {
+		spec, o := managerPod(t)
+		if spec["imagePullSecrets"] != nil || o.SyncImagePullSecrets != nil {
+			t.Errorf("pull secrets by default: pod %v, flag %q", spec["imagePullSecrets"], o.SyncImagePullSecrets)
+		}
+	})
+	t.Run("options", func(t *testing.T) {
+		spec, o := managerPod(t, "--values", optionsValues, "--set", "imagePullSecrets[1].name=mirror")
+		want := []any{map[string]any{"name": "registry-credentials"}, map[string]any{"name": "mirror"}}
+		if !reflect.DeepEqual(spec["imagePullSecrets"], want) {
+			t.Errorf("manager pod imagePullSecrets %v, want %v", spec["imagePullSecrets"], want)
+		}
+		if got := strings.Join(o.SyncImagePullSecrets, ","); got != "registry-credentials,mirror" {
+			t.Errorf("--sync-image-pull-secrets %q, want registry-credentials,mirror", got)
+		}
+	})
+}
