@@ -8,3 +8,9 @@ cd "$(dirname "$0")/.."
 rm -rf charts/tenantwire/crds
 go run ./hack/chartrbac -base config/crd -kinds crd -if crds.enabled -out charts/tenantwire/templates/crds
 hack/sync-chart-rbac.sh
+# The chart's PrometheusRule renders these alerts (prometheusRule.enabled).
+mkdir -p charts/tenantwire/files
+{
+  echo "# Copied from config/prometheus/alerts.yaml by make manifests (hack/sync-chart.sh). DO NOT EDIT."
+  cat config/prometheus/alerts.yaml
+} > charts/tenantwire/files/alerts.yaml

@@ -3,6 +3,7 @@ package manager
 
 import (
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"slices"
@@ -48,6 +49,8 @@ type Options struct {
 	Burst                  int
 	DNSNamespace           string
 	DNSPodSelector         string
+	ScraperNamespace       string
+	ScraperPodSelector     string
 	EnableHTTP2            bool
 	GracefulShutdown       time.Duration
 	PprofAddr              string
@@ -86,6 +89,10 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.Burst, "kube-api-burst", 100, "Burst of queries to the API server.")
 	fs.StringVar(&o.DNSNamespace, "dns-namespace", tenant.DefaultDNSTarget.Namespace, "Namespace of the cluster DNS that tenant pods may query.")
 	fs.StringVar(&o.DNSPodSelector, "dns-pod-selector", "k8s-app=kube-dns", "Label selector (k=v[,k=v]) of the cluster DNS pods.")
+	fs.StringVar(&o.ScraperNamespace, "sync-metrics-scraper-namespace", "",
+		"Namespace whose pods may scrape the sync pods' metrics port (9090) through each tenant's NetworkPolicy; empty: none may.")
+	fs.StringVar(&o.ScraperPodSelector, "sync-metrics-scraper-pod-selector", "",
+		"Label selector (k=v[,k=v]) narrowing --sync-metrics-scraper-namespace to the scraper's pods; empty: every pod of that namespace.")
 	fs.BoolVar(&o.EnableHTTP2, "enable-http2", false, "Serve metrics over HTTP/2 (off by default: CVE-2023-44487, CVE-2023-39325).")
 	fs.DurationVar(&o.GracefulShutdown, "graceful-shutdown-timeout", 30*time.Second, "How long running reconciles may take to finish on shutdown.")
 	fs.StringVar(&o.PprofAddr, "pprof-bind-address", "", "Address of the Go pprof endpoints (/debug/pprof); empty disables them. Bind it to loopback: it is unauthenticated.")
@@ -103,6 +110,29 @@ func (o *Options) ParseDNSTarget() (tenant.DNSTarget, error) {
 		return tenant.DNSTarget{}, err
 	}
 	return tenant.DNSTarget{Namespace: o.DNSNamespace, PodSelector: sel}, nil
+}
+
+// ParseMetricsScraper turns the scraper flags into the peer tenant namespaces admit to the sync
+// pods' metrics port; nil when no scraper namespace is set.
+func (o *Options) ParseMetricsScraper() (*tenant.MetricsScraper, error) {
+	if o.ScraperNamespace == "" {
+		if o.ScraperPodSelector != "" {
+			return nil, errors.New("--sync-metrics-scraper-pod-selector needs --sync-metrics-scraper-namespace")
+		}
+		return nil, nil
+	}
+	if errs := validation.IsDNS1123Label(o.ScraperNamespace); len(errs) > 0 {
+		return nil, fmt.Errorf("--sync-metrics-scraper-namespace: %q is not a namespace name: %s", o.ScraperNamespace, strings.Join(errs, "; "))
+	}
+	s := &tenant.MetricsScraper{Namespace: o.ScraperNamespace}
+	if o.ScraperPodSelector != "" {
+		sel, err := parseSelector("sync-metrics-scraper-pod-selector", o.ScraperPodSelector)
+		if err != nil {
+			return nil, err
+		}
+		s.PodSelector = sel
+	}
+	return s, nil
 }
 
 // parseSelector parses a k=v[,k=v] label selector flag.
@@ -126,6 +156,10 @@ func New(o Options) (ctrl.Manager, error) {
 	}
 	restCfg.QPS, restCfg.Burst = float32(o.QPS), o.Burst
 	dns, err := o.ParseDNSTarget()
+	if err != nil {
+		return nil, err
+	}
+	scraper, err := o.ParseMetricsScraper()
 	if err != nil {
 		return nil, err
 	}
@@ -183,6 +217,7 @@ func New(o Options) (ctrl.Manager, error) {
 		Recorder:        mgr.GetEventRecorderFor("tenantwire-" + tenant.ControllerName),
 		Clock:           clock.RealClock{},
 		DNS:             dns,
+		MetricsScraper:  scraper,
 		Children:        children,
 		StatusCoalescer: status.NewCoalescer(clock.RealClock{}, o.StatusTiming),
 	}

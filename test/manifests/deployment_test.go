@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/tenantwire/tenantwire/controllers/tenant"
 	"github.com/tenantwire/tenantwire/internal/manager"
 )
 
@@ -59,12 +60,15 @@ func TestChartImageDigestWinsOverTag(t *testing.T) {
 }
 
 // imagePullSecrets reach the manager pod and, through --sync-image-pull-secrets, every sync pod
-// and export Job.
-func TestChartPullSecretsReachTheManager(t *testing.T) {
+// and export Job; the scraper values become the flags the tenant NetworkPolicies are built from.
+func TestChartPullSecretsAndScraperReachTheManager(t *testing.T) {
 	t.Run("defaults", func(t *testing.T) {
 		spec, o := managerPod(t)
 		if spec["imagePullSecrets"] != nil || o.SyncImagePullSecrets != nil {
 			t.Errorf("pull secrets by default: pod %v, flag %q", spec["imagePullSecrets"], o.SyncImagePullSecrets)
+		}
+		if s, err := o.ParseMetricsScraper(); err != nil || s != nil {
+			t.Errorf("metrics scraper by default: %+v, %v", s, err)
 		}
 	})
 	t.Run("options", func(t *testing.T) {
@@ -75,6 +79,13 @@ func TestChartPullSecretsReachTheManager(t *testing.T) {
 		}
 		if got := strings.Join(o.SyncImagePullSecrets, ","); got != "registry-credentials,mirror" {
 			t.Errorf("--sync-image-pull-secrets %q, want registry-credentials,mirror", got)
+		}
+		s, err := o.ParseMetricsScraper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := (&tenant.MetricsScraper{Namespace: "monitoring", PodSelector: map[string]string{"app.kubernetes.io/name": "prometheus"}}); !reflect.DeepEqual(s, want) {
+			t.Errorf("metrics scraper %+v, want %+v", s, want)
 		}
 	})
 }

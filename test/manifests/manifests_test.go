@@ -160,18 +160,21 @@ func TestChartSchemaRejectsBadValues(t *testing.T) {
 		// wantInError is part of the schema violation helm must report.
 		wantInError string
 	}{
-		"replicas as a string":     {values: `replicas: "two"`, wantInError: "/replicas"},
-		"replicas zero":            {values: `replicas: 0`, wantInError: "/replicas"},
-		"unknown top-level key":    {values: `replica: 2`, wantInError: "'replica' not allowed"},
-		"unknown nested key":       {values: "image:\n  pullpolicy: Always", wantInError: "'pullpolicy' not allowed"},
-		"boolean as a string":      {values: "serviceMonitor:\n  enabled: \"yes\"", wantInError: "/serviceMonitor/enabled"},
-		"unknown pull policy":      {values: "image:\n  pullPolicy: Sometimes", wantInError: "/image/pullPolicy"},
-		"unknown log level":        {values: "logging:\n  level: verbose", wantInError: "/logging/level"},
-		"dns selector as a map":    {values: "dns:\n  podSelector: {k8s-app: kube-dns}", wantInError: "/dns/podSelector"},
-		"port out of range":        {values: "networkPolicy:\n  apiServer:\n    ports: [70000]", wantInError: "/networkPolicy/apiServer/ports/0"},
-		"extra arg without dash":   {values: "extraArgs: [leader-elect]", wantInError: "/extraArgs/0"},
-		"digest without algorithm": {values: "image:\n  digest: abc123", wantInError: "/image/digest"},
-		"crds.keep as a string":    {values: "crds:\n  keep: \"no\"", wantInError: "/crds/keep"},
+		"replicas as a string":         {values: `replicas: "two"`, wantInError: "/replicas"},
+		"replicas zero":                {values: `replicas: 0`, wantInError: "/replicas"},
+		"unknown top-level key":        {values: `replica: 2`, wantInError: "'replica' not allowed"},
+		"unknown nested key":           {values: "image:\n  pullpolicy: Always", wantInError: "'pullpolicy' not allowed"},
+		"boolean as a string":          {values: "serviceMonitor:\n  enabled: \"yes\"", wantInError: "/serviceMonitor/enabled"},
+		"unknown pull policy":          {values: "image:\n  pullPolicy: Sometimes", wantInError: "/image/pullPolicy"},
+		"unknown log level":            {values: "logging:\n  level: verbose", wantInError: "/logging/level"},
+		"dns selector as a map":        {values: "dns:\n  podSelector: {k8s-app: kube-dns}", wantInError: "/dns/podSelector"},
+		"port out of range":            {values: "networkPolicy:\n  apiServer:\n    ports: [70000]", wantInError: "/networkPolicy/apiServer/ports/0"},
+		"extra arg without dash":       {values: "extraArgs: [leader-elect]", wantInError: "/extraArgs/0"},
+		"digest without algorithm":     {values: "image:\n  digest: abc123", wantInError: "/image/digest"},
+		"scraper namespace not a name": {values: "syncMetrics:\n  scraperNamespace: Monitoring", wantInError: "/syncMetrics/scraperNamespace"},
+		"scraper selector not k=v":     {values: "syncMetrics:\n  scraperPodSelector: prometheus", wantInError: "/syncMetrics/scraperPodSelector"},
+		"crds.keep as a string":        {values: "crds:\n  keep: \"no\"", wantInError: "/crds/keep"},
+		"podMonitor typo":              {values: "podMonitor:\n  enable: true", wantInError: "'enable' not allowed"},
 	}
 	dir := t.TempDir()
 	for name, tc := range tests {
@@ -200,11 +203,12 @@ func TestChartOptionalObjects(t *testing.T) {
 	}{
 		"defaults: one replica, no PodDisruptionBudget, no ServiceMonitor, NetworkPolicy and admission policies on": {
 			wantPresent: append([]string{"NetworkPolicy/tenantwire-manager", "Deployment/tenantwire-manager", "Service/tenantwire-metrics"}, admissionObjects...),
-			wantAbsent:  []string{"PodDisruptionBudget/tenantwire-manager", "ServiceMonitor/tenantwire-manager"},
+			wantAbsent:  []string{"PodDisruptionBudget/tenantwire-manager", "ServiceMonitor/tenantwire-manager", "PodMonitor/tenantwire-sync", "PrometheusRule/tenantwire"},
 		},
-		"options: two replicas with a PodDisruptionBudget, ServiceMonitor": {
-			extra:       []string{"--values", optionsValues},
-			wantPresent: []string{"PodDisruptionBudget/tenantwire-manager", "ServiceMonitor/tenantwire-manager", "NetworkPolicy/tenantwire-manager"},
+		"options: two replicas with a PodDisruptionBudget, ServiceMonitor, PodMonitor, PrometheusRule": {
+			extra: []string{"--values", optionsValues},
+			wantPresent: []string{"PodDisruptionBudget/tenantwire-manager", "ServiceMonitor/tenantwire-manager", "NetworkPolicy/tenantwire-manager",
+				"PodMonitor/tenantwire-sync", "PrometheusRule/tenantwire"},
 		},
 		"NetworkPolicy off": {
 			extra:      []string{"--set", "networkPolicy.enabled=false"},
