@@ -89,3 +89,53 @@ func TestChartPullSecretsAndScraperReachTheManager(t *testing.T) {
 		}
 	})
 }
+
+// With a serving certificate for the metrics endpoint, the manager serves it (--metrics-cert-dir
+// on the mounted Secret) and the ServiceMonitor verifies it; only a self-signed endpoint is
+// scraped without verification.
+func TestChartMetricsCertificate(t *testing.T) {
+	tests := map[string]struct {
+		extra       []string
+		wantCertDir string
+		wantTLS     map[string]any
+	}{
+		"self-signed": {
+			wantTLS: map[string]any{"insecureSkipVerify": true},
+		},
+		"certificate Secret": {
+			extra:       []string{"--set", "metrics.certificate.secretName=metrics-tls"},
+			wantCertDir: "/etc/tenantwire/metrics-certs",
+			wantTLS: map[string]any{"ca": map[string]any{"secret": map[string]any{"name": "metrics-tls", "key": "ca.crt"}},
+				"serverName": "tenantwire-metrics." + kustomizeNamespace + ".svc"},
+		},
+		"tlsConfig set by hand": {
+			extra:       []string{"--set", "metrics.certificate.secretName=metrics-tls", "--set", "serviceMonitor.tlsConfig.serverName=metrics.example"},
+			wantCertDir: "/etc/tenantwire/metrics-certs",
+			wantTLS:     map[string]any{"serverName": "metrics.example"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			extra := append([]string{"--set", "serviceMonitor.enabled=true"}, tc.extra...)
+			spec, o := managerPod(t, extra...)
+			if o.MetricsCertDir != tc.wantCertDir {
+				t.Errorf("--metrics-cert-dir %q, want %q", o.MetricsCertDir, tc.wantCertDir)
+			}
+			if tc.wantCertDir != "" {
+				volumes, _ := spec["volumes"].([]any)
+				mounts, _, _ := unstructured.NestedSlice(spec["containers"].([]any)[0].(map[string]any), "volumeMounts")
+				if len(volumes) != 1 || len(mounts) != 1 || mounts[0].(map[string]any)["mountPath"] != tc.wantCertDir {
+					t.Errorf("volumes %v, mounts %v: want the certificate Secret at %s", volumes, mounts, tc.wantCertDir)
+				}
+			}
+			sm := find(decodeAll(t, helmTemplate(t, kustomizeNamespace, extra...)), "ServiceMonitor", "tenantwire-manager")
+			if sm == nil {
+				t.Fatal("no ServiceMonitor")
+			}
+			endpoints, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
+			if got := endpoints[0].(map[string]any)["tlsConfig"]; !reflect.DeepEqual(got, tc.wantTLS) {
+				t.Errorf("tlsConfig %v, want %v", got, tc.wantTLS)
+			}
+		})
+	}
+}
