@@ -6,6 +6,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -138,6 +140,21 @@ func (o *Options) ParseMetricsScraper() (*tenant.MetricsScraper, error) {
 	return s, nil
 }
 
+// checkMetricsCert refuses to start when --metrics-cert-dir lacks the certificate or key:
+// controller-runtime would fall back to a self-signed certificate without a word, and scrapers
+// that verify would fail instead of the manager.
+func checkMetricsCert(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	for _, f := range []string{"tls.crt", "tls.key"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			return fmt.Errorf("--metrics-cert-dir: %w", err)
+		}
+	}
+	return nil
+}
+
 // parseSelector parses a k=v[,k=v] label selector flag.
 func parseSelector(flagName, value string) (map[string]string, error) {
 	sel := map[string]string{}
@@ -164,6 +181,9 @@ func New(o Options) (ctrl.Manager, error) {
 	}
 	scraper, err := o.ParseMetricsScraper()
 	if err != nil {
+		return nil, err
+	}
+	if err := checkMetricsCert(o.MetricsCertDir); err != nil {
 		return nil, err
 	}
 	hosts, err := hostpolicy.New(o.Hosts)

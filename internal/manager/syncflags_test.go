@@ -1,6 +1,8 @@
 package manager
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -70,5 +72,29 @@ func TestSyncMetricsScraperFlags(t *testing.T) {
 				t.Errorf("scraper = %+v, want %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+// A certificate directory without the certificate or key stops the manager, naming the file,
+// instead of serving a self-signed certificate that verifying scrapers reject.
+func TestMetricsCertDirMustHoldTheCertificate(t *testing.T) {
+	dir := t.TempDir()
+	if err := checkMetricsCert(""); err != nil {
+		t.Errorf("no directory: %v", err)
+	}
+	if err := checkMetricsCert(dir); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "tls.crt")) {
+		t.Errorf("empty directory: error %v, want one naming tls.crt", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tls.crt"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkMetricsCert(dir); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "tls.key")) {
+		t.Errorf("no key: error %v, want one naming tls.key", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tls.key"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkMetricsCert(dir); err != nil {
+		t.Errorf("certificate and key present: %v", err)
 	}
 }
