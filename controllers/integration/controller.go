@@ -68,6 +68,9 @@ type Reconciler struct {
 	Clock      clock.PassiveClock
 	// SyncImage runs the sync workloads unless an Integration names its own image.
 	SyncImage string
+	// SyncImagePullSecrets name the image pull Secrets every sync and export pod uses; the
+	// platform provides them in each tenant namespace.
+	SyncImagePullSecrets []string
 	// AllowedImages are the only repositories (besides SyncImage) an Integration's image may come
 	// from: tenant admins edit Integrations, and an arbitrary image would run with the tenant's
 	// credentials.
@@ -337,8 +340,8 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 	_, _, hadKeyring := tenant.KeyringRecord()
 	obs.keyringLost = keyringPending && hadKeyring
 	suspended := tenant.EffectiveState() == twv1.TenantSuspended
-	ip := inputs{tenant: tenant, syncImage: r.SyncImage, keyringVersion: keyringVersion, tenantSuspended: suspended,
-		awaitingApproval: obs.approval.held(), hosts: r.hostPolicy()}
+	ip := inputs{tenant: tenant, syncImage: r.SyncImage, pullSecrets: r.SyncImagePullSecrets, keyringVersion: keyringVersion,
+		tenantSuspended: suspended, awaitingApproval: obs.approval.held(), hosts: r.hostPolicy()}
 	obs.tenantSuspended = suspended
 	cm, err := desiredConfigMap(in, ip)
 	if err != nil {

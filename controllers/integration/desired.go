@@ -111,6 +111,8 @@ func egressPolicyName(in *twv1.Integration) string { return in.Name + "-egress" 
 type inputs struct {
 	tenant    *twv1.Tenant
 	syncImage string
+	// pullSecrets name the image pull Secrets of every pod that runs the sync runtime.
+	pullSecrets []string
 	// credentialsHash is the digest of the synced credential Secrets; empty until both exist.
 	credentialsHash string
 	// tenantSuspended scales the workload to zero while the tenant is Suspended.
@@ -421,6 +423,7 @@ func desiredDeployment(in *twv1.Integration, ip inputs, cm *corev1.ConfigMap) *a
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: annotations},
 				Spec: corev1.PodSpec{
+					ImagePullSecrets:             imagePullSecrets(ip),
 					ServiceAccountName:           syncName(in),
 					AutomountServiceAccountToken: ptr.To(false),
 					EnableServiceLinks:           ptr.To(false),
@@ -441,6 +444,15 @@ func desiredDeployment(in *twv1.Integration, ip inputs, cm *corev1.ConfigMap) *a
 			},
 		},
 	}
+}
+
+// imagePullSecrets references the platform's pull Secrets (--sync-image-pull-secrets) by name.
+func imagePullSecrets(ip inputs) []corev1.LocalObjectReference {
+	var refs []corev1.LocalObjectReference
+	for _, n := range ip.pullSecrets {
+		refs = append(refs, corev1.LocalObjectReference{Name: n})
+	}
+	return refs
 }
 
 // podVolumes are the mounts of every pod that runs the sync runtime: configuration, credentials

@@ -50,6 +50,7 @@ func desiredExportJob(in *twv1.Integration, ip inputs, export *twv1.TenantExport
 				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: map[string]string{labels.ExportRequestAnnotation: export.Request}},
 				Spec: corev1.PodSpec{
 					RestartPolicy:                corev1.RestartPolicyNever,
+					ImagePullSecrets:             imagePullSecrets(ip),
 					ServiceAccountName:           syncName(in),
 					AutomountServiceAccountToken: ptr.To(false),
 					EnableServiceLinks:           ptr.To(false),
@@ -97,7 +98,7 @@ func (r *Reconciler) reconcileExport(ctx context.Context, in *twv1.Integration, 
 	if err != nil {
 		return err
 	}
-	ip := inputs{tenant: t, syncImage: r.SyncImage, keyringVersion: version}
+	ip := inputs{tenant: t, syncImage: r.SyncImage, pullSecrets: r.SyncImagePullSecrets, keyringVersion: version}
 	_, err = r.applier().Apply(ctx, desiredExportJob(in, ip, t.Spec.Export))
 	return err
 }

@@ -58,6 +58,8 @@ type Reconciler struct {
 	Clock     clock.PassiveClock
 	// DNS is where tenant pods may resolve names.
 	DNS DNSTarget
+	// MetricsScraper may scrape the sync pods' metrics port; nil: nothing may.
+	MetricsScraper *MetricsScraper
 	// Children watches the child kinds no controller reads (childcache.WatchedKinds).
 	Children *childcache.Watches
 	// StatusCoalescer defers status writes that only report further progress; nil writes every
@@ -281,7 +283,7 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, t *twv1.Tenant) (obs
 	}
 
 	var errs []error
-	for _, child := range desiredChildren(t, r.DNS) {
+	for _, child := range desiredChildren(t, r.DNS, r.MetricsScraper) {
 		if _, err := a.Apply(ctx, child); err != nil {
 			errs = append(errs, err)
 		}

@@ -20,6 +20,7 @@ const (
 	DefaultDenyPolicyName      = "tenantwire-default-deny"
 	DNSEgressPolicyName        = "tenantwire-allow-dns"
 	IngressAllowancePolicyName = "tenantwire-allow-ingress"
+	MetricsScrapePolicyName    = "tenantwire-allow-metrics-scrape"
 	QuotaName                  = "tenantwire-quota"
 	LimitRangeName             = "tenantwire-limits"
 	AdminsBindingName          = "tenantwire-admins"
@@ -50,6 +51,20 @@ type DNSTarget struct {
 	PodSelector map[string]string
 }
 
+// MetricsScraper is who may scrape the sync pods' metrics (a Prometheus): the pods of one
+// namespace, optionally narrowed by labels.
+type MetricsScraper struct {
+	Namespace   string
+	PodSelector map[string]string
+}
+
+// SyncMetricsPort is the port the sync runtime serves /metrics on (integration.MetricsPort; the
+// tenant package cannot import the Integration controller's).
+const SyncMetricsPort = 9090
+
+// syncPodSelector selects the sync pods of every Integration in the namespace, not the export Jobs.
+var syncPodSelector = map[string]string{"app.kubernetes.io/name": "tenantwire-sync"}
+
 // DefaultDNSTarget is CoreDNS as kubeadm, kind and most distributions deploy it.
 var DefaultDNSTarget = DNSTarget{Namespace: "kube-system", PodSelector: map[string]string{"k8s-app": "kube-dns"}}
 
@@ -67,11 +82,12 @@ var (
 )
 
 // desiredChildren returns every object a Tenant owns inside its namespace, in apply order.
-func desiredChildren(t *twv1.Tenant, dns DNSTarget) []client.Object {
+func desiredChildren(t *twv1.Tenant, dns DNSTarget, scraper *MetricsScraper) []client.Object {
 	return []client.Object{
 		desiredDefaultDenyPolicy(t),
 		desiredDNSEgressPolicy(t, dns),
 		desiredIngressAllowancePolicy(t),
+		desiredMetricsScrapePolicy(t, scraper),
 		desiredResourceQuota(t),
 		desiredLimitRange(t),
 		desiredRoleBinding(t, AdminsBindingName, AdminClusterRole, t.Spec.Admins),
@@ -167,6 +183,35 @@ func desiredIngressAllowancePolicy(t *twv1.Tenant) *networkingv1.NetworkPolicy {
 		ObjectMeta: childMeta(t, IngressAllowancePolicyName, "isolation"),
 		Spec: networkingv1.NetworkPolicySpec{
 			PodSelector: metav1.LabelSelector{},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+			Ingress:     rules,
+		},
+	}
+}
+
+// desiredMetricsScrapePolicy lets the platform's scraper reach the sync pods' metrics port, and
+// nothing else of the namespace. It always exists so the set of children is fixed; without a
+// scraper (--sync-metrics-scraper-namespace) it has no rules and allows nothing.
+func desiredMetricsScrapePolicy(t *twv1.Tenant, scraper *MetricsScraper) *networkingv1.NetworkPolicy {
+	var rules []networkingv1.NetworkPolicyIngressRule
+	if scraper != nil {
+		peer := networkingv1.NetworkPolicyPeer{
+			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{labels.NamespaceNameLabel: scraper.Namespace}},
+		}
+		if len(scraper.PodSelector) > 0 {
+			peer.PodSelector = &metav1.LabelSelector{MatchLabels: scraper.PodSelector}
+		}
+		port := intstr.FromInt32(SyncMetricsPort)
+		rules = []networkingv1.NetworkPolicyIngressRule{{
+			From:  []networkingv1.NetworkPolicyPeer{peer},
+			Ports: []networkingv1.NetworkPolicyPort{{Protocol: ptr.To(corev1.ProtocolTCP), Port: &port}},
+		}}
+	}
+	return &networkingv1.NetworkPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
+		ObjectMeta: childMeta(t, MetricsScrapePolicyName, "isolation"),
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: syncPodSelector},
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
 			Ingress:     rules,
 		},

@@ -51,7 +51,7 @@ func TestDesiredNamespace(t *testing.T) {
 
 func TestDesiredChildrenAreLabelledOwnedAndNamespaced(t *testing.T) {
 	tn := sampleTenant()
-	children := desiredChildren(tn, DefaultDNSTarget)
+	children := desiredChildren(tn, DefaultDNSTarget, nil)
 	seen := map[string]bool{}
 	for _, c := range children {
 		kindName := c.GetObjectKind().GroupVersionKind().Kind + "/" + c.GetName()
@@ -232,11 +232,11 @@ func TestDesiredSyncServiceAccountMountsNoToken(t *testing.T) {
 // The intent digest must depend on the spec and nothing else, or steady state would write.
 func TestDesiredChildrenIntentIsDeterministic(t *testing.T) {
 	scheme := twscheme.New()
-	a := desiredChildren(sampleTenant(), DefaultDNSTarget)
-	b := desiredChildren(sampleTenant(), DefaultDNSTarget)
+	a := desiredChildren(sampleTenant(), DefaultDNSTarget, nil)
+	b := desiredChildren(sampleTenant(), DefaultDNSTarget, nil)
 	changed := desiredChildren(sampleTenant(func(tn *twv1.Tenant) {
 		tn.Spec.Admins = []twv1.Subject{{Kind: twv1.SubjectUser, Name: "x"}}
-	}), DefaultDNSTarget)
+	}), DefaultDNSTarget, nil)
 	differ := 0
 	for i := range a {
 		ia, ib, ic := intentDigest(t, a[i], scheme), intentDigest(t, b[i], scheme), intentDigest(t, changed[i], scheme)

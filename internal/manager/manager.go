@@ -3,12 +3,16 @@ package manager
 
 import (
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -34,6 +38,7 @@ import (
 type Options struct {
 	MetricsAddr            string
 	SecureMetrics          bool
+	MetricsCertDir         string
 	ProbeAddr              string
 	LeaderElection         bool
 	LeaderElectionNS       string
@@ -41,12 +46,15 @@ type Options struct {
 	IntegrationConcurrency int
 	KeyPolicyConcurrency   int
 	SyncImage              string
+	SyncImagePullSecrets   []string
 	AllowedImages          imagepolicy.AllowList
 	RequireApproval        bool
 	QPS                    float64
 	Burst                  int
 	DNSNamespace           string
 	DNSPodSelector         string
+	ScraperNamespace       string
+	ScraperPodSelector     string
 	EnableHTTP2            bool
 	GracefulShutdown       time.Duration
 	PprofAddr              string
@@ -63,6 +71,8 @@ type Options struct {
 func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint (\"0\" disables it).")
 	fs.BoolVar(&o.SecureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, authenticating and authorizing each scrape against the API server.")
+	fs.StringVar(&o.MetricsCertDir, "metrics-cert-dir", "",
+		"Directory holding the metrics endpoint's serving certificate as tls.crt and tls.key, reloaded when they change; empty: a self-signed certificate made at start-up, which scrapers cannot verify.")
 	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
 	fs.BoolVar(&o.LeaderElection, "leader-elect", false, "Elect a leader so that only one replica reconciles at a time.")
 	fs.StringVar(&o.LeaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election lease (default: the pod's namespace).")
@@ -70,6 +80,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.IntegrationConcurrency, "integration-concurrency", 4, "Integrations reconciled in parallel.")
 	fs.IntVar(&o.KeyPolicyConcurrency, "keypolicy-concurrency", 4, "Tenant keyrings reconciled in parallel.")
 	fs.StringVar(&o.SyncImage, "sync-image", "tenantwire:dev", "Image of the sync workloads (the operator's own image) unless an Integration names one.")
+	fs.Var(&secretNamesFlag{&o.SyncImagePullSecrets}, "sync-image-pull-secrets",
+		"Comma-separated names of image pull Secrets the sync and export pods use (default: none). The operator does not create them: each must exist in every tenant namespace.")
 	fs.Var(&allowListFlag{&o.AllowedImages}, "allowed-sync-image-prefixes", "Comma-separated image repositories an Integration's spec.image may use besides --sync-image (default: none). "+
 		"Each entry is a registry (registry.example.com, localhost:5000) or a registry and repository path (registry.example.com/tenantwire) without tag or digest; "+
 		"an image is allowed when its registry is the entry's and its repository is the entry's path or below it at a '/'. Docker Hub names are normalised (alpine is docker.io/library/alpine).")
@@ -91,6 +103,10 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.Burst, "kube-api-burst", 100, "Burst of queries to the API server.")
 	fs.StringVar(&o.DNSNamespace, "dns-namespace", tenant.DefaultDNSTarget.Namespace, "Namespace of the cluster DNS that tenant pods may query.")
 	fs.StringVar(&o.DNSPodSelector, "dns-pod-selector", "k8s-app=kube-dns", "Label selector (k=v[,k=v]) of the cluster DNS pods.")
+	fs.StringVar(&o.ScraperNamespace, "sync-metrics-scraper-namespace", "",
+		"Namespace whose pods may scrape the sync pods' metrics port (9090) through each tenant's NetworkPolicy; empty: none may.")
+	fs.StringVar(&o.ScraperPodSelector, "sync-metrics-scraper-pod-selector", "",
+		"Label selector (k=v[,k=v]) narrowing --sync-metrics-scraper-namespace to the scraper's pods; empty: every pod of that namespace.")
 	fs.BoolVar(&o.EnableHTTP2, "enable-http2", false, "Serve metrics over HTTP/2 (off by default: CVE-2023-44487, CVE-2023-39325).")
 	fs.DurationVar(&o.GracefulShutdown, "graceful-shutdown-timeout", 30*time.Second, "How long running reconciles may take to finish on shutdown.")
 	fs.StringVar(&o.PprofAddr, "pprof-bind-address", "", "Address of the Go pprof endpoints (/debug/pprof); empty disables them. Bind it to loopback: it is unauthenticated.")
@@ -103,15 +119,62 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 
 // ParseDNSTarget turns the DNS flags into a DNSTarget.
 func (o *Options) ParseDNSTarget() (tenant.DNSTarget, error) {
+	sel, err := parseSelector("dns-pod-selector", o.DNSPodSelector)
+	if err != nil {
+		return tenant.DNSTarget{}, err
+	}
+	return tenant.DNSTarget{Namespace: o.DNSNamespace, PodSelector: sel}, nil
+}
+
+// ParseMetricsScraper turns the scraper flags into the peer tenant namespaces admit to the sync
+// pods' metrics port; nil when no scraper namespace is set.
+func (o *Options) ParseMetricsScraper() (*tenant.MetricsScraper, error) {
+	if o.ScraperNamespace == "" {
+		if o.ScraperPodSelector != "" {
+			return nil, errors.New("--sync-metrics-scraper-pod-selector needs --sync-metrics-scraper-namespace")
+		}
+		return nil, nil
+	}
+	if errs := validation.IsDNS1123Label(o.ScraperNamespace); len(errs) > 0 {
+		return nil, fmt.Errorf("--sync-metrics-scraper-namespace: %q is not a namespace name: %s", o.ScraperNamespace, strings.Join(errs, "; "))
+	}
+	s := &tenant.MetricsScraper{Namespace: o.ScraperNamespace}
+	if o.ScraperPodSelector != "" {
+		sel, err := parseSelector("sync-metrics-scraper-pod-selector", o.ScraperPodSelector)
+		if err != nil {
+			return nil, err
+		}
+		s.PodSelector = sel
+	}
+	return s, nil
+}
+
+// checkMetricsCert refuses to start when --metrics-cert-dir lacks the certificate or key:
+// controller-runtime would fall back to a self-signed certificate without a word, and scrapers
+// that verify would fail instead of the manager.
+func checkMetricsCert(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	for _, f := range []string{"tls.crt", "tls.key"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			return fmt.Errorf("--metrics-cert-dir: %w", err)
+		}
+	}
+	return nil
+}
+
+// parseSelector parses a k=v[,k=v] label selector flag.
+func parseSelector(flagName, value string) (map[string]string, error) {
 	sel := map[string]string{}
-	for _, kv := range strings.Split(o.DNSPodSelector, ",") {
+	for _, kv := range strings.Split(value, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
 		if !ok || k == "" {
-			return tenant.DNSTarget{}, fmt.Errorf("--dns-pod-selector: %q is not key=value", kv)
+			return nil, fmt.Errorf("--%s: %q is not key=value", flagName, kv)
 		}
 		sel[k] = v
 	}
-	return tenant.DNSTarget{Namespace: o.DNSNamespace, PodSelector: sel}, nil
+	return sel, nil
 }
 
 // New builds a manager with every controller registered.
@@ -125,6 +188,13 @@ func New(o Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	scraper, err := o.ParseMetricsScraper()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkMetricsCert(o.MetricsCertDir); err != nil {
+		return nil, err
+	}
 	hosts, err := hostpolicy.New(o.Hosts)
 	if err != nil {
 		return nil, err
@@ -135,7 +205,7 @@ func New(o Options) (ctrl.Manager, error) {
 		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
 	}
 	tlsOpts = append(tlsOpts, func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 })
-	metricsOpts := metricsserver.Options{BindAddress: o.MetricsAddr, SecureServing: o.SecureMetrics, TLSOpts: tlsOpts}
+	metricsOpts := metricsserver.Options{BindAddress: o.MetricsAddr, SecureServing: o.SecureMetrics, TLSOpts: tlsOpts, CertDir: o.MetricsCertDir}
 	if o.SecureMetrics {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
@@ -179,6 +249,7 @@ func New(o Options) (ctrl.Manager, error) {
 		Recorder:        mgr.GetEventRecorderFor("tenantwire-" + tenant.ControllerName),
 		Clock:           clock.RealClock{},
 		DNS:             dns,
+		MetricsScraper:  scraper,
 		Children:        children,
 		StatusCoalescer: status.NewCoalescer(clock.RealClock{}, o.StatusTiming),
 	}
@@ -186,19 +257,20 @@ func New(o Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 	ir := &integration.Reconciler{
-		Client:          mgr.GetClient(),
-		APIReader:       mgr.GetAPIReader(),
-		Scheme:          scheme,
-		RESTMapper:      mgr.GetRESTMapper(),
-		Recorder:        mgr.GetEventRecorderFor("tenantwire-" + integration.ControllerName),
-		Clock:           clock.RealClock{},
-		SyncImage:       o.SyncImage,
-		AllowedImages:   o.AllowedImages,
-		HostPolicy:      &hosts,
-		BAACovered:      o.BAACovered,
-		RequireApproval: o.RequireApproval,
-		StatusCoalescer: status.NewCoalescer(clock.RealClock{}, o.StatusTiming),
-		Children:        children,
+		Client:               mgr.GetClient(),
+		APIReader:            mgr.GetAPIReader(),
+		Scheme:               scheme,
+		RESTMapper:           mgr.GetRESTMapper(),
+		Recorder:             mgr.GetEventRecorderFor("tenantwire-" + integration.ControllerName),
+		Clock:                clock.RealClock{},
+		SyncImage:            o.SyncImage,
+		SyncImagePullSecrets: o.SyncImagePullSecrets,
+		AllowedImages:        o.AllowedImages,
+		HostPolicy:           &hosts,
+		BAACovered:           o.BAACovered,
+		RequireApproval:      o.RequireApproval,
+		StatusCoalescer:      status.NewCoalescer(clock.RealClock{}, o.StatusTiming),
+		Children:             children,
 	}
 	if err := ir.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: o.IntegrationConcurrency}); err != nil {
 		return nil, err
@@ -252,6 +324,28 @@ func splitList(v string) []string {
 
 func newEventBroadcaster() record.EventBroadcaster {
 	return record.NewBroadcaster(record.WithCorrelatorOptions(record.CorrelatorOptions{LRUCacheSize: eventDedupObjects}))
+}
+
+// secretNamesFlag is the comma-separated --sync-image-pull-secrets. A name that is not a valid
+// Secret name stops the manager at start-up rather than render pods that can never pull.
+type secretNamesFlag struct{ names *[]string }
+
+func (f *secretNamesFlag) String() string {
+	if f.names == nil {
+		return ""
+	}
+	return strings.Join(*f.names, ",")
+}
+
+func (f *secretNamesFlag) Set(v string) error {
+	names := splitList(v)
+	for _, n := range names {
+		if errs := validation.IsDNS1123Subdomain(n); len(errs) > 0 {
+			return fmt.Errorf("%q is not a Secret name: %s", n, strings.Join(errs, "; "))
+		}
+	}
+	*f.names = names
+	return nil
 }
 
 // allowListFlag is the comma-separated --allowed-sync-image-prefixes. An entry that does not parse

@@ -162,17 +162,22 @@ func TestChartSchemaRejectsBadValues(t *testing.T) {
 		// wantInError is part of the schema violation helm must report.
 		wantInError string
 	}{
-		"replicas as a string":   {values: `replicas: "two"`, wantInError: "/replicas"},
-		"replicas zero":          {values: `replicas: 0`, wantInError: "/replicas"},
-		"unknown top-level key":  {values: `replica: 2`, wantInError: "'replica' not allowed"},
-		"unknown nested key":     {values: "image:\n  pullpolicy: Always", wantInError: "'pullpolicy' not allowed"},
-		"boolean as a string":    {values: "serviceMonitor:\n  enabled: \"yes\"", wantInError: "/serviceMonitor/enabled"},
-		"unknown pull policy":    {values: "image:\n  pullPolicy: Sometimes", wantInError: "/image/pullPolicy"},
-		"unknown log level":      {values: "logging:\n  level: verbose", wantInError: "/logging/level"},
-		"dns selector as a map":  {values: "dns:\n  podSelector: {k8s-app: kube-dns}", wantInError: "/dns/podSelector"},
-		"port out of range":      {values: "networkPolicy:\n  apiServer:\n    ports: [70000]", wantInError: "/networkPolicy/apiServer/ports/0"},
-		"extra arg without dash": {values: "extraArgs: [leader-elect]", wantInError: "/extraArgs/0"},
-		"unknown BAA system":     {values: "dataPolicy:\n  baaCoveredSystems: [salesforce]", wantInError: "/dataPolicy/baaCoveredSystems/0"},
+		"replicas as a string":         {values: `replicas: "two"`, wantInError: "/replicas"},
+		"replicas zero":                {values: `replicas: 0`, wantInError: "/replicas"},
+		"unknown top-level key":        {values: `replica: 2`, wantInError: "'replica' not allowed"},
+		"unknown nested key":           {values: "image:\n  pullpolicy: Always", wantInError: "'pullpolicy' not allowed"},
+		"boolean as a string":          {values: "serviceMonitor:\n  enabled: \"yes\"", wantInError: "/serviceMonitor/enabled"},
+		"unknown pull policy":          {values: "image:\n  pullPolicy: Sometimes", wantInError: "/image/pullPolicy"},
+		"unknown log level":            {values: "logging:\n  level: verbose", wantInError: "/logging/level"},
+		"dns selector as a map":        {values: "dns:\n  podSelector: {k8s-app: kube-dns}", wantInError: "/dns/podSelector"},
+		"port out of range":            {values: "networkPolicy:\n  apiServer:\n    ports: [70000]", wantInError: "/networkPolicy/apiServer/ports/0"},
+		"extra arg without dash":       {values: "extraArgs: [leader-elect]", wantInError: "/extraArgs/0"},
+		"digest without algorithm":     {values: "image:\n  digest: abc123", wantInError: "/image/digest"},
+		"scraper namespace not a name": {values: "syncMetrics:\n  scraperNamespace: Monitoring", wantInError: "/syncMetrics/scraperNamespace"},
+		"scraper selector not k=v":     {values: "syncMetrics:\n  scraperPodSelector: prometheus", wantInError: "/syncMetrics/scraperPodSelector"},
+		"crds.keep as a string":        {values: "crds:\n  keep: \"no\"", wantInError: "/crds/keep"},
+		"podMonitor typo":              {values: "podMonitor:\n  enable: true", wantInError: "'enable' not allowed"},
+		"unknown BAA system":           {values: "dataPolicy:\n  baaCoveredSystems: [salesforce]", wantInError: "/dataPolicy/baaCoveredSystems/0"},
 	}
 	dir := t.TempDir()
 	for name, tc := range tests {
@@ -201,11 +206,12 @@ func TestChartOptionalObjects(t *testing.T) {
 	}{
 		"defaults: one replica, no PodDisruptionBudget, no ServiceMonitor, NetworkPolicy and admission policies on": {
 			wantPresent: append([]string{"NetworkPolicy/tenantwire-manager", "Deployment/tenantwire-manager", "Service/tenantwire-metrics"}, admissionObjects...),
-			wantAbsent:  []string{"PodDisruptionBudget/tenantwire-manager", "ServiceMonitor/tenantwire-manager"},
+			wantAbsent:  []string{"PodDisruptionBudget/tenantwire-manager", "ServiceMonitor/tenantwire-manager", "PodMonitor/tenantwire-sync", "PrometheusRule/tenantwire"},
 		},
-		"options: two replicas with a PodDisruptionBudget, ServiceMonitor": {
-			extra:       []string{"--values", optionsValues},
-			wantPresent: []string{"PodDisruptionBudget/tenantwire-manager", "ServiceMonitor/tenantwire-manager", "NetworkPolicy/tenantwire-manager"},
+		"options: two replicas with a PodDisruptionBudget, ServiceMonitor, PodMonitor, PrometheusRule": {
+			extra: []string{"--values", optionsValues},
+			wantPresent: []string{"PodDisruptionBudget/tenantwire-manager", "ServiceMonitor/tenantwire-manager", "NetworkPolicy/tenantwire-manager",
+				"PodMonitor/tenantwire-sync", "PrometheusRule/tenantwire"},
 		},
 		"NetworkPolicy off": {
 			extra:      []string{"--set", "networkPolicy.enabled=false"},
@@ -353,29 +359,4 @@ func isClusterScoped(kind string) bool {
 		return true
 	}
 	return false
-}
-
-// The chart's CRDs are the generated ones (hack/sync-chart.sh copies them).
-func TestChartCRDsAreConfigCRDs(t *testing.T) {
-	bases, err := filepath.Glob(filepath.Join(root, "config", "crd", "bases", "*.yaml"))
-	if err != nil || len(bases) == 0 {
-		t.Fatalf("no CRDs in config/crd/bases (%v)", err)
-	}
-	chartCRDs, err := filepath.Glob(filepath.Join(root, chartDir, "crds", "*.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(chartCRDs) != len(bases) {
-		t.Errorf("the chart has %d CRD files, config/crd/bases %d: run make manifests", len(chartCRDs), len(bases))
-	}
-	for _, b := range bases {
-		want, err := os.ReadFile(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := os.ReadFile(filepath.Join(root, chartDir, "crds", filepath.Base(b)))
-		if err != nil || !bytes.Equal(got, want) {
-			t.Errorf("%s/crds/%s differs from config/crd/bases (%v): run make manifests", chartDir, filepath.Base(b), err)
-		}
-	}
 }

@@ -32,8 +32,7 @@ func TestManifestsValidateAgainstAPIServer(t *testing.T) {
 		t.Skip("starts a kube-apiserver")
 	}
 	sets := map[string][]byte{
-		// --include-crds: the chart's crds/ are validated as CustomResourceDefinitions too.
-		"chart, default values":    helmTemplate(t, chartNamespace, "--include-crds"),
+		"chart, default values":    helmTemplate(t, chartNamespace),
 		"chart, options values":    helmTemplate(t, chartNamespace, "--values", optionsValues),
 		"kustomize config/default": kustomizeBuild(t, "config/default"),
 		"config/samples":           kustomizeBuild(t, "config/samples"),

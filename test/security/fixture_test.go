@@ -39,6 +39,10 @@ const (
 	monitoringNS = "monitoring"
 	// undeclaredNS is a namespace no tenant names.
 	undeclaredNS = "intruders"
+	// scraperNS is the platform's Prometheus, named by --sync-metrics-scraper-namespace (its pods
+	// by scraperPodSelector), not by any Tenant.
+	scraperNS          = "platform-prometheus"
+	scraperPodSelector = "app.kubernetes.io/name=prometheus"
 
 	keyringConsumerLabel = "tenantwire.io/uses-keyring"
 	fixtureTimeout       = 60 * time.Second
@@ -58,7 +62,7 @@ func twoTenants(t interface{ Fatalf(string, ...any) }) {
 }
 
 func buildTwoTenants() error {
-	for _, name := range []string{ingressNS, monitoringNS, undeclaredNS} {
+	for _, name := range []string{ingressNS, monitoringNS, undeclaredNS, scraperNS} {
 		if err := admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
 			return err
 		}
@@ -137,8 +141,9 @@ func buildTwoTenants() error {
 		if err := admin.List(ctx, list); err != nil {
 			return err
 		}
-		// Three per tenant (default deny, DNS, ingress allowances) and one per Integration.
-		if want := 2*3 + len(integrations); len(list.Items) != want {
+		// Four per tenant (default deny, DNS, ingress allowances, metrics scrape) and one per
+		// Integration.
+		if want := 2*4 + len(integrations); len(list.Items) != want {
 			return fmt.Errorf("%d NetworkPolicies, want %d", len(list.Items), want)
 		}
 		return nil

@@ -108,6 +108,11 @@ func truthTable(t *testing.T) []flow {
 		ingressPod    = pod(ingressNS, map[string]string{"app": "ingress-nginx"}, "10.244.3.10")
 		monitoringPod = pod(monitoringNS, map[string]string{"app": "prometheus"}, "10.244.4.10")
 		intruderPod   = pod(undeclaredNS, map[string]string{"app": "intruder"}, "10.244.5.10")
+		// The platform's Prometheus, another pod of its namespace, and a pod elsewhere that
+		// copies its labels.
+		scraperPod        = pod(scraperNS, map[string]string{"app.kubernetes.io/name": "prometheus"}, "10.244.6.10")
+		scraperNSOtherPod = pod(scraperNS, map[string]string{"app.kubernetes.io/name": "grafana"}, "10.244.6.11")
+		fakeScraperPod    = pod(undeclaredNS, map[string]string{"app.kubernetes.io/name": "prometheus"}, "10.244.5.11")
 
 		declaredDestination = external("203.0.113.10")
 		hooksDestination    = external("192.0.2.10")
@@ -167,9 +172,25 @@ func truthTable(t *testing.T) []flow {
 			flow{name + " to the API server", p, external(apiServerAddr), []port{tcp(apiServerPort), tcp(443), tcp(6443)}, false},
 			flow{name + " to the kubernetes Service", p, external(kubernetesService.Spec.ClusterIP), []port{tcp(443)}, false},
 			flow{name + " to pods of an undeclared namespace", p, intruderPod, everyPort, false},
+			// The platform's scraper (--sync-metrics-scraper-namespace and -pod-selector) reaches
+			// the metrics port and nothing else; nobody else gets in through that exception.
+			flow{"the platform's Prometheus to " + name + " metrics", scraperPod, p, []port{tcp(9090)}, true},
+			flow{"the platform's Prometheus to " + name + " on other ports", scraperPod, p, withoutPort(everyPort, tcp(9090)), false},
+			flow{"another pod of the scraper namespace to " + name, scraperNSOtherPod, p, everyPort, false},
+			flow{"a pod with the scraper's labels elsewhere to " + name, fakeScraperPod, p, everyPort, false},
 		)
 	}
 	return flows
+}
+
+func withoutPort(ports []port, drop port) []port {
+	var out []port
+	for _, p := range ports {
+		if p != drop {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // apiServerEndpoint is the address and port the API server of this test listens on.

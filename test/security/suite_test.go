@@ -96,6 +96,7 @@ func startManagerAsItsServiceAccount() (func(), error) {
 		MetricsAddr: "0", ProbeAddr: "0", QPS: 50, Burst: 100,
 		TenantConcurrency: 2, IntegrationConcurrency: 2, KeyPolicyConcurrency: 2,
 		SyncImage: "tenantwire:test", DNSNamespace: "kube-system", DNSPodSelector: "k8s-app=kube-dns",
+		ScraperNamespace: scraperNS, ScraperPodSelector: scraperPodSelector,
 		StatusTiming: status.DefaultTiming,
 		// The fixture's Integrations run without an approval; approval is proven in test/approval.
 		RequireApproval: false,

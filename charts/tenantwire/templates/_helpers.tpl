@@ -20,9 +20,14 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: manager
 {{- end }}
 
-{{/* The manager image; the sync workloads run the same one. */}}
+{{/* The manager image, by digest when image.digest is set (it wins over the tag); the sync
+workloads run the same one. */}}
 {{- define "tenantwire.image" -}}
+{{- if .Values.image.digest -}}
+{{ .Values.image.repository }}@{{ .Values.image.digest }}
+{{- else -}}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end }}
 {{- end }}
 
 {{/* dns.podSelector ("k=v,k=v", the form --dns-pod-selector takes) as matchLabels. */}}
@@ -33,4 +38,13 @@ app.kubernetes.io/component: manager
 {{- $_ := set $labels $kv._0 $kv._1 -}}
 {{- end -}}
 {{ toYaml $labels }}
+{{- end }}
+
+{{/* imagePullSecrets' names, comma-separated, as --sync-image-pull-secrets takes them. */}}
+{{- define "tenantwire.pullSecretNames" -}}
+{{- $names := list -}}
+{{- range .Values.imagePullSecrets -}}
+{{- $names = append $names .name -}}
+{{- end -}}
+{{ join "," $names }}
 {{- end }}
