@@ -69,8 +69,8 @@ func TestDesiredChildrenAreLabelledOwnedAndNamespaced(t *testing.T) {
 		}
 		assertControlledByTenant(t, c)
 	}
-	if len(children) != 9 {
-		t.Errorf("got %d children, want 9", len(children))
+	if len(children) != 10 {
+		t.Errorf("got %d children, want 10", len(children))
 	}
 }
 
