@@ -85,7 +85,8 @@ sync_local() {
     -dir "$DEV_DIR" -namespace tenant-acme-family-practice -integration cerbo-to-quickbooks >"$out" 2>&1 &
   echo $! >"$pidfile"
   for _ in $(seq 120); do
-    if grep -q '^first sync cycle' "$out"; then
+    # -s: the background job may not have created $out yet.
+    if grep -qs '^first sync cycle' "$out"; then
       cat "$out"
       return
     fi
@@ -110,6 +111,7 @@ The operator runs in the background against a simulated cluster. Look around wit
   kubectl get ns,networkpolicies,resourcequotas,limitranges,rolebindings,serviceaccounts -n tenant-acme-family-practice
   kubectl get integrations,externalsecrets,secrets,deployments,pods -n tenant-acme-family-practice
   kubectl describe integration cerbo-to-quickbooks -n tenant-acme-family-practice
+  kubectl get integration cerbo-to-quickbooks -n tenant-acme-family-practice -o jsonpath='{.status.fields}'   # the fields that flow
   kubectl get keypolicy standard -o yaml     # per-tenant active version, last and next rotation
   kubectl annotate keypolicy standard tenantwire.io/rotate-now=acme-family-practice   # rotate now
   kubectl get events -A --field-selector involvedObject.apiVersion=tenantwire.io/v1alpha1

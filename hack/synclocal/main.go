@@ -15,11 +15,13 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/tenantwire/tenantwire/internal/devsync"
+	"github.com/tenantwire/tenantwire/internal/record"
 )
 
 // firstCycleTimeout bounds the wait for the first cycle, which starts as soon as the runtime has
@@ -76,8 +78,38 @@ func run(ctx context.Context, o devsync.Options) error {
 	}
 	fmt.Printf("first sync cycle of %s/%s: created %d, updated %d, rejected %d, over %d pages\n",
 		o.Namespace, o.Integration, c.Created, c.Updated, c.Rejected, c.Pages)
+	customers := rt.QuickBooks.Customers()
+	fmt.Printf("  fields sent:  %s (the Integration's spec.fields)\n", strings.Join(rt.Fields, ", "))
+	fmt.Printf("  not sent:     %s\n", strings.Join(append(unauthorized(rt.Fields), "clinical notes, questionnaire answers, insurance IDs and Cerbo IDs"), ", "))
+	fmt.Printf("  QuickBooks:   %d customers, with the properties %s\n", len(customers), strings.Join(customerProperties(customers), ", "))
 	fmt.Printf("  runtime log:  tail -f %s\n  pod log:      %s\n  metrics:      curl -s http://%s/metrics | grep tenantwire_sync_\n",
 		rt.LogFile, podLogs, rt.MetricsAddr)
 	<-ctx.Done()
 	return nil
+}
+
+// customerProperties are the properties the fake QuickBooks' customers hold, sorted: names only,
+// never values.
+func customerProperties(customers []map[string]any) []string {
+	var names []string
+	for _, c := range customers {
+		for name := range c {
+			if !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// unauthorized are the patient fields the Integration does not authorize.
+func unauthorized(fields []string) []string {
+	var out []string
+	for _, spec := range record.Vocabulary() {
+		if !slices.Contains(fields, string(spec.Field)) {
+			out = append(out, string(spec.Field))
+		}
+	}
+	return out
 }

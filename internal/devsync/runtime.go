@@ -37,6 +37,9 @@ type Runtime struct {
 	LogFile, PodLogFile string
 	// MetricsAddr serves the runtime's /metrics on loopback.
 	MetricsAddr string
+	// Fields are the patient fields the Integration authorizes, as its rendered sync.yaml lists
+	// them: all the runtime lets reach the destination.
+	Fields []string
 
 	opts   Options
 	pod    *pod
@@ -88,6 +91,7 @@ func (r *Runtime) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	r.Fields = cfg.Fields
 	if cfg.Store.DSN != "" {
 		return fmt.Errorf("the mapping store is a database the runtime cannot reach from here; only SQLite runs locally")
 	}

@@ -41,7 +41,7 @@ metadata:
 spec:
   provider:
     fake:
-      data:` + e2eStoreKeys(rTenant, "csa-clinic")
+      data:` + e2eStoreKeys(rTenant, "csa-clinic", dpTenant)
 
 func e2eStoreKeys(tenants ...string) string {
 	var b strings.Builder
