@@ -61,6 +61,8 @@ func Run(ctx context.Context, o Options) error {
 	log = log.WithValues("tenant", cfg.Tenant, "integration", cfg.Integration)
 	m := NewMetrics()
 	health := NewHealth(m)
+	summary := newCycleSummary(m)
+	health.cycle = summary
 	report := func(reason string) {
 		health.SetNotReady(reason)
 		if o.Ready != nil {
@@ -83,6 +85,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer func() { _ = st.Close() }()
 	codec := mapping.Codec{Tenant: cfg.Tenant, Keyring: kr}
+	summary.setKeyringVersion(kr.Active)
 
 	tokens := sealedRefreshTokens{store: st, codec: codec, integration: cfg.Integration}
 	endpoint := func(ep syncconfig.Endpoint) (connector.Connector, connector.Credentials, error) {
@@ -127,7 +130,7 @@ func Run(ctx context.Context, o Options) error {
 			log.Error(errors.New("unreadable mapping rows"), "not syncing: restore the keyring versions these rows use", "rows", kv.Unknown)
 		} else {
 			report("")
-			runCycle(ctx, syncer, log, now)
+			runCycle(ctx, syncer, summary, log, now)
 		}
 		if ctx.Err() != nil {
 			log.Info("stopping: the cursor stays after the last complete page")
@@ -147,9 +150,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 }
 
-func runCycle(ctx context.Context, s *Syncer, log logr.Logger, now func() time.Time) {
+func runCycle(ctx context.Context, s *Syncer, summary *cycleSummary, log logr.Logger, now func() time.Time) {
 	start := now()
+	summary.begin()
 	res, err := s.Cycle(ctx)
+	summary.end(start, now(), res, err)
 	// The cycle's one summary line: counts only, nothing of a record.
 	kv := []any{"read", res.Read, "created", res.Created, "updated", res.Updated, "rejected", res.Rejected, "pages", res.Pages,
 		"duration", now().Sub(start).Round(time.Millisecond).String()}
