@@ -272,7 +272,12 @@ type IntegrationStatus struct {
 	// +optional
 	// +listType=atomic
 	Fields []PatientField `json:"fields,omitempty"`
-	// Conditions: Ready, CredentialsReady, WorkloadReady, and Reconciling or Stalled while they apply.
+	// LastCycle is the sync runtime's summary of its last finished cycle, read from the running
+	// sync pod; it stays while the workload is stopped.
+	// +optional
+	LastCycle *CycleSummary `json:"lastCycle,omitempty"`
+	// Conditions: Ready, CredentialsReady, WorkloadReady, SyncHealthy once a cycle was reported,
+	// and Reconciling or Stalled while they apply.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

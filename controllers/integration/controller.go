@@ -82,6 +82,12 @@ type Reconciler struct {
 	StatusCoalescer *status.Coalescer
 	// Children watches the child kinds no controller reads (childcache.WatchedKinds).
 	Children *childcache.Watches
+	// Cycles reads the running sync pods' summaries of their last cycle into status.lastCycle and
+	// SyncHealthy; nil reads none.
+	Cycles CycleReader
+	// Operator is where the operator's pods run, admitted to the sync pods' health port to read
+	// the summary; the zero value admits nobody.
+	Operator OperatorPeer
 
 	controller controller.Controller
 	cache      cache.Cache
@@ -229,7 +235,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 
 	obs, result, err := r.reconcileChildren(ctx, in)
-	after, serr := r.writeStatus(ctx, in, computeStatus(in, obs, metav1.NewTime(r.Clock.Now())))
+	if err == nil {
+		result = status.Sooner(result, r.observeCycle(ctx, in, &obs))
+	}
+	st := computeStatus(in, obs, metav1.NewTime(r.Clock.Now()))
+	recordSyncHealthEvent(r.Recorder, in, in.Status.Conditions, st.Conditions)
+	after, serr := r.writeStatus(ctx, in, st)
 	return status.Sooner(result, after), errors.Join(err, serr)
 }
 
@@ -312,7 +323,7 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 	_, _, hadKeyring := tenant.KeyringRecord()
 	obs.keyringLost = keyringPending && hadKeyring
 	suspended := tenant.EffectiveState() == twv1.TenantSuspended
-	ip := inputs{tenant: tenant, syncImage: r.SyncImage, keyringVersion: keyringVersion, tenantSuspended: suspended, hosts: r.hostPolicy()}
+	ip := inputs{tenant: tenant, syncImage: r.SyncImage, keyringVersion: keyringVersion, tenantSuspended: suspended, hosts: r.hostPolicy(), operator: r.Operator}
 	obs.tenantSuspended = suspended
 	cm, err := desiredConfigMap(in, ip)
 	if err != nil {

@@ -46,11 +46,15 @@ type Options struct {
 	Burst                  int
 	DNSNamespace           string
 	DNSPodSelector         string
-	EnableHTTP2            bool
-	GracefulShutdown       time.Duration
-	PprofAddr              string
-	StatusTiming           status.Timing
-	Zap                    zap.Options
+	// OperatorNamespace and OperatorPodSelector locate the manager's own pods, which the sync
+	// pods' NetworkPolicy admits to read the cycle summary.
+	OperatorNamespace   string
+	OperatorPodSelector string
+	EnableHTTP2         bool
+	GracefulShutdown    time.Duration
+	PprofAddr           string
+	StatusTiming        status.Timing
+	Zap                 zap.Options
 	// Hosts is the platform's allowlist of vendor hosts, PostgreSQL hosts and egress networks.
 	Hosts hostpolicy.Config
 	// BAACoveredSystems are the destination systems the platform has a business associate
@@ -88,6 +92,10 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.Burst, "kube-api-burst", 100, "Burst of queries to the API server.")
 	fs.StringVar(&o.DNSNamespace, "dns-namespace", tenant.DefaultDNSTarget.Namespace, "Namespace of the cluster DNS that tenant pods may query.")
 	fs.StringVar(&o.DNSPodSelector, "dns-pod-selector", "k8s-app=kube-dns", "Label selector (k=v[,k=v]) of the cluster DNS pods.")
+	fs.StringVar(&o.OperatorNamespace, "operator-namespace", "tenantwire-system",
+		"Namespace the manager runs in: its pods there (--operator-pod-selector) are the only ones the sync pods admit to their health port, to read each cycle's summary.")
+	fs.StringVar(&o.OperatorPodSelector, "operator-pod-selector", "app.kubernetes.io/name=tenantwire,app.kubernetes.io/component=manager",
+		"Label selector (k=v[,k=v]) of the manager's pods.")
 	fs.BoolVar(&o.EnableHTTP2, "enable-http2", false, "Serve metrics over HTTP/2 (off by default: CVE-2023-44487, CVE-2023-39325).")
 	fs.DurationVar(&o.GracefulShutdown, "graceful-shutdown-timeout", 30*time.Second, "How long running reconciles may take to finish on shutdown.")
 	fs.StringVar(&o.PprofAddr, "pprof-bind-address", "", "Address of the Go pprof endpoints (/debug/pprof); empty disables them. Bind it to loopback: it is unauthenticated.")
@@ -100,15 +108,27 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 
 // ParseDNSTarget turns the DNS flags into a DNSTarget.
 func (o *Options) ParseDNSTarget() (tenant.DNSTarget, error) {
+	sel, err := parseSelector("--dns-pod-selector", o.DNSPodSelector)
+	return tenant.DNSTarget{Namespace: o.DNSNamespace, PodSelector: sel}, err
+}
+
+// ParseOperatorPeer turns the operator flags into the peer the sync pods admit.
+func (o *Options) ParseOperatorPeer() (integration.OperatorPeer, error) {
+	sel, err := parseSelector("--operator-pod-selector", o.OperatorPodSelector)
+	return integration.OperatorPeer{Namespace: o.OperatorNamespace, PodSelector: sel}, err
+}
+
+// parseSelector reads a flag's k=v[,k=v] label selector.
+func parseSelector(flagName, value string) (map[string]string, error) {
 	sel := map[string]string{}
-	for _, kv := range strings.Split(o.DNSPodSelector, ",") {
+	for _, kv := range strings.Split(value, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
 		if !ok || k == "" {
-			return tenant.DNSTarget{}, fmt.Errorf("--dns-pod-selector: %q is not key=value", kv)
+			return nil, fmt.Errorf("%s: %q is not key=value", flagName, kv)
 		}
 		sel[k] = v
 	}
-	return tenant.DNSTarget{Namespace: o.DNSNamespace, PodSelector: sel}, nil
+	return sel, nil
 }
 
 // New builds a manager with every controller registered.
@@ -119,6 +139,10 @@ func New(o Options) (ctrl.Manager, error) {
 	}
 	restCfg.QPS, restCfg.Burst = float32(o.QPS), o.Burst
 	dns, err := o.ParseDNSTarget()
+	if err != nil {
+		return nil, err
+	}
+	operator, err := o.ParseOperatorPeer()
 	if err != nil {
 		return nil, err
 	}
@@ -195,6 +219,8 @@ func New(o Options) (ctrl.Manager, error) {
 		BAACovered:      o.BAACovered,
 		StatusCoalescer: status.NewCoalescer(clock.RealClock{}, o.StatusTiming),
 		Children:        children,
+		Cycles:          &integration.PodCycleReader{Reader: mgr.GetAPIReader()},
+		Operator:        operator,
 	}
 	if err := ir.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: o.IntegrationConcurrency}); err != nil {
 		return nil, err

@@ -96,6 +96,7 @@ func startManagerAsItsServiceAccount() (func(), error) {
 		MetricsAddr: "0", ProbeAddr: "0", QPS: 50, Burst: 100,
 		TenantConcurrency: 2, IntegrationConcurrency: 2, KeyPolicyConcurrency: 2,
 		SyncImage: "tenantwire:test", DNSNamespace: "kube-system", DNSPodSelector: "k8s-app=kube-dns",
+		OperatorNamespace: managerNamespace, OperatorPodSelector: "app.kubernetes.io/name=tenantwire,app.kubernetes.io/component=manager",
 		StatusTiming: status.DefaultTiming,
 	})
 	if err != nil {
