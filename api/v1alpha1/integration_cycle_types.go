@@ -72,3 +72,26 @@ type RejectionCount struct {
 	// Count of records.
 	Count int64 `json:"count"`
 }
+
+// IntegrationResync asks for a full resync: the runtime starts again from the beginning of the
+// source's changes, finds every record already written through the mapping and updates it, and
+// retries the records the destination rejected.
+type IntegrationResync struct {
+	// Request names this resync: each new value runs one, the same value never twice. For example
+	// a ticket number or a date.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Request string `json:"request"`
+}
+
+// IntegrationResyncStatus reports where the last resync request stands.
+type IntegrationResyncStatus struct {
+	// Request is spec.resync.request.
+	Request string `json:"request"`
+	// Observed is the last request the sync runtime completed a full pass for; equal to Request
+	// once the requested resync is done.
+	// +optional
+	Observed string `json:"observed,omitempty"`
+}

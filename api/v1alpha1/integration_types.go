@@ -247,6 +247,9 @@ type IntegrationSpec struct {
 	// emptyDir, which suits a trial only (see sqlite.claimName).
 	// +optional
 	MappingStore *MappingStore `json:"mappingStore,omitempty"`
+	// Resync asks the sync to read the source again from the beginning, once per request.
+	// +optional
+	Resync *IntegrationResync `json:"resync,omitempty"`
 }
 
 // IntegrationStatus is the observed state of an Integration.
@@ -276,6 +279,9 @@ type IntegrationStatus struct {
 	// sync pod; it stays while the workload is stopped.
 	// +optional
 	LastCycle *CycleSummary `json:"lastCycle,omitempty"`
+	// Resync reports the last spec.resync request and the one the sync runtime completed.
+	// +optional
+	Resync *IntegrationResyncStatus `json:"resync,omitempty"`
 	// Conditions: Ready, CredentialsReady, WorkloadReady, SyncHealthy once a cycle was reported,
 	// and Reconciling or Stalled while they apply.
 	// +optional

@@ -248,3 +248,28 @@ func recordSyncHealthEvent(rec record.EventRecorder, in *twv1.Integration, befor
 	}
 	rec.Event(in, corev1.EventTypeWarning, now.Reason, now.Message)
 }
+
+// resyncRequest is the resync the Integration asks for, "" for none.
+func resyncRequest(in *twv1.Integration) string {
+	if in.Spec.Resync == nil {
+		return ""
+	}
+	return in.Spec.Resync.Request
+}
+
+// resyncStatus echoes spec.resync.request and the last request the runtime completed, as it
+// reported it (or as the status last recorded it, while no summary is read).
+func resyncStatus(in *twv1.Integration, s *cyclereport.Summary) *twv1.IntegrationResyncStatus {
+	req := resyncRequest(in)
+	if req == "" {
+		return nil
+	}
+	st := &twv1.IntegrationResyncStatus{Request: req}
+	if prev := in.Status.Resync; prev != nil {
+		st.Observed = prev.Observed
+	}
+	if s != nil && s.ResyncObserved != "" {
+		st.Observed = s.ResyncObserved
+	}
+	return st
+}

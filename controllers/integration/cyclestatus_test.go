@@ -288,3 +288,38 @@ func waitEvents(t *testing.T, in *twv1.Integration, reason string, want int32) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+func TestResyncRequestIsRenderedAndEchoed(t *testing.T) {
+	in := sampleIntegration(func(in *twv1.Integration) { in.Spec.Resync = &twv1.IntegrationResync{Request: "ticket-4711"} })
+	cm, err := desiredConfigMap(in, sampleInputs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := cm.Data["sync.yaml"]; !strings.Contains(body, "resync: ticket-4711") {
+		t.Errorf("sync.yaml does not carry the request:\n%s", body)
+	}
+
+	cases := map[string]struct {
+		prev    *twv1.IntegrationResyncStatus
+		summary *cyclereport.Summary
+		want    *twv1.IntegrationResyncStatus
+	}{
+		"requested, not read yet": {want: &twv1.IntegrationResyncStatus{Request: "ticket-4711"}},
+		"running":                 {summary: &cyclereport.Summary{ResyncObserved: "ticket-1"}, want: &twv1.IntegrationResyncStatus{Request: "ticket-4711", Observed: "ticket-1"}},
+		"done":                    {summary: &cyclereport.Summary{ResyncObserved: "ticket-4711"}, want: &twv1.IntegrationResyncStatus{Request: "ticket-4711", Observed: "ticket-4711"}},
+		"done, pod gone": {prev: &twv1.IntegrationResyncStatus{Request: "ticket-4711", Observed: "ticket-4711"},
+			want: &twv1.IntegrationResyncStatus{Request: "ticket-4711", Observed: "ticket-4711"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			in := in.DeepCopy()
+			in.Status.Resync = tc.prev
+			if got := resyncStatus(in, tc.summary); *got != *tc.want {
+				t.Errorf("resync status %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+	if got := resyncStatus(sampleIntegration(), &cyclereport.Summary{ResyncObserved: "ticket-4711"}); got != nil {
+		t.Errorf("no request, status %+v", got)
+	}
+}

@@ -260,6 +260,7 @@ func desiredConfigMap(in *twv1.Integration, ip inputs) (*corev1.ConfigMap, error
 		HealthAddr:  ":8081",
 		MetricsAddr: ":9090",
 		WebhookAddr: webhookAddr(in),
+		Resync:      resyncRequest(in),
 	})
 	if err != nil {
 		return nil, err

@@ -80,6 +80,7 @@ func computeStatus(in *twv1.Integration, obs observation, now metav1.Time) twv1.
 	if c := lastCycleStatus(obs.cycle); c != nil {
 		st.LastCycle = c
 	}
+	st.Resync = resyncStatus(in, obs.cycle)
 	setSyncHealthy(&st, gen, now)
 
 	conditions.SetSummary(&st.Conditions, gen,

@@ -49,6 +49,8 @@ type Summary struct {
 	AuthorizationRefused bool `json:"authorizationRefused"`
 	// KeyringVersion is the keyring version the runtime seals new mapping rows with.
 	KeyringVersion int32 `json:"keyringVersion"`
+	// ResyncObserved is the last resync request (sync.yaml resync) a full pass completed for.
+	ResyncObserved string `json:"resyncObserved,omitempty"`
 }
 
 // Cycle is one sync cycle.
@@ -75,6 +77,9 @@ type Rejection struct {
 // token is what a vendor error code or a field name may look like: QuickBooks "6080", Zoho
 // "MANDATORY_NOT_FOUND", GoHighLevel "422", a property "PrimaryEmailAddr.Address". A value (a
 // name with a space, an address with "@") does not match.
+// resyncRequest is what spec.resync.request may be.
+var resyncRequest = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
 var token = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,64}$`)
 
 // SortRejections orders rejections most frequent first, then by code and field, and keeps the
@@ -110,6 +115,9 @@ func SortRejections(r []Rejection) []Rejection {
 func Sanitize(s Summary) Summary {
 	out := Summary{ConsecutiveFailures: max(s.ConsecutiveFailures, 0), AuthorizationRefused: s.AuthorizationRefused,
 		KeyringVersion: max(s.KeyringVersion, 0)}
+	if len(s.ResyncObserved) <= 63 && resyncRequest.MatchString(s.ResyncObserved) {
+		out.ResyncObserved = s.ResyncObserved
+	}
 	if s.Cycle == nil {
 		return out
 	}

@@ -121,6 +121,7 @@ func Run(ctx context.Context, o Options) error {
 		Integration:  cfg.Integration,
 		SourceSystem: cfg.Source.System, DestSystem: cfg.Destination.System,
 		Source: src, Destination: dst, Fields: fields, Store: st, Codec: codec, Metrics: m, Log: log, Now: now,
+		Resync: cfg.Resync,
 	}
 	for start := now(); ; {
 		if kv.Unknown > 0 {
@@ -153,8 +154,19 @@ func Run(ctx context.Context, o Options) error {
 func runCycle(ctx context.Context, s *Syncer, summary *cycleSummary, log logr.Logger, now func() time.Time) {
 	start := now()
 	summary.begin()
-	res, err := s.Cycle(ctx)
+	err := s.beginResync(ctx)
+	var res CycleResult
+	if err == nil {
+		res, err = s.Cycle(ctx)
+	}
 	summary.end(start, now(), res, err)
+	if err == nil {
+		done, rerr := s.finishResync(ctx)
+		if rerr != nil {
+			log.Error(rerr, "recording the resync as done; the next completed cycle records it")
+		}
+		summary.setResyncObserved(done)
+	}
 	// The cycle's one summary line: counts only, nothing of a record.
 	kv := []any{"read", res.Read, "created", res.Created, "updated", res.Updated, "rejected", res.Rejected, "pages", res.Pages,
 		"duration", now().Sub(start).Round(time.Millisecond).String()}

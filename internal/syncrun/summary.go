@@ -51,6 +51,13 @@ func (c *cycleSummary) begin() {
 	c.before = now
 }
 
+// setResyncObserved records the last resync request a full pass completed for.
+func (c *cycleSummary) setResyncObserved(request string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.summary.ResyncObserved = request
+}
+
 // end records a finished cycle: its result, and what the counters gained since begin.
 func (c *cycleSummary) end(start, end time.Time, res CycleResult, err error) {
 	after := c.read()
