@@ -43,7 +43,7 @@ func TestResyncReadsTheSourceAgainOnceAndRetriesRejected(t *testing.T) {
 		t.Errorf("resync cycle %+v, want 3 read, 2 updated, 1 created (the rejected one)", res)
 	}
 	if dst.creates != 3 {
-		t.Errorf("the destination has had %d creates, want 3: a record was created twice", dst.creates)
+		t.Errorf("the destination has had %d creates, want 3: each patient created exactly once", dst.creates)
 	}
 	if got := summary.Summary().ResyncObserved; got != "ticket-4711" {
 		t.Errorf("resyncObserved %q, want ticket-4711", got)
