@@ -248,6 +248,9 @@ type IntegrationSpec struct {
 	// (ephemeral trial storage only with sqlite.ephemeral).
 	// +optional
 	MappingStore *MappingStore `json:"mappingStore,omitempty"`
+	// Resync asks the sync to read the source again from the beginning, once per request.
+	// +optional
+	Resync *IntegrationResync `json:"resync,omitempty"`
 }
 
 // IntegrationStatus is the observed state of an Integration.
@@ -280,8 +283,16 @@ type IntegrationStatus struct {
 	// +optional
 	// +listType=atomic
 	Fields []PatientField `json:"fields,omitempty"`
+	// LastCycle is the sync runtime's summary of its last finished cycle, read from the running
+	// sync pod; it stays while the workload is stopped.
+	// +optional
+	LastCycle *CycleSummary `json:"lastCycle,omitempty"`
+	// Resync reports the last spec.resync request and the one the sync runtime completed.
+	// +optional
+	Resync *IntegrationResyncStatus `json:"resync,omitempty"`
 	// Conditions: Ready, CredentialsReady, WorkloadReady, Approved (while the Tenant requires
-	// approval), and Reconciling or Stalled while they apply.
+	// approval), MappingDurable, SyncHealthy once a cycle was reported, and Reconciling or Stalled
+	// while they apply.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

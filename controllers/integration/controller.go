@@ -90,6 +90,12 @@ type Reconciler struct {
 	// approves its flow (--require-approval). Without it, only Tenants that name approvers require
 	// approval.
 	RequireApproval bool
+	// Cycles reads the running sync pods' summaries of their last cycle into status.lastCycle and
+	// SyncHealthy; nil reads none.
+	Cycles CycleReader
+	// Operator is where the operator's pods run, admitted to the sync pods' health port to read
+	// the summary; the zero value admits nobody.
+	Operator OperatorPeer
 
 	controller controller.Controller
 	cache      cache.Cache
@@ -245,7 +251,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if obs.approval.digest != "" {
 		r.announceApproval(in, obs.approval)
 	}
-	after, serr := r.writeStatus(ctx, in, computeStatus(in, obs, metav1.NewTime(r.Clock.Now())))
+	if err == nil {
+		result = status.Sooner(result, r.observeCycle(ctx, in, &obs))
+	}
+	st := computeStatus(in, obs, metav1.NewTime(r.Clock.Now()))
+	recordSyncHealthEvent(r.Recorder, in, in.Status.Conditions, st.Conditions)
+	after, serr := r.writeStatus(ctx, in, st)
 	return status.Sooner(result, after), errors.Join(err, serr)
 }
 
@@ -341,7 +352,7 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 	obs.keyringLost = keyringPending && hadKeyring
 	suspended := tenant.EffectiveState() == twv1.TenantSuspended
 	ip := inputs{tenant: tenant, syncImage: r.SyncImage, pullSecrets: r.SyncImagePullSecrets, keyringVersion: keyringVersion,
-		tenantSuspended: suspended, awaitingApproval: obs.approval.held(), hosts: r.hostPolicy()}
+		tenantSuspended: suspended, awaitingApproval: obs.approval.held(), hosts: r.hostPolicy(), operator: r.Operator}
 	obs.tenantSuspended = suspended
 	cm, err := desiredConfigMap(in, ip)
 	if err != nil {

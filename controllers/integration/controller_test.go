@@ -387,6 +387,10 @@ func TestIntegrationValidation(t *testing.T) {
 			mut:     func(in *twv1.Integration) { in.Spec.Source.URL = "http://acme.md-hq.com/api" },
 			wantMsg: "url must use https:// (plain http is not allowed)",
 		},
+		"resync request with a space": {
+			mut:     func(in *twv1.Integration) { in.Spec.Resync = &twv1.IntegrationResync{Request: "ticket 4711"} },
+			wantMsg: "spec.resync.request in body should match",
+		},
 		"invalid CIDR": {
 			mut:     func(in *twv1.Integration) { in.Spec.Egress[0].CIDR = "10.0.0.0/33" },
 			wantMsg: "cidr must be a valid IPv4 or IPv6 CIDR",

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -125,6 +126,8 @@ type inputs struct {
 	// hosts is the platform's allowlist, rendered into sync.yaml for the runtime to enforce; the
 	// zero value renders none, and the runtime then dials nothing.
 	hosts hostpolicy.Policy
+	// operator is admitted to the sync pods' health port to read the cycle summary.
+	operator OperatorPeer
 }
 
 func ownerRef(in *twv1.Integration) []metav1.OwnerReference {
@@ -253,6 +256,7 @@ func desiredConfigMap(in *twv1.Integration, ip inputs) (*corev1.ConfigMap, error
 		HealthAddr:  ":8081",
 		MetricsAddr: ":9090",
 		WebhookAddr: webhookAddr(in),
+		Resync:      resyncRequest(in),
 	})
 	if err != nil {
 		return nil, err
@@ -350,6 +354,7 @@ func desiredEgressPolicy(in *twv1.Integration, ip inputs) *networkingv1.NetworkP
 			Egress:      egress,
 		},
 	}
+	addCycleSummaryIngress(policy, ip.operator)
 	if in.Spec.Source.System == twv1.SystemWebhook {
 		var from []networkingv1.NetworkPolicyPeer
 		for _, a := range ip.tenant.Spec.Networking.AllowIngressFrom {
@@ -357,9 +362,11 @@ func desiredEgressPolicy(in *twv1.Integration, ip inputs) *networkingv1.NetworkP
 				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{labels.NamespaceNameLabel: a.Namespace}},
 			})
 		}
-		policy.Spec.PolicyTypes = append(policy.Spec.PolicyTypes, networkingv1.PolicyTypeIngress)
+		if !slices.Contains(policy.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) {
+			policy.Spec.PolicyTypes = append(policy.Spec.PolicyTypes, networkingv1.PolicyTypeIngress)
+		}
 		if len(from) > 0 {
-			policy.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{From: from, Ports: []networkingv1.NetworkPolicyPort{tcpPort(WebhookPort)}}}
+			policy.Spec.Ingress = append(policy.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: from, Ports: []networkingv1.NetworkPolicyPort{tcpPort(WebhookPort)}})
 		}
 	}
 	return policy

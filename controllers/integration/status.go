@@ -9,6 +9,7 @@ import (
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
 	"github.com/tenantwire/tenantwire/internal/conditions"
+	"github.com/tenantwire/tenantwire/internal/cyclereport"
 )
 
 // observation is what one reconcile found out; computeStatus turns it into a status.
@@ -33,6 +34,8 @@ type observation struct {
 	keyringLost bool
 	// fields are the effective fields the sync configuration carries; nil while refused.
 	fields []twv1.PatientField
+	// cycle is the running sync pod's summary of its last cycle, nil when none was read.
+	cycle *cyclereport.Summary
 }
 
 // computeStatus is a pure function of the Integration, what the reconcile observed and the time.
@@ -94,6 +97,11 @@ func computeStatus(in *twv1.Integration, obs observation, now metav1.Time) twv1.
 	}
 
 	setMappingDurable(&st, in, now)
+	if c := lastCycleStatus(obs.cycle); c != nil {
+		st.LastCycle = c
+	}
+	st.Resync = resyncStatus(in, obs.cycle)
+	setSyncHealthy(&st, gen, now)
 
 	deps := []string{twv1.IntegrationConditionCredentialsReady, twv1.IntegrationConditionWorkloadReady}
 	if obs.blocked == nil && approval.required {

@@ -21,6 +21,7 @@ var (
 	k8s        client.Client
 	reconciler *Reconciler
 	writes     *testenv.WriteCounter
+	cycles     = &fakeCycles{}
 )
 
 func TestMain(m *testing.M) {
@@ -46,7 +47,8 @@ func TestMain(m *testing.M) {
 		}
 		reconciler = &Reconciler{Client: writes, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), RESTMapper: mgr.GetRESTMapper(),
 			Recorder: mgr.GetEventRecorderFor("tenantwire-" + ControllerName), Clock: clock.RealClock{}, SyncImage: "tenantwire:test", HostPolicy: &hosts, BAACovered: baa,
-			StatusCoalescer: status.NewCoalescer(clock.RealClock{}, status.DefaultTiming), Children: mgr.Children}
+			StatusCoalescer: status.NewCoalescer(clock.RealClock{}, status.DefaultTiming), Children: mgr.Children,
+			Cycles: cycles, Operator: testOperator}
 		return reconciler.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 2})
 	}))
 }

@@ -55,11 +55,15 @@ type Options struct {
 	DNSPodSelector         string
 	ScraperNamespace       string
 	ScraperPodSelector     string
-	EnableHTTP2            bool
-	GracefulShutdown       time.Duration
-	PprofAddr              string
-	StatusTiming           status.Timing
-	Zap                    zap.Options
+	// OperatorNamespace and OperatorPodSelector locate the manager's own pods, which the sync
+	// pods' NetworkPolicy admits to read the cycle summary.
+	OperatorNamespace   string
+	OperatorPodSelector string
+	EnableHTTP2         bool
+	GracefulShutdown    time.Duration
+	PprofAddr           string
+	StatusTiming        status.Timing
+	Zap                 zap.Options
 	// Hosts is the platform's allowlist of vendor hosts, PostgreSQL hosts and egress networks.
 	Hosts hostpolicy.Config
 	// BAACoveredSystems are the destination systems the platform has a business associate
@@ -107,6 +111,10 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"Namespace whose pods may scrape the sync pods' metrics port (9090) through each tenant's NetworkPolicy; empty: none may.")
 	fs.StringVar(&o.ScraperPodSelector, "sync-metrics-scraper-pod-selector", "",
 		"Label selector (k=v[,k=v]) narrowing --sync-metrics-scraper-namespace to the scraper's pods; empty: every pod of that namespace.")
+	fs.StringVar(&o.OperatorNamespace, "operator-namespace", "tenantwire-system",
+		"Namespace the manager runs in: its pods there (--operator-pod-selector) are the only ones the sync pods admit to their health port, to read each cycle's summary.")
+	fs.StringVar(&o.OperatorPodSelector, "operator-pod-selector", "app.kubernetes.io/name=tenantwire,app.kubernetes.io/component=manager",
+		"Label selector (k=v[,k=v]) of the manager's pods.")
 	fs.BoolVar(&o.EnableHTTP2, "enable-http2", false, "Serve metrics over HTTP/2 (off by default: CVE-2023-44487, CVE-2023-39325).")
 	fs.DurationVar(&o.GracefulShutdown, "graceful-shutdown-timeout", 30*time.Second, "How long running reconciles may take to finish on shutdown.")
 	fs.StringVar(&o.PprofAddr, "pprof-bind-address", "", "Address of the Go pprof endpoints (/debug/pprof); empty disables them. Bind it to loopback: it is unauthenticated.")
@@ -164,6 +172,12 @@ func checkMetricsCert(dir string) error {
 	return nil
 }
 
+// ParseOperatorPeer turns the operator flags into the peer the sync pods admit.
+func (o *Options) ParseOperatorPeer() (integration.OperatorPeer, error) {
+	sel, err := parseSelector("operator-pod-selector", o.OperatorPodSelector)
+	return integration.OperatorPeer{Namespace: o.OperatorNamespace, PodSelector: sel}, err
+}
+
 // parseSelector parses a k=v[,k=v] label selector flag.
 func parseSelector(flagName, value string) (map[string]string, error) {
 	sel := map[string]string{}
@@ -193,6 +207,10 @@ func New(o Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 	if err := checkMetricsCert(o.MetricsCertDir); err != nil {
+		return nil, err
+	}
+	operator, err := o.ParseOperatorPeer()
+	if err != nil {
 		return nil, err
 	}
 	hosts, err := hostpolicy.New(o.Hosts)
@@ -271,6 +289,8 @@ func New(o Options) (ctrl.Manager, error) {
 		RequireApproval:      o.RequireApproval,
 		StatusCoalescer:      status.NewCoalescer(clock.RealClock{}, o.StatusTiming),
 		Children:             children,
+		Cycles:               &integration.PodCycleReader{Reader: mgr.GetAPIReader()},
+		Operator:             operator,
 	}
 	if err := ir.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: o.IntegrationConcurrency}); err != nil {
 		return nil, err

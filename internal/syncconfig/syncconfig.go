@@ -53,6 +53,9 @@ type Config struct {
 	// WebhookAddr serves pushed deliveries over TLS when the source is a webhook; its certificate
 	// and key are the source credentials' tls.crt and tls.key.
 	WebhookAddr string `json:"webhookAddr,omitempty"`
+	// Resync is the Integration's spec.resync.request: when it differs from the request the
+	// runtime last started, the next cycle starts from the beginning of the source's changes.
+	Resync string `json:"resync,omitempty"`
 }
 
 // Endpoint is one side of the sync.

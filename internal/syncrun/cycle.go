@@ -35,6 +35,8 @@ type Syncer struct {
 	Metrics *Metrics
 	Log     logr.Logger
 	Now     func() time.Time
+	// Resync is the requested resync (sync.yaml resync), "" for none (resync.go).
+	Resync string
 }
 
 // CycleResult says what one cycle did: records read from the source, and what became of them.

@@ -62,6 +62,8 @@ func Run(ctx context.Context, o Options) error {
 	log = log.WithValues("tenant", cfg.Tenant, "integration", cfg.Integration)
 	m := NewMetrics()
 	health := NewHealth(m)
+	summary := newCycleSummary(m)
+	health.cycle = summary
 	report := func(reason string) {
 		health.SetNotReady(reason)
 		if o.Ready != nil {
@@ -84,6 +86,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer func() { _ = st.Close() }()
 	codec := mapping.Codec{Tenant: cfg.Tenant, Keyring: kr}
+	summary.setKeyringVersion(kr.Active)
 
 	stores := ConnectorStores{
 		RefreshTokens: sealedRefreshTokens{store: st, codec: codec, integration: cfg.Integration},
@@ -123,6 +126,7 @@ func Run(ctx context.Context, o Options) error {
 		Integration:  cfg.Integration,
 		SourceSystem: cfg.Source.System, DestSystem: cfg.Destination.System,
 		Source: src, Destination: dst, Fields: fields, Store: st, Codec: codec, Metrics: m, Log: log, Now: now,
+		Resync: cfg.Resync,
 	}
 	for start := now(); ; {
 		if kv.Unknown > 0 {
@@ -132,7 +136,7 @@ func Run(ctx context.Context, o Options) error {
 			log.Error(errors.New("unreadable mapping rows"), "not syncing: restore the keyring versions these rows use", "rows", kv.Unknown)
 		} else {
 			report("")
-			runCycle(ctx, syncer, log, now)
+			runCycle(ctx, syncer, summary, log, now)
 		}
 		if ctx.Err() != nil {
 			log.Info("stopping: the cursor stays after the last complete page")
@@ -152,9 +156,22 @@ func Run(ctx context.Context, o Options) error {
 	}
 }
 
-func runCycle(ctx context.Context, s *Syncer, log logr.Logger, now func() time.Time) {
+func runCycle(ctx context.Context, s *Syncer, summary *cycleSummary, log logr.Logger, now func() time.Time) {
 	start := now()
-	res, err := s.Cycle(ctx)
+	summary.begin()
+	err := s.beginResync(ctx)
+	var res CycleResult
+	if err == nil {
+		res, err = s.Cycle(ctx)
+	}
+	summary.end(start, now(), res, err)
+	if err == nil {
+		done, rerr := s.finishResync(ctx)
+		if rerr != nil {
+			log.Error(rerr, "recording the resync as done; the next completed cycle records it")
+		}
+		summary.setResyncObserved(done)
+	}
 	// The cycle's one summary line: counts only, nothing of a record.
 	kv := []any{"read", res.Read, "created", res.Created, "updated", res.Updated, "rejected", res.Rejected, "pages", res.Pages,
 		"duration", now().Sub(start).Round(time.Millisecond).String()}

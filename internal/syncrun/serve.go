@@ -11,6 +11,8 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tenantwire/tenantwire/internal/cyclereport"
 )
 
 // Health is what /healthz and /readyz answer. Not ready carries a reason for the probe's output and
@@ -19,6 +21,8 @@ type Health struct {
 	mu       sync.Mutex
 	notReady string
 	metrics  *Metrics
+	// cycle, when set, serves the last cycle's summary to the operator (cyclereport.Path).
+	cycle http.Handler
 }
 
 // NewHealth starts not ready: nothing has been checked yet.
@@ -62,6 +66,9 @@ func (h *Health) handler() http.Handler {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	if h.cycle != nil {
+		mux.Handle(cyclereport.Path, h.cycle)
+	}
 	return mux
 }
 

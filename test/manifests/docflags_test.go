@@ -119,6 +119,7 @@ var otherToolsFlags = map[string]string{
 	"help":                 "the flag package's usage, of every tenantwire command",
 	"server-side":          "kubectl apply",
 	"show-managed-fields":  "kubectl get",
+	"type":                 "kubectl patch",
 	"oidc-username-prefix": "kube-apiserver",
 	"oidc-groups-prefix":   "kube-apiserver",
 }

@@ -25,7 +25,25 @@ func udp(n int) port { return port{n, corev1.ProtocolUDP} }
 
 // everyPort is "any port" in the truth table: every port any of our policies names, both DNS
 // protocols, and a few that none names.
-var everyPort = []port{udp(53), tcp(53), tcp(80), tcp(443), tcp(8443), tcp(9090), udp(9090), tcp(22), tcp(5432)}
+var everyPort = []port{udp(53), tcp(53), tcp(80), tcp(443), tcp(8081), tcp(8443), tcp(9090), udp(9090), tcp(22), tcp(5432)}
+
+// healthPort is the sync pods' health port, where the operator reads the cycle summary.
+var healthPort = tcp(8081)
+
+// notHealth is everyPort without the health port.
+func notHealth() []port {
+	var out []port
+	for _, p := range everyPort {
+		if p != healthPort {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// operatorPodLabels are the labels of the manager's pods (config/manager), which the manager is
+// told with --operator-pod-selector.
+var operatorPodLabels = map[string]string{"app.kubernetes.io/name": "tenantwire", "app.kubernetes.io/component": "manager"}
 
 // flow is one row of the truth table: traffic from one peer to another on some ports, and whether
 // NetworkPolicy semantics allow it (egress at the source and ingress at the destination).
@@ -113,6 +131,10 @@ func truthTable(t *testing.T) []flow {
 		scraperPod        = pod(scraperNS, map[string]string{"app.kubernetes.io/name": "prometheus"}, "10.244.6.10")
 		scraperNSOtherPod = pod(scraperNS, map[string]string{"app.kubernetes.io/name": "grafana"}, "10.244.6.11")
 		fakeScraperPod    = pod(undeclaredNS, map[string]string{"app.kubernetes.io/name": "prometheus"}, "10.244.5.11")
+		operatorPod       = pod(managerNamespace, operatorPodLabels, "10.244.7.10")
+		// Another pod of the operator's namespace, and a pod posing as the operator elsewhere.
+		operatorNSPod = pod(managerNamespace, map[string]string{"app": "other"}, "10.244.7.11")
+		impostorPod   = pod(undeclaredNS, operatorPodLabels, "10.244.5.12")
 
 		declaredDestination = external("203.0.113.10")
 		hooksDestination    = external("192.0.2.10")
@@ -156,6 +178,15 @@ func truthTable(t *testing.T) []flow {
 		{"an undeclared namespace to alpha/hooks", intruderPod, alphaHooks, everyPort, false},
 		{"an undeclared namespace to bravo/records", intruderPod, bravoRecords, everyPort, false},
 		{"kube-system to alpha/hooks", kubeSystemPod, alphaHooks, everyPort, false},
+
+		// The operator, and only the operator, reads the cycle summary on the health port.
+		{"the operator to alpha/records on the health port", operatorPod, alphaRecords, []port{healthPort}, true},
+		{"the operator to alpha/hooks on the health port", operatorPod, alphaHooks, []port{healthPort}, true},
+		{"the operator to bravo/records on the health port", operatorPod, bravoRecords, []port{healthPort}, true},
+		{"the operator to alpha/records on other ports", operatorPod, alphaRecords, notHealth(), false},
+		{"another pod of the operator's namespace to alpha/records", operatorNSPod, alphaRecords, everyPort, false},
+		{"a pod with the operator's labels elsewhere to alpha/records", impostorPod, alphaRecords, everyPort, false},
+		{"monitoring to bravo/records on the health port", monitoringPod, bravoRecords, []port{healthPort}, false},
 		{"an outside address to alpha/hooks", undeclaredPublicIP, alphaHooks, everyPort, false},
 	}
 	for _, sp := range syncPods {

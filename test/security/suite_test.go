@@ -97,6 +97,7 @@ func startManagerAsItsServiceAccount() (func(), error) {
 		TenantConcurrency: 2, IntegrationConcurrency: 2, KeyPolicyConcurrency: 2,
 		SyncImage: "tenantwire:test", DNSNamespace: "kube-system", DNSPodSelector: "k8s-app=kube-dns",
 		ScraperNamespace: scraperNS, ScraperPodSelector: scraperPodSelector,
+		OperatorNamespace: managerNamespace, OperatorPodSelector: "app.kubernetes.io/name=tenantwire,app.kubernetes.io/component=manager",
 		StatusTiming: status.DefaultTiming,
 		// The fixture's Integrations run without an approval; approval is proven in test/approval.
 		RequireApproval: false,
