@@ -370,6 +370,10 @@ func (r *Reconciler) purge(ctx context.Context, t *twv1.Tenant) error {
 	case err != nil:
 		return err
 	case labels.IsTenantNamespace(ns, t.Name) && ns.DeletionTimestamp.IsZero():
+		// The admission policy refuses to delete a tenant namespace without this label.
+		if _, err := r.applier().Apply(ctx, desiredPurgedNamespace(t)); err != nil {
+			return fmt.Errorf("marking namespace %s purged: %w", ns.Name, err)
+		}
 		if err := r.Client.Delete(ctx, ns); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("deleting namespace %s: %w", ns.Name, err)
 		}
