@@ -121,6 +121,9 @@ var otherToolsFlags = map[string]string{
 	"show-managed-fields":  "kubectl get",
 	"oidc-username-prefix": "kube-apiserver",
 	"oidc-groups-prefix":   "kube-apiserver",
+	// Backups and the purge (docs/operations.md).
+	"encryption-provider-config": "kube-apiserver",
+	"exclude-resources":          "velero backup and schedule",
 }
 
 var (
