@@ -342,6 +342,10 @@ type TenantStatus struct {
 	// Export is the progress and result of the export spec.export requests.
 	// +optional
 	Export *TenantExportStatus `json:"export,omitempty"`
+	// Purge records what the purge destroyed and what it could not. It is written before anything
+	// is destroyed and completed once the namespace is deleted.
+	// +optional
+	Purge *TenantPurgeRecord `json:"purge,omitempty"`
 	// Conditions: Ready, NamespaceReady, IsolationReady, SecretPathReady (with a secretStore), and
 	// Reconciling or Stalled while they apply.
 	// +optional

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -36,6 +37,7 @@ import (
 	"github.com/tenantwire/tenantwire/internal/keyring"
 	"github.com/tenantwire/tenantwire/internal/labels"
 	"github.com/tenantwire/tenantwire/internal/lifecycle"
+	"github.com/tenantwire/tenantwire/internal/metrics"
 	"github.com/tenantwire/tenantwire/internal/status"
 )
 
@@ -73,6 +75,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=tenantwire.io,resources=tenants,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=tenantwire.io,resources=tenants/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=tenantwire.io,resources=tenants/finalizers,verbs=update
+// +kubebuilder:rbac:groups=tenantwire.io,resources=keypolicies;integrations,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=resourcequotas;limitranges;serviceaccounts,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
@@ -84,8 +87,9 @@ type Reconciler struct {
 
 // SetupWithManager registers the controller and the children it watches.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
-	// The tenant's export status reads its Integrations.
-	if err := childcache.ReadsFromCache(mgr.GetCache(), &twv1.Integration{}); err != nil {
+	// The tenant's export status and purge record read its Integrations; the purge record reads
+	// the KeyPolicy of its keys.
+	if err := childcache.ReadsFromCache(mgr.GetCache(), &twv1.Integration{}, &twv1.KeyPolicy{}); err != nil {
 		return err
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
@@ -186,9 +190,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	result := ctrl.Result{}
 	switch {
 	case lc.Purged:
+	case lc.Purge && t.Status.Purge == nil:
+		// The inventory is written before anything is destroyed, so the record survives a stop
+		// between the destruction and the status write. The write wakes this Tenant again.
+		var ierr error
+		obs.purge, ierr = r.purgeInventory(ctx, t, metav1.NewTime(now))
+		err = errors.Join(err, ierr)
+		result.RequeueAfter = time.Second
 	case lc.Purge:
-		if err = errors.Join(err, r.purge(ctx, t)); err == nil {
+		if err = errors.Join(err, r.purge(ctx, t, t.Status.Purge)); err == nil {
 			lc.Purge, lc.Purged = false, true
+			obs.purge = t.Status.Purge.DeepCopy()
+			completed := metav1.NewTime(now)
+			obs.purge.CompletedAt = &completed
 		} else {
 			obs.namespace = &conditions.Problem{Reason: twv1.ReasonPurging, Message: err.Error()}
 		}
@@ -232,6 +246,38 @@ func (r *Reconciler) observeSecretPath(ctx context.Context, t *twv1.Tenant) (*co
 		return nil, err
 	}
 	return conditions.SecretPathProblem(t, tenants.Items), nil
+}
+
+// purgeInventory reads what the purge is about to destroy: the keyring (around the cache, whole),
+// the tenant's Integrations and the KeyPolicy of its keys.
+func (r *Reconciler) purgeInventory(ctx context.Context, t *twv1.Tenant, now metav1.Time) (*twv1.TenantPurgeRecord, error) {
+	var kr *keyring.Keyring
+	secret := &corev1.Secret{}
+	switch err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: t.NamespaceName(), Name: keyring.SecretName}, secret); {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return nil, err
+	default:
+		// An unreadable keyring is destroyed all the same; the record then names no versions.
+		kr, _ = keyring.Parse(secret.Data[keyring.DataKey])
+	}
+	ins := &twv1.IntegrationList{}
+	if err := r.Client.List(ctx, ins, client.InNamespace(t.NamespaceName())); err != nil {
+		return nil, err
+	}
+	policies := &twv1.KeyPolicyList{}
+	if err := r.Client.List(ctx, policies); err != nil {
+		return nil, err
+	}
+	var policy *twv1.KeyPolicy
+	if name := twv1.EffectiveKeyPolicy(t, policies.Items); name != "" {
+		for i := range policies.Items {
+			if policies.Items[i].Name == name {
+				policy = &policies.Items[i]
+			}
+		}
+	}
+	return purgeInventory(t, kr, ins.Items, policy, now), nil
 }
 
 // observeExport reads the tenant's Integrations and export Jobs from the cache.
@@ -325,7 +371,10 @@ var tenantStatus = status.Kind[twv1.TenantStatus]{
 	ReadyMessage:       "Tenant namespace and isolation are in place",
 	// recordExportTransition compares with the written export: until it is written, every
 	// reconcile would record the export's outcome again.
-	Urgent: func(cur, next *twv1.TenantStatus) bool { return exportPhase(cur.Export) != exportPhase(next.Export) },
+	// The purge record is written before the purge acts on it, so it is never deferred either.
+	Urgent: func(cur, next *twv1.TenantStatus) bool {
+		return exportPhase(cur.Export) != exportPhase(next.Export) || !equality.Semantic.DeepEqual(cur.Purge, next.Purge)
+	},
 }
 
 // exportPhase identifies an export's progress: its request and phase.
@@ -347,7 +396,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, t *twv1.Tenant, st twv1.Te
 // gone, every encrypted patient-ID mapping is unreadable wherever a copy of it survives
 // (crypto-shredding). Only when the API server confirms that does the namespace go. Both steps read
 // the API server first, so repeating a purge (from a stale cache) deletes and reports nothing twice.
-func (r *Reconciler) purge(ctx context.Context, t *twv1.Tenant) error {
+func (r *Reconciler) purge(ctx context.Context, t *twv1.Tenant, rec *twv1.TenantPurgeRecord) error {
 	key := client.ObjectKey{Namespace: t.NamespaceName(), Name: keyring.SecretName}
 	secretMeta := func() *metav1.PartialObjectMetadata {
 		return &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}}
@@ -363,7 +412,8 @@ func (r *Reconciler) purge(ctx context.Context, t *twv1.Tenant) error {
 		if err := r.APIReader.Get(ctx, key, secretMeta()); !apierrors.IsNotFound(err) {
 			return fmt.Errorf("keyring %s is not confirmed gone (%v); the namespace is kept until it is", key, err)
 		}
-		r.Recorder.Eventf(t, corev1.EventTypeNormal, "KeysDestroyed", "Keyring of tenant %s destroyed: its encrypted patient-ID mappings can no longer be decrypted", t.Name)
+		r.Recorder.Eventf(t, corev1.EventTypeNormal, "KeysDestroyed", "Keyring of tenant %s destroyed (%s): its encrypted patient-ID mappings can no longer be decrypted",
+			t.Name, destroyedKeysMessage(rec))
 	}
 
 	ns := &corev1.Namespace{}
@@ -372,11 +422,23 @@ func (r *Reconciler) purge(ctx context.Context, t *twv1.Tenant) error {
 	case err != nil:
 		return err
 	case labels.IsTenantNamespace(ns, t.Name) && ns.DeletionTimestamp.IsZero():
+		// The admission policy refuses to delete a tenant namespace without this label.
+		if _, err := r.applier().Apply(ctx, desiredPurgedNamespace(t)); err != nil {
+			return fmt.Errorf("marking namespace %s purged: %w", ns.Name, err)
+		}
 		if err := r.Client.Delete(ctx, ns); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("deleting namespace %s: %w", ns.Name, err)
 		}
-		log.FromContext(ctx).Info("tenant purged", "namespace", ns.Name)
-		r.Recorder.Eventf(t, corev1.EventTypeNormal, twv1.ReasonPurged, "Tenant data purged: keyring destroyed and namespace %s deleted", ns.Name)
+		log.FromContext(ctx).Info("tenant purged", "namespace", ns.Name, "keyringVersions", len(rec.KeyringVersions),
+			"integrations", len(rec.Integrations), "remaining", len(rec.Remaining))
+		r.Recorder.Eventf(t, corev1.EventTypeNormal, twv1.ReasonPurged, "Tenant data purged: %s; namespace %s deleted with Integrations %v",
+			destroyedKeysMessage(rec), ns.Name, rec.Integrations)
+		result := metrics.PurgeComplete
+		if len(rec.Remaining) > 0 {
+			result = metrics.PurgeManualStepsRemain
+			r.Recorder.Event(t, corev1.EventTypeWarning, twv1.TenantConditionManualPurgeRequired, remainingMessage(rec))
+		}
+		metrics.TenantPurges.WithLabelValues(result).Inc()
 	}
 	return nil
 }

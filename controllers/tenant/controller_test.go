@@ -3,6 +3,7 @@ package tenant
 import (
 	"context"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,8 @@ import (
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
 	"github.com/tenantwire/tenantwire/internal/conditions"
+	"github.com/tenantwire/tenantwire/internal/labels"
+	"github.com/tenantwire/tenantwire/internal/metrics"
 	"github.com/tenantwire/tenantwire/internal/testenv"
 )
 
@@ -386,15 +389,27 @@ func waitOffboarding(t *testing.T, name, reason string) *twv1.Tenant {
 
 func TestOffboardingPurgesKeysFirstThenTheNamespaceAfterTheGracePeriod(t *testing.T) {
 	ctx := context.Background()
+	// Its keys come from the vault, so a copy of them outlives the purge, for the vendor to destroy.
+	create(t, &twv1.KeyPolicy{ObjectMeta: metav1.ObjectMeta{Name: "kappa-vault-keys"}, Spec: twv1.KeyPolicySpec{
+		Source: twv1.KeySource{Type: twv1.KeySourceExternal, External: &twv1.ExternalKeySource{
+			StoreRef: twv1.KeyStoreRef{Kind: twv1.ClusterSecretStoreKind, Name: "keys"}, RemoteKeyTemplate: "tenants/{tenant}/id-key"}},
+		Rotation: twv1.KeyRotation{Period: metav1.Duration{Duration: 2160 * time.Hour}}}})
 	tn := newTenant("kappa")
 	tn.Spec.Retention.GracePeriod = &metav1.Duration{Duration: 48 * time.Hour}
+	tn.Spec.KeyPolicyRef = &twv1.KeyPolicyReference{Name: "kappa-vault-keys"}
 	create(t, tn)
 	waitReady(t, "kappa")
-	keyring := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "tenant-kappa", Name: "tenantwire-keyring",
-		Labels: map[string]string{"app.kubernetes.io/managed-by": "tenantwire"}}, Data: map[string][]byte{"keyring.json": []byte("{}")}}
-	if err := k8s.Create(ctx, keyring); err != nil {
+	kr := testKeyring(t, 2)
+	data, err := kr.Marshal()
+	if err != nil {
 		t.Fatal(err)
 	}
+	keyringSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "tenant-kappa", Name: "tenantwire-keyring",
+		Labels: map[string]string{"app.kubernetes.io/managed-by": "tenantwire"}}, Data: map[string][]byte{"keyring.json": data}}
+	if err := k8s.Create(ctx, keyringSecret); err != nil {
+		t.Fatal(err)
+	}
+	purgesBefore := testutil.ToFloat64(metrics.TenantPurges.WithLabelValues(metrics.PurgeManualStepsRemain))
 
 	cur := &twv1.Tenant{}
 	if err := get(t, client.ObjectKey{Name: "kappa"}, cur); err != nil {
@@ -435,20 +450,42 @@ func TestOffboardingPurgesKeysFirstThenTheNamespaceAfterTheGracePeriod(t *testin
 		t.Fatalf("keyring deleted before the grace period ended: %v", err)
 	}
 
-	// Once it has: keyring first, then the namespace, and a final status.
+	// Once it has: the inventory is recorded, then the keyring goes, then the namespace, and a
+	// final status.
 	fakeClock.SetTime(purgeAfter)
 	before := writes.Writes()
-	if _, err := reconciler.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Name: "kappa"}}); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Eventually(t, timeout, func() error {
+		if _, err := reconciler.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Name: "kappa"}}); err != nil {
+			return err
+		}
+		cur := &twv1.Tenant{}
+		if err := get(t, client.ObjectKey{Name: "kappa"}, cur); err != nil {
+			return err
+		}
+		if cur.Status.PurgedAt == nil {
+			return fmt.Errorf("not purged yet: %+v", cur.Status.Purge)
+		}
+		return nil
+	})
 	var deletes []string
 	for _, w := range writes.Since(before) {
-		if strings.HasPrefix(w, "delete ") {
+		// Labelling the namespace purged wakes the manager's own reconcile of kappa, which may
+		// run alongside this one and send the namespace's delete too.
+		if strings.HasPrefix(w, "delete ") && (len(deletes) == 0 || deletes[len(deletes)-1] != w) {
 			deletes = append(deletes, w)
 		}
 	}
 	if len(deletes) != 2 || !strings.Contains(deletes[0], "tenantwire-keyring") || !strings.Contains(deletes[1], "Namespace") {
 		t.Errorf("purge deletes = %v, want the keyring Secret, then the Namespace", deletes)
+	}
+	// envtest runs no namespace controller, so the deleted namespace stays, Terminating, with the
+	// label the admission policy asks for before a tenant namespace may be deleted.
+	ns := &corev1.Namespace{}
+	if err := get(t, client.ObjectKey{Name: "tenant-kappa"}, ns); err != nil {
+		t.Fatal(err)
+	}
+	if ns.Labels[labels.Purged] != "true" || ns.DeletionTimestamp.IsZero() {
+		t.Errorf("namespace after the purge: labels %v, deletionTimestamp %v; want labelled %s=true and deleted", ns.Labels, ns.DeletionTimestamp, labels.Purged)
 	}
 	purged := waitOffboarding(t, "kappa", twv1.ReasonPurged)
 	if purged.Status.PurgedAt == nil || !conditions.IsTrue(purged.Status.Conditions, twv1.ConditionReady) {
@@ -457,5 +494,27 @@ func TestOffboardingPurgesKeysFirstThenTheNamespaceAfterTheGracePeriod(t *testin
 	testenv.Eventually(t, timeout, func() error { return expectEvent("kappa", twv1.ReasonPurged) })
 	// The crypto-shredding is recorded on its own, before the namespace goes.
 	testenv.Eventually(t, timeout, func() error { return expectEvent("kappa", "KeysDestroyed") })
+
+	// The record: what was destroyed, by whom and when, and what the vendor must still destroy.
+	rec := purged.Status.Purge
+	if rec == nil || rec.CompletedAt == nil || rec.Controller != "tenantwire-tenant" || rec.Namespace != "tenant-kappa" {
+		t.Fatalf("purge record = %+v", rec)
+	}
+	if len(rec.KeyringVersions) != 2 || rec.KeyringVersions[0].Fingerprint != kr.Versions[0].Fingerprint() ||
+		rec.KeyringVersions[1].Fingerprint != kr.Versions[1].Fingerprint() {
+		t.Errorf("destroyed versions = %+v, want both versions of the keyring with their fingerprints", rec.KeyringVersions)
+	}
+	wantLeft := []twv1.PurgeRemainder{{Kind: twv1.PurgeRemainderVaultKey, Location: "ClusterSecretStore/keys: tenants/kappa/id-key"}}
+	if !equalJSON(t, rec.Remaining, wantLeft) {
+		t.Errorf("remaining = %+v, want %+v", rec.Remaining, wantLeft)
+	}
+	if c := conditions.Get(purged.Status.Conditions, twv1.TenantConditionManualPurgeRequired); c == nil || c.Reason != twv1.ReasonExternalCopiesRemain ||
+		!strings.Contains(c.Message, "tenants/kappa/id-key") {
+		t.Errorf("ManualPurgeRequired = %+v", c)
+	}
+	testenv.Eventually(t, timeout, func() error { return expectEvent("kappa", twv1.TenantConditionManualPurgeRequired) })
+	if got := testutil.ToFloat64(metrics.TenantPurges.WithLabelValues(metrics.PurgeManualStepsRemain)); got < purgesBefore+1 {
+		t.Errorf("tenantwire_tenant_purges_total{result=manual_steps_remain} = %v, want at least %v", got, purgesBefore+1)
+	}
 	fakeClock.SetTime(time.Now())
 }

@@ -124,6 +124,15 @@ func desiredNamespace(t *twv1.Tenant) *corev1.Namespace {
 	}
 }
 
+// desiredPurgedNamespace is the namespace once its keyring is confirmed destroyed: labelled
+// purged, which the admission policy tenantwire-tenant-namespace-deletion requires before the
+// namespace may be deleted.
+func desiredPurgedNamespace(t *twv1.Tenant) *corev1.Namespace {
+	ns := desiredNamespace(t)
+	ns.Labels[labels.Purged] = "true"
+	return ns
+}
+
 // desiredDefaultDenyPolicy selects every pod and allows nothing: all other policies are exceptions.
 func desiredDefaultDenyPolicy(t *twv1.Tenant) *networkingv1.NetworkPolicy {
 	return &networkingv1.NetworkPolicy{

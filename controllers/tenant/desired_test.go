@@ -1,6 +1,7 @@
 package tenant
 
 import (
+	"reflect"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -46,6 +47,20 @@ func TestDesiredNamespace(t *testing.T) {
 	}
 	if !labels.IsTenantNamespace(ns, "acme") || labels.IsTenantNamespace(ns, "other") {
 		t.Error("IsTenantNamespace does not tell the tenant's namespace apart")
+	}
+	if _, ok := ns.Labels[labels.Purged]; ok {
+		t.Errorf("a live tenant namespace is labelled %s: the admission policy would let anyone delete it", labels.Purged)
+	}
+}
+
+func TestDesiredPurgedNamespaceKeepsTheNamespaceAndMarksItPurged(t *testing.T) {
+	live, purged := desiredNamespace(sampleTenant()), desiredPurgedNamespace(sampleTenant())
+	if purged.Labels[labels.Purged] != "true" {
+		t.Errorf("purged namespace labels = %v, want %s=true", purged.Labels, labels.Purged)
+	}
+	delete(purged.Labels, labels.Purged)
+	if !reflect.DeepEqual(live, purged) {
+		t.Errorf("the purged namespace differs from the live one beyond the label:\n%+v\n%+v", live, purged)
 	}
 }
 

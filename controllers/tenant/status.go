@@ -21,6 +21,8 @@ type observation struct {
 	// (after the purge there is nothing left to observe).
 	export         *twv1.TenantExportStatus
 	exportObserved bool
+	// purge: the purge record taken before the purge, or completed by it; nil keeps status.purge.
+	purge *twv1.TenantPurgeRecord
 }
 
 // computeStatus is a pure function of the Tenant, what the reconcile observed, its lifecycle
@@ -40,8 +42,17 @@ func computeStatus(t *twv1.Tenant, obs observation, lc lifecycle.Decision, now m
 		st.OffboardingSince, st.PurgeAfter = &since, &after
 	}
 	if !lc.Offboarding() {
-		st.PurgedAt = nil
+		st.PurgedAt, st.Purge = nil, nil
 		conditions.Remove(&st.Conditions, twv1.TenantConditionOffboarding)
+	}
+	if obs.purge != nil {
+		st.Purge = obs.purge
+	}
+	if st.Purge != nil && len(st.Purge.Remaining) > 0 {
+		conditions.True(&st.Conditions, gen, twv1.TenantConditionManualPurgeRequired, twv1.ReasonExternalCopiesRemain,
+			remainingMessage(st.Purge), now)
+	} else {
+		conditions.Remove(&st.Conditions, twv1.TenantConditionManualPurgeRequired)
 	}
 
 	if lc.Purged {
@@ -50,6 +61,9 @@ func computeStatus(t *twv1.Tenant, obs observation, lc lifecycle.Decision, now m
 			st.PurgedAt = &now
 		}
 		msg := fmt.Sprintf("Keyring destroyed and namespace %s deleted at %s", st.Namespace, st.PurgedAt.UTC().Format(time.RFC3339))
+		if st.Purge != nil {
+			msg += "; " + destroyedKeysMessage(st.Purge)
+		}
 		conditions.True(&st.Conditions, gen, twv1.TenantConditionOffboarding, twv1.ReasonPurged, msg, now)
 		conditions.Remove(&st.Conditions, twv1.TenantConditionNamespaceReady)
 		conditions.Remove(&st.Conditions, twv1.TenantConditionIsolationReady)

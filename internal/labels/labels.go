@@ -18,6 +18,11 @@ const (
 	// PartOf groups everything tenantwire creates for app.kubernetes.io-aware tools.
 	PartOf = "app.kubernetes.io/part-of"
 
+	// Purged marks a tenant namespace the Tenant controller has purged (the keyring is confirmed
+	// gone). The admission policy tenantwire-tenant-namespace-deletion lets a tenant namespace be
+	// deleted only with it, and lets only the operator set it.
+	Purged = "tenantwire.io/purged"
+
 	// NamespaceNameLabel is set by the API server on every namespace and cannot be changed, which is
 	// why network policies select namespaces by it.
 	NamespaceNameLabel = "kubernetes.io/metadata.name"

@@ -40,8 +40,22 @@ var (
 		Name: "tenantwire_key_rotations_total",
 		Help: "Keyring rotations, per tenant.",
 	}, []string{"tenant"})
+
+	// TenantPurges counts completed tenant purges (keyring destroyed, namespace deleted), by result:
+	// complete, or manual_steps_remain when copies outside the operator's reach (vault paths,
+	// PostgreSQL databases) are listed in the Tenant's ManualPurgeRequired condition.
+	TenantPurges = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tenantwire_tenant_purges_total",
+		Help: "Completed tenant purges, by result (complete, manual_steps_remain).",
+	}, []string{"result"})
+)
+
+// Results of a tenant purge (TenantPurges).
+const (
+	PurgeComplete          = "complete"
+	PurgeManualStepsRemain = "manual_steps_remain"
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(ChildApplies, StatusWrites, WorkloadRollouts, KeyRotations)
+	ctrlmetrics.Registry.MustRegister(ChildApplies, StatusWrites, WorkloadRollouts, KeyRotations, TenantPurges)
 }

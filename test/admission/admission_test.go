@@ -143,6 +143,9 @@ func installPolicies(t *testing.T, ctx context.Context) {
 			return dryRun(mallory, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: tenantNS,
 				Labels: map[string]string{labels.ManagedBy: labels.ManagedByValue}}})
 		},
+		namespaceDeletionPolicy: func() error {
+			return clients[operatorUser].c.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: tenantNS}}, client.DryRunAll)
+		},
 		reachPolicy: func() error {
 			return dryRun(operatorUser, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: "kube-system"}})
 		},
@@ -205,7 +208,7 @@ func attacks() map[string]attack {
 		}}, policy: podsPolicy, message: "pods/" + subresource + " is not allowed in tenant namespace tenant-acme", connect: true}
 	}
 
-	return map[string]attack{
+	all := map[string]attack{
 		// Pods of mallory's own.
 		"pod mounting the keyring": create(mallory, podsPolicy, podCreators, pod("keyring-volume", func(s *corev1.PodSpec) {
 			mountSecret(s, keyring.SecretName)
@@ -392,6 +395,10 @@ func attacks() map[string]attack {
 				Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: mallory}}}
 		}),
 	}
+	for name, a := range namespaceDeletionAttacks() {
+		all[name] = a
+	}
+	return all
 }
 
 // allowed are requests the policies must let through: the operator's own writes, the
@@ -401,7 +408,7 @@ func allowed() map[string]attempt {
 		return attempt{as: as, do: func(ctx context.Context, id identity, _ string) error { return id.c.Create(ctx, o) }}
 	}
 	t := stealingTemplate()
-	return map[string]attempt{
+	all := map[string]attempt{
 		"operator creates a Deployment": create(operatorUser, &appsv1.Deployment{ObjectMeta: meta("op"),
 			Spec: appsv1.DeploymentSpec{Selector: selector(), Template: t}}),
 		"operator creates a Job":            create(operatorUser, &batchv1.Job{ObjectMeta: meta("op"), Spec: jobSpec()}),
@@ -455,6 +462,10 @@ func allowed() map[string]attempt {
 			}))
 		}},
 	}
+	for name, a := range namespaceDeletionAllowed() {
+		all[name] = a
+	}
+	return all
 }
 
 // annotate sets an annotation on an object of the tenant namespace: a metadata-only update.

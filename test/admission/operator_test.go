@@ -134,6 +134,38 @@ func TestOperatorConvergesUnderThePolicies(t *testing.T) {
 	if err := admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: keyring.SecretName}, &corev1.Secret{}); err != nil {
 		t.Errorf("the operator did not write the keyring: %v", err)
 	}
+
+	// The purge, under the namespace deletion guard: the operator destroys the keyring, labels
+	// the namespace purged and deletes it (envtest runs no namespace controller: it stays
+	// Terminating).
+	tenant := &twv1.Tenant{}
+	if err := admin.Get(ctx, client.ObjectKey{Name: "acme-family-practice"}, tenant); err != nil {
+		t.Fatal(err)
+	}
+	tenant.Annotations = map[string]string{twv1.PurgeImmediatelyAnnotation: "true"}
+	tenant.Spec.State = twv1.TenantOffboarding
+	if err := admin.Update(ctx, tenant); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, time.Minute, func() error {
+		n := &corev1.Namespace{}
+		if err := admin.Get(ctx, client.ObjectKey{Name: ns}, n); err != nil {
+			return err
+		}
+		if n.DeletionTimestamp.IsZero() {
+			return fmt.Errorf("namespace %s is not deleted; labels %v", ns, n.Labels)
+		}
+		return nil
+	})
+	testenv.Eventually(t, time.Minute, func() error {
+		if err := admin.Get(ctx, client.ObjectKeyFromObject(tenant), tenant); err != nil {
+			return err
+		}
+		if c := apimeta.FindStatusCondition(tenant.Status.Conditions, twv1.TenantConditionOffboarding); c == nil || c.Reason != twv1.ReasonPurged {
+			return fmt.Errorf("the tenant does not report its purge: %+v", c)
+		}
+		return nil
+	})
 }
 
 // syncExternalSecret does what the External Secrets Operator would: reports the ExternalSecret

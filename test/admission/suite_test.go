@@ -95,7 +95,7 @@ func setup(ctx context.Context) error {
 	if admin, err = client.New(env.Config, client.Options{Scheme: twscheme.New()}); err != nil {
 		return err
 	}
-	for _, user := range []string{mallory, operatorUser, replicaSetController, jobController, deploymentController, serviceAccountController, node} {
+	for _, user := range []string{mallory, practiceAdmin, operatorUser, replicaSetController, jobController, deploymentController, serviceAccountController, node} {
 		cfg := rest.CopyConfig(env.Config)
 		cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
 		if user == node {
@@ -111,6 +111,11 @@ func setup(ctx context.Context) error {
 		}
 		clients[user] = identity{c: c, cs: cs}
 	}
+	adminCS, err := kubernetes.NewForConfig(env.Config)
+	if err != nil {
+		return err
+	}
+	clients[clusterAdmin] = identity{c: admin, cs: adminCS}
 	objs := []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNS}},
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: tenantNS}},
@@ -136,6 +141,7 @@ func setup(ctx context.Context) error {
 		return err
 	}
 	objs = append(objs, rbac...)
+	objs = append(objs, namespaceOwnerRBAC()...)
 	malloryRole, err := malloryRules(ctx)
 	if err != nil {
 		return err

@@ -12,7 +12,8 @@ import (
 // test/admission proves what they enforce.
 var admissionObjects = func() []string {
 	var objs []string
-	for _, name := range []string{"tenantwire-tenant-workloads", "tenantwire-tenant-pods", "tenantwire-tenant-identities", "tenantwire-operator-reach"} {
+	for _, name := range []string{"tenantwire-tenant-workloads", "tenantwire-tenant-pods", "tenantwire-tenant-identities",
+		"tenantwire-tenant-namespace-deletion", "tenantwire-operator-reach"} {
 		objs = append(objs, "ValidatingAdmissionPolicy/"+name, "ValidatingAdmissionPolicyBinding/"+name)
 	}
 	return objs

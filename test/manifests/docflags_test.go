@@ -122,6 +122,9 @@ var otherToolsFlags = map[string]string{
 	"type":                 "kubectl patch",
 	"oidc-username-prefix": "kube-apiserver",
 	"oidc-groups-prefix":   "kube-apiserver",
+	// Backups and the purge (docs/operations.md).
+	"encryption-provider-config": "kube-apiserver",
+	"exclude-resources":          "velero backup and schedule",
 }
 
 var (

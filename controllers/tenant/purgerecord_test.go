@@ -1,0 +1,179 @@
+package tenant
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
+	"github.com/tenantwire/tenantwire/internal/conditions"
+	"github.com/tenantwire/tenantwire/internal/keyring"
+	"github.com/tenantwire/tenantwire/internal/lifecycle"
+)
+
+func testKeyring(t *testing.T, versions int) *keyring.Keyring {
+	t.Helper()
+	var kr *keyring.Keyring
+	for range versions {
+		m, err := keyring.NewMaterial(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kr = keyring.AddVersion(kr, "AES-256-GCM", m, time.Now())
+	}
+	return kr
+}
+
+func purgeIntegration(name, dsn string) twv1.Integration {
+	in := twv1.Integration{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "tenant-acme"}}
+	in.Spec.Source.Credentials.RemoteKey = name + "/source"
+	in.Spec.Destination.Credentials.RemoteKey = name + "/destination"
+	if dsn != "" {
+		in.Spec.MappingStore = &twv1.MappingStore{Postgres: &twv1.PostgresMappingStore{DSN: dsn,
+			Credentials: twv1.Credentials{RemoteKey: name + "/db"}}}
+	}
+	return in
+}
+
+func TestPurgeInventory(t *testing.T) {
+	now := metav1.NewTime(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC))
+	kr := testKeyring(t, 2)
+	external := &twv1.KeyPolicy{Spec: twv1.KeyPolicySpec{Source: twv1.KeySource{Type: twv1.KeySourceExternal,
+		External: &twv1.ExternalKeySource{StoreRef: twv1.KeyStoreRef{Kind: twv1.ClusterSecretStoreKind, Name: "keys"},
+			RemoteKeyTemplate: "tenants/{tenant}/id-key"}}}}
+	withStore := sampleTenant(func(tn *twv1.Tenant) {
+		tn.Spec.SecretStore = &twv1.TenantSecretStore{Kind: twv1.ClusterSecretStoreKind, Name: "tenant-vault", PathPrefix: "tenants/acme/"}
+		tn.Spec.Export = &twv1.TenantExport{Request: "t-1", ClaimName: "offboarding-export"}
+	})
+	tests := map[string]struct {
+		tenant        *twv1.Tenant
+		keyring       *keyring.Keyring
+		integrations  []twv1.Integration
+		policy        *twv1.KeyPolicy
+		wantVersions  int
+		wantRemaining []twv1.PurgeRemainder
+		wantExport    string
+	}{
+		"generated keys, no secret store: nothing remains": {
+			tenant: sampleTenant(), keyring: kr, integrations: []twv1.Integration{purgeIntegration("a", "")},
+			policy: &twv1.KeyPolicy{}, wantVersions: 2,
+		},
+		"keyring already gone": {tenant: sampleTenant()},
+		"vault credentials, an external key and a PostgreSQL database remain": {
+			tenant: withStore, keyring: kr, policy: external, wantVersions: 2, wantExport: "offboarding-export",
+			integrations: []twv1.Integration{
+				purgeIntegration("zoho", ""),
+				purgeIntegration("cerbo-to-quickbooks", "postgres://sync@db.example.internal:5433/acme_map?sslmode=verify-full"),
+			},
+			wantRemaining: []twv1.PurgeRemainder{
+				{Kind: twv1.PurgeRemainderVaultKey, Location: "ClusterSecretStore/keys: tenants/acme/id-key"},
+				{Kind: twv1.PurgeRemainderPostgreSQLDatabase, Location: "postgres://db.example.internal:5433/acme_map", Integration: "cerbo-to-quickbooks"},
+				{Kind: twv1.PurgeRemainderVaultCredentials, Location: "ClusterSecretStore/tenant-vault: tenants/acme/cerbo-to-quickbooks/source", Integration: "cerbo-to-quickbooks"},
+				{Kind: twv1.PurgeRemainderVaultCredentials, Location: "ClusterSecretStore/tenant-vault: tenants/acme/cerbo-to-quickbooks/destination", Integration: "cerbo-to-quickbooks"},
+				{Kind: twv1.PurgeRemainderVaultCredentials, Location: "ClusterSecretStore/tenant-vault: tenants/acme/cerbo-to-quickbooks/db", Integration: "cerbo-to-quickbooks"},
+				{Kind: twv1.PurgeRemainderVaultCredentials, Location: "ClusterSecretStore/tenant-vault: tenants/acme/zoho/source", Integration: "zoho"},
+				{Kind: twv1.PurgeRemainderVaultCredentials, Location: "ClusterSecretStore/tenant-vault: tenants/acme/zoho/destination", Integration: "zoho"},
+			},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			rec := purgeInventory(tc.tenant, tc.keyring, tc.integrations, tc.policy, now)
+			if rec.Namespace != "tenant-acme" || rec.Controller != "tenantwire-tenant" || !rec.StartedAt.Equal(&now) || rec.CompletedAt != nil {
+				t.Errorf("record header = %+v", rec)
+			}
+			if len(rec.KeyringVersions) != tc.wantVersions {
+				t.Fatalf("keyring versions = %+v, want %d", rec.KeyringVersions, tc.wantVersions)
+			}
+			for i, v := range rec.KeyringVersions {
+				if want := tc.keyring.Versions[i]; v.Version != want.Version || v.Fingerprint != want.Fingerprint() {
+					t.Errorf("version %d = %+v, want %d (%s)", i, v, want.Version, want.Fingerprint())
+				}
+			}
+			if len(rec.Integrations) != len(tc.integrations) {
+				t.Errorf("integrations = %v", rec.Integrations)
+			}
+			if !reflect.DeepEqual(rec.Remaining, tc.wantRemaining) {
+				t.Errorf("remaining =\n%+v\nwant\n%+v", rec.Remaining, tc.wantRemaining)
+			}
+			if rec.ExportClaim != tc.wantExport {
+				t.Errorf("export claim = %q, want %q", rec.ExportClaim, tc.wantExport)
+			}
+		})
+	}
+}
+
+// The record is shown to auditors and written to the API server's audit log: no key material
+// in any encoding, no DSN user or parameters.
+func TestPurgeRecordHoldsNoKeyMaterialOrDSNUser(t *testing.T) {
+	kr := testKeyring(t, 3)
+	tn := sampleTenant(func(tn *twv1.Tenant) {
+		tn.Spec.SecretStore = &twv1.TenantSecretStore{Kind: twv1.ClusterSecretStoreKind, Name: "v", PathPrefix: "tenants/acme"}
+	})
+	rec := purgeInventory(tn, kr, []twv1.Integration{purgeIntegration("a", "postgres://syncuser@db.example:5432/acme?sslmode=verify-full&application_name=x")},
+		nil, metav1.Now())
+	st := computeStatus(tn, observation{purge: rec}, lifecycle.Decision{State: twv1.TenantOffboarding, Purged: true}, metav1.Now())
+	out, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range kr.Versions {
+		for _, key := range [][]byte{v.EncryptionKey, v.HMACKey} {
+			for _, enc := range []string{base64.StdEncoding.EncodeToString(key), base64.RawURLEncoding.EncodeToString(key), hex.EncodeToString(key)} {
+				if bytes.Contains(out, []byte(enc)) {
+					t.Fatalf("status holds key material of version %d", v.Version)
+				}
+			}
+		}
+	}
+	for _, leak := range []string{"syncuser", "sslmode", "application_name"} {
+		if strings.Contains(string(out), leak) {
+			t.Errorf("status holds %q of the DSN: %s", leak, out)
+		}
+	}
+}
+
+func TestComputeStatusReportsWhatThePurgeLeft(t *testing.T) {
+	now := metav1.NewTime(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC))
+	left := &twv1.TenantPurgeRecord{Namespace: "tenant-acme", Remaining: []twv1.PurgeRemainder{
+		{Kind: twv1.PurgeRemainderVaultKey, Location: "ClusterSecretStore/keys: tenants/acme/id-key"}}}
+	purged := lifecycle.Decision{State: twv1.TenantOffboarding, Purged: true}
+	tests := map[string]struct {
+		tenant      *twv1.Tenant
+		obs         observation
+		lc          lifecycle.Decision
+		wantPurge   bool
+		wantManual  bool
+		wantMessage string
+	}{
+		"purged with copies left": {tenant: sampleTenant(), obs: observation{purge: left}, lc: purged, wantPurge: true, wantManual: true,
+			wantMessage: "VaultKey ClusterSecretStore/keys: tenants/acme/id-key"},
+		"purged with nothing left": {tenant: sampleTenant(), obs: observation{purge: &twv1.TenantPurgeRecord{Namespace: "tenant-acme"}}, lc: purged, wantPurge: true},
+		"the record stays on later reconciles": {tenant: sampleTenant(func(tn *twv1.Tenant) { tn.Status.Purge = left }), lc: purged,
+			wantPurge: true, wantManual: true},
+		"an offboarding cancelled before the purge drops its inventory": {tenant: sampleTenant(func(tn *twv1.Tenant) { tn.Status.Purge = left }),
+			lc: lifecycle.Decision{State: twv1.TenantActive}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			st := computeStatus(tc.tenant, tc.obs, tc.lc, now)
+			if (st.Purge != nil) != tc.wantPurge {
+				t.Errorf("status.purge = %+v, want present %v", st.Purge, tc.wantPurge)
+			}
+			c := conditions.Get(st.Conditions, twv1.TenantConditionManualPurgeRequired)
+			if (c != nil) != tc.wantManual {
+				t.Fatalf("ManualPurgeRequired = %+v, want present %v", c, tc.wantManual)
+			}
+			if c != nil && (c.Status != metav1.ConditionTrue || c.Reason != twv1.ReasonExternalCopiesRemain || !strings.Contains(c.Message, tc.wantMessage)) {
+				t.Errorf("ManualPurgeRequired = %+v", c)
+			}
+		})
+	}
+}
