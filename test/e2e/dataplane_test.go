@@ -60,8 +60,11 @@ func TestDataPlane(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Without spec.fields the API server applies the default, which the sample spells out.
+		// The simulated cluster provisions no volumes, and the dev PersistentVolume is bound to the
+		// sample tenant's claim: this tenant's sync keeps its mapping on an emptyDir.
 		manifest := regexp.MustCompile(`(?m)^  fields: .*\n`).ReplaceAllString(
-			strings.Replace(string(sample), "namespace: "+sampleNamespace, "namespace: "+dpNamespace, 1), "")
+			strings.Replace(string(sample), "namespace: "+sampleNamespace, "namespace: "+dpNamespace, 1), "") +
+			"  mappingStore: {sqlite: {ephemeral: true}}\n"
 		if strings.Contains(manifest, "fields:") || !strings.Contains(manifest, dpNamespace) {
 			t.Fatalf("could not derive the Integration from the sample:\n%s", manifest)
 		}
