@@ -67,7 +67,8 @@ type Reconciler struct {
 	// requests are the on-demand rotations in progress (see requests.go).
 	requests requestTracker
 	// awaitingRewrap holds the tenants whose keyring keeps versions beyond retention until their
-	// consumers rewrap; only their Deployments' changes wake the keyring controller.
+	// consumers rewrap; only for them does a change of a consumer's status.keyring wake the keyring
+	// controller.
 	awaitingRewrap sync.Map
 
 	applierOnce sync.Once
@@ -84,7 +85,6 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=create;patch,resourceNames=tenantwire-keyring
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=external-secrets.io,resources=externalsecrets,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
 // applier is the controller's one Applier: it remembers the children it verified.
@@ -233,13 +233,16 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 		}
 	}
 
+	if beyondRetention(kp, desired) {
+		// Until its consumers rewrap, a change of their status.keyring wakes the tenant. Marked
+		// before they are listed, so that a change landing after the list is never missed.
+		r.awaitingRewrap.Store(t.Name, struct{}{})
+	}
 	consumers, err := r.consumers(ctx, kp, t)
 	if err != nil {
 		return res, ctrl.Result{}, err
 	}
-	if desired, err = r.retained(ctx, kp, t, desired, consumers, &res); err != nil {
-		return res, ctrl.Result{}, err
-	}
+	desired = retained(kp, desired, consumers, &res)
 	secret, err := desiredKeyringSecret(t, kp, desired)
 	if err != nil {
 		return res, ctrl.Result{}, err
@@ -295,23 +298,19 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 }
 
 // retained applies the trim guard: versions beyond retention are dropped only once every consumer
-// has rewrapped onto the active version (trim.go). Until then the tenant is marked as awaiting, so
-// that its consumers' Deployment changes wake it; the mark is set before the Deployments are read,
-// so a change that lands after the read is never missed.
-func (r *Reconciler) retained(ctx context.Context, kp *twv1.KeyPolicy, t *twv1.Tenant, kr *keyring.Keyring,
-	consumers []twv1.Integration, res *tenantResult) (*keyring.Keyring, error) {
-	retain := int(kp.Spec.Rotation.RetainVersions)
-	if len(kr.Versions) <= retain+1 {
-		return kr, nil
+// reports in its status that it has rewrapped onto the active version (trim.go).
+func retained(kp *twv1.KeyPolicy, kr *keyring.Keyring, consumers []twv1.Integration, res *tenantResult) *keyring.Keyring {
+	if !beyondRetention(kp, kr) {
+		return kr
 	}
-	r.awaitingRewrap.Store(t.Name, struct{}{})
-	rollouts, err := r.consumerRollouts(ctx, t, consumers)
-	if err != nil {
-		return nil, err
-	}
-	d := decideTrim(kr, retain, rollouts)
-	res.held, res.lagging, res.consumers = d.held, d.lagging, len(rollouts)
-	return d.keyring, nil
+	d := decideTrim(kr, int(kp.Spec.Rotation.RetainVersions), consumers)
+	res.held, res.lagging, res.consumers = d.held, d.lagging, len(consumers)
+	return d.keyring
+}
+
+// beyondRetention reports whether a keyring holds more versions than the policy retains.
+func beyondRetention(kp *twv1.KeyPolicy, kr *keyring.Keyring) bool {
+	return len(kr.Versions) > int(kp.Spec.Rotation.RetainVersions)+1
 }
 
 // liveKeyring reads the keyring from the API server, bypassing the cache.
