@@ -73,12 +73,12 @@ func TestConsumerWaitsForItsKeyring(t *testing.T) {
 
 	// The KeyPolicy's trim reads what the workload proved in status.keyring: nothing before the
 	// Deployment is available on the version, the version once it is, nothing again once paused.
-	if got := integrationOf(t, in); got.Status.Keyring != nil {
+	if got := getIntegration(t, in); got.Status.Keyring != nil {
 		t.Errorf("status.keyring = %+v before the workload is available, want none", got.Status.Keyring)
 	}
 	markAvailable(t, in)
 	waitRewrapped(t, in, 1)
-	paused := integrationOf(t, in)
+	paused := getIntegration(t, in)
 	paused.Spec.State = twv1.StatePaused
 	if err := k8s.Update(ctx, paused); err != nil {
 		t.Fatal(err)
@@ -86,21 +86,12 @@ func TestConsumerWaitsForItsKeyring(t *testing.T) {
 	waitRewrapped(t, in, 0)
 }
 
-func integrationOf(t *testing.T, in *twv1.Integration) *twv1.Integration {
-	t.Helper()
-	got := &twv1.Integration{}
-	if err := k8s.Get(ctx, client.ObjectKeyFromObject(in), got); err != nil {
-		t.Fatal(err)
-	}
-	return got
-}
-
 // waitRewrapped waits for status.keyring to report version (0: no version).
 func waitRewrapped(t *testing.T, in *twv1.Integration, version int32) {
 	t.Helper()
 	testenv.Eventually(t, timeout, func() error {
 		var got int32
-		if k := integrationOf(t, in).Status.Keyring; k != nil {
+		if k := getIntegration(t, in).Status.Keyring; k != nil {
 			got = k.RewrappedVersion
 		}
 		if got != version {
