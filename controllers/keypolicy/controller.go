@@ -16,9 +16,7 @@ import (
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	k8slabels "k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/record"
@@ -32,6 +30,7 @@ import (
 	"github.com/tenantwire/tenantwire/internal/apply"
 	"github.com/tenantwire/tenantwire/internal/childcache"
 	"github.com/tenantwire/tenantwire/internal/conditions"
+	"github.com/tenantwire/tenantwire/internal/externalsecrets"
 	"github.com/tenantwire/tenantwire/internal/keyring"
 	"github.com/tenantwire/tenantwire/internal/labels"
 	"github.com/tenantwire/tenantwire/internal/lifecycle"
@@ -343,22 +342,19 @@ func activeMaterial(k *keyring.Keyring) keyring.Material {
 
 // consumers lists the Integrations of the tenant whose pods may read the keyring.
 func (r *Reconciler) consumers(ctx context.Context, kp *twv1.KeyPolicy, t *twv1.Tenant) ([]twv1.Integration, error) {
-	sel := k8slabels.Everything()
-	if kp.Spec.Consumers != nil {
-		s, err := metav1.LabelSelectorAsSelector(kp.Spec.Consumers)
-		if err != nil {
-			return nil, reconcile.TerminalError(fmt.Errorf("spec.consumers: %w", err))
-		}
-		sel = s
+	// A selector that does not parse is the user's to fix, whether or not the tenant has
+	// Integrations yet.
+	if _, err := kp.ConsumerSelector(); err != nil {
+		return nil, reconcile.TerminalError(err)
 	}
 	list := &twv1.IntegrationList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(t.NamespaceName()), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+	if err := r.Client.List(ctx, list, client.InNamespace(t.NamespaceName())); err != nil {
 		return nil, err
 	}
 	out := list.Items[:0]
-	for _, in := range list.Items {
-		if in.DeletionTimestamp.IsZero() {
-			out = append(out, in)
+	for i := range list.Items {
+		if consumer, _ := kp.ConsumesKeyring(&list.Items[i]); consumer {
+			out = append(out, list.Items[i])
 		}
 	}
 	return out, nil
@@ -374,19 +370,22 @@ func consumerNames(consumers []twv1.Integration) []string {
 
 // externalMaterial applies the tenant's key-source ExternalSecret and reads the synced keys.
 func (r *Reconciler) externalMaterial(ctx context.Context, kp *twv1.KeyPolicy, t *twv1.Tenant) (keyring.Material, *conditions.Problem, error) {
+	notInstalled := &conditions.Problem{Reason: twv1.ReasonKeySourceUnavailable, Message: "External Secrets Operator is not installed"}
+	switch installed, err := externalsecrets.Installed(r.Client.RESTMapper()); {
+	case err != nil:
+		return keyring.Material{}, nil, err
+	case !installed:
+		return keyring.Material{}, notInstalled, nil
+	}
 	if r.Informers != nil {
 		if _, err := r.Informers.GetInformer(ctx, &esv1.ExternalSecret{}); err != nil {
-			if meta.IsNoMatchError(err) {
-				return keyring.Material{}, &conditions.Problem{Reason: twv1.ReasonKeySourceUnavailable,
-					Message: "External Secrets Operator is not installed"}, nil
-			}
 			return keyring.Material{}, nil, err
 		}
 	}
 	if _, err := r.applier().Apply(ctx, desiredKeySource(t, kp)); err != nil {
-		if apierrors.IsNotFound(err) || strings.Contains(err.Error(), "no matches for kind") {
-			return keyring.Material{}, &conditions.Problem{Reason: twv1.ReasonKeySourceUnavailable,
-				Message: "External Secrets Operator is not installed"}, nil
+		// Removed since it was looked up: the apply finds no such resource.
+		if apierrors.IsNotFound(err) || externalsecrets.IsNotInstalled(err) {
+			return keyring.Material{}, notInstalled, nil
 		}
 		return keyring.Material{}, nil, err
 	}
