@@ -277,6 +277,13 @@ type IntegrationStatus struct {
 	Replicas int32 `json:"replicas,omitempty"`
 	// +optional
 	AvailableReplicas int32 `json:"availableReplicas,omitempty"`
+	// Keyring reports, for a consumer of its tenant's keyring, the key version its sync workload
+	// has proven it rewrapped to. The KeyPolicy controller reads it to decide whether an old key
+	// version may be dropped. Empty when the Integration consumes no keyring, or when nothing
+	// running proves a version (paused, stopped, suspended, awaiting approval, not yet started or
+	// mid-rollout).
+	// +optional
+	Keyring *IntegrationKeyringStatus `json:"keyring,omitempty"`
 	// Fields are the canonical fields the sync moves: spec.fields as the operator resolved them,
 	// in the order of the field vocabulary. Empty while the Integration is refused, when nothing
 	// moves.
@@ -297,6 +304,21 @@ type IntegrationStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// IntegrationKeyringStatus is what an Integration's sync workload has proven about the keys of
+// its tenant's keyring: the contract between the Integration controller, which watches the
+// workload, and the KeyPolicy controller, which trims the keyring.
+type IntegrationKeyringStatus struct {
+	// RewrappedVersion is the keyring version every record in the Integration's store is sealed
+	// under. The sync runtime becomes ready only after it has rewrapped its store onto the keyring's
+	// active version, so the operator reports version N when the sync Deployment's pod template
+	// runs version N (annotation tenantwire.io/keyring-version), its rollout is complete (latest
+	// spec observed, every replica updated, none old or terminating) and at least one replica is
+	// wanted and every wanted replica is available. Versions older than the active one are trimmed
+	// only once every consumer reports the active version here.
+	// +kubebuilder:validation:Minimum=1
+	RewrappedVersion int32 `json:"rewrappedVersion"`
 }
 
 // Integration is a per-tenant sync workload moving records from a source system to a destination

@@ -134,11 +134,11 @@ type KeyRotation struct {
 	// RetainVersions is how many versions before the active one stay available for decryption. At
 	// least 1: the sync runtime re-encrypts records onto the new version after a rotation, and
 	// until it has, the previous version is the only key that reads them.
-	// Older versions are dropped only once every consumer Integration of the tenant has rewrapped:
-	// its Deployment runs the active version (pod template annotation tenantwire.io/keyring-version),
-	// is fully rolled out and has every replica available. A consumer with no running replica
-	// (paused, stopped, suspended, not yet started) holds them. Until then the keyring keeps more
-	// versions and the policy reports RetentionEnforced=False with reason AwaitingRewrap.
+	// Older versions are dropped only once every consumer Integration of the tenant reports the
+	// active version in status.keyring.rewrappedVersion: its Deployment runs that version, is fully
+	// rolled out and has every replica available. A consumer with no running replica (paused,
+	// stopped, suspended, not yet started) reports none and holds them. Until then the keyring
+	// keeps more versions and the policy reports RetentionEnforced=False with reason AwaitingRewrap.
 	// +kubebuilder:default=2
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=16

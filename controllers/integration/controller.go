@@ -22,7 +22,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	k8slabels "k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/record"
@@ -42,6 +41,7 @@ import (
 	"github.com/tenantwire/tenantwire/internal/apply"
 	"github.com/tenantwire/tenantwire/internal/childcache"
 	"github.com/tenantwire/tenantwire/internal/conditions"
+	"github.com/tenantwire/tenantwire/internal/externalsecrets"
 	"github.com/tenantwire/tenantwire/internal/hostpolicy"
 	"github.com/tenantwire/tenantwire/internal/imagepolicy"
 	"github.com/tenantwire/tenantwire/internal/keyring"
@@ -168,11 +168,7 @@ func (r *Reconciler) ensureExternalSecretWatch() (bool, error) {
 	if r.esWatching {
 		return true, nil
 	}
-	gk := esv1.SchemeGroupVersion.WithKind(esv1.ExtSecretKind).GroupKind()
-	if _, err := r.RESTMapper.RESTMapping(gk, esv1.SchemeGroupVersion.Version); err != nil {
-		if meta.IsNoMatchError(err) {
-			return false, nil
-		}
+	if installed, err := externalsecrets.Installed(r.RESTMapper); err != nil || !installed {
 		return false, err
 	}
 	if r.controller != nil {
@@ -468,11 +464,9 @@ func (r *Reconciler) keyringVersion(ctx context.Context, in *twv1.Integration, t
 	if idx < 0 {
 		return "", false, nil
 	}
-	if sel := policies.Items[idx].Spec.Consumers; sel != nil {
-		s, err := metav1.LabelSelectorAsSelector(sel)
-		if err != nil || !s.Matches(k8slabels.Set(in.Labels)) {
-			return "", false, nil
-		}
+	if consumer, err := policies.Items[idx].ConsumesKeyring(in); err != nil || !consumer {
+		// A selector that does not parse makes no consumer; the KeyPolicy reports it.
+		return "", false, nil
 	}
 	secret := &corev1.Secret{}
 	switch err := r.Client.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: keyring.SecretName}, secret); {

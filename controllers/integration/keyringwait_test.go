@@ -70,4 +70,33 @@ func TestConsumerWaitsForItsKeyring(t *testing.T) {
 		_, err := getDeployment(in)
 		return err
 	})
+
+	// The KeyPolicy's trim reads what the workload proved in status.keyring: nothing before the
+	// Deployment is available on the version, the version once it is, nothing again once paused.
+	if got := getIntegration(t, in); got.Status.Keyring != nil {
+		t.Errorf("status.keyring = %+v before the workload is available, want none", got.Status.Keyring)
+	}
+	markAvailable(t, in)
+	waitRewrapped(t, in, 1)
+	paused := getIntegration(t, in)
+	paused.Spec.State = twv1.StatePaused
+	if err := k8s.Update(ctx, paused); err != nil {
+		t.Fatal(err)
+	}
+	waitRewrapped(t, in, 0)
+}
+
+// waitRewrapped waits for status.keyring to report version (0: no version).
+func waitRewrapped(t *testing.T, in *twv1.Integration, version int32) {
+	t.Helper()
+	testenv.Eventually(t, timeout, func() error {
+		var got int32
+		if k := getIntegration(t, in).Status.Keyring; k != nil {
+			got = k.RewrappedVersion
+		}
+		if got != version {
+			return fmt.Errorf("status.keyring.rewrappedVersion = %d, want %d", got, version)
+		}
+		return nil
+	})
 }

@@ -67,6 +67,7 @@ func computeStatus(in *twv1.Integration, obs observation, now metav1.Time) twv1.
 	if d := obs.deployment; d != nil {
 		st.Replicas, st.AvailableReplicas = d.Status.Replicas, d.Status.AvailableReplicas
 	}
+	st.Keyring = keyringStatus(obs.deployment)
 
 	credentials := obs.credentials
 	if obs.blocked != nil {

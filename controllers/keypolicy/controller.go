@@ -16,9 +16,7 @@ import (
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	k8slabels "k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/record"
@@ -32,6 +30,7 @@ import (
 	"github.com/tenantwire/tenantwire/internal/apply"
 	"github.com/tenantwire/tenantwire/internal/childcache"
 	"github.com/tenantwire/tenantwire/internal/conditions"
+	"github.com/tenantwire/tenantwire/internal/externalsecrets"
 	"github.com/tenantwire/tenantwire/internal/keyring"
 	"github.com/tenantwire/tenantwire/internal/labels"
 	"github.com/tenantwire/tenantwire/internal/lifecycle"
@@ -67,7 +66,8 @@ type Reconciler struct {
 	// requests are the on-demand rotations in progress (see requests.go).
 	requests requestTracker
 	// awaitingRewrap holds the tenants whose keyring keeps versions beyond retention until their
-	// consumers rewrap; only their Deployments' changes wake the keyring controller.
+	// consumers rewrap; only for them does a change of a consumer's status.keyring wake the keyring
+	// controller.
 	awaitingRewrap sync.Map
 
 	applierOnce sync.Once
@@ -84,7 +84,6 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=create;patch,resourceNames=tenantwire-keyring
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=external-secrets.io,resources=externalsecrets,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
 // applier is the controller's one Applier: it remembers the children it verified.
@@ -233,13 +232,16 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 		}
 	}
 
+	if beyondRetention(kp, desired) {
+		// Until its consumers rewrap, a change of their status.keyring wakes the tenant. Marked
+		// before they are listed, so that a change landing after the list is never missed.
+		r.awaitingRewrap.Store(t.Name, struct{}{})
+	}
 	consumers, err := r.consumers(ctx, kp, t)
 	if err != nil {
 		return res, ctrl.Result{}, err
 	}
-	if desired, err = r.retained(ctx, kp, t, desired, consumers, &res); err != nil {
-		return res, ctrl.Result{}, err
-	}
+	desired = retained(kp, desired, consumers, &res)
 	secret, err := desiredKeyringSecret(t, kp, desired)
 	if err != nil {
 		return res, ctrl.Result{}, err
@@ -295,23 +297,19 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 }
 
 // retained applies the trim guard: versions beyond retention are dropped only once every consumer
-// has rewrapped onto the active version (trim.go). Until then the tenant is marked as awaiting, so
-// that its consumers' Deployment changes wake it; the mark is set before the Deployments are read,
-// so a change that lands after the read is never missed.
-func (r *Reconciler) retained(ctx context.Context, kp *twv1.KeyPolicy, t *twv1.Tenant, kr *keyring.Keyring,
-	consumers []twv1.Integration, res *tenantResult) (*keyring.Keyring, error) {
-	retain := int(kp.Spec.Rotation.RetainVersions)
-	if len(kr.Versions) <= retain+1 {
-		return kr, nil
+// reports in its status that it has rewrapped onto the active version (trim.go).
+func retained(kp *twv1.KeyPolicy, kr *keyring.Keyring, consumers []twv1.Integration, res *tenantResult) *keyring.Keyring {
+	if !beyondRetention(kp, kr) {
+		return kr
 	}
-	r.awaitingRewrap.Store(t.Name, struct{}{})
-	rollouts, err := r.consumerRollouts(ctx, t, consumers)
-	if err != nil {
-		return nil, err
-	}
-	d := decideTrim(kr, retain, rollouts)
-	res.held, res.lagging, res.consumers = d.held, d.lagging, len(rollouts)
-	return d.keyring, nil
+	d := decideTrim(kr, int(kp.Spec.Rotation.RetainVersions), consumers)
+	res.held, res.lagging, res.consumers = d.held, d.lagging, len(consumers)
+	return d.keyring
+}
+
+// beyondRetention reports whether a keyring holds more versions than the policy retains.
+func beyondRetention(kp *twv1.KeyPolicy, kr *keyring.Keyring) bool {
+	return len(kr.Versions) > int(kp.Spec.Rotation.RetainVersions)+1
 }
 
 // liveKeyring reads the keyring from the API server, bypassing the cache.
@@ -344,22 +342,19 @@ func activeMaterial(k *keyring.Keyring) keyring.Material {
 
 // consumers lists the Integrations of the tenant whose pods may read the keyring.
 func (r *Reconciler) consumers(ctx context.Context, kp *twv1.KeyPolicy, t *twv1.Tenant) ([]twv1.Integration, error) {
-	sel := k8slabels.Everything()
-	if kp.Spec.Consumers != nil {
-		s, err := metav1.LabelSelectorAsSelector(kp.Spec.Consumers)
-		if err != nil {
-			return nil, reconcile.TerminalError(fmt.Errorf("spec.consumers: %w", err))
-		}
-		sel = s
+	// A selector that does not parse is the user's to fix, whether or not the tenant has
+	// Integrations yet.
+	if _, err := kp.ConsumerSelector(); err != nil {
+		return nil, reconcile.TerminalError(err)
 	}
 	list := &twv1.IntegrationList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(t.NamespaceName()), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+	if err := r.Client.List(ctx, list, client.InNamespace(t.NamespaceName())); err != nil {
 		return nil, err
 	}
 	out := list.Items[:0]
-	for _, in := range list.Items {
-		if in.DeletionTimestamp.IsZero() {
-			out = append(out, in)
+	for i := range list.Items {
+		if consumer, _ := kp.ConsumesKeyring(&list.Items[i]); consumer {
+			out = append(out, list.Items[i])
 		}
 	}
 	return out, nil
@@ -375,19 +370,22 @@ func consumerNames(consumers []twv1.Integration) []string {
 
 // externalMaterial applies the tenant's key-source ExternalSecret and reads the synced keys.
 func (r *Reconciler) externalMaterial(ctx context.Context, kp *twv1.KeyPolicy, t *twv1.Tenant) (keyring.Material, *conditions.Problem, error) {
+	notInstalled := &conditions.Problem{Reason: twv1.ReasonKeySourceUnavailable, Message: "External Secrets Operator is not installed"}
+	switch installed, err := externalsecrets.Installed(r.Client.RESTMapper()); {
+	case err != nil:
+		return keyring.Material{}, nil, err
+	case !installed:
+		return keyring.Material{}, notInstalled, nil
+	}
 	if r.Informers != nil {
 		if _, err := r.Informers.GetInformer(ctx, &esv1.ExternalSecret{}); err != nil {
-			if meta.IsNoMatchError(err) {
-				return keyring.Material{}, &conditions.Problem{Reason: twv1.ReasonKeySourceUnavailable,
-					Message: "External Secrets Operator is not installed"}, nil
-			}
 			return keyring.Material{}, nil, err
 		}
 	}
 	if _, err := r.applier().Apply(ctx, desiredKeySource(t, kp)); err != nil {
-		if apierrors.IsNotFound(err) || strings.Contains(err.Error(), "no matches for kind") {
-			return keyring.Material{}, &conditions.Problem{Reason: twv1.ReasonKeySourceUnavailable,
-				Message: "External Secrets Operator is not installed"}, nil
+		// Removed since it was looked up: the apply finds no such resource.
+		if apierrors.IsNotFound(err) || externalsecrets.IsNotInstalled(err) {
+			return keyring.Material{}, notInstalled, nil
 		}
 		return keyring.Material{}, nil, err
 	}

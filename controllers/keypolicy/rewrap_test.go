@@ -9,31 +9,30 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
-	"github.com/tenantwire/tenantwire/controllers/integration"
 	"github.com/tenantwire/tenantwire/internal/conditions"
 	"github.com/tenantwire/tenantwire/internal/keyring"
-	"github.com/tenantwire/tenantwire/internal/labels"
 	"github.com/tenantwire/tenantwire/internal/testenv"
 )
 
 // TestTrimWaitsForConsumersToRewrap: a rotation beyond retention keeps the old version while a
-// consumer's Deployment still runs an older one; once the Deployment runs the active version and
-// is available, the operator trims with exactly one keyring write.
+// consumer's status reports an older version than the active one; once it reports the active
+// version, the operator trims with exactly one keyring write. No Deployment exists: the decision
+// reads the Integration's status, the contract with the Integration controller, and nothing of
+// that controller's children.
 func TestTrimWaitsForConsumersToRewrap(t *testing.T) {
 	createPolicy(t, "rewrap", 1)
 	createTenant(t, "rewrap", "rewrap")
 	ns := "tenant-rewrap"
 	kr := keyringOf(t, "rewrap")
 	in := createConsumer(t, ns, "sync-a", nil)
-	dep := createConsumerDeployment(t, in, "1")
+	reportRewrapped(t, in, 1)
 	waitPolicyReady(t, "rewrap", 1)
 	settle(t, "rewrap")
 
-	// Two rotations: [1 2] is within retention; [1 2 3] is not, and the consumer still runs 1.
+	// Two rotations: [1 2] is within retention; [1 2 3] is not, and the consumer reports 1.
 	created := kr.ActiveVersion().Created
 	for _, d := range []time.Duration{24 * time.Hour, 48 * time.Hour} {
 		fakeClock.SetTime(created.Add(d))
@@ -47,27 +46,21 @@ func TestTrimWaitsForConsumersToRewrap(t *testing.T) {
 		t.Errorf("keys kept longer made the policy not Ready: %+v", kp.Status.Conditions)
 	}
 
-	// Rolled onto version 3 but not yet available: still kept.
-	dep.Spec.Template.Annotations[integration.KeyringVersionAnnotation] = "3"
-	if err := k8s.Update(ctx, dep); err != nil {
-		t.Fatal(err)
-	}
+	// Rolling onto version 3: the workload proves no version while it rewraps. Still kept.
+	reportRewrapped(t, in, 0)
 	settle(t, "rewrap")
 	if got := fmt.Sprint(keyringOf(t, "rewrap").VersionNumbers()); got != "[1 2 3]" {
 		t.Fatalf("versions while the consumer rolls out = %s, want [1 2 3]", got)
 	}
 
-	// The rollout completes: the managed controller, woken by the Deployment, trims once.
+	// The consumer reports the active version: the managed controller, woken by the status, trims once.
 	secrets, err := watcher.Watch(ctx, &corev1.SecretList{}, client.InNamespace(ns),
 		client.MatchingFields{"metadata.name": keyring.SecretName})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer secrets.Stop()
-	dep.Status = appsv1.DeploymentStatus{ObservedGeneration: dep.Generation, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1}
-	if err := k8s.Status().Update(ctx, dep); err != nil {
-		t.Fatal(err)
-	}
+	reportRewrapped(t, in, 3)
 	testenv.Eventually(t, timeout, func() error {
 		if got := fmt.Sprint(keyringOf(t, "rewrap").VersionNumbers()); got != "[2 3]" {
 			return fmt.Errorf("versions %s, want [2 3]", got)
@@ -78,6 +71,10 @@ func TestTrimWaitsForConsumersToRewrap(t *testing.T) {
 	settle(t, "rewrap")
 	if n := keyringWrites(secrets); n != 1 {
 		t.Errorf("the trim took %d keyring writes, want 1", n)
+	}
+	deployments := &appsv1.DeploymentList{}
+	if err := k8s.List(ctx, deployments, client.InNamespace(ns)); err != nil || len(deployments.Items) != 0 {
+		t.Errorf("the trim must be decided without Deployments; found %d (%v)", len(deployments.Items), err)
 	}
 }
 
@@ -112,30 +109,19 @@ func createConsumer(t *testing.T, ns, name string, lbls map[string]string) *twv1
 	return in
 }
 
-// createConsumerDeployment stands in for the sync Deployment the Integration controller would
-// create (its credentials never sync here), running keyring version and fully available.
-func createConsumerDeployment(t *testing.T, in *twv1.Integration, version string) *appsv1.Deployment {
+// reportRewrapped writes, as the Integration controller would (it does not run here), the keyring
+// version the consumer's workload proved it rewrapped to; 0 reports none.
+func reportRewrapped(t *testing.T, in *twv1.Integration, version int32) {
 	t.Helper()
-	l := labels.ForIntegration("rewrap", in.Name, "sync")
-	dep := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: in.Namespace, Name: in.Name + "-sync", Labels: l,
-			OwnerReferences: []metav1.OwnerReference{{APIVersion: twv1.GroupVersion.String(), Kind: "Integration",
-				Name: in.Name, UID: in.UID, Controller: ptr.To(true)}}},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To[int32](1),
-			Selector: &metav1.LabelSelector{MatchLabels: l},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: l, Annotations: map[string]string{integration.KeyringVersionAnnotation: version}},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "sync", Image: "tenantwire:test"}}},
-			},
-		},
-	}
-	if err := k8s.Create(ctx, dep); err != nil {
-		t.Fatal(err)
-	}
-	dep.Status = appsv1.DeploymentStatus{ObservedGeneration: dep.Generation, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1}
-	if err := k8s.Status().Update(ctx, dep); err != nil {
-		t.Fatal(err)
-	}
-	return dep
+	testenv.Eventually(t, timeout, func() error {
+		cur := &twv1.Integration{}
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(in), cur); err != nil {
+			return err
+		}
+		cur.Status.Keyring = nil
+		if version > 0 {
+			cur.Status.Keyring = &twv1.IntegrationKeyringStatus{RewrappedVersion: version}
+		}
+		return k8s.Status().Update(ctx, cur)
+	})
 }

@@ -3,62 +3,45 @@ package keypolicy
 import (
 	"bytes"
 	"fmt"
-	"strconv"
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 
-	"github.com/tenantwire/tenantwire/controllers/integration"
+	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
 	"github.com/tenantwire/tenantwire/internal/keyring"
 )
 
-// rollout is a consumer Deployment at a keyring version with the given status.
-func rollout(version string, replicas int32, mut ...func(*appsv1.Deployment)) *appsv1.Deployment {
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "sync-a-sync", Generation: 3},
-		Spec:       appsv1.DeploymentSpec{Replicas: ptr.To(replicas)},
-		Status: appsv1.DeploymentStatus{ObservedGeneration: 3, Replicas: replicas, UpdatedReplicas: replicas,
-			ReadyReplicas: replicas, AvailableReplicas: replicas},
+// reporting is a consumer Integration whose status reports it rewrapped to version (0: reports none).
+func reporting(name string, version int32) twv1.Integration {
+	in := twv1.Integration{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if version > 0 {
+		in.Status.Keyring = &twv1.IntegrationKeyringStatus{RewrappedVersion: version}
 	}
-	d.Spec.Template.Annotations = map[string]string{integration.KeyringVersionAnnotation: version}
-	for _, m := range mut {
-		m(d)
-	}
-	return d
+	return in
 }
 
 func TestDecideTrim(t *testing.T) {
 	wide := untrimmedKeyring(4)
-	active := strconv.Itoa(int(wide.Active))
+	active := wide.Active
 	tests := map[string]struct {
-		consumers   []consumerRollout
+		consumers   []twv1.Integration
 		retain      int
 		wantVersion string
 		wantLagging int
 	}{
 		"within retention: nothing to decide": {retain: 3, wantVersion: "[1 2 3 4]"},
 		"no consumers: trimmed":               {retain: 1, wantVersion: "[3 4]"},
-		"every consumer available on the active version: trimmed": {retain: 1, wantVersion: "[3 4]",
-			consumers: []consumerRollout{{"a", rollout(active, 1)}, {"b", rollout(active, 2)}}},
+		"every consumer reports the active version: trimmed": {retain: 1, wantVersion: "[3 4]",
+			consumers: []twv1.Integration{reporting("a", active), reporting("b", active)}},
 		"one consumer still on the previous version": {retain: 1, wantVersion: "[1 2 3 4]", wantLagging: 1,
-			consumers: []consumerRollout{{"a", rollout(active, 1)}, {"b", rollout("3", 1)}}},
-		"paused consumer (zero replicas) has not rewrapped": {retain: 1, wantVersion: "[1 2 3 4]", wantLagging: 1,
-			consumers: []consumerRollout{{"a", rollout(active, 0)}}},
-		"consumer without a Deployment (stopped, not started) has not rewrapped": {retain: 1, wantVersion: "[1 2 3 4]", wantLagging: 1,
-			consumers: []consumerRollout{{"a", nil}}},
-		"rollout not observed yet": {retain: 1, wantVersion: "[1 2 3 4]", wantLagging: 1,
-			consumers: []consumerRollout{{"a", rollout(active, 1, func(d *appsv1.Deployment) { d.Status.ObservedGeneration = 2 })}}},
-		"old replica still running": {retain: 1, wantVersion: "[1 2 3 4]", wantLagging: 1,
-			consumers: []consumerRollout{{"a", rollout(active, 2, func(d *appsv1.Deployment) { d.Status.Replicas, d.Status.UpdatedReplicas = 3, 2 })}}},
-		"updated replica not available yet (rewrap running)": {retain: 1, wantVersion: "[1 2 3 4]", wantLagging: 1,
-			consumers: []consumerRollout{{"a", rollout(active, 2, func(d *appsv1.Deployment) { d.Status.AvailableReplicas = 1 })}}},
-		"old replica still terminating": {retain: 1, wantVersion: "[1 2 3 4]", wantLagging: 1,
-			consumers: []consumerRollout{{"a", rollout(active, 1, func(d *appsv1.Deployment) { d.Status.TerminatingReplicas = ptr.To[int32](1) })}}},
-		"Deployment being deleted": {retain: 1, wantVersion: "[1 2 3 4]", wantLagging: 1,
-			consumers: []consumerRollout{{"a", rollout(active, 1, func(d *appsv1.Deployment) { now := metav1.NewTime(t0); d.DeletionTimestamp = &now })}}},
+			consumers: []twv1.Integration{reporting("a", active), reporting("b", active-1)}},
+		"consumer reporting no version (paused, stopped, not started, rolling) has not rewrapped": {retain: 1,
+			wantVersion: "[1 2 3 4]", wantLagging: 1, consumers: []twv1.Integration{reporting("a", 0)}},
+		"consumer reporting a version the keyring has not reached (an older keyring restored)": {retain: 1,
+			wantVersion: "[1 2 3 4]", wantLagging: 1, consumers: []twv1.Integration{reporting("a", active+1)}},
+		"two lagging consumers": {retain: 2, wantVersion: "[1 2 3 4]", wantLagging: 2,
+			consumers: []twv1.Integration{reporting("a", 0), reporting("b", 1), reporting("c", active)}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -6,14 +6,15 @@ import (
 	"sync/atomic"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -59,9 +60,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 			builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
 		Watches(&twv1.KeyPolicy{}, handler.EnqueueRequestsFromMapFunc(r.policyToTenants),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		// Consumer rollouts matter only to a keyring that keeps versions until they rewrap. The
-		// Deployments are already in the cache for the Integration controller.
-		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.deploymentToAwaitingTenant)).
+		// What a consumer reports it rewrapped to matters only to a keyring that keeps versions
+		// until its consumers rewrap; the Integration controller's other status writes, none.
+		Watches(&twv1.Integration{}, handler.EnqueueRequestsFromMapFunc(r.integrationToAwaitingTenant),
+			builder.WithPredicates(keyringStatusChanged)).
 		WatchesRawSource(r.tenantQueue.source())
 	for _, kind := range []client.Object{&rbacv1.Role{}, &rbacv1.RoleBinding{}} {
 		src, err := r.Children.Source(kind, byTenantLabel, keyringChild)
@@ -120,14 +122,31 @@ func (r *Reconciler) policyToTenants(ctx context.Context, obj client.Object) []r
 	return reqs
 }
 
-// deploymentToAwaitingTenant wakes a tenant whose keyring waits for its consumers to rewrap. Other
-// tenants ignore Deployment changes, which during a rollout of many Integrations are most events.
-func (r *Reconciler) deploymentToAwaitingTenant(_ context.Context, obj client.Object) []reconcile.Request {
-	name := obj.GetLabels()[labels.Tenant]
-	if _, waiting := r.awaitingRewrap.Load(name); !waiting {
+// keyringStatusChanged passes the updates of an Integration that change status.keyring, the
+// version its workload reports it rewrapped to.
+var keyringStatusChanged = predicate.Funcs{
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	DeleteFunc:  func(event.DeleteEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false },
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		old, ok1 := e.ObjectOld.(*twv1.Integration)
+		cur, ok2 := e.ObjectNew.(*twv1.Integration)
+		return ok1 && ok2 && !equality.Semantic.DeepEqual(old.Status.Keyring, cur.Status.Keyring)
+	},
+}
+
+// integrationToAwaitingTenant wakes a tenant whose keyring waits for its consumers to rewrap.
+// Other tenants ignore their Integrations' rewrap reports, which during a rollout of many
+// Integrations come by the thousand.
+func (r *Reconciler) integrationToAwaitingTenant(ctx context.Context, obj client.Object) []reconcile.Request {
+	reqs := integrationToTenant(ctx, obj)
+	if len(reqs) == 0 {
 		return nil
 	}
-	return tenantRequest(name)
+	if _, waiting := r.awaitingRewrap.Load(reqs[0].Name); !waiting {
+		return nil
+	}
+	return reqs
 }
 
 // queueRef captures a controller's work queue when the controller starts, so that one controller

@@ -83,6 +83,9 @@ var accessTable = []request{
 	{"impersonate the sync ServiceAccount", attrs("impersonate", "", "serviceaccounts", "", nsA, syncServiceAccount(records)), verdicts{deny, deny, allow, deny, deny, deny}},
 	{"impersonate a user", attrs("impersonate", "", "users", "", "", "admin@platform.example"), verdicts{deny, deny, deny, deny, deny, deny}},
 	{"update an Integration", attrs("update", "tenantwire.io", "integrations", "", nsA, records), verdicts{allow, deny, deny, deny, deny, deny}},
+	// status.keyring.rewrappedVersion tells the KeyPolicy which key versions it may drop: whoever
+	// could write it could have keys still sealing data trimmed.
+	{"report a rewrap in an Integration's status", attrs("patch", "tenantwire.io", "integrations", "status", nsA, records), verdicts{deny, deny, deny, deny, deny, allow}},
 	{"update a Tenant", attrs("update", "tenantwire.io", "tenants", "", "", tenantA), verdicts{deny, deny, deny, deny, deny, allow}},
 	{"create RoleBindings", attrs("create", rbacGroup, "rolebindings", "", nsA, ""), verdicts{deny, deny, deny, deny, deny, allow}},
 	{"change NetworkPolicies", attrs("patch", "networking.k8s.io", "networkpolicies", "", nsA, "tenantwire-default-deny"), verdicts{deny, deny, allow, deny, deny, allow}},
