@@ -110,7 +110,7 @@ func TestCerboRefusesWritesOutsideItsModel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		var b bytes.Buffer
 		_, _ = b.ReadFrom(resp.Body)
 		return resp.StatusCode, b.Bytes()

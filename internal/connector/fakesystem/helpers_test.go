@@ -35,7 +35,7 @@ func serve(t *testing.T, h http.Handler, tokens *fakesystem.Tokens, scheme strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var tok struct {
 		AccessToken string `json:"access_token"`
 	}
@@ -81,7 +81,7 @@ func (a *api) do(method, path string, body any) reply {
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	out, _ := io.ReadAll(resp.Body)
 	return reply{status: resp.StatusCode, header: resp.Header, body: out}
 }
