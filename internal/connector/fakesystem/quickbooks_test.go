@@ -124,8 +124,8 @@ func TestQuickBooksRepeatedRequestIDCreatesNothing(t *testing.T) {
 	if other := a.do(http.MethodPost, customerPath+"&requestid=r-2", map[string]any{"GivenName": "Fakey"}); other.status != http.StatusOK {
 		t.Fatalf("another requestid = %d %s", other.status, other.body)
 	}
-	if s := q.Stats(); s.Created != 2 || s.Duplicates != 1 || len(q.Customers()) != 2 {
-		t.Errorf("stats = %+v, customers %d; want 2 created, 1 duplicate detected", s, len(q.Customers()))
+	if s := q.Stats(); s.Created != 2 || s.Replayed != 1 || s.Duplicates != 0 || len(q.Customers()) != 2 {
+		t.Errorf("stats = %+v, customers %d; want 2 created, 1 replayed, no duplicate", s, len(q.Customers()))
 	}
 }
 
@@ -295,8 +295,8 @@ func TestQuickBooksBatchAnswersEachItem(t *testing.T) {
 	if again := a.do(http.MethodPost, batchPath+"&requestid=b-1", map[string]any{"BatchItemRequest": items}); !bytes.Equal(again.body, r.body) {
 		t.Errorf("a repeated batch requestid was not answered with the first answer")
 	}
-	if s := q.Stats(); s.Created != 1 || s.Updated != 1 || s.Duplicates != 1 {
-		t.Errorf("stats = %+v, want 1 created, 1 updated, 1 duplicate", s)
+	if s := q.Stats(); s.Created != 1 || s.Updated != 1 || s.Replayed != 1 || s.Duplicates != 0 {
+		t.Errorf("stats = %+v, want 1 created, 1 updated, 1 replayed", s)
 	}
 
 	var tooMany []any
