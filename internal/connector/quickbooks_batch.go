@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -24,11 +25,15 @@ import (
 //	     -> {"BatchItemResponse": [{"bId": "0", "Customer": {"Id": ...}}, {"bId": "1", "Fault": {...}}]}
 //
 // Intuit's requestid names the whole request, not an item: a batch sent again with the same
-// requestid is answered with the first answer and writes nothing. The batch's requestid is derived
-// from the idempotency keys of its creates (and the IDs of its updates), in order, so the same
-// records sent again after a crash (the runtime reads the same page again and builds the same
-// batch) cannot create a Customer twice. A batch whose creates have no idempotency key carries no
-// requestid, like a one-record create.
+// requestid is answered with the first answer and writes nothing. A batch with creates carries a
+// requestid derived from every record's idempotency key (a secret HMAC of the patient) and its
+// authorized content, in order, and not from whether each is a create or an update. So the
+// runtime's retry after a crash between the batch write and its mapping rows (it reads the same
+// page again and builds the same batch, some of whose records the mapping may know by then) is
+// answered with the Customers the first attempt created, and none is created twice. A batch whose
+// content changed is another request; a batch of updates only carries no requestid (updates are
+// idempotent), nor does one whose records lack idempotency keys. A fault for the whole batch
+// (HTTP 4xx) has the records written one by one, so each gets its own result.
 var _ BatchDestination = (*quickBooks)(nil)
 
 func (q *quickBooks) MaxBatch() int { return quickbooks.MaxBatchItems }
@@ -65,15 +70,18 @@ func (q *quickBooks) UpsertBatch(ctx context.Context, ids []string, records []Re
 	var items []quickBooksBatchItem
 	// at[bId] is the index of the record an item carries.
 	at := map[string]int{}
-	requestID := sha256.New()
-	keyed := true
+	requestID, keyed, creates := sha256.New(), true, false
 	for i, r := range records {
+		content, err := json.Marshal(r.Patient)
+		if err != nil {
+			return nil, fmt.Errorf("connector: %s: batch customers: %w", SystemQuickBooks, err)
+		}
+		keyed = keyed && r.IdempotencyKey != ""
+		fmt.Fprintf(requestID, "%d %s %d %s\n", i, r.IdempotencyKey, len(content), content)
 		item := quickBooksBatchItem{BID: strconv.Itoa(i), Operation: "create"}
-		var err error
 		if ids[i] == "" {
+			creates = true
 			item.Customer, err = quickbooks.NewCustomer(r.Patient)
-			keyed = keyed && r.IdempotencyKey != ""
-			fmt.Fprintf(requestID, "create %s\n", r.IdempotencyKey)
 		} else {
 			token, found := tokens[ids[i]]
 			if !found {
@@ -83,7 +91,6 @@ func (q *quickBooks) UpsertBatch(ctx context.Context, ids []string, records []Re
 			}
 			item.Operation = "update"
 			item.Customer, err = quickbooks.SparseUpdate(r.Patient, ids[i], token)
-			fmt.Fprintf(requestID, "update %s\n", ids[i])
 		}
 		if err != nil {
 			results[i].Err = codecRejection(SystemQuickBooks, item.Operation+" customer", err)
@@ -96,7 +103,7 @@ func (q *quickBooks) UpsertBatch(ctx context.Context, ids []string, records []Re
 		return results, nil
 	}
 	query := url.Values{"minorversion": {quickBooksMinorVersion}}
-	if keyed {
+	if keyed && creates {
 		// Intuit takes a requestid of up to 50 characters.
 		query.Set("requestid", hex.EncodeToString(requestID.Sum(nil))[:32])
 	}
@@ -104,7 +111,20 @@ func (q *quickBooks) UpsertBatch(ctx context.Context, ids []string, records []Re
 		BatchItemResponse []quickBooksBatchAnswer `json:"BatchItemResponse"`
 	}
 	body := map[string]any{"BatchItemRequest": items}
-	if _, err := q.api.do(ctx, call{op: "batch customers", method: http.MethodPost, path: q.companyPath("/batch"), query: query, body: body, out: &out, batch: true}); err != nil {
+	_, err = q.api.do(ctx, call{op: "batch customers", method: http.MethodPost, path: q.companyPath("/batch"), query: query, body: body, out: &out, batch: true})
+	if isRecordRejection(err) {
+		// A fault for the whole batch says nothing per item and wrote nothing: the items are
+		// written one by one instead, each create under its own idempotency key.
+		for _, i := range at {
+			id, err := q.Upsert(ctx, ids[i], records[i])
+			if err != nil && !isRecordRejection(err) {
+				return nil, err
+			}
+			results[i] = BatchResult{ID: id, Err: err}
+		}
+		return results, nil
+	}
+	if err != nil {
 		return nil, err
 	}
 	answered := 0

@@ -37,10 +37,10 @@ func TestQuickBooksBatchWritesCreatesAndUpdatesInOneRequest(t *testing.T) {
 	ids := []string{"", "7", "", "8", "99", ""}
 	records := []Record{
 		{IdempotencyKey: "k-ann", Patient: named("Ann")},
-		{Patient: record.Patient{Email: "bea@example.org"}},
+		{IdempotencyKey: "k-bea", Patient: record.Patient{Email: "bea@example.org"}},
 		{IdempotencyKey: "k-noname", Patient: record.Patient{Email: "noname@example.org"}}, // refused by the codec
-		{Patient: record.Patient{Name: record.Name{Given: "Ann"}}},                          // Intuit: duplicate DisplayName
-		{Patient: named("Gone")},                                                            // no Customer 99
+		{IdempotencyKey: "k-cy", Patient: record.Patient{Name: record.Name{Given: "Ann"}}}, // Intuit: duplicate DisplayName
+		{IdempotencyKey: "k-gone", Patient: named("Gone")},                                 // no Customer 99
 		{IdempotencyKey: "k-dan", Patient: named("Dan")},
 	}
 	results, err := c.UpsertBatch(context.Background(), ids, records)
@@ -118,6 +118,20 @@ func TestQuickBooksBatchSentAgainCreatesNothing(t *testing.T) {
 	if s := fq.Stats(); s.Created != 3 || s.Duplicates != 0 || s.Replayed != 1 || len(fq.Customers()) != 3 {
 		t.Errorf("stats = %+v, %d customers; want 3 created once, the batch replayed", s, len(fq.Customers()))
 	}
+	// The crash fell between two of the batch's mapping rows: the same batch comes again with
+	// the first record known. It is the same request, and creates nothing.
+	partly, err := c.UpsertBatch(context.Background(), []string{first[0].ID, "", ""}, records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range first {
+		if partly[i].Err != nil || partly[i].ID != first[i].ID {
+			t.Errorf("record %d after a partial mapping: %q %v; want %q", i, partly[i].ID, partly[i].Err, first[i].ID)
+		}
+	}
+	if s := fq.Stats(); s.Created != 3 || s.Duplicates != 0 || len(fq.Customers()) != 3 {
+		t.Errorf("stats after a partial mapping = %+v, %d customers; want the 3 customers only", s, len(fq.Customers()))
+	}
 	// Other creates are another request.
 	records[0].IdempotencyKey = "key-other"
 	records[0].Patient = named("Other")
@@ -135,5 +149,28 @@ func TestQuickBooksBatchRefusesMoreThanIntuitTakes(t *testing.T) {
 	n := quickbooks.MaxBatchItems + 1
 	if _, err := c.UpsertBatch(context.Background(), make([]string, n), make([]Record, n)); err == nil || !strings.Contains(err.Error(), "a batch takes 1 to 30 records") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestQuickBooksBatchRefusedAsAWholeIsWrittenOneByOne: a fault for the whole batch names no item,
+// so the records are written one by one and each gets its own result.
+func TestQuickBooksBatchRefusedAsAWholeIsWrittenOneByOne(t *testing.T) {
+	fq := newFakeQuickBooks()
+	srv := newFake(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/batch") {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"Fault":{"type":"ValidationFault","Error":[{"code":"2020","element":"BatchItemRequest"}]}}`))
+			return
+		}
+		fq.ServeHTTP(w, r)
+	}))
+	c := mustNew(t, SystemQuickBooks, srv.URL, quickBooksCreds, testOptions(srv.Server)).(BatchDestination)
+	results, err := c.UpsertBatch(context.Background(), []string{"", ""},
+		[]Record{{IdempotencyKey: "k-1", Patient: named("Ann")}, {IdempotencyKey: "k-2", Patient: record.Patient{Email: "x@example.org"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if results[0].ID != "1" || results[0].Err != nil || !IsRejected(results[1].Err) {
+		t.Errorf("results = %+v, want the first written and the second (no name) rejected", results)
 	}
 }

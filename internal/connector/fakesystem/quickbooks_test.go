@@ -336,3 +336,21 @@ func TestQuickBooksThrottlesBatchesPastTheirOwnRate(t *testing.T) {
 		t.Errorf("stats = %+v", s)
 	}
 }
+
+// TestQuickBooksReadsCustomersByID answers the query a batch update reads SyncTokens with.
+func TestQuickBooksReadsCustomersByID(t *testing.T) {
+	_, a := newQuickBooks(t,
+		map[string]any{"Id": "1", "SyncToken": "4", "DisplayName": "A", "MetaData": map[string]any{"LastUpdatedTime": "2026-01-01T00:00:00Z"}},
+		map[string]any{"Id": "2", "SyncToken": "0", "DisplayName": "B", "MetaData": map[string]any{"LastUpdatedTime": "2026-01-01T00:00:00Z"}},
+		map[string]any{"Id": "3", "SyncToken": "1", "DisplayName": "C", "MetaData": map[string]any{"LastUpdatedTime": "2026-01-01T00:00:00Z"}})
+	r := a.do(http.MethodGet, "/v3/company/"+realm+"/query?query="+urlQuery("select * from Customer where Id in ('3', '1', '9') MAXRESULTS 3"), nil)
+	var out struct {
+		QueryResponse struct {
+			Customer []struct{ Id, SyncToken string } `json:"Customer"`
+		} `json:"QueryResponse"`
+	}
+	r.decode(t, &out)
+	if got := fmt.Sprint(out.QueryResponse.Customer); r.status != http.StatusOK || got != "[{3 1} {1 4}]" {
+		t.Errorf("query = %d %s, want customers 3 and 1 with their SyncTokens", r.status, r.body)
+	}
+}
