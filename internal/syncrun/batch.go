@@ -3,6 +3,7 @@ package syncrun
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/tenantwire/tenantwire/internal/connector"
@@ -20,27 +21,48 @@ func batchTimeout(n int) time.Duration {
 	return recordTimeout + time.Duration(n)*mappingStepTimeout
 }
 
-// syncBatches writes a page's records to a destination that takes many per request, in batches
-// of at most MaxBatch. Each batch is finished (write and mapping rows) before ctx is checked
-// again, so SIGTERM stops the page between batches; the cursor then stays before the page and
-// the records already written are found through the mapping next time.
-func (s *Syncer) syncBatches(ctx context.Context, dest connector.BatchDestination, records []connector.Record, res *CycleResult) error {
-	for len(records) > 0 {
+// batchCarry is what a page left for the next batch: fewer records than a batch takes, carried
+// over so that every batch but a cycle's last is full (Cerbo pages hold 100 records, QuickBooks
+// batches 30). from is the cursor of the page the first of them came from.
+type batchCarry struct {
+	records []connector.Record
+	from    string
+}
+
+// syncBatches writes a page's records, after those carried from earlier pages, to a destination
+// that takes many per request: in full batches of MaxBatch, and on the cycle's last page the rest
+// too. It returns the cursor to commit: after the page when nothing is carried, else the cursor of
+// the page the carried records came from, which a cycle stopped before writing them reads again.
+// Each batch is finished (write and mapping rows) before ctx is checked again, so SIGTERM stops
+// between batches, and the records already written are found through the mapping next time.
+func (s *Syncer) syncBatches(ctx context.Context, dest connector.BatchDestination, carry *batchCarry, cursor string, page connector.Page, res *CycleResult) (string, error) {
+	limit := max(dest.MaxBatch(), 1)
+	carried := len(carry.records)
+	records := append(carry.records, page.Records...)
+	written := 0
+	for len(records)-written >= limit || (!page.More && written < len(records)) {
 		if err := ctx.Err(); err != nil {
-			return err
+			return "", err
 		}
-		n := batchLength(records, max(dest.MaxBatch(), 1))
+		n := batchLength(records[written:], limit)
 		res.Read += n
-		results, err := s.syncBatch(ctx, dest, records[:n])
+		results, err := s.syncBatch(ctx, dest, records[written:written+n])
 		if err != nil {
-			return err
+			return "", err
 		}
 		for _, result := range results {
 			s.tally(res, result)
 		}
-		records = records[n:]
+		written += n
 	}
-	return nil
+	if written >= carried {
+		carry.from = cursor
+	}
+	carry.records = slices.Clone(records[written:])
+	if len(carry.records) == 0 {
+		return page.Next, nil
+	}
+	return carry.from, nil
 }
 
 // batchLength is how many of records go in the next batch: at most limit, and never two records

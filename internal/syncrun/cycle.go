@@ -58,6 +58,7 @@ func (s *Syncer) Cycle(ctx context.Context) (CycleResult, error) {
 	if err != nil {
 		return res, err
 	}
+	var carry batchCarry // what a batch destination's next batch begins with (batch.go)
 	for {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -66,11 +67,11 @@ func (s *Syncer) Cycle(ctx context.Context) (CycleResult, error) {
 		if err != nil {
 			return res, s.fail(failureReason(reasonSource, err), fmt.Errorf("listing %s changes: %w", s.SourceSystem, err))
 		}
-		records := page.Records
+		records, committed := page.Records, page.Next
 		if batch, ok := s.Destination.(connector.BatchDestination); ok {
 			// A destination that writes many records per request gets the page in batches
 			// (batch.go); nothing is left for the per-record loop.
-			if err := s.syncBatches(ctx, batch, records, &res); err != nil {
+			if committed, err = s.syncBatches(ctx, batch, &carry, cursor, page, &res); err != nil {
 				return res, err
 			}
 			records = nil
@@ -86,7 +87,7 @@ func (s *Syncer) Cycle(ctx context.Context) (CycleResult, error) {
 			}
 			s.tally(&res, result)
 		}
-		if err := s.commitCursor(ctx, page.Next); err != nil {
+		if err := s.commitCursor(ctx, committed); err != nil {
 			return res, err
 		}
 		cursor = page.Next
