@@ -49,13 +49,7 @@ type quickBooksBatchItem struct {
 type quickBooksBatchAnswer struct {
 	BID      string              `json:"bId"`
 	Customer quickbooks.Customer `json:"Customer"`
-	Fault    *struct {
-		Type  string `json:"type"`
-		Error []struct {
-			Code    string `json:"code"`
-			Element string `json:"element"`
-		} `json:"Error"`
-	} `json:"Fault"`
+	Fault    *quickBooksFault    `json:"Fault"`
 }
 
 func (q *quickBooks) UpsertBatch(ctx context.Context, ids []string, records []Record) ([]BatchResult, error) {
@@ -141,14 +135,7 @@ func (q *quickBooks) UpsertBatch(ctx context.Context, ids []string, records []Re
 		}
 		switch {
 		case a.Fault != nil:
-			code := ""
-			if len(a.Fault.Error) > 0 {
-				code = joinCode(a.Fault.Error[0].Code, a.Fault.Error[0].Element)
-			}
-			if isCode(a.Fault.Type) && code != "" {
-				code = a.Fault.Type + " " + code
-			}
-			results[i].Err = &RejectedError{System: SystemQuickBooks, Op: op, Code: code}
+			results[i].Err = &RejectedError{System: SystemQuickBooks, Op: op, Code: a.Fault.code()}
 		case a.Customer.ID == "":
 			return nil, missingIDError(SystemQuickBooks, op)
 		default:
