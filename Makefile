@@ -67,7 +67,7 @@ bench: tools ## Scale benchmark on the simulated cluster (BENCH_TENANTS=100,1000
 
 BENCH_SYNC_FLAGS ?=
 .PHONY: bench-sync
-bench-sync: ## Mapping lookups/s and upserts/s on SQLite and PostgreSQL against the raw driver (needs the PostgreSQL server binaries, as make test does); writes docs/benchmarks-sync-results.md.
+bench-sync: ## Mapping lookups/s and upserts/s on SQLite and PostgreSQL against the raw driver (needs the PostgreSQL server binaries, as make test does), and a 10,000-patient backfill into each destination fake at the vendors' (scaled) limits; writes docs/benchmarks-sync-results.md.
 	go run ./test/benchsync $(BENCH_SYNC_FLAGS) -out docs/benchmarks-sync-results.md
 
 ##@ Build

@@ -27,7 +27,7 @@ const (
 // in braces matches any one segment. Literal templates come before those with placeholders.
 var routeTemplates = map[string][]string{
 	SystemCerbo:       {"/patients", "/patients/{id}"},
-	SystemQuickBooks:  {"/v3/company/{realm}/query", "/v3/company/{realm}/customer", "/v3/company/{realm}/customer/{id}"},
+	SystemQuickBooks:  {"/v3/company/{realm}/query", "/v3/company/{realm}/customer", "/v3/company/{realm}/batch", "/v3/company/{realm}/customer/{id}"},
 	SystemZoho:        {zohoContacts, zohoContacts + "/upsert", zohoContacts + "/{id}"},
 	SystemGoHighLevel: {"/contacts/search", "/contacts/upsert", "/contacts/{id}"},
 	// The webhook's URL is the practice's own and may carry a token in its path: only "" is logged.

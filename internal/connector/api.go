@@ -61,7 +61,7 @@ func newAPIClient(system string, base *url.URL, httpClient *http.Client, auth au
 		opts:   o,
 		log:    o.Logger.WithValues("system", system),
 	}
-	c.limiter, c.batchLimiter = newClientLimiter(o.rateLimitFor(system)), newClientLimiter(o.batchRateLimitFor(system))
+	c.limiter, c.batchLimiter = newClientLimiter(o.rateLimitFor(system), o.jitterAllowance()), newClientLimiter(o.batchRateLimitFor(system), o.jitterAllowance())
 	return c
 }
 

@@ -24,9 +24,10 @@ type Record struct {
 	PatientID string
 	// UpdatedAt is when the source last changed the record.
 	UpdatedAt time.Time
-	// IdempotencyKey, set by the runtime on creates, is the same for every attempt to create this
-	// patient at this destination: a create retried after a pod was killed between the write and
-	// the mapping is recognised by destinations that dedupe on it (QuickBooks' requestid).
+	// IdempotencyKey, set by the runtime on creates and on every record of a batch, is the same
+	// for every attempt to write this patient at this destination: a create retried after a pod
+	// was killed between the write and the mapping is recognised by destinations that dedupe on it
+	// (QuickBooks' requestid).
 	IdempotencyKey string
 	// Patient is the record in canonical form: what a source adapter decoded with its vendor's
 	// codec, and, after the runtime's record.Authorize, all a destination adapter may encode. Its

@@ -44,6 +44,11 @@ type Options struct {
 	// BatchRateLimit replaces the vendor's published limit of batch requests (QuickBooks 40 a
 	// minute per realm), which calls to a batch endpoint keep to as well.
 	BatchRateLimit contract.RateLimit
+	// JitterAllowance replaces DefaultJitterAllowance, what the pace adds to each vendor window.
+	// The sync benchmark, which runs the published limits in windows divided by a scale, divides
+	// it by the same scale, so the whole pace is the published one in compressed time; zero keeps
+	// the default.
+	JitterAllowance time.Duration
 
 	// AllowedHosts are the host patterns (hostpolicy.Pattern) every request, redirect and token
 	// refresh must match; any other host is refused before a connection is opened. Nil allows any

@@ -162,23 +162,33 @@ func (q *quickBooks) Upsert(ctx context.Context, id string, r Record) (string, e
 	return "", missingIDError(SystemQuickBooks, op)
 }
 
-func quickBooksErrorCode(body []byte) string {
-	var out struct {
-		Fault struct {
-			Type  string `json:"type"`
-			Error []struct {
-				Code    string `json:"code"`
-				Element string `json:"element"`
-			} `json:"Error"`
-		} `json:"Fault"`
-	}
-	if json.Unmarshal(body, &out) != nil || len(out.Fault.Error) == 0 {
+// quickBooksFault is the Fault of an error answer, or of a batch item.
+type quickBooksFault struct {
+	Type  string `json:"type"`
+	Error []struct {
+		Code    string `json:"code"`
+		Element string `json:"element"`
+	} `json:"Error"`
+}
+
+// code is the first error's code and element, after the fault's type: never a value.
+func (f quickBooksFault) code() string {
+	if len(f.Error) == 0 {
 		return ""
 	}
-	first := out.Fault.Error[0]
-	code := joinCode(first.Code, first.Element)
-	if isCode(out.Fault.Type) {
-		return out.Fault.Type + " " + code
+	code := joinCode(f.Error[0].Code, f.Error[0].Element)
+	if isCode(f.Type) && code != "" {
+		return f.Type + " " + code
 	}
 	return code
+}
+
+func quickBooksErrorCode(body []byte) string {
+	var out struct {
+		Fault quickBooksFault `json:"Fault"`
+	}
+	if json.Unmarshal(body, &out) != nil {
+		return ""
+	}
+	return out.Fault.code()
 }

@@ -30,11 +30,12 @@ var publishedBatchRateLimits = map[string]contract.RateLimit{
 const (
 	// burstShare is the share of a vendor's window the client may send at once.
 	burstShare = 0.02
-	// jitterAllowance is how much closer together calls may arrive at the vendor than they left
+	// DefaultJitterAllowance is how much closer together calls may arrive at the vendor than they left
 	// the client (scheduling, connection set-up, the network). The client paces the rest of the
 	// limit over the vendor's window plus this allowance, so no window the vendor measures holds
-	// more than the limit while the calls' delays differ by less than it.
-	jitterAllowance = 200 * time.Millisecond
+	// more than the limit while the calls' delays differ by less than it. Options.JitterAllowance
+	// replaces it.
+	DefaultJitterAllowance = 200 * time.Millisecond
 )
 
 // clientLimiter keeps one connector's calls under its vendor's published limit, so a sync at full
@@ -44,11 +45,11 @@ type clientLimiter struct {
 	slots chan struct{}
 }
 
-func newClientLimiter(l contract.RateLimit) *clientLimiter {
+func newClientLimiter(l contract.RateLimit, allowance time.Duration) *clientLimiter {
 	c := &clientLimiter{}
 	if l.Requests > 0 && l.Per > 0 {
 		burst := max(1, int(float64(l.Requests)*burstShare))
-		c.pace = rate.NewLimiter(rate.Limit(float64(l.Requests-burst)/(l.Per+jitterAllowance).Seconds()), burst)
+		c.pace = rate.NewLimiter(rate.Limit(float64(l.Requests-burst)/(l.Per+allowance).Seconds()), burst)
 	}
 	if l.Concurrent > 0 {
 		c.slots = make(chan struct{}, l.Concurrent)
@@ -72,6 +73,14 @@ func (o Options) batchRateLimitFor(system string) contract.RateLimit {
 		return o.BatchRateLimit
 	}
 	return publishedBatchRateLimits[system]
+}
+
+// jitterAllowance is Options.JitterAllowance, else the default.
+func (o Options) jitterAllowance() time.Duration {
+	if o.JitterAllowance > 0 {
+		return o.JitterAllowance
+	}
+	return DefaultJitterAllowance
 }
 
 // acquire takes a slot for one call in flight; release gives it back once the answer is read.

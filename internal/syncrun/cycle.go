@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"time"
 
 	"github.com/go-logr/logr"
 
 	"github.com/tenantwire/tenantwire/internal/connector"
 	"github.com/tenantwire/tenantwire/internal/mapping"
-	"github.com/tenantwire/tenantwire/internal/patientmap"
 	"github.com/tenantwire/tenantwire/internal/record"
 	"github.com/tenantwire/tenantwire/internal/store"
 )
@@ -62,6 +60,7 @@ func (s *Syncer) Cycle(ctx context.Context) (CycleResult, error) {
 	if err != nil {
 		return res, err
 	}
+	var carry batchCarry // what a batch destination's next batch begins with (batch.go)
 	for {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -70,7 +69,16 @@ func (s *Syncer) Cycle(ctx context.Context) (CycleResult, error) {
 		if err != nil {
 			return res, s.fail(failureReason(reasonSource, err), fmt.Errorf("listing %s changes: %w", s.SourceSystem, err))
 		}
-		for _, rec := range page.Records {
+		records, committed := page.Records, page.Next
+		if batch, ok := s.Destination.(connector.BatchDestination); ok {
+			// A destination that writes many records per request gets the page in batches
+			// (batch.go); nothing is left for the per-record loop.
+			if committed, err = s.syncBatches(ctx, batch, &carry, cursor, page, &res); err != nil {
+				return res, err
+			}
+			records = nil
+		}
+		for _, rec := range records {
 			if err := ctx.Err(); err != nil {
 				return res, err
 			}
@@ -79,17 +87,9 @@ func (s *Syncer) Cycle(ctx context.Context) (CycleResult, error) {
 			if err != nil {
 				return res, err
 			}
-			s.Metrics.Records.WithLabelValues(result).Inc()
-			switch result {
-			case resultCreated:
-				res.Created++
-			case resultUpdated:
-				res.Updated++
-			case resultRejected:
-				res.Rejected++
-			}
+			s.tally(&res, result)
 		}
-		if err := s.commitCursor(ctx, page.Next); err != nil {
+		if err := s.commitCursor(ctx, committed); err != nil {
 			return res, err
 		}
 		cursor = page.Next
@@ -142,54 +142,25 @@ func (s *Syncer) commitCursor(ctx context.Context, cursor string) error {
 func (s *Syncer) syncRecord(ctx context.Context, rec connector.Record) (string, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	patient := rec.PatientID
-	if patient == "" {
-		patient = rec.ID
-	}
-	known, err := patientmap.Lookup(ctx, s.Store, s.Codec, s.SourceSystem, patient)
-	switch {
-	case err == nil:
-	case errors.Is(err, store.ErrNotFound):
-		known = mapping.Record{}
-	case errors.Is(err, mapping.ErrTampered), errors.Is(err, mapping.ErrMalformed), errors.Is(err, mapping.ErrUnknownVersion):
-		return "", s.fail(reasonMapping, fmt.Errorf("reading the mapping: %w", err))
-	default:
-		return "", s.fail(reasonStore, fmt.Errorf("reading the mapping: %w", err))
+	patient := patientOf(rec)
+	known, err := s.lookup(ctx, patient)
+	if err != nil {
+		return "", err
 	}
 	destID := known.IDs[s.DestSystem]
 	if destID == "" {
-		if rec.IdempotencyKey, err = s.Codec.IdempotencyKey(s.Integration, s.SourceSystem, patient); err != nil {
-			return "", s.fail(reasonMapping, fmt.Errorf("deriving the idempotency key: %w", err))
+		if rec.IdempotencyKey, err = s.idempotencyKey(patient); err != nil {
+			return "", err
 		}
 	}
 	newID, err := s.Destination.Upsert(ctx, destID, s.authorized(rec))
 	if connector.IsRejected(err) {
-		code, field := connector.RejectionOf(err)
-		s.Metrics.Rejections.WithLabelValues(code, field).Inc()
-		// Logged without the record: its ID would be a patient ID in clear. The error names the
-		// vendor's code and field, never a value.
-		s.Log.Info("destination rejected a record; skipping it until the source changes it", "destination", s.DestSystem, "error", err.Error())
-		return resultRejected, nil
+		return s.rejected(err), nil
 	}
 	if err != nil {
 		return "", s.fail(failureReason(reasonDestination, err), fmt.Errorf("writing to %s: %w", s.DestSystem, err))
 	}
-	if newID == destID && known.IDs[s.SourceSystem] == patient {
-		return resultUpdated, nil
-	}
-	ids := maps.Clone(known.IDs)
-	if ids == nil {
-		ids = map[string]string{}
-	}
-	ids[s.SourceSystem] = patient
-	ids[s.DestSystem] = newID
-	if err := patientmap.Put(ctx, s.Store, s.Codec, mapping.Record{IDs: ids}); err != nil {
-		return "", s.fail(reasonStore, fmt.Errorf("recording the mapping: %w", err))
-	}
-	if destID == "" {
-		return resultCreated, nil
-	}
-	return resultUpdated, nil
+	return s.written(ctx, known, patient, destID, newID)
 }
 
 // authorized is the record as the destination adapter may see it: its patient reduced to the

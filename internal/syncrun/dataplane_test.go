@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -117,6 +118,30 @@ func strictQuickBooks(t *testing.T) *capture {
 				return
 			}
 			answer(w, http.StatusOK, `{"Customer":{"Id":"77","SyncToken":"0"}}`)
+		case r.Method == http.MethodPost && r.URL.Path == "/v3/company/1/batch":
+			// The whole batch body is kept: nothing in it may carry what was not authorized.
+			body, _ := io.ReadAll(r.Body)
+			c.keep(body)
+			var batch struct {
+				Items []struct {
+					BID      string          `json:"bId"`
+					Customer json.RawMessage `json:"Customer"`
+				} `json:"BatchItemRequest"`
+			}
+			if err := json.Unmarshal(body, &batch); err != nil {
+				answer(w, http.StatusBadRequest, `{}`)
+				return
+			}
+			var items []string
+			for _, item := range batch.Items {
+				if v := def.Check(item.Customer); len(v) != 0 {
+					_, fault := quickbooks.Refusal(v)
+					items = append(items, fmt.Sprintf(`{"bId":%q,"Fault":%s}`, item.BID, bytes.TrimSuffix(bytes.TrimPrefix(fault, []byte(`{"Fault":`)), []byte("}"))))
+					continue
+				}
+				items = append(items, fmt.Sprintf(`{"bId":%q,"Customer":{"Id":"77","SyncToken":"0"}}`, item.BID))
+			}
+			answer(w, http.StatusOK, `{"BatchItemResponse":[`+strings.Join(items, ",")+`]}`)
 		default:
 			answer(w, http.StatusNotFound, `{}`)
 		}

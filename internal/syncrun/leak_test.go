@@ -131,12 +131,15 @@ func TestNothingPlantedLeaksIntoLogsErrorsOrMetrics(t *testing.T) {
 		}}})
 	defer cerbo.Close()
 	tokens := &fakesystem.Tokens{ClientID: "client", ClientSecret: plantedClientSecret, RefreshToken: plantedRefreshToken, ExpireFirst: true}
-	customers := "POST /v3/company/" + plantedRealm + "/customer"
+	batches := "POST /v3/company/" + plantedRealm + "/batch"
+	// The batch's first item is refused with a fault that echoes the record; the others are written.
+	itemFault := fmt.Sprintf(`{"BatchItemResponse":[{"bId":"0","Fault":%s},{"bId":"1","Customer":{"Id":"5"}},{"bId":"2","Customer":{"Id":"6"}}]}`,
+		strings.TrimSuffix(strings.TrimPrefix(qbFault("6240"), `{"Fault":`), "}"))
 	quickbooks := httptest.NewTLSServer(&scripted{next: fakesystem.NewQuickBooks(plantedRealm, tokens), seen: map[string]int{},
 		fails: map[string]map[int]cannedAnswer{
 			"POST " + fakesystem.TokenPath: {1: {status: http.StatusUnauthorized, body: `{"error":"invalid_client","error_description":"` + echo + `"}`}},
 			// The first write is the fake's 401 on the expired access token.
-			customers: {2: {status: http.StatusBadRequest, body: qbFault("6240")}, 3: {status: http.StatusInternalServerError, body: qbFault("500")}},
+			batches: {2: {status: http.StatusInternalServerError, body: qbFault("500")}, 3: {status: http.StatusOK, body: itemFault}},
 		}})
 	defer quickbooks.Close()
 
@@ -255,10 +258,9 @@ func checkAccessLog(t *testing.T, logs string, cfg syncconfig.Config, cerboHost,
 		"vendor request cerbo GET /patients 200 3 ",
 		"vendor token refresh quickbooks  /token 401 0 refused",
 		"vendor token refresh quickbooks  /token 200 0 refreshed",
-		"vendor request quickbooks POST /v3/company/{realm}/customer 401 1 ",
-		"vendor request quickbooks POST /v3/company/{realm}/customer 400 1 ",
-		"vendor request quickbooks POST /v3/company/{realm}/customer 500 1 ",
-		"vendor request quickbooks POST /v3/company/{realm}/customer 200 2 ",
+		"vendor request quickbooks POST /v3/company/{realm}/batch 401 1 ",
+		"vendor request quickbooks POST /v3/company/{realm}/batch 500 1 ",
+		"vendor request quickbooks POST /v3/company/{realm}/batch 200 2 ",
 	} {
 		if !seen[want] {
 			t.Errorf("no access log line %q; have:\n%s", want, strings.Join(keysOf(seen), "\n"))

@@ -1,8 +1,10 @@
-// Command benchsync measures the patient-ID mapping's lookups and upserts per second on SQLite and
-// PostgreSQL, against a baseline measured in the same run: the raw driver (database/sql with
-// modernc SQLite, a pgx pool) running the store's own statements with the same values, rows and
-// concurrency. Each operation is also timed through the store alone, with values sealed
-// beforehand, so that the cost of the cryptography and the cost of the store show separately.
+// Command benchsync runs two scenarios. "store" measures the patient-ID mapping's lookups and
+// upserts per second on SQLite and PostgreSQL, against a baseline measured in the same run: the raw
+// driver (database/sql with modernc SQLite, a pgx pool) running the store's own statements with the
+// same values, rows and concurrency. Each operation is also timed through the store alone, with
+// values sealed beforehand, so that the cost of the cryptography and the cost of the store show
+// separately. "backfill" moves generated Cerbo patients into each destination fake through the
+// real runtime and compares the time with the vendor's rate-limit floor (backfill.go).
 // Run it with `make bench-sync`; docs/benchmarks.md explains the figures.
 package main
 
@@ -27,6 +29,10 @@ func main() {
 	duration := flag.Duration("duration", 2*time.Second, "how long each path runs each operation in each round")
 	rounds := flag.Int("rounds", 5, "rounds per operation; each runs every path once, in a rotating order")
 	out := flag.String("out", "", "also write the results as Markdown to this file")
+	scenarios := flag.String("scenarios", scenarioStore+","+scenarioBackfill, "comma-separated scenarios to run: store, backfill")
+	patients := flag.Int("patients", 10000, "backfill: Cerbo patients to move into each destination")
+	scale := flag.Float64("scale", 5, "backfill: the vendors' published rate-limit windows are divided by this, in the fakes, the connectors and the floor alike")
+	destinations := flag.String("destinations", "quickbooks,zoho,gohighlevel", "backfill: comma-separated destinations")
 	flag.Parse()
 
 	cfg := config{Rows: *rows, Duration: *duration, Rounds: *rounds}
@@ -37,12 +43,29 @@ func main() {
 	if cfg.Rows < len(systems) || cfg.Duration <= 0 || cfg.Rounds <= 0 {
 		fatalf("-rows must be at least %d, -duration and -rounds positive", len(systems))
 	}
+	bf := backfillConfig{Patients: *patients, Scale: *scale, Destinations: strings.Split(*destinations, ",")}
+	if bf.Patients <= 0 || bf.Scale <= 0 {
+		fatalf("-patients and -scale must be positive")
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	r, err := run(ctx, strings.Split(*backends, ","), *postgresDSN, cfg)
-	if err != nil {
-		fatalf("%v", err)
+	r := report{Command: "go run ./test/benchsync " + strings.Join(os.Args[1:], " "), LoadBefore: loadAverage()}
+	for _, scenario := range strings.Split(*scenarios, ",") {
+		switch strings.TrimSpace(scenario) {
+		case scenarioStore:
+			if err := run(ctx, &r, strings.Split(*backends, ","), *postgresDSN, cfg); err != nil {
+				fatalf("%v", err)
+			}
+		case scenarioBackfill:
+			r.BackfillConfig = &bf
+			if r.Backfill, err = runBackfill(ctx, bf, os.Stdout); err != nil {
+				fatalf("%v", err)
+			}
+		default:
+			fatalf("unknown scenario %q (want %s or %s)", scenario, scenarioStore, scenarioBackfill)
+		}
 	}
+	r.LoadAfter = loadAverage()
 	md := r.markdown()
 	fmt.Print("\n" + md)
 	if *out != "" {
@@ -53,20 +76,26 @@ func main() {
 	}
 }
 
-// run measures each backend in turn and stops what it started, also when it fails.
-func run(ctx context.Context, backends []string, postgresDSN string, cfg config) (r report, err error) {
-	r = report{config: cfg, Command: "go run ./test/benchsync " + strings.Join(os.Args[1:], " "), LoadBefore: loadAverage()}
+// The scenarios.
+const (
+	scenarioStore    = "store"
+	scenarioBackfill = "backfill"
+)
+
+// run measures each backend in turn into r and stops what it started, also when it fails.
+func run(ctx context.Context, r *report, backends []string, postgresDSN string, cfg config) (err error) {
+	r.config = cfg
 	for i, b := range backends {
 		backends[i] = strings.TrimSpace(b)
 		if backends[i] != backendSQLite && backends[i] != backendPostgres {
-			return r, fmt.Errorf("unknown backend %q (want %s or %s)", b, backendSQLite, backendPostgres)
+			return fmt.Errorf("unknown backend %q (want %s or %s)", b, backendSQLite, backendPostgres)
 		}
 		// Start the throwaway cluster before measuring anything, so that missing PostgreSQL
 		// binaries fail the run at once rather than after the SQLite figures.
 		if backends[i] == backendPostgres && postgresDSN == "" {
 			dsn, stopCluster, err := throwawayPostgres(ctx)
 			if err != nil {
-				return r, err
+				return err
 			}
 			defer func() { err = errors.Join(err, stopCluster()) }()
 			postgresDSN = dsn
@@ -80,17 +109,16 @@ func run(ctx context.Context, backends []string, postgresDSN string, cfg config)
 			db, err = openPostgres(ctx, postgresDSN)
 		}
 		if err != nil {
-			return r, fmt.Errorf("%s: %w", backend, err)
+			return fmt.Errorf("%s: %w", backend, err)
 		}
 		figs, runErr := runDatabase(ctx, backend, db, cfg, os.Stdout)
 		if err = errors.Join(runErr, db.close()); err != nil {
-			return r, err
+			return err
 		}
 		r.Figures = append(r.Figures, figs...)
 		r.Servers = append(r.Servers, db.server)
 	}
-	r.LoadAfter = loadAverage()
-	return r, nil
+	return nil
 }
 
 func positiveInts(list string) ([]int, error) {

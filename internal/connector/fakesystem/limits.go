@@ -14,9 +14,13 @@ type Stats struct {
 	Requests int
 	// Created and Updated are the records written.
 	Created, Updated int
-	// Duplicates are writes that named a record the fake already held and created nothing: a
-	// repeated QuickBooks requestid (answered with the first result) or a duplicate DisplayName.
+	// Duplicates are writes that tried to create a record the fake already held: a duplicate
+	// QuickBooks DisplayName, which Intuit refuses (6240). A client that repeats a create without
+	// its idempotency key is what makes them.
 	Duplicates int
+	// Replayed are writes that repeated the QuickBooks requestid of an earlier one and were
+	// answered with its first answer, writing nothing: a retry the idempotency key made harmless.
+	Replayed int
 	// Refused are writes refused for breaking the vendor's contract (unknown or missing
 	// properties, a stale SyncToken).
 	Refused int

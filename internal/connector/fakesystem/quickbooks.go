@@ -23,6 +23,7 @@ import (
 //
 //	GET  /v3/company/{realm}/query?query=select * from Customer [where MetaData.LastUpdatedTime >= '<RFC 3339>']
 //	     ORDERBY MetaData.LastUpdatedTime DESC STARTPOSITION <n> MAXRESULTS <m>
+//	GET  /v3/company/{realm}/query?query=select * from Customer where Id in ('<id>', ...) [MAXRESULTS <m>]
 //	GET  /v3/company/{realm}/customer/{id}
 //	POST /v3/company/{realm}/customer[?requestid=]   creates, or with Id and SyncToken updates
 //	POST /v3/company/{realm}/batch[?requestid=]      {"BatchItemRequest": [≤30 {"bId", "operation", "Customer"}]}
@@ -37,7 +38,7 @@ import (
 // (6240). A sparse update changes only the properties it names; a full one replaces them all.
 //
 // A POST that repeats the requestid of an earlier one is answered with the earlier answer and
-// changes nothing, as Intuit does. Past RateLimit (default quickbooks.RateLimit: 500 requests a
+// changes nothing, as Intuit does (counted as Replayed: the protection working, not a duplicate). Past RateLimit (default quickbooks.RateLimit: 500 requests a
 // minute and 10 in flight) a call is answered 429 with Intuit's ThrottlingFault; so is a batch
 // request past BatchRateLimit (default quickbooks.BatchRateLimit, 40 a minute). Each batch item
 // is written as the same request to /customer would be, and answered in its own entry.
@@ -187,7 +188,7 @@ func (q *QuickBooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodPost && (rest == "/customer" || rest == "/batch"):
 		requestID := r.URL.Query().Get("requestid")
 		if a, seen := q.answered[requestID]; seen && requestID != "" {
-			q.stats.add(func(s *Stats) { s.Duplicates++ })
+			q.stats.add(func(s *Stats) { s.Replayed++ })
 			a.write(w)
 			return
 		}
@@ -211,7 +212,23 @@ func (q *QuickBooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 var customerQuery = regexp.MustCompile(`^select \* from Customer(?: where MetaData\.LastUpdatedTime >= '([^']+)')? ` +
 	`ORDERBY MetaData\.LastUpdatedTime DESC STARTPOSITION (\d+) MAXRESULTS (\d+)$`)
 
+// customersByID is the query that reads given customers, as a batch update reads their SyncTokens.
+var customersByID = regexp.MustCompile(`^select \* from Customer where Id in \(('\d+'(?:, ?'\d+')*)\)(?: MAXRESULTS (\d+))?$`)
+
 func (q *QuickBooks) query(statement string) answer {
+	if m := customersByID.FindStringSubmatch(statement); m != nil {
+		size := 100 // Intuit's default MAXRESULTS
+		if m[2] != "" {
+			size, _ = strconv.Atoi(m[2])
+		}
+		var found []map[string]any
+		for _, id := range strings.Split(m[1], ",") {
+			if c := q.find(strings.Trim(strings.TrimSpace(id), "'")); c != nil && len(found) < size {
+				found = append(found, c)
+			}
+		}
+		return jsonAnswer(http.StatusOK, map[string]any{"QueryResponse": map[string]any{"Customer": found, "startPosition": 1, "maxResults": len(found)}})
+	}
 	m := customerQuery.FindStringSubmatch(statement)
 	if m == nil {
 		return fault(http.StatusBadRequest, "ValidationFault", "4000", "query", "")

@@ -124,8 +124,8 @@ func TestQuickBooksRepeatedRequestIDCreatesNothing(t *testing.T) {
 	if other := a.do(http.MethodPost, customerPath+"&requestid=r-2", map[string]any{"GivenName": "Fakey"}); other.status != http.StatusOK {
 		t.Fatalf("another requestid = %d %s", other.status, other.body)
 	}
-	if s := q.Stats(); s.Created != 2 || s.Duplicates != 1 || len(q.Customers()) != 2 {
-		t.Errorf("stats = %+v, customers %d; want 2 created, 1 duplicate detected", s, len(q.Customers()))
+	if s := q.Stats(); s.Created != 2 || s.Replayed != 1 || s.Duplicates != 0 || len(q.Customers()) != 2 {
+		t.Errorf("stats = %+v, customers %d; want 2 created, 1 replayed, no duplicate", s, len(q.Customers()))
 	}
 }
 
@@ -295,8 +295,8 @@ func TestQuickBooksBatchAnswersEachItem(t *testing.T) {
 	if again := a.do(http.MethodPost, batchPath+"&requestid=b-1", map[string]any{"BatchItemRequest": items}); !bytes.Equal(again.body, r.body) {
 		t.Errorf("a repeated batch requestid was not answered with the first answer")
 	}
-	if s := q.Stats(); s.Created != 1 || s.Updated != 1 || s.Duplicates != 1 {
-		t.Errorf("stats = %+v, want 1 created, 1 updated, 1 duplicate", s)
+	if s := q.Stats(); s.Created != 1 || s.Updated != 1 || s.Replayed != 1 || s.Duplicates != 0 {
+		t.Errorf("stats = %+v, want 1 created, 1 updated, 1 replayed", s)
 	}
 
 	var tooMany []any
@@ -334,5 +334,23 @@ func TestQuickBooksThrottlesBatchesPastTheirOwnRate(t *testing.T) {
 	}
 	if s := q.Stats(); s.Throttled != 1 || s.Created != 3 {
 		t.Errorf("stats = %+v", s)
+	}
+}
+
+// TestQuickBooksReadsCustomersByID answers the query a batch update reads SyncTokens with.
+func TestQuickBooksReadsCustomersByID(t *testing.T) {
+	_, a := newQuickBooks(t,
+		map[string]any{"Id": "1", "SyncToken": "4", "DisplayName": "A", "MetaData": map[string]any{"LastUpdatedTime": "2026-01-01T00:00:00Z"}},
+		map[string]any{"Id": "2", "SyncToken": "0", "DisplayName": "B", "MetaData": map[string]any{"LastUpdatedTime": "2026-01-01T00:00:00Z"}},
+		map[string]any{"Id": "3", "SyncToken": "1", "DisplayName": "C", "MetaData": map[string]any{"LastUpdatedTime": "2026-01-01T00:00:00Z"}})
+	r := a.do(http.MethodGet, "/v3/company/"+realm+"/query?query="+urlQuery("select * from Customer where Id in ('3', '1', '9') MAXRESULTS 3"), nil)
+	var out struct {
+		QueryResponse struct {
+			Customer []struct{ Id, SyncToken string } `json:"Customer"`
+		} `json:"QueryResponse"`
+	}
+	r.decode(t, &out)
+	if got := fmt.Sprint(out.QueryResponse.Customer); r.status != http.StatusOK || got != "[{3 1} {1 4}]" {
+		t.Errorf("query = %d %s, want customers 3 and 1 with their SyncTokens", r.status, r.body)
 	}
 }

@@ -34,6 +34,8 @@ const (
 //	     [If-Modified-Since: <RFC 3339>]
 //	     -> {"data": [{"id", <fields>}], "info": {"more_records", "next_page_token", ...}}, or 204
 //	POST /crm/v8/Contacts/upsert {"data": [≤100 records], "duplicate_check_fields": [...]}
+//	PUT  /crm/v8/Contacts        {"data": [≤100 records, each with its "id"]}
+//	PUT  /crm/v8/Contacts/{id}   {"data": [one record]}
 //	     -> {"data": [one result per record]}
 //
 // "fields" is required and must name fields of the Contacts definition kept in
@@ -133,7 +135,17 @@ func (z *Zoho) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			zohoError(http.StatusBadRequest, "INVALID_DATA", "invalid data", map[string]any{}).write(w)
 			return
 		}
-		z.upsert(body).write(w)
+		z.upsert(body, false).write(w)
+	case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, ZohoContactsPath):
+		body, err := io.ReadAll(r.Body)
+		if err == nil && r.URL.Path != ZohoContactsPath {
+			body, err = withRecordID(body, strings.TrimPrefix(r.URL.Path, ZohoContactsPath+"/"))
+		}
+		if err != nil {
+			zohoError(http.StatusBadRequest, "INVALID_DATA", "invalid data", map[string]any{}).write(w)
+			return
+		}
+		z.upsert(body, true).write(w)
 	default:
 		zohoError(http.StatusNotFound, "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one", map[string]any{}).write(w)
 	}
@@ -221,7 +233,9 @@ func (z *Zoho) list(r *http.Request) answer {
 	return jsonAnswer(http.StatusOK, map[string]any{"data": data, "info": info})
 }
 
-func (z *Zoho) upsert(raw []byte) answer {
+// upsert writes an upsert body or, with update, a PUT body whose records each name a Contact by
+// its id and change only the fields they carry (so a missing mandatory field is no violation).
+func (z *Zoho) upsert(raw []byte, update bool) answer {
 	var body struct {
 		Data                 []map[string]any `json:"data"`
 		DuplicateCheckFields []string         `json:"duplicate_check_fields"`
@@ -240,6 +254,9 @@ func (z *Zoho) upsert(raw []byte) answer {
 	byRecord := map[int][]contract.Violation{}
 	var bodyLevel []contract.Violation
 	for _, v := range z.definition.Check(raw) {
+		if update && v.Kind == contract.MissingRequired {
+			continue
+		}
 		if i, ok := recordIndex(v.Path, "data"); ok {
 			byRecord[i] = append(byRecord[i], v)
 		} else {
@@ -258,6 +275,9 @@ func (z *Zoho) upsert(raw []byte) answer {
 	results := make([]any, len(body.Data))
 	written := false
 	for i, record := range body.Data {
+		if id, _ := record["id"].(string); update && id == "" {
+			byRecord[i] = append(byRecord[i], contract.Violation{Kind: contract.MissingRequired, Path: fmt.Sprintf("data[%d].id", i)})
+		}
 		if v := byRecord[i]; len(v) > 0 {
 			z.stats.add(func(s *Stats) { s.Refused++ })
 			_, out := zoho.Refusal(v[:1])
@@ -312,6 +332,18 @@ func (z *Zoho) upsertRecord(record map[string]any, checkFields []string) (any, b
 	target["id"], target["Modified_Time"] = id, now
 	return map[string]any{"code": "SUCCESS", "duplicate_field": duplicateField, "action": action, "message": message, "status": "success",
 		"details": map[string]any{"id": id, "Created_Time": target["Created_Time"], "Modified_Time": now}}, true
+}
+
+// withRecordID names the one record of a PUT /Contacts/{id} body by the id of its path.
+func withRecordID(raw []byte, id string) ([]byte, error) {
+	var body struct {
+		Data []map[string]any `json:"data"`
+	}
+	if err := json.Unmarshal(raw, &body); err != nil || len(body.Data) != 1 || strings.Contains(id, "/") {
+		return nil, fmt.Errorf("a record update carries one record")
+	}
+	body.Data[0]["id"] = id
+	return json.Marshal(body)
 }
 
 func (z *Zoho) find(id string) map[string]any {

@@ -221,3 +221,30 @@ func TestZohoThrottlesPastTheConcurrencyLimit(t *testing.T) {
 		t.Errorf("stats = %+v", s)
 	}
 }
+
+// TestZohoUpdatesKnownContactsByID: PUT /Contacts names each contact by its id and changes only
+// what a record carries, so a record without Last_Name is no violation there; one without an id,
+// or with an unknown one, is refused on its own.
+func TestZohoUpdatesKnownContactsByID(t *testing.T) {
+	z, a := newZoho(t, map[string]any{"id": "1", "Last_Name": "McTestface", "Email": "testy@example.com", "Modified_Time": "2026-01-01T00:00:00Z"})
+	r := a.do(http.MethodPut, fakesystem.ZohoContactsPath, map[string]any{"data": []any{
+		map[string]any{"id": "1", "Phone": "+1 555 0100"},
+		map[string]any{"Phone": "+1 555 0101"},
+		map[string]any{"id": "404", "Phone": "+1 555 0102"},
+	}})
+	var out zohoResults
+	r.decode(t, &out)
+	if r.status != http.StatusOK || len(out.Data) != 3 || out.Data[0].Action != "update" || out.Data[1].Status != "error" || out.Data[2].Status != "error" {
+		t.Fatalf("PUT = %d %s", r.status, r.body)
+	}
+	r = a.do(http.MethodPut, fakesystem.ZohoContactsPath+"/1", map[string]any{"data": []any{map[string]any{"First_Name": "Testy"}}})
+	if r.status != http.StatusOK {
+		t.Fatalf("PUT /1 = %d %s", r.status, r.body)
+	}
+	if c := z.Contacts()[0]; c["Last_Name"] != "McTestface" || c["Phone"] != "+1 555 0100" || c["First_Name"] != "Testy" || len(z.Contacts()) != 1 {
+		t.Errorf("contact after the updates = %v, want the phone and first name added to what it held", c)
+	}
+	if s := z.Stats(); s.Updated != 2 || s.Created != 0 || s.Refused != 2 {
+		t.Errorf("stats = %+v, want 2 updates and 2 refusals", s)
+	}
+}

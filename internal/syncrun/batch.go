@@ -1,0 +1,132 @@
+package syncrun
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/tenantwire/tenantwire/internal/connector"
+	"github.com/tenantwire/tenantwire/internal/mapping"
+)
+
+// mappingStepTimeout is what one record's mapping lookup and row add to a batch's timeout: a
+// batch's write is one or two requests, its mapping work one lookup and one row per record.
+// A batch of 100 is bounded by recordTimeout plus 5s, inside the pod's 30s grace period.
+const mappingStepTimeout = 50 * time.Millisecond
+
+// batchTimeout bounds the work on a batch of n records once started, as recordTimeout bounds
+// one record's: the write and the mapping rows run to completion even after SIGTERM.
+func batchTimeout(n int) time.Duration {
+	return recordTimeout + time.Duration(n)*mappingStepTimeout
+}
+
+// batchCarry is what a page left for the next batch: fewer records than a batch takes, carried
+// over so that every batch but a cycle's last is full (Cerbo pages hold 100 records, QuickBooks
+// batches 30). from is the cursor of the page the first of them came from.
+type batchCarry struct {
+	records []connector.Record
+	from    string
+}
+
+// syncBatches writes a page's records, after those carried from earlier pages, to a destination
+// that takes many per request: in full batches of MaxBatch, and on the cycle's last page the rest
+// too. It returns the cursor to commit: after the page when nothing is carried, else the cursor of
+// the page the carried records came from, which a cycle stopped before writing them reads again.
+// Each batch is finished (write and mapping rows) before ctx is checked again, so SIGTERM stops
+// between batches, and the records already written are found through the mapping next time.
+func (s *Syncer) syncBatches(ctx context.Context, dest connector.BatchDestination, carry *batchCarry, cursor string, page connector.Page, res *CycleResult) (string, error) {
+	limit := max(dest.MaxBatch(), 1)
+	carried := len(carry.records)
+	records := append(carry.records, page.Records...)
+	written := 0
+	for len(records)-written >= limit || (!page.More && written < len(records)) {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		n := batchLength(records[written:], limit)
+		res.Read += n
+		results, err := s.syncBatch(ctx, dest, records[written:written+n])
+		if err != nil {
+			return "", err
+		}
+		for _, result := range results {
+			s.tally(res, result)
+		}
+		written += n
+	}
+	if written >= carried {
+		carry.from = cursor
+	}
+	carry.records = slices.Clone(records[written:])
+	if len(carry.records) == 0 {
+		return page.Next, nil
+	}
+	return carry.from, nil
+}
+
+// batchLength is how many of records go in the next batch: at most limit, and never two records
+// of one patient, whose second write must find the first one's mapping row (two creates in one
+// batch would make two destination records).
+func batchLength(records []connector.Record, limit int) int {
+	seen := map[string]bool{}
+	for i, rec := range records {
+		if i == limit || seen[patientOf(rec)] {
+			return i
+		}
+		seen[patientOf(rec)] = true
+	}
+	return len(records)
+}
+
+// syncBatch writes one batch: every record's mapping lookup, one UpsertBatch, then the mapping
+// row of every record written. A crash between the write and the rows leaves records the
+// destination holds and the mapping does not; the next cycle reads the same page, builds the
+// same batch with the same idempotency keys, and the destination's own deduplication answers
+// with the records it already holds (QuickBooks: the batch's requestid, derived from every
+// record's key and content; Zoho CRM: the duplicate check on Email). The crash may also fall
+// between two of the batch's mapping rows; the batch is then the same but for the records the
+// mapping knows, and QuickBooks' requestid does not depend on which those are. It runs detached from ctx's cancellation (see batchTimeout).
+func (s *Syncer) syncBatch(ctx context.Context, dest connector.BatchDestination, batch []connector.Record) ([]string, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout(len(batch)))
+	defer cancel()
+	known := make([]mapping.Record, len(batch))
+	destIDs := make([]string, len(batch))
+	authorized := make([]connector.Record, len(batch))
+	for i, rec := range batch {
+		var err error
+		patient := patientOf(rec)
+		if known[i], err = s.lookup(ctx, patient); err != nil {
+			return nil, err
+		}
+		destIDs[i] = known[i].IDs[s.DestSystem]
+		authorized[i] = s.authorized(rec)
+		// Every record of a batch carries its key, creates and updates alike: a batch retried
+		// after a crash between its write and its mapping rows has the same records, but the
+		// mapping may know some of them by then.
+		if authorized[i].IdempotencyKey, err = s.idempotencyKey(patient); err != nil {
+			return nil, err
+		}
+	}
+	written, err := dest.UpsertBatch(ctx, destIDs, authorized)
+	if err == nil && len(written) != len(batch) {
+		err = fmt.Errorf("%d results for %d records", len(written), len(batch))
+	}
+	if err != nil {
+		return nil, s.fail(failureReason(reasonDestination, err), fmt.Errorf("writing a batch of %d records to %s: %w", len(batch), s.DestSystem, err))
+	}
+	results := make([]string, len(batch))
+	for i, w := range written {
+		switch {
+		case connector.IsRejected(w.Err):
+			results[i] = s.rejected(w.Err)
+		case w.Err != nil:
+			return nil, s.fail(failureReason(reasonDestination, w.Err), fmt.Errorf("writing to %s: %w", s.DestSystem, w.Err))
+		default:
+			if results[i], err = s.written(ctx, known[i], patientOf(batch[i]), destIDs[i], w.ID); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return results, nil
+}

@@ -1,0 +1,93 @@
+package syncrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+
+	"github.com/tenantwire/tenantwire/internal/connector"
+	"github.com/tenantwire/tenantwire/internal/mapping"
+	"github.com/tenantwire/tenantwire/internal/patientmap"
+	"github.com/tenantwire/tenantwire/internal/store"
+)
+
+// The steps of one record's sync that the per-record path (syncRecord) and the batch path
+// (syncBatch) share: find what the mapping knows of the patient, and record the destination's
+// ID once the write succeeded.
+
+// patientOf is the source ID the mapping keys a record by.
+func patientOf(rec connector.Record) string {
+	if rec.PatientID != "" {
+		return rec.PatientID
+	}
+	return rec.ID
+}
+
+// lookup returns what the mapping knows of a patient: no IDs when it knows nothing yet.
+func (s *Syncer) lookup(ctx context.Context, patient string) (mapping.Record, error) {
+	known, err := patientmap.Lookup(ctx, s.Store, s.Codec, s.SourceSystem, patient)
+	switch {
+	case err == nil:
+		return known, nil
+	case errors.Is(err, store.ErrNotFound):
+		return mapping.Record{}, nil
+	case errors.Is(err, mapping.ErrTampered), errors.Is(err, mapping.ErrMalformed), errors.Is(err, mapping.ErrUnknownVersion):
+		return mapping.Record{}, s.fail(reasonMapping, fmt.Errorf("reading the mapping: %w", err))
+	default:
+		return mapping.Record{}, s.fail(reasonStore, fmt.Errorf("reading the mapping: %w", err))
+	}
+}
+
+// idempotencyKey is the key a create of this patient carries, the same on every attempt.
+func (s *Syncer) idempotencyKey(patient string) (string, error) {
+	key, err := s.Codec.IdempotencyKey(s.Integration, s.SourceSystem, patient)
+	if err != nil {
+		return "", s.fail(reasonMapping, fmt.Errorf("deriving the idempotency key: %w", err))
+	}
+	return key, nil
+}
+
+// written records a write the destination accepted: the mapping row when it changed, and whether
+// the record was created or updated.
+func (s *Syncer) written(ctx context.Context, known mapping.Record, patient, destID, newID string) (string, error) {
+	if newID == destID && known.IDs[s.SourceSystem] == patient {
+		return resultUpdated, nil
+	}
+	ids := maps.Clone(known.IDs)
+	if ids == nil {
+		ids = map[string]string{}
+	}
+	ids[s.SourceSystem] = patient
+	ids[s.DestSystem] = newID
+	if err := patientmap.Put(ctx, s.Store, s.Codec, mapping.Record{IDs: ids}); err != nil {
+		return "", s.fail(reasonStore, fmt.Errorf("recording the mapping: %w", err))
+	}
+	if destID == "" {
+		return resultCreated, nil
+	}
+	return resultUpdated, nil
+}
+
+// rejected counts a record the destination refused for good.
+func (s *Syncer) rejected(err error) string {
+	code, field := connector.RejectionOf(err)
+	s.Metrics.Rejections.WithLabelValues(code, field).Inc()
+	// Logged without the record: its ID would be a patient ID in clear. The error names the
+	// vendor's code and field, never a value.
+	s.Log.Info("destination rejected a record; skipping it until the source changes it", "destination", s.DestSystem, "error", err.Error())
+	return resultRejected
+}
+
+// tally counts one record's result in the cycle's result and the metrics.
+func (s *Syncer) tally(res *CycleResult, result string) {
+	s.Metrics.Records.WithLabelValues(result).Inc()
+	switch result {
+	case resultCreated:
+		res.Created++
+	case resultUpdated:
+		res.Updated++
+	case resultRejected:
+		res.Rejected++
+	}
+}
