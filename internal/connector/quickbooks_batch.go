@@ -71,7 +71,8 @@ func (q *quickBooks) UpsertBatch(ctx context.Context, ids []string, records []Re
 			return nil, fmt.Errorf("connector: %s: batch customers: %w", SystemQuickBooks, err)
 		}
 		keyed = keyed && r.IdempotencyKey != ""
-		fmt.Fprintf(requestID, "%d %s %d %s\n", i, r.IdempotencyKey, len(content), content)
+		// A hash.Hash never fails a write.
+		_, _ = fmt.Fprintf(requestID, "%d %s %d %s\n", i, r.IdempotencyKey, len(content), content)
 		item := quickBooksBatchItem{BID: strconv.Itoa(i), Operation: "create"}
 		if ids[i] == "" {
 			creates = true
