@@ -89,18 +89,11 @@ func (g *GoHighLevel) Stats() Stats { return g.stats.get() }
 func (g *GoHighLevel) Contacts() []map[string]any {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	out := make([]map[string]any, 0, len(g.contacts))
-	for _, c := range g.contacts {
-		out = append(out, maps.Clone(c))
-	}
-	return out
+	return cloneAll(g.contacts)
 }
 
 func (g *GoHighLevel) limit() contract.RateLimit {
-	if g.RateLimit.IsZero() {
-		return gohighlevel.RateLimit
-	}
-	return g.RateLimit
+	return orPublished(g.RateLimit, gohighlevel.RateLimit)
 }
 
 func ghlError(status int, message string) answer {

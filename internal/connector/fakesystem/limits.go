@@ -106,3 +106,11 @@ func pause(d time.Duration) {
 		time.Sleep(d)
 	}
 }
+
+// orPublished is a fake's rate limit: the one a test set, else the vendor's published one.
+func orPublished(set, published contract.RateLimit) contract.RateLimit {
+	if set.IsZero() {
+		return published
+	}
+	return set
+}

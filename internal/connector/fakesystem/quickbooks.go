@@ -120,11 +120,7 @@ func (q *QuickBooks) Customer(id string) map[string]any {
 func (q *QuickBooks) Customers() []map[string]any {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	out := make([]map[string]any, 0, len(q.customers))
-	for _, c := range q.customers {
-		out = append(out, maps.Clone(c))
-	}
-	return out
+	return cloneAll(q.customers)
 }
 
 func (q *QuickBooks) find(id string) map[string]any {
@@ -137,10 +133,7 @@ func (q *QuickBooks) find(id string) map[string]any {
 }
 
 func (q *QuickBooks) limit() contract.RateLimit {
-	if q.RateLimit.IsZero() {
-		return quickbooks.RateLimit
-	}
-	return q.RateLimit
+	return orPublished(q.RateLimit, quickbooks.RateLimit)
 }
 
 func (q *QuickBooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {

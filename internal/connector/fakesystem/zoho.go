@@ -93,19 +93,10 @@ func (z *Zoho) Stats() Stats { return z.stats.get() }
 func (z *Zoho) Contacts() []map[string]any {
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	out := make([]map[string]any, 0, len(z.contacts))
-	for _, c := range z.contacts {
-		out = append(out, maps.Clone(c))
-	}
-	return out
+	return cloneAll(z.contacts)
 }
 
-func (z *Zoho) limit() contract.RateLimit {
-	if z.RateLimit.IsZero() {
-		return zoho.RateLimit
-	}
-	return z.RateLimit
-}
+func (z *Zoho) limit() contract.RateLimit { return orPublished(z.RateLimit, zoho.RateLimit) }
 
 func zohoError(status int, code, message string, details map[string]any) answer {
 	return jsonAnswer(status, map[string]any{"code": code, "details": details, "message": message, "status": "error"})
