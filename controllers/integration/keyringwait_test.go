@@ -13,7 +13,6 @@ import (
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
 	"github.com/tenantwire/tenantwire/internal/keyring"
-	"github.com/tenantwire/tenantwire/internal/labels"
 	"github.com/tenantwire/tenantwire/internal/testenv"
 )
 
@@ -21,24 +20,7 @@ import (
 // Deployment before the keyring exists, so each is written once, naming the keyring, when it comes.
 // (No KeyPolicy controller runs in this suite: the test plays it.)
 func TestConsumerWaitsForItsKeyring(t *testing.T) {
-	policy := &twv1.KeyPolicy{ObjectMeta: metav1.ObjectMeta{Name: "keyring-wait"},
-		Spec: twv1.KeyPolicySpec{Algorithm: twv1.AlgorithmAES256GCM,
-			Source:    twv1.KeySource{Type: twv1.KeySourceGenerated},
-			Rotation:  twv1.KeyRotation{Period: metav1.Duration{Duration: 2160 * time.Hour}, RetainVersions: 2},
-			Consumers: &metav1.LabelSelector{MatchLabels: map[string]string{"tenantwire.io/uses-keyring": "true"}}}}
-	if err := k8s.Create(ctx, policy); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = k8s.Delete(ctx, policy) })
-	tn := &twv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "kappa"}, Spec: twv1.TenantSpec{DisplayName: "kappa",
-		KeyPolicyRef: &twv1.KeyPolicyReference{Name: policy.Name},
-		SecretStore:  &twv1.TenantSecretStore{Kind: "ClusterSecretStore", Name: "vault", PathPrefix: "tenants/kappa/"}}}
-	if err := k8s.Create(ctx, tn); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = k8s.Delete(ctx, tn) })
-	ns := tn.NamespaceName()
-	testenv.Eventually(t, timeout, func() error { return k8s.Get(ctx, client.ObjectKey{Name: ns}, &corev1.Namespace{}) })
+	ns := keyringTenant(t, "kappa")
 	in := newIntegration(ns, "consumer")
 	in.Labels = map[string]string{"tenantwire.io/uses-keyring": "true"}
 	createIntegration(t, in)
@@ -53,12 +35,7 @@ func TestConsumerWaitsForItsKeyring(t *testing.T) {
 		t.Errorf("the Deployment exists before the keyring (err=%v)", err)
 	}
 
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: keyring.SecretName,
-		Labels:      map[string]string{labels.ManagedBy: labels.ManagedByValue},
-		Annotations: map[string]string{keyring.ActiveVersionAnnotation: "1"}}}
-	if err := k8s.Create(ctx, secret); err != nil {
-		t.Fatal(err)
-	}
+	setActiveKeyring(t, ns, "1")
 	testenv.Eventually(t, timeout, func() error {
 		cm := &corev1.ConfigMap{}
 		if err := k8s.Get(ctx, cmKey, cm); err != nil {
@@ -99,4 +76,29 @@ func waitRewrapped(t *testing.T, in *twv1.Integration, version int32) {
 		}
 		return nil
 	})
+}
+
+// keyringTenant creates a Tenant whose KeyPolicy of its own lets Integrations labelled
+// tenantwire.io/uses-keyring=true read its keyring, and returns the tenant namespace.
+func keyringTenant(t *testing.T, name string) string {
+	t.Helper()
+	policy := &twv1.KeyPolicy{ObjectMeta: metav1.ObjectMeta{Name: name + "-keys"},
+		Spec: twv1.KeyPolicySpec{Algorithm: twv1.AlgorithmAES256GCM,
+			Source:    twv1.KeySource{Type: twv1.KeySourceGenerated},
+			Rotation:  twv1.KeyRotation{Period: metav1.Duration{Duration: 2160 * time.Hour}, RetainVersions: 2},
+			Consumers: &metav1.LabelSelector{MatchLabels: map[string]string{"tenantwire.io/uses-keyring": "true"}}}}
+	if err := k8s.Create(ctx, policy); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k8s.Delete(ctx, policy) })
+	tn := &twv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: twv1.TenantSpec{DisplayName: name,
+		KeyPolicyRef: &twv1.KeyPolicyReference{Name: policy.Name},
+		SecretStore:  &twv1.TenantSecretStore{Kind: "ClusterSecretStore", Name: "vault", PathPrefix: "tenants/" + name + "/"}}}
+	if err := k8s.Create(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k8s.Delete(ctx, tn) })
+	ns := tn.NamespaceName()
+	testenv.Eventually(t, timeout, func() error { return k8s.Get(ctx, client.ObjectKey{Name: ns}, &corev1.Namespace{}) })
+	return ns
 }

@@ -21,6 +21,11 @@ var (
 		"Age of the active keyring version of a tenant.", []string{"tenant"}, nil)
 	nextRotationDesc = prometheus.NewDesc("tenantwire_key_next_rotation_timestamp_seconds",
 		"Unix time of the next scheduled keyring rotation of a tenant.", []string{"tenant"}, nil)
+	awaitingApprovalDesc = prometheus.NewDesc("tenantwire_integration_awaiting_approval_since_timestamp_seconds",
+		"Unix time since which an Integration's flow has waited for an approval (its Approved condition is False).",
+		[]string{"namespace", "integration"}, nil)
+	purgeAfterDesc = prometheus.NewDesc("tenantwire_tenant_purge_after_timestamp_seconds",
+		"Unix time after which an offboarding tenant's keys and namespace are to be destroyed, until they are.", []string{"tenant"}, nil)
 )
 
 // collectTimeout bounds one scrape's reads of the cache, which wait while it syncs.
@@ -30,8 +35,11 @@ const collectTimeout = 2 * time.Second
 // it is scraped, instead of keeping the series between scrapes: at 1000 tenants those were 6000
 // series and 5 MiB of the heap. Per Tenant, Integration and KeyPolicy, tenantwire_resource_ready
 // (its Ready condition, alert on 0); per tenant, tenantwire_key_age_seconds and
-// tenantwire_key_next_rotation_timestamp_seconds, read from its KeyPolicy's status. Objects that
-// are gone have no series, and a key's age grows between reconciles.
+// tenantwire_key_next_rotation_timestamp_seconds, read from its KeyPolicy's status; per Integration
+// that waits for an approval, since when (tenantwire_integration_awaiting_approval_since_timestamp_seconds);
+// per offboarding tenant not purged yet, when its purge is due
+// (tenantwire_tenant_purge_after_timestamp_seconds). Objects that are gone have no series, and a
+// key's age grows between reconciles.
 //
 // A manager that is not the leader (or whose cache is not ready) reports none of them: it has not
 // started the informers they come from.
@@ -45,6 +53,8 @@ func (c ObjectCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- readyDesc
 	ch <- keyAgeDesc
 	ch <- nextRotationDesc
+	ch <- awaitingApprovalDesc
+	ch <- purgeAfterDesc
 }
 
 func (c ObjectCollector) Collect(ch chan<- prometheus.Metric) {
@@ -60,9 +70,17 @@ func (c ObjectCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, t := range tenants.Items {
 		ch <- readyMetric("Tenant", "", t.Name, t.Status.Conditions)
+		if t.Status.PurgeAfter != nil && t.Status.PurgedAt == nil {
+			ch <- prometheus.MustNewConstMetric(purgeAfterDesc, prometheus.GaugeValue, float64(t.Status.PurgeAfter.Unix()), t.Name)
+		}
 	}
 	for _, in := range integrations.Items {
 		ch <- readyMetric("Integration", in.Namespace, in.Name, in.Status.Conditions)
+		// The condition's lastTransitionTime moves only when it flips, so a flow that changes again
+		// while it waits keeps the time it started waiting.
+		if c := conditions.Get(in.Status.Conditions, twv1.IntegrationConditionApproved); c != nil && c.Status == metav1.ConditionFalse {
+			ch <- prometheus.MustNewConstMetric(awaitingApprovalDesc, prometheus.GaugeValue, float64(c.LastTransitionTime.Unix()), in.Namespace, in.Name)
+		}
 	}
 	now := c.Clock.Now()
 	for _, kp := range policies.Items {

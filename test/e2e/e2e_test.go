@@ -83,8 +83,8 @@ func (c *cluster) runManager() error {
 		return err
 	}
 	c.metricsAddr = addr
-	// The e2e Integrations run without an approval; approval is proven in test/approval and the
-	// Integration controller's envtest.
+	// The e2e Integrations run without an approval, except those of a Tenant that names approvers
+	// (TestApproval); approval is also proven in test/approval and the Integration controller's envtest.
 	c.manager = exec.Command(c.managerBin, "manager", "--metrics-bind-address="+c.metricsAddr, "--metrics-secure=false",
 		"--health-probe-bind-address=127.0.0.1:0", "--require-approval=false",
 		// A webhook receiver the platform lists; PHI may not go to it, as no system is BAA-covered.

@@ -41,7 +41,7 @@ metadata:
 spec:
   provider:
     fake:
-      data:` + e2eStoreKeys(rTenant, "csa-clinic", dpTenant)
+      data:` + e2eStoreKeys(rTenant, "csa-clinic", dpTenant, apTenant)
 
 func e2eStoreKeys(tenants ...string) string {
 	var b strings.Builder
