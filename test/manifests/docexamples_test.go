@@ -20,7 +20,7 @@ import (
 // docFragments are the YAML blocks in the docs that are excerpts, not objects, so no API server can
 // check them. A new fragment is a choice: list it here, keyed by its file and its first two lines.
 var docFragments = map[string]string{
-	"README.md: spec: | state: Offboarding": "the fields a Tenant sets to offboard, shown on their own",
+	"README.md: spec: | state: Offboarding":                          "the fields a Tenant sets to offboard, shown on their own",
 	`docs/operations.md: status: | purgedAt: "2026-12-03T12:00:01Z"`: "a purged Tenant's status, shown on its own: the purge record",
 }
 
