@@ -138,7 +138,7 @@ func waitSyncReplicas(t *testing.T, n int) {
 	testenv.Eventually(t, 60*time.Second, func() error {
 		got := sim.mustKubectl(t, "get", "deployment", apIntegration+"-sync", "-n", apNamespace, "--ignore-not-found",
 			"-o", "jsonpath={.spec.replicas}/{.status.replicas}")
-		if want := fmt.Sprintf("%d/%d", n, n); got != want && !(n == 0 && got == "0/") {
+		if want := fmt.Sprintf("%d/%d", n, n); got != want && (n != 0 || got != "0/") {
 			return fmt.Errorf("the sync Deployment's replicas (spec/status) = %q, want %s", got, want)
 		}
 		return nil
