@@ -193,11 +193,31 @@ func (r *Reconciler) announceApproval(in *twv1.Integration, d approvalDecision) 
 	if d.honoured != nil {
 		state = d.honoured.Name + "@" + d.honoured.FlowDigest
 	}
-	key := client.ObjectKeyFromObject(in)
-	if last, ok := r.announced.Swap(key, state); reason == "" || (ok && last == state) {
-		return
+	if r.announceOnce(in, topicApproval, state) && reason != "" {
+		r.Recorder.Event(in, typ, reason, msg)
 	}
-	r.Recorder.Event(in, typ, reason, msg)
+}
+
+// Topics of the events announced once per change of state.
+const (
+	topicApproval   = "approval"
+	topicSyncHealth = "sync-health"
+)
+
+var announcementTopics = []string{topicApproval, topicSyncHealth}
+
+type announcement struct {
+	key   client.ObjectKey
+	topic string
+}
+
+// announceOnce records state as the Integration's last announced state of topic and says
+// whether it differs from the one before: only then may its event go out. The status a reconcile
+// compares with may come from a cache that has not seen this process's last write yet, so the
+// status alone would announce one change twice.
+func (r *Reconciler) announceOnce(in *twv1.Integration, topic, state string) bool {
+	last, ok := r.announced.Swap(announcement{key: client.ObjectKeyFromObject(in), topic: topic}, state)
+	return !ok || last != state
 }
 
 // approvalToIntegration wakes the Integration an approval names, when it is created or deleted.

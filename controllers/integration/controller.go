@@ -107,8 +107,9 @@ type Reconciler struct {
 	// carriedHashes holds a carriedHash by Integration key, for pod templates that carry the
 	// credentials hash in its older form.
 	carriedHashes sync.Map
-	// announced holds, by Integration key, the approval state last announced with an event, so
-	// that a reconcile reading a status older than its own last write does not announce it twice.
+	// announced holds, by Integration key and topic (approval, sync health), the state last
+	// announced with an event, so that a reconcile reading a status older than its own last
+	// write does not announce it twice (announceOnce).
 	announced sync.Map
 }
 
@@ -235,7 +236,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.Get(ctx, req.NamespacedName, in); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.carriedHashes.Delete(req.NamespacedName)
-			r.announced.Delete(req.NamespacedName)
+			for _, topic := range announcementTopics {
+				r.announced.Delete(announcement{key: req.NamespacedName, topic: topic})
+			}
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -251,7 +254,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		result = status.Sooner(result, r.observeCycle(ctx, in, &obs))
 	}
 	st := computeStatus(in, obs, metav1.NewTime(r.Clock.Now()))
-	recordSyncHealthEvent(r.Recorder, in, in.Status.Conditions, st.Conditions)
+	r.announceSyncHealth(in, st.Conditions)
 	after, serr := r.writeStatus(ctx, in, st)
 	return status.Sooner(result, after), errors.Join(err, serr)
 }

@@ -16,7 +16,6 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/tools/record"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -236,17 +235,21 @@ func rejectionList(rs []twv1.RejectionCount) string {
 	return strings.Join(parts, ", ")
 }
 
-// recordSyncHealthEvent sends a Warning when SyncHealthy turns to rejections, a refused
+// announceSyncHealth sends a Warning when SyncHealthy turns to rejections, a refused
 // authorization or failing cycles: on the transition only, not on every read.
-func recordSyncHealthEvent(rec record.EventRecorder, in *twv1.Integration, before, after []metav1.Condition) {
+func (r *Reconciler) announceSyncHealth(in *twv1.Integration, after []metav1.Condition) {
 	now := conditions.Get(after, twv1.IntegrationConditionSyncHealthy)
-	if now == nil || now.Status != metav1.ConditionFalse {
+	state := ""
+	if now != nil && now.Status == metav1.ConditionFalse {
+		state = now.Reason
+	}
+	if !r.announceOnce(in, topicSyncHealth, state) || state == "" {
 		return
 	}
-	if prev := conditions.Get(before, twv1.IntegrationConditionSyncHealthy); prev != nil && prev.Reason == now.Reason {
+	if prev := conditions.Get(in.Status.Conditions, twv1.IntegrationConditionSyncHealthy); prev != nil && prev.Reason == now.Reason {
 		return
 	}
-	rec.Event(in, corev1.EventTypeWarning, now.Reason, now.Message)
+	r.Recorder.Event(in, corev1.EventTypeWarning, now.Reason, now.Message)
 }
 
 // resyncRequest is the resync the Integration asks for, "" for none.
