@@ -165,5 +165,5 @@ func TestFaultMatrixCRDsDeletedByTheInstaller(t *testing.T) {
 	}
 	testenv.CheckFaultRows(t, []testenv.FaultRow{{Fault: "CRDs deleted via the installer",
 		Outcome: fmt.Sprintf("no CRD is deleted, so no Tenant is: the rendered CRDs carry what each installer honours (%s)", strings.Join(kept, ", ")),
-		Test: t.Name()}})
+		Test:    t.Name()}})
 }
