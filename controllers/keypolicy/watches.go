@@ -84,7 +84,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&twv1.KeyPolicy{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		WatchesRawSource(r.statusQueue.source()).
-		WithOptions(controller.Options{MaxConcurrentReconciles: 1}).
+		// One writer of the status; the caller's other choices (a process that runs the controllers
+		// more than once, as a restart test does, skips the name check) still hold.
+		WithOptions(controller.Options{MaxConcurrentReconciles: 1, SkipNameValidation: opts.SkipNameValidation}).
 		Named(StatusControllerName).
 		Complete(reconcile.Func(r.reconcileStatus))
 }

@@ -5,7 +5,8 @@
 // becomes the release namespace and the labels come from the chart's label helper. In admission
 // policies the install namespace also appears inside CEL expressions (the operator's ServiceAccount
 // user name), and every occurrence becomes the release namespace. CRDs keep their annotations and
-// gain helm.sh/resource-policy: keep when crds.keep is true; they are templates rather than files in
+// gain helm.sh/resource-policy: keep and the Argo CD and Flux prune-disable annotations when
+// crds.keep is true; they are templates rather than files in
 // the chart's crds/ directory because Helm installs that directory once and never upgrades it.
 // hack/sync-chart.sh and hack/sync-chart-rbac.sh run it from `make manifests`.
 //
@@ -51,9 +52,13 @@ var kindSets = map[string]map[string]bool{
 
 // keepAnnotation is written on the chart's CRDs when crds.keep is true: Helm then leaves them (and
 // with them every Tenant, Integration and KeyPolicy) in place on uninstall or when crds.enabled
-// is turned off.
+// is turned off. Argo CD and Flux, which may render the chart themselves and prune what leaves
+// it, get their own prune-disable annotations, as the kustomize install's CRDs carry
+// (config/crd/kustomization.yaml): Argo CD honours the Helm annotation only from 2.8 on.
 const keepAnnotation = `{{- if .Values.crds.keep }}
     helm.sh/resource-policy: keep
+    argocd.argoproj.io/sync-options: Prune=false
+    kustomize.toolkit.fluxcd.io/prune: disabled
     {{- end }}`
 
 // Labels the chart's "tenantwire.labels" helper sets; a source label with one of these keys would

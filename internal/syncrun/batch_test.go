@@ -12,8 +12,10 @@ import (
 
 	"github.com/tenantwire/tenantwire/internal/connector"
 	"github.com/tenantwire/tenantwire/internal/connector/fakesystem"
+	"github.com/tenantwire/tenantwire/internal/keyring"
 	"github.com/tenantwire/tenantwire/internal/patientmap"
 	"github.com/tenantwire/tenantwire/internal/record"
+	"github.com/tenantwire/tenantwire/internal/store"
 )
 
 // memoryBatchDestination is a memoryDestination that takes max records per UpsertBatch.
@@ -149,6 +151,56 @@ var batchVendors = []batchVendor{
 		}},
 }
 
+// servedVendor is a vendor fake served over TLS; connect gives a pod's connector to it.
+type servedVendor struct {
+	vendor batchVendor
+	srv    *httptest.Server
+	stats  func() fakesystem.Stats
+	held   func() int
+}
+
+// serveVendor serves a vendor fake, through wrap when it is not nil (tests act on requests there).
+func serveVendor(t *testing.T, vendor batchVendor, wrap func(http.Handler) http.Handler) servedVendor {
+	t.Helper()
+	handler, stats, held := vendor.serve()
+	if wrap != nil {
+		handler = wrap(handler)
+	}
+	srv := httptest.NewTLSServer(handler)
+	t.Cleanup(srv.Close)
+	return servedVendor{vendor: vendor, srv: srv, stats: stats, held: held}
+}
+
+func (v servedVendor) connect(t *testing.T) connector.Connector {
+	t.Helper()
+	u, _ := url.Parse(v.srv.URL)
+	roots := x509.NewCertPool()
+	roots.AddCert(v.srv.Certificate())
+	dst, err := connector.New(v.vendor.name, v.srv.URL, v.vendor.creds(v.srv.URL+fakesystem.TokenPath),
+		connector.Options{AllowedHosts: []string{u.Host}, RootCAs: roots, MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// patientsWithEmail are n patients with distinct emails, which Zoho CRM deduplicates on.
+func patientsWithEmail(n int) []connector.Record {
+	records := patients(n)
+	for i := range records {
+		records[i].Patient.Email = fmt.Sprintf("p%d@example.org", i)
+	}
+	return records
+}
+
+// newVendorSyncer is a pod syncing names and emails to a vendor fake.
+func newVendorSyncer(t *testing.T, src connector.Source, system string, dst connector.Destination, st store.Store, k *keyring.Keyring) *Syncer {
+	s := newSyncer(t, src, dst, st, k)
+	s.DestSystem = system
+	s.Fields = record.NewSet(record.FieldName, record.FieldEmail)
+	return s
+}
+
 // TestBatchKilledBetweenWriteAndMappingCreatesNoDuplicates kills the pod (the store fails) after
 // a batch was written, before all of its mapping rows, and resumes with the same page. The
 // vendor's own deduplication must answer with the records it holds: QuickBooks through the
@@ -158,25 +210,11 @@ func TestBatchKilledBetweenWriteAndMappingCreatesNoDuplicates(t *testing.T) {
 	for _, vendor := range batchVendors {
 		for _, mapped := range []int{0, 5} {
 			t.Run(fmt.Sprintf("%s/%d rows written", vendor.name, mapped), func(t *testing.T) {
-				handler, stats, held := vendor.serve()
-				srv := httptest.NewTLSServer(handler)
-				defer srv.Close()
-				u, _ := url.Parse(srv.URL)
-				roots := x509.NewCertPool()
-				roots.AddCert(srv.Certificate())
-				dst, err := connector.New(vendor.name, srv.URL, vendor.creds(srv.URL+fakesystem.TokenPath),
-					connector.Options{AllowedHosts: []string{u.Host}, RootCAs: roots, MaxAttempts: 1})
-				if err != nil {
-					t.Fatal(err)
-				}
-				records := patients(n)
-				for i := range records {
-					records[i].Patient.Email = fmt.Sprintf("p%d@example.org", i)
-				}
+				served := serveVendor(t, vendor, nil)
+				dst, stats, held := served.connect(t), served.stats, served.held
+				records := patientsWithEmail(n)
 				crashing := &crashingStore{Store: openSQLite(t), failAfter: mapped}
-				s := newSyncer(t, &pagedSource{records: records, pageSize: n, failAt: -1}, dst, crashing, newKeyring(t, 1, 1))
-				s.DestSystem = vendor.name
-				s.Fields = record.NewSet(record.FieldName, record.FieldEmail)
+				s := newVendorSyncer(t, &pagedSource{records: records, pageSize: n, failAt: -1}, vendor.name, dst, crashing, newKeyring(t, 1, 1))
 				if _, err := s.Cycle(context.Background()); err == nil {
 					t.Fatal("the cycle survived the killed store")
 				}

@@ -1,13 +1,17 @@
 package manifests
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/tenantwire/tenantwire/internal/testenv"
 )
 
 // configCRDs are the generated CRDs of config/crd/bases, by name.
@@ -115,4 +119,51 @@ func TestKustomizeCRDsAreNotPruned(t *testing.T) {
 			}
 		})
 	}
+}
+
+// installerPrunes says which CRDs an installer deletes when the operator leaves its source (helm
+// uninstall, a GitOps prune): those without the annotation that installer honours.
+type installerPrunes struct {
+	name       string
+	render     func(t *testing.T) []byte
+	annotation string
+	keepValue  string
+}
+
+// TestFaultMatrixCRDsDeletedByTheInstaller is the "CRDs deleted via the installer" row of the
+// fault matrix (docs/operations.md, "Fault matrix"): every installer that can delete the CRDs
+// (and with them every Tenant, whose deletion starts its offboarding) is shown the rendered CRDs,
+// and none may be one it deletes.
+func TestFaultMatrixCRDsDeletedByTheInstaller(t *testing.T) {
+	chart := func(t *testing.T) []byte { return helmTemplate(t, kustomizeNamespace) }
+	// dist/install.yaml is config/default built with the image set (make build-installer).
+	install := func(t *testing.T) []byte { return kustomizeBuild(t, "config/default") }
+	installers := []installerPrunes{
+		{name: "helm uninstall", render: chart, annotation: "helm.sh/resource-policy", keepValue: "keep"},
+		{name: "Argo CD prune of the chart", render: chart, annotation: "argocd.argoproj.io/sync-options", keepValue: "Prune=false"},
+		{name: "Flux prune of the rendered chart", render: chart, annotation: "kustomize.toolkit.fluxcd.io/prune", keepValue: "disabled"},
+		{name: "Argo CD prune of dist/install.yaml", render: install, annotation: "argocd.argoproj.io/sync-options", keepValue: "Prune=false"},
+		{name: "Flux prune of dist/install.yaml", render: install, annotation: "kustomize.toolkit.fluxcd.io/prune", keepValue: "disabled"},
+	}
+	want := len(configCRDs(t))
+	var kept []string
+	for _, in := range installers {
+		t.Run(in.name, func(t *testing.T) {
+			crds := crdsOf(decodeAll(t, in.render(t)))
+			if len(crds) != want {
+				t.Fatalf("%d CRDs rendered, want %d", len(crds), want)
+			}
+			for name, crd := range crds {
+				if crd.GetAnnotations()[in.annotation] != in.keepValue {
+					t.Errorf("%s deletes CRD %s (no %s: %s), and every object of its kind with it", in.name, name, in.annotation, in.keepValue)
+				}
+			}
+			if !t.Failed() {
+				kept = append(kept, in.name)
+			}
+		})
+	}
+	testenv.CheckFaultRows(t, []testenv.FaultRow{{Fault: "CRDs deleted via the installer",
+		Outcome: fmt.Sprintf("no CRD is deleted, so no Tenant is: the rendered CRDs carry what each installer honours (%s)", strings.Join(kept, ", ")),
+		Test:    t.Name()}})
 }

@@ -40,8 +40,11 @@ const (
 type Cluster struct {
 	dir, data, pgctl string
 	port             int
-	cred             *syscall.Credential
-	databases        atomic.Int64
+	// opts are the server options of the running cluster, kept so that Resume restarts it on the
+	// same port (the DSNs handed out stay valid).
+	opts      string
+	cred      *syscall.Credential
+	databases atomic.Int64
 }
 
 // Start creates and starts a cluster; Stop removes it.
@@ -90,7 +93,7 @@ func (c *Cluster) start(ctx context.Context, bin string) error {
 		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off", port, c.dir)
 		out, err := c.run(ctx, c.pgctl, "start", "-w", "-t", "60", "-D", c.data, "-l", filepath.Join(c.dir, "postgres.log"), "-o", opts)
 		if err == nil {
-			c.port = port
+			c.port, c.opts = port, opts
 			return c.waitReady(ctx)
 		}
 		log, _ := os.ReadFile(filepath.Join(c.dir, "postgres.log"))
@@ -129,6 +132,23 @@ func (c *Cluster) NewDatabase(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return c.dsn(name), nil
+}
+
+// Halt kills the server as a crash or a failed node would (immediate shutdown, no checkpoint),
+// keeping its data: clients see their connections refused until Resume.
+func (c *Cluster) Halt(ctx context.Context) error {
+	if out, err := c.run(ctx, c.pgctl, "stop", "-D", c.data, "-m", "immediate", "-w"); err != nil {
+		return fmt.Errorf("pgtest: pg_ctl stop: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// Resume starts a halted server again on the same port, after crash recovery of its data.
+func (c *Cluster) Resume(ctx context.Context) error {
+	if out, err := c.run(ctx, c.pgctl, "start", "-w", "-t", "60", "-D", c.data, "-l", filepath.Join(c.dir, "postgres.log"), "-o", c.opts); err != nil {
+		return fmt.Errorf("pgtest: pg_ctl start: %w\n%s", err, out)
+	}
+	return c.waitReady(ctx)
 }
 
 // Stop stops the cluster and removes its directory.
