@@ -22,7 +22,7 @@ func TestChartCommonLabelsOnEveryObject(t *testing.T) {
 			}
 		}
 	}
-	for _, kind := range []string{"CustomResourceDefinition", "ClusterRole", "ValidatingAdmissionPolicy", "Deployment", "ServiceMonitor", "PrometheusRule"} {
+	for _, kind := range []string{"CustomResourceDefinition", "ClusterRole", "ValidatingAdmissionPolicy", "Deployment", "ServiceMonitor", "PrometheusRule", "Pod"} {
 		if !kinds[kind] {
 			t.Errorf("no %s rendered: the options values no longer cover every kind of object", kind)
 		}
