@@ -1,5 +1,6 @@
 // Command tenantwire is the tenantwire operator. One binary serves every role of the image: the
-// controller manager (default), the per-tenant sync runtime and the offboarding export.
+// controller manager (default), the per-tenant sync runtime, the offboarding export, and the API
+// check the Helm chart's test runs.
 package main
 
 import (
@@ -10,13 +11,16 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/tenantwire/tenantwire/internal/apicheck"
 	"github.com/tenantwire/tenantwire/internal/connector"
 	"github.com/tenantwire/tenantwire/internal/manager"
+	twscheme "github.com/tenantwire/tenantwire/internal/scheme"
 	"github.com/tenantwire/tenantwire/internal/syncrun"
 )
 
@@ -31,10 +35,12 @@ func main() {
 		os.Exit(runSync(args[1:]))
 	case args[0] == "export":
 		os.Exit(runExport(args[1:]))
+	case args[0] == "check-api":
+		os.Exit(runCheckAPI(args[1:]))
 	default:
 		// An unknown subcommand must fail loudly: starting the manager in its place (in a sync pod,
 		// say) would be a silent and dangerous surprise.
-		fmt.Fprintf(os.Stderr, "tenantwire: unknown command %q; available: manager, sync, export\n", args[0])
+		fmt.Fprintf(os.Stderr, "tenantwire: unknown command %q; available: manager, sync, export, check-api\n", args[0])
 		os.Exit(2)
 	}
 }
@@ -101,6 +107,25 @@ func runExport(args []string) int {
 	defer cancel()
 	if err := syncrun.ExportFile(ctx, *config, *output, log); err != nil {
 		log.Error(err, "export failed")
+		return 1
+	}
+	return 0
+}
+
+// runCheckAPI is `helm test`'s check: it exits 0 once the API server serves every tenantwire kind.
+func runCheckAPI(args []string) int {
+	fs := flag.NewFlagSet("tenantwire check-api", flag.ExitOnError)
+	timeout := fs.Duration("timeout", 2*time.Minute, "How long to wait for the API server to serve every tenantwire.io kind.")
+	_ = fs.Parse(args)
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tenantwire check-api:", err)
+		return 1
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer cancel()
+	if err := apicheck.Run(ctx, cfg, twscheme.New(), *timeout, 2*time.Second, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "tenantwire check-api:", err)
 		return 1
 	}
 	return 0

@@ -178,6 +178,10 @@ func TestChartSchemaRejectsBadValues(t *testing.T) {
 		"crds.keep as a string":        {values: "crds:\n  keep: \"no\"", wantInError: "/crds/keep"},
 		"podMonitor typo":              {values: "podMonitor:\n  enable: true", wantInError: "'enable' not allowed"},
 		"unknown BAA system":           {values: "dataPolicy:\n  baaCoveredSystems: [salesforce]", wantInError: "/dataPolicy/baaCoveredSystems/0"},
+		// A ClusterRole labelled so would hand the manager's grants to every holder of admin.
+		"common label aggregating the roles": {values: "commonLabels:\n  rbac.authorization.k8s.io/aggregate-to-admin: \"true\"", wantInError: "invalid propertyName 'rbac.authorization.k8s.io/aggregate-to-admin'"},
+		"common label of the chart's own":    {values: "commonLabels:\n  app.kubernetes.io/name: other", wantInError: "invalid propertyName 'app.kubernetes.io/name'"},
+		"common label not a string":          {values: "commonLabels:\n  example.com/tier: 1", wantInError: "/commonLabels/example.com~1tier"},
 	}
 	dir := t.TempDir()
 	for name, tc := range tests {

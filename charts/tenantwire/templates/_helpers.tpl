@@ -4,13 +4,30 @@ ones: the manager's RBAC names the tenant ClusterRoles it may bind, and the clus
 exist once per cluster. Install the chart once per cluster.
 */}}
 
-{{/* Labels on every object. */}}
+{{/* Labels on every object: the chart's own, then commonLabels. */}}
 {{- define "tenantwire.labels" -}}
+{{ include "tenantwire.chartLabels" . }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* The chart's own labels, for objects that add labels of their own after commonLabels
+(tenantwire.labelsWith). */}}
+{{- define "tenantwire.chartLabels" -}}
 app.kubernetes.io/name: tenantwire
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* commonLabels merged with an object's own labels (a dict, e.g. podLabels), which win where
+both set a key; called with (list $ $labels). Written once, so no key appears twice. */}}
+{{- define "tenantwire.labelsWith" -}}
+{{- $root := index . 0 -}}
+{{- $labels := merge (deepCopy (index . 1 | default dict)) (deepCopy ($root.Values.commonLabels | default dict)) -}}
+{{- with $labels }}{{ toYaml . }}{{ end }}
 {{- end }}
 
 {{/* Labels selecting the manager pods. */}}
