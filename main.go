@@ -96,16 +96,20 @@ func newConnector(system, url string, allowedHosts []string, creds connector.Cre
 func runExport(args []string) int {
 	fs := flag.NewFlagSet("tenantwire export", flag.ExitOnError)
 	config := fs.String("config", "/etc/tenantwire/sync.yaml", "The Integration's rendered sync configuration.")
-	output := fs.String("output", "", "File the patient-ID mapping is written to, one JSON object per patient and line.")
+	dir := fs.String("output-dir", "", "Directory that receives <integration>.jsonl.age (or .jsonl with --plaintext) and <integration>.manifest.json.")
+	var recipients stringList
+	fs.Var(&recipients, "recipient", "An age X25519 public key (age1...) the export is sealed to; repeat for several.")
+	plaintext := fs.Bool("plaintext", false, "Write the export unencrypted, instead of --recipient.")
 	_ = fs.Parse(args)
 	log := syncrun.NewLogger(os.Stderr)
-	if *output == "" {
-		fmt.Fprintln(os.Stderr, "tenantwire export: --output is required")
+	if *dir == "" {
+		fmt.Fprintln(os.Stderr, "tenantwire export: --output-dir is required")
 		return 2
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer cancel()
-	if err := syncrun.ExportFile(ctx, *config, *output, log); err != nil {
+	opts := syncrun.ExportOptions{Dir: *dir, Recipients: recipients, Plaintext: *plaintext}
+	if err := syncrun.ExportFile(ctx, *config, opts, log); err != nil {
 		log.Error(err, "export failed")
 		return 1
 	}
@@ -130,3 +134,9 @@ func runCheckAPI(args []string) int {
 	}
 	return 0
 }
+
+// stringList collects a repeated flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }

@@ -354,7 +354,18 @@ type TenantStatus struct {
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
+// AgeRecipient is an age X25519 public key, as `age-keygen` prints it ("Public key: age1...") or
+// `age-keygen -y key.txt` derives it from the secret key. The practice keeps the secret key; the
+// export is sealed to the public key so only the practice can read it.
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=128
+// +kubebuilder:validation:XValidation:rule="!self.upperAscii().startsWith('AGE-SECRET-KEY-')",message="spec.export.recipients holds an age secret key (AGE-SECRET-KEY-1...): give only the public key (age1...), which age-keygen -y prints; the secret key stays with the practice and must never be in a Tenant"
+// +kubebuilder:validation:XValidation:rule="self.upperAscii().startsWith('AGE-SECRET-KEY-') || self.matches('^age1[qpzry9x8gf2tvdw0s3jn54khce6mua7l]{58}$')",message="spec.export.recipients: each recipient must be an age X25519 public key, age1 followed by 58 lower-case bech32 characters, as age-keygen prints it (SSH keys, plugin and post-quantum recipients are not accepted)"
+type AgeRecipient string
+
 // TenantExport asks for the tenant's patient-ID mapping to be written to a volume.
+// +kubebuilder:validation:XValidation:rule="(has(self.recipients) && size(self.recipients) > 0) || (has(self.plaintext) && self.plaintext)",message="spec.export.recipients must name at least one age public key (age1...) of the practice to seal the export to; an export in clear needs spec.export.plaintext: true, set deliberately"
+// +kubebuilder:validation:XValidation:rule="!(has(self.recipients) && size(self.recipients) > 0 && has(self.plaintext) && self.plaintext)",message="spec.export.plaintext: true and spec.export.recipients exclude each other: remove plaintext to seal the export to the recipients, or remove the recipients to export in clear"
 type TenantExport struct {
 	// Request names this export: each new value runs the export again, the same value never
 	// twice. For example a ticket number or a date.
@@ -363,14 +374,50 @@ type TenantExport struct {
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	Request string `json:"request"`
-	// ClaimName is a PersistentVolumeClaim in the tenant namespace that receives the export: one
-	// file <request>/<integration>.jsonl per Integration, one line per patient with their IDs by
-	// system. It holds identifiers in clear: give it the protection of the practice's own records.
+	// ClaimName is a PersistentVolumeClaim in the tenant namespace that receives the export: per
+	// Integration, the sealed file <request>/<integration>.jsonl.age (or <integration>.jsonl with
+	// plaintext) holding one line per patient with their IDs by system, and the manifest
+	// <request>/<integration>.manifest.json with every file's size and SHA-256.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
 	ClaimName string `json:"claimName"`
+	// Recipients are the practice's age X25519 public keys (age1...). The export is encrypted so
+	// that any one of the matching secret keys decrypts it (`age -d -i key.txt`) and nothing else
+	// does. Required unless plaintext is true.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=8
+	Recipients []AgeRecipient `json:"recipients,omitempty"`
+	// Plaintext, when true, writes the export unencrypted: patients' identifiers in clear on the
+	// claim. Only for a practice that cannot use age; status.export.encryption reports it and a
+	// Warning event PlaintextExport records it.
+	// +optional
+	Plaintext bool `json:"plaintext,omitempty"`
+}
+
+// ExportEncryption says how an export is written.
+// +kubebuilder:validation:Enum=Age;None
+type ExportEncryption string
+
+const (
+	// ExportEncryptionAge seals the export to the practice's age recipients.
+	ExportEncryptionAge ExportEncryption = "Age"
+	// ExportEncryptionNone writes it in clear (spec.export.plaintext).
+	ExportEncryptionNone ExportEncryption = "None"
+)
+
+// Encryption is how the export is written: Age with recipients, None when plaintext is asked for,
+// and "" when the request is neither (refused).
+func (e *TenantExport) Encryption() ExportEncryption {
+	switch {
+	case len(e.Recipients) > 0 && !e.Plaintext:
+		return ExportEncryptionAge
+	case e.Plaintext && len(e.Recipients) == 0:
+		return ExportEncryptionNone
+	}
+	return ""
 }
 
 // ExportPhase is where an export is.
@@ -394,6 +441,10 @@ type TenantExportStatus struct {
 	Request string `json:"request"`
 	// Phase of the export.
 	Phase ExportPhase `json:"phase"`
+	// Encryption is how the files are written: Age (sealed to spec.export.recipients) or None (in
+	// clear, because spec.export.plaintext asked for it). Absent when the request is refused.
+	// +optional
+	Encryption ExportEncryption `json:"encryption,omitempty"`
 	// Location is where the files are: the claim and the directory in it.
 	// +optional
 	Location string `json:"location,omitempty"`

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
+	"github.com/tenantwire/tenantwire/internal/exportarchive"
 	"github.com/tenantwire/tenantwire/internal/labels"
 	"github.com/tenantwire/tenantwire/internal/syncconfig"
 )
@@ -24,8 +25,19 @@ const (
 	exportDeadline = 3600
 )
 
-// ExportFile is the export's file inside the claim.
-func ExportFile(request, integration string) string { return path.Join(request, integration+".jsonl") }
+// exportArgs are the export command's arguments: the request's directory in the claim, and the
+// recipients the export is sealed to or, only when the Tenant asks for it, --plaintext.
+func exportArgs(export *twv1.TenantExport) []string {
+	args := []string{"export", "--config", path.Join(syncconfig.ConfigDir, syncconfig.FileName),
+		"--output-dir", path.Join(ExportMountPath, export.Request)}
+	if export.Encryption() == twv1.ExportEncryptionNone {
+		return append(args, "--plaintext")
+	}
+	for _, r := range export.Recipients {
+		args = append(args, "--recipient", string(r))
+	}
+	return args
+}
 
 // desiredExportJob runs `tenantwire export` from the operator's own sync image (never a custom
 // spec.image: the export decrypts every record) with the sync pods' identity, mounts, hardening and
@@ -56,10 +68,9 @@ func desiredExportJob(in *twv1.Integration, ip inputs, export *twv1.TenantExport
 					EnableServiceLinks:           ptr.To(false),
 					SecurityContext:              podSecurityContext(),
 					Containers: []corev1.Container{{
-						Name:  "export",
-						Image: ip.syncImage,
-						Args: []string{"export", "--config", path.Join(syncconfig.ConfigDir, syncconfig.FileName),
-							"--output", path.Join(ExportMountPath, ExportFile(export.Request, in.Name))},
+						Name:            "export",
+						Image:           ip.syncImage,
+						Args:            exportArgs(export),
 						SecurityContext: containerSecurityContext(),
 						Resources:       syncResources(in),
 						VolumeMounts:    mounts,
@@ -76,6 +87,11 @@ func desiredExportJob(in *twv1.Integration, ip inputs, export *twv1.TenantExport
 // never run twice.
 func (r *Reconciler) reconcileExport(ctx context.Context, in *twv1.Integration, t *twv1.Tenant) error {
 	if t.Spec.Export == nil || !in.MappingPersistent() {
+		return nil
+	}
+	if exportarchive.Refusal(t.Spec.Export) != "" {
+		// Neither sealed nor deliberately in clear (a Tenant stored before the CRD refused it), or
+		// a recipient that is not an age key: no Job. The Tenant's status.export says why.
 		return nil
 	}
 	live := &batchv1.Job{}

@@ -2,7 +2,10 @@ package integration
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -16,14 +19,24 @@ import (
 	"github.com/tenantwire/tenantwire/internal/testenv"
 )
 
-func requestExport(t *testing.T, tenant, request string) {
+// practiceRecipient is an age X25519 public key (its secret key was discarded); brokenRecipient
+// is the same key with its checksum broken, which CEL cannot tell from a real one.
+const (
+	practiceRecipient = "age1gd289yuhm74w4lxwpzd6ln27fvxlgfsfxrj422wkfdjhmck4dq3qez334m"
+	brokenRecipient   = "age1gd289yuhm74w4lxwpzd6ln27fvxlgfsfxrj422wkfdjhmck4dq3qez334n"
+)
+
+func requestExport(t *testing.T, tenant, request string, recipients ...twv1.AgeRecipient) {
 	t.Helper()
 	tn := &twv1.Tenant{}
 	if err := k8s.Get(ctx, client.ObjectKey{Name: tenant}, tn); err != nil {
 		t.Fatal(err)
 	}
+	if len(recipients) == 0 {
+		recipients = []twv1.AgeRecipient{practiceRecipient}
+	}
 	tn.Spec.State = twv1.TenantOffboarding
-	tn.Spec.Export = &twv1.TenantExport{Request: request, ClaimName: tenant + "-export"}
+	tn.Spec.Export = &twv1.TenantExport{Request: request, ClaimName: tenant + "-export", Recipients: recipients}
 	if err := k8s.Update(ctx, tn); err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +100,9 @@ func TestOffboardingExportRunsAJobPerPersistentIntegration(t *testing.T) {
 
 	requestExport(t, "zeta", "r1")
 	job := waitExportJob(t, pg, "r1")
+	if args := job.Spec.Template.Spec.Containers[0].Args; !slices.Contains(args, practiceRecipient) || slices.Contains(args, "--plaintext") {
+		t.Errorf("export args %v do not seal the export to the Tenant's recipient", args)
+	}
 	if got := job.Spec.Template.Spec.ServiceAccountName; got != syncName(pg) {
 		t.Errorf("export runs as %s, want the Integration's sync identity", got)
 	}
@@ -120,4 +136,31 @@ func TestOffboardingExportRunsAJobPerPersistentIntegration(t *testing.T) {
 		t.Errorf("the r2 Job carries r1's result: %+v", job.Status.Conditions)
 	}
 	waitTenantExport(t, "zeta", "r2", twv1.ExportRunning)
+}
+
+// A recipient that looks like an age key but is not one (CEL checks the shape, not the checksum)
+// runs no export at all: the Job would otherwise fail in the pod, or worse, write in clear.
+func TestExportWithAnInvalidRecipientRunsNoJob(t *testing.T) {
+	ns := setupTenant(t, "eta-export", true)
+	pg := newIntegration(ns, "kept")
+	withPostgres()(pg)
+	createIntegration(t, pg)
+	syncCredentials(t, pg, "v1")
+	markAvailable(t, pg)
+	waitCondition(t, pg, twv1.ConditionReady, metav1.ConditionTrue, "")
+
+	requestExport(t, "eta-export", "r1", brokenRecipient)
+	st := waitTenantExport(t, "eta-export", "r1", twv1.ExportFailed)
+	if !strings.Contains(st.Message, "spec.export.recipients[0] is not a valid age X25519 public key") {
+		t.Errorf("refusal message %q", st.Message)
+	}
+	// The Integration controller reconciled the same Tenant change; give it time to (wrongly) act.
+	time.Sleep(2 * time.Second)
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: labels.ExportJobName(pg.Name)}, &batchv1.Job{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("an export Job exists for a refused request (err=%v)", err)
+	}
+
+	// Fixing the recipient runs the export.
+	requestExport(t, "eta-export", "r1", practiceRecipient)
+	waitExportJob(t, pg, "r1")
 }

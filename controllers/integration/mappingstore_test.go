@@ -119,15 +119,21 @@ func TestDesiredExportJobIsHardenedAndReachesWhatTheIntegrationCould(t *testing.
 	in := sampleIntegration(withPostgres(), func(in *twv1.Integration) { in.Spec.Image = "registry.example/custom:1" })
 	ip := sampleInputs()
 	ip.keyringVersion = "3"
-	job := desiredExportJob(in, ip, &twv1.TenantExport{Request: "ticket-42", ClaimName: "acme-export"})
+	job := desiredExportJob(in, ip, &twv1.TenantExport{Request: "ticket-42", ClaimName: "acme-export", Recipients: []twv1.AgeRecipient{practiceRecipient, "age1pjp40v23pkll9t2zfeefn826sq26yfd5tt6c6j0fxrk20hcqf5dqvj6vmg"}})
 	pod := job.Spec.Template.Spec
 	assertRestricted(t, pod)
 	c := pod.Containers[0]
 	if c.Image != "tenantwire:test" {
 		t.Errorf("export image %s: it decrypts every record, so only the operator's sync image may run it", c.Image)
 	}
-	if want := []string{"export", "--config", "/etc/tenantwire/sync.yaml", "--output", "/export/ticket-42/cerbo-qb.jsonl"}; !slices.Equal(c.Args, want) {
+	if want := []string{"export", "--config", "/etc/tenantwire/sync.yaml", "--output-dir", "/export/ticket-42",
+		"--recipient", practiceRecipient, "--recipient", "age1pjp40v23pkll9t2zfeefn826sq26yfd5tt6c6j0fxrk20hcqf5dqvj6vmg"}; !slices.Equal(c.Args, want) {
 		t.Errorf("args %v, want %v", c.Args, want)
+	}
+	// In clear only when the Tenant says so.
+	plain := desiredExportJob(in, ip, &twv1.TenantExport{Request: "ticket-42", ClaimName: "acme-export", Plaintext: true})
+	if want := []string{"export", "--config", "/etc/tenantwire/sync.yaml", "--output-dir", "/export/ticket-42", "--plaintext"}; !slices.Equal(plain.Spec.Template.Spec.Containers[0].Args, want) {
+		t.Errorf("plaintext args %v, want %v", plain.Spec.Template.Spec.Containers[0].Args, want)
 	}
 	if pod.RestartPolicy != corev1.RestartPolicyNever || *job.Spec.BackoffLimit != 2 || job.Spec.ActiveDeadlineSeconds == nil {
 		t.Errorf("restart %s, backoff %d, deadline %v", pod.RestartPolicy, *job.Spec.BackoffLimit, job.Spec.ActiveDeadlineSeconds)

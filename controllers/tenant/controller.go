@@ -297,12 +297,22 @@ func (r *Reconciler) observeExport(ctx context.Context, t *twv1.Tenant, offboard
 	return exportStatus(t, offboarding, ins.Items, jobs.Items, t.Status.Export, now), nil
 }
 
-// recordExportTransition emits one event when an export finishes, either way.
+// recordExportTransition emits one event when an export finishes, either way, and one Warning
+// when a request in clear is first seen, so that an auditor finds it in the events as well as in
+// status.export.encryption.
 func (r *Reconciler) recordExportTransition(t *twv1.Tenant, st *twv1.TenantExportStatus) {
-	if st == nil || (st.Phase != twv1.ExportSucceeded && st.Phase != twv1.ExportFailed) {
+	if st == nil {
 		return
 	}
-	if prev := t.Status.Export; prev != nil && prev.Request == st.Request && prev.Phase == st.Phase {
+	prev := t.Status.Export
+	if st.Encryption == twv1.ExportEncryptionNone && (prev == nil || prev.Request != st.Request || prev.Encryption != st.Encryption) {
+		r.Recorder.Eventf(t, corev1.EventTypeWarning, "PlaintextExport",
+			"Export %s is requested in clear (spec.export.plaintext: true): patients' identifiers will be written unencrypted to %s", st.Request, st.Location)
+	}
+	if st.Phase != twv1.ExportSucceeded && st.Phase != twv1.ExportFailed {
+		return
+	}
+	if prev != nil && prev.Request == st.Request && prev.Phase == st.Phase {
 		return
 	}
 	if st.Phase == twv1.ExportSucceeded {
@@ -377,12 +387,13 @@ var tenantStatus = status.Kind[twv1.TenantStatus]{
 	},
 }
 
-// exportPhase identifies an export's progress: its request and phase.
-func exportPhase(e *twv1.TenantExportStatus) [2]string {
+// exportPhase identifies an export's progress: its request, phase and encryption (the plaintext
+// Warning compares with the written encryption).
+func exportPhase(e *twv1.TenantExportStatus) [3]string {
 	if e == nil {
-		return [2]string{}
+		return [3]string{}
 	}
-	return [2]string{e.Request, string(e.Phase)}
+	return [3]string{e.Request, string(e.Phase), string(e.Encryption)}
 }
 
 // writeStatus makes at most one status write, and none when nothing changed; it returns when to

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
+	"github.com/tenantwire/tenantwire/internal/exportarchive"
 	"github.com/tenantwire/tenantwire/internal/labels"
 )
 
@@ -25,6 +26,12 @@ func exportStatus(t *twv1.Tenant, offboarding bool, ins []twv1.Integration, jobs
 		Request:  req.Request,
 		Location: fmt.Sprintf("PersistentVolumeClaim %s in namespace %s, directory %s/", req.ClaimName, t.NamespaceName(), req.Request),
 	}
+	if refusal := exportarchive.Refusal(req); refusal != "" {
+		st.Phase = twv1.ExportFailed
+		st.Message = refusal
+		return st
+	}
+	st.Encryption = req.Encryption()
 	if !offboarding {
 		st.Phase = twv1.ExportPending
 		st.Message = "The export runs once the tenant is offboarding (spec.state Offboarding, or the Tenant deleted)"
@@ -69,7 +76,7 @@ func exportStatus(t *twv1.Tenant, offboarding bool, ins []twv1.Integration, jobs
 		st.Message = "Export Jobs failed (see their pods' logs): " + strings.Join(failed, "; ")
 	case len(done) == len(st.Integrations):
 		st.Phase = twv1.ExportSucceeded
-		st.Message = fmt.Sprintf("Exported %d Integrations' patient-ID mappings", len(done))
+		st.Message = fmt.Sprintf("Exported %d Integrations' patient-ID mappings, %s", len(done), sealedTo(req))
 		st.CompletedAt = completed
 		if st.CompletedAt == nil {
 			st.CompletedAt = &now
@@ -91,4 +98,12 @@ func jobCondition(job *batchv1.Job, t batchv1.JobConditionType) *batchv1.JobCond
 		}
 	}
 	return nil
+}
+
+// sealedTo says how the files were written, for the status message and the event.
+func sealedTo(req *twv1.TenantExport) string {
+	if req.Encryption() == twv1.ExportEncryptionNone {
+		return "IN CLEAR (spec.export.plaintext: true); each file's manifest lists its SHA-256"
+	}
+	return fmt.Sprintf("sealed with age to %d recipients; each file's manifest lists its SHA-256", len(req.Recipients))
 }

@@ -14,7 +14,7 @@ import (
 
 func exportingTenant() *twv1.Tenant {
 	t := newTenant("acme")
-	t.Spec.Export = &twv1.TenantExport{Request: "ticket-42", ClaimName: "acme-export"}
+	t.Spec.Export = &twv1.TenantExport{Request: "ticket-42", ClaimName: "acme-export", Recipients: []twv1.AgeRecipient{practiceRecipient}}
 	return t
 }
 

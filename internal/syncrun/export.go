@@ -4,14 +4,18 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
+	"filippo.io/age"
 	"github.com/go-logr/logr"
 
+	"github.com/tenantwire/tenantwire/internal/exportarchive"
 	"github.com/tenantwire/tenantwire/internal/mapping"
 	"github.com/tenantwire/tenantwire/internal/store"
 )
@@ -82,10 +86,33 @@ func openRow(c mapping.Codec, row store.Row) (mapping.Record, bool, error) {
 	return rec, err == nil && canonical == tok, nil
 }
 
+// ExportOptions say where and how `tenantwire export` writes.
+type ExportOptions struct {
+	// Dir receives <integration>.jsonl.age (or .jsonl in clear) and <integration>.manifest.json.
+	Dir string
+	// Recipients are the age public keys the export is sealed to; Plaintext must be set instead
+	// for an export in clear. Exactly one of the two.
+	Recipients []string
+	Plaintext  bool
+	// Now stamps the manifest; time.Now when nil.
+	Now func() time.Time
+}
+
 // ExportFile runs `tenantwire export`: it reads the same configuration, keyring and store as the
-// sync pods and writes the mapping to output, atomically (a partial file is never left under the
-// final name).
-func ExportFile(ctx context.Context, configPath, output string, log logr.Logger) error {
+// sync pods, writes the mapping sealed to the practice's age recipients (or in clear when asked
+// for) and then the manifest, each atomically: a partial file is never left under a final name,
+// and a manifest present means the data file it lists is complete.
+func ExportFile(ctx context.Context, configPath string, opts ExportOptions, log logr.Logger) error {
+	var recipients []age.Recipient
+	switch {
+	case opts.Plaintext && len(opts.Recipients) > 0:
+		return errors.New("--plaintext and --recipient exclude each other")
+	case !opts.Plaintext:
+		var err error
+		if recipients, err = exportarchive.ParseRecipients(opts.Recipients); err != nil {
+			return fmt.Errorf("%w; pass --recipient (an age public key) or, for an export in clear, --plaintext", err)
+		}
+	}
 	cfg, err := LoadConfig(configPath)
 	if err != nil {
 		return err
@@ -99,25 +126,71 @@ func ExportFile(ctx context.Context, configPath, output string, log logr.Logger)
 		return err
 	}
 	defer func() { _ = st.Close() }()
-	if err := os.MkdirAll(filepath.Dir(output), 0o750); err != nil {
+	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
 		return fmt.Errorf("creating the export directory: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(output), ".export-*")
+	name := cfg.Integration + exportarchive.EncryptedSuffix
+	if opts.Plaintext {
+		name = cfg.Integration + exportarchive.PlainSuffix
+	}
+	output := filepath.Join(opts.Dir, name)
+	tmp, err := os.CreateTemp(opts.Dir, ".export-*")
 	if err != nil {
 		return fmt.Errorf("creating the export file: %w", err)
 	}
 	defer func() { _ = os.Remove(tmp.Name()) }()
-	buf := bufio.NewWriter(tmp)
+	var sink io.WriteCloser = nopCloser{tmp}
+	if !opts.Plaintext {
+		if sink, err = exportarchive.Seal(tmp, recipients); err != nil {
+			return fmt.Errorf("sealing the export: %w", err)
+		}
+	}
+	buf := bufio.NewWriter(sink)
 	res, err := Export(ctx, st, mapping.Codec{Tenant: cfg.Tenant, Keyring: kr}, buf)
-	log.Info("export finished", "tenant", cfg.Tenant, "integration", cfg.Integration, "patients", res.Patients, "unreadableRows", res.Unreadable)
+	log.Info("export finished", "tenant", cfg.Tenant, "integration", cfg.Integration, "patients", res.Patients,
+		"unreadableRows", res.Unreadable, "encrypted", !opts.Plaintext)
 	if err != nil {
 		return err
 	}
 	if err := buf.Flush(); err != nil {
 		return err
 	}
+	if err := sink.Close(); err != nil {
+		return err
+	}
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), output)
+	if err := os.Rename(tmp.Name(), output); err != nil {
+		return err
+	}
+	file, err := exportarchive.Describe(output)
+	if err != nil {
+		return err
+	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	m := exportarchive.Manifest{Format: exportarchive.Format, Tenant: cfg.Tenant, Integration: cfg.Integration,
+		CreatedAt: now().UTC(), Encryption: exportarchive.EncryptionAge, Recipients: opts.Recipients,
+		KeyringVersion: kr.Active, Patients: res.Patients, Files: []exportarchive.File{file}}
+	if v := kr.ActiveVersion(); v != nil {
+		m.KeyringFingerprint = v.Fingerprint()
+	}
+	if opts.Plaintext {
+		m.Encryption = exportarchive.EncryptionNone
+	}
+	if err := exportarchive.WriteManifest(filepath.Join(opts.Dir, cfg.Integration+exportarchive.ManifestSuffix), m); err != nil {
+		return fmt.Errorf("writing the manifest: %w", err)
+	}
+	log.Info("export manifest written", "tenant", cfg.Tenant, "integration", cfg.Integration, "file", file.Name,
+		"bytes", file.Size, "sha256", file.SHA256)
+	return nil
 }
+
+// nopCloser lets the plaintext export share the sealed export's path; the file itself is closed
+// after the flush.
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
