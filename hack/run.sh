@@ -50,9 +50,11 @@ stop_previous() {
 
 pidfile="$DEV_DIR/manager.pid"
 stop_previous "$pidfile"
-log "starting the operator (log: $DEV_DIR/manager.log)"
-nohup bin/tenantwire manager --metrics-bind-address=127.0.0.1:18080 --metrics-secure=false \
-  --health-probe-bind-address=127.0.0.1:18081 --require-approval=false >"$DEV_DIR/manager.log" 2>&1 &
+# The operator runs as its ServiceAccount, the identity the admission policies let write in tenant
+# namespaces.
+log "starting the operator as ServiceAccount tenantwire-system/tenantwire-manager (log: $DEV_DIR/manager.log)"
+KUBECONFIG=$(hack/dev-cluster.sh manager-kubeconfig) nohup bin/tenantwire manager --metrics-bind-address=127.0.0.1:18080 \
+  --metrics-secure=false --health-probe-bind-address=127.0.0.1:18081 --require-approval=false >"$DEV_DIR/manager.log" 2>&1 &
 echo $! >"$pidfile"
 
 samples_failed() {
