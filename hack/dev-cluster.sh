@@ -83,6 +83,13 @@ up() {
   $TOOLS ensure
   if cluster_up; then
     log "cluster $CLUSTER_NAME is already up"
+    # The controller-manager creates its controllers' ServiceAccounts only with
+    # --use-service-account-credentials; a cluster created before it had the flag cannot create
+    # pods in tenant namespaces under the policies.
+    if ! kubectl get serviceaccount replicaset-controller -n kube-system >/dev/null 2>&1; then
+      log "cluster $CLUSTER_NAME predates --use-service-account-credentials; recreate it with: make dev-cluster-down"
+      exit 1
+    fi
   else
     log "creating cluster $CLUSTER_NAME (kwokctl binary runtime, Kubernetes $(tool_version KUBE_VERSION))"
     kwokctl delete cluster --name "$CLUSTER_NAME" --kubeconfig "$DEV_DIR/kwokctl-kubeconfig" >/dev/null 2>&1 || true
