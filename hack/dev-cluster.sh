@@ -6,10 +6,20 @@
 # The API server runs with config/audit/policy.yaml and writes its audit log as JSON lines to
 # $DEV_DIR/kwok/clusters/$CLUSTER_NAME/logs/audit.log (`hack/dev-cluster.sh audit-log` prints it).
 #
+# The cluster runs under the admission policies a real install has (config/admission, the same
+# kustomization config/default installs), so the operator runs as a real install runs it: as the
+# ServiceAccount tenantwire-manager in tenantwire-system with the ClusterRoles of config/rbac, from
+# $DEV_DIR/manager-kubeconfig (a token of that ServiceAccount). kwokctl starts kube-controller-manager
+# with its admin certificate (kwok-admin, group system:masters); it gets
+# --use-service-account-credentials here, so that each controller acts under its own ServiceAccount
+# (system:serviceaccount:kube-system:replicaset-controller and so on) as on kubeadm, and the
+# policies that name those controllers hold unchanged.
+#
 #   hack/dev-cluster.sh up      create (or reuse) the cluster; prints the kubeconfig path
 #   hack/dev-cluster.sh down    stop everything started here and delete the cluster
 #   hack/dev-cluster.sh status  say whether it is up
 #   hack/dev-cluster.sh audit-log  print the path of the API server's audit log
+#   hack/dev-cluster.sh manager-kubeconfig  print the path of the operator's kubeconfig
 #
 # State (kubeconfig, pid files, logs) lives in $DEV_DIR (default .dev-cluster/ in the repo).
 set -euo pipefail
@@ -26,6 +36,7 @@ ESO_METRICS_ADDR=${ESO_METRICS_ADDR:-0}
 TOOLS=hack/tools.sh
 KUBECONFIG_OUT="$DEV_DIR/kubeconfig"
 AUDIT_POLICY=$PWD/config/audit/policy.yaml
+MANAGER_KUBECONFIG="$DEV_DIR/manager-kubeconfig"
 
 log() { printf '[dev-cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -72,6 +83,13 @@ up() {
   $TOOLS ensure
   if cluster_up; then
     log "cluster $CLUSTER_NAME is already up"
+    # The controller-manager creates its controllers' ServiceAccounts only with
+    # --use-service-account-credentials; a cluster created before it had the flag cannot create
+    # pods in tenant namespaces under the policies.
+    if ! kubectl get serviceaccount replicaset-controller -n kube-system >/dev/null 2>&1; then
+      log "cluster $CLUSTER_NAME predates --use-service-account-credentials; recreate it with: make dev-cluster-down"
+      exit 1
+    fi
   else
     log "creating cluster $CLUSTER_NAME (kwokctl binary runtime, Kubernetes $(tool_version KUBE_VERSION))"
     kwokctl delete cluster --name "$CLUSTER_NAME" --kubeconfig "$DEV_DIR/kwokctl-kubeconfig" >/dev/null 2>&1 || true
@@ -83,6 +101,7 @@ up() {
       --kwok-controller-binary "$($TOOLS path kwok)" \
       --kube-authorization --kube-admission \
       --kube-audit-policy "$AUDIT_POLICY" --extra-args kube-apiserver=audit-log-format=json \
+      --extra-args kube-controller-manager=use-service-account-credentials=true \
       --enable-crds Logs \
       --kubeconfig "$DEV_DIR/kwokctl-kubeconfig" \
       --wait 2m >"$DEV_DIR/kwokctl.log" 2>&1 || { tail -n 20 "$DEV_DIR/kwokctl.log" >&2; exit 1; }
@@ -94,7 +113,39 @@ up() {
   kubectl apply --server-side --force-conflicts -f "$(eso_crds)" >/dev/null
   kubectl wait --for=condition=Established --timeout=60s crd/externalsecrets.external-secrets.io >/dev/null
   start_eso
+  install_operator_identity
   echo "$KUBECONFIG_OUT"
+}
+
+# install_operator_identity installs what a real install gives the operator before it runs: its
+# namespace, ServiceAccount and ClusterRoles (config/rbac), the admission policies (config/admission),
+# and a kubeconfig that authenticates as that ServiceAccount.
+install_operator_identity() {
+  log "installing the operator's ServiceAccount, RBAC and admission policies (config/rbac, config/admission)"
+  kubectl get namespace tenantwire-system >/dev/null 2>&1 || kubectl create namespace tenantwire-system >/dev/null
+  kubectl apply --server-side --force-conflicts -k config/rbac >/dev/null
+  kubectl apply --server-side --force-conflicts -k config/admission >/dev/null
+  local token server ca
+  # A dev cluster lives as long as its user keeps it; the token outlives any make run or e2e.
+  token=$(kubectl create token tenantwire-manager -n tenantwire-system --duration=8760h)
+  server=$(kubectl config view --raw -o jsonpath='{.clusters[0].cluster.server}')
+  ca=$(kubectl config view --raw -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
+  rm -f "$MANAGER_KUBECONFIG"
+  (umask 077 && cat >"$MANAGER_KUBECONFIG" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: $CLUSTER_NAME
+  cluster: {server: "$server", certificate-authority-data: "$ca"}
+users:
+- name: tenantwire-manager
+  user: {token: "$token"}
+contexts:
+- name: tenantwire-manager
+  context: {cluster: $CLUSTER_NAME, user: tenantwire-manager}
+current-context: tenantwire-manager
+EOF
+  )
 }
 
 # eso_crds is the CRD bundle of the ESO release we build, from the Go module cache.
@@ -123,6 +174,7 @@ case ${1:-up} in
   up) up ;;
   down) down ;;
   audit-log) echo "$AUDIT_LOG" ;;
+  manager-kubeconfig) echo "$MANAGER_KUBECONFIG" ;;
   status) if cluster_up; then echo "up: KUBECONFIG=$KUBECONFIG_OUT"; else echo "down"; exit 1; fi ;;
-  *) echo "usage: $0 up|down|status|audit-log" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|audit-log|manager-kubeconfig" >&2; exit 2 ;;
 esac

@@ -12,10 +12,14 @@ import (
 )
 
 // SimCluster is a simulated cluster started by hack/dev-cluster.sh in a directory of its own, with
-// the tenantwire CRDs and the tenant ClusterRoles installed. The end-to-end suite and the scale
+// the tenantwire CRDs, RBAC and admission policies installed. The end-to-end suite and the scale
 // benchmark run against it.
 type SimCluster struct {
 	Root, DevDir, Name, Kubeconfig, KubectlBin string
+	// ManagerKubeconfig authenticates as the operator's ServiceAccount (tenantwire-manager in
+	// tenantwire-system), the identity the admission policies of config/admission let write in
+	// tenant namespaces; the operator runs with it, as it does when installed.
+	ManagerKubeconfig string
 	// AuditLog is the API server's audit log (JSON lines), written under config/audit/policy.yaml.
 	AuditLog string
 }
@@ -37,12 +41,17 @@ func StartSimCluster(ctx context.Context, name string, env ...string) (*SimClust
 		return nil, fmt.Errorf("hack/dev-cluster.sh up: %w", err)
 	}
 	s.Kubeconfig = strings.TrimSpace(string(out))
-	auditLog := exec.CommandContext(ctx, filepath.Join(root, "hack", "dev-cluster.sh"), "audit-log")
-	auditLog.Env = up.Env
-	if out, err = auditLog.Output(); err != nil {
-		return nil, fmt.Errorf("hack/dev-cluster.sh audit-log: %w", err)
+	for _, p := range []struct {
+		command string
+		path    *string
+	}{{"audit-log", &s.AuditLog}, {"manager-kubeconfig", &s.ManagerKubeconfig}} {
+		cmd := exec.CommandContext(ctx, filepath.Join(root, "hack", "dev-cluster.sh"), p.command)
+		cmd.Env = up.Env
+		if out, err = cmd.Output(); err != nil {
+			return nil, fmt.Errorf("hack/dev-cluster.sh %s: %w", p.command, err)
+		}
+		*p.path = strings.TrimSpace(string(out))
 	}
-	s.AuditLog = strings.TrimSpace(string(out))
 	kb, err := exec.CommandContext(ctx, filepath.Join(root, "hack", "tools.sh"), "path", "kubectl").Output()
 	if err != nil {
 		return nil, err
@@ -52,7 +61,6 @@ func StartSimCluster(ctx context.Context, name string, env ...string) (*SimClust
 	for _, args := range [][]string{
 		{"apply", "--server-side", "-f", crds},
 		{"wait", "--for=condition=Established", "--timeout=60s", "-f", crds},
-		{"apply", "--server-side", "-f", filepath.Join(root, "config", "rbac", "tenant_roles.yaml")},
 	} {
 		if _, err := s.Kubectl(ctx, "", args...); err != nil {
 			return nil, err

@@ -18,9 +18,12 @@ import (
 // cluster is one simulated cluster for one run, with the operator beside it.
 type cluster struct {
 	*testenv.SimCluster
-	client     client.Client
-	restConfig *rest.Config
-	manager    *exec.Cmd
+	client client.Client
+	// floorClient is the operator's identity (its ServiceAccount): the admission policies of
+	// config/admission let no one else create what the floor creates in tenant namespaces.
+	floorClient client.Client
+	restConfig  *rest.Config
+	manager     *exec.Cmd
 	// exited is closed when the manager has exited, and exitErr then says why.
 	exited  chan struct{}
 	exitErr error
@@ -51,6 +54,14 @@ func startCluster(ctx context.Context, cfg config) (*cluster, error) {
 	rc.QPS, rc.Burst = float32(cfg.QPS), int(2*cfg.QPS)
 	c.restConfig = rc
 	if c.client, err = client.New(rc, client.Options{Scheme: twscheme.New()}); err != nil {
+		return nil, err
+	}
+	frc, err := clientcmd.BuildConfigFromFlags("", c.ManagerKubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	frc.QPS, frc.Burst = rc.QPS, rc.Burst
+	if c.floorClient, err = client.New(frc, client.Options{Scheme: twscheme.New()}); err != nil {
 		return nil, err
 	}
 	if _, err := c.Kubectl(ctx, benchStore(cfg.Tenants), "apply", "--server-side", "-f", "-"); err != nil {

@@ -40,7 +40,7 @@ func (c *cluster) startOperator(cfg config) error {
 	argv := append([]string{bin, "manager", "--metrics-bind-address=" + c.metricsAddr, "--metrics-secure=false",
 		"--health-probe-bind-address=127.0.0.1:0", "--require-approval=false", "--tenant-concurrency=" + conc, "--integration-concurrency=" + conc, "--keypolicy-concurrency=" + conc, "--pprof-bind-address=" + c.pprofAddr,
 		fmt.Sprintf("--kube-api-qps=%g", cfg.QPS), fmt.Sprintf("--kube-api-burst=%d", int(2*cfg.QPS)), "--zap-log-level=error"}, cfg.OperatorArgs...)
-	env := append(os.Environ(), "KUBECONFIG="+c.Kubeconfig)
+	env := append(os.Environ(), "KUBECONFIG="+c.ManagerKubeconfig)
 	if cfg.MemoryLimitBytes > 0 {
 		if argv, env, err = c.limitMemory(cfg, argv, env); err != nil {
 			return err

@@ -331,8 +331,8 @@ func runOperator(ctx context.Context, c *cluster, cfg config, r *result, esoBefo
 	return nil
 }
 
-// runFloor is the floor phase: a plain client creates every child object, then waits for ESO and
-// the Deployments. It returns ESO's counters at its end.
+// runFloor is the floor phase: a plain client, as the operator's ServiceAccount, creates every
+// child object, then waits for ESO and the Deployments. It returns ESO's counters at its end.
 func runFloor(ctx context.Context, c *cluster, cfg config, r *result, esoBefore esoPhase) (esoPhase, error) {
 	fmt.Println("   floor: creating the same objects with a plain client")
 	start := time.Now()
@@ -343,7 +343,7 @@ func runFloor(ctx context.Context, c *cluster, cfg config, r *result, esoBefore 
 			return err
 		}
 		for _, o := range objs {
-			if err := c.client.Create(ctx, o); err != nil {
+			if err := c.floorClient.Create(ctx, o); err != nil {
 				return fmt.Errorf("floor create %T %s: %w", o, o.GetName(), err)
 			}
 			created.Add(1)

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -61,11 +60,9 @@ spec:
 // TestApproval walks README "Approving an Integration" with impersonated users: the admin ann
 // creates an Integration, which waits with its workload at zero; neither the viewer vic nor ann may
 // approve; the approver carol approves the flow's digest in her own name and the workload runs; ann
-// changes spec.fields, which voids the approval and pauses the workload again.
+// changes spec.fields, which voids the approval and pauses the workload again. The simulated cluster
+// runs under every policy of config/admission (hack/dev-cluster.sh), integration_approvals.yaml among them.
 func TestApproval(t *testing.T) {
-	admission := filepath.Join(sim.Root, "config", "admission", "integration_approvals.yaml")
-	sim.mustKubectl(t, "apply", "--server-side", "-f", admission)
-	t.Cleanup(func() { _, _ = sim.kubectl("delete", "-f", admission, "--ignore-not-found") })
 	if _, err := sim.kubectlIn(e2eStoreYAML, "apply", "--server-side", "-f", "-"); err != nil {
 		t.Fatal(err)
 	}

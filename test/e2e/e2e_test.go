@@ -89,7 +89,8 @@ func (c *cluster) runManager() error {
 		"--health-probe-bind-address=127.0.0.1:0", "--require-approval=false",
 		// A webhook receiver the platform lists; PHI may not go to it, as no system is BAA-covered.
 		"--allowed-hosts=webhook="+e2eWebhookHost)
-	c.manager.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig)
+	// As the operator's ServiceAccount: the admission policies let it, and only it, write in tenant namespaces.
+	c.manager.Env = append(os.Environ(), "KUBECONFIG="+c.ManagerKubeconfig)
 	c.manager.Stdout, c.manager.Stderr = c.managerLog, c.managerLog
 	return c.manager.Start()
 }

@@ -20,6 +20,9 @@ const (
 	rTenant      = "resilience-clinic"
 	rNamespace   = "tenant-" + rTenant
 	rIntegration = "zoho-sync"
+	// operatorServiceAccount is the operator's identity, the one the admission policies let write
+	// in tenant namespaces.
+	operatorServiceAccount = "system:serviceaccount:tenantwire-system:tenantwire-manager"
 )
 
 var resilienceTenantYAML = `apiVersion: tenantwire.io/v1alpha1
@@ -105,15 +108,31 @@ func TestResilience(t *testing.T) {
 		for _, obj := range []string{
 			"networkpolicy/tenantwire-default-deny", "networkpolicy/tenantwire-allow-dns", "resourcequota/tenantwire-quota",
 			"limitrange/tenantwire-limits", "rolebinding/tenantwire-admins", "serviceaccount/tenantwire-sync",
-			"configmap/" + rIntegration + "-sync-config", "role/" + rIntegration + "-credentials-reader",
+			"role/" + rIntegration + "-credentials-reader",
 			"externalsecret/" + rIntegration + "-source-credentials", "networkpolicy/" + rIntegration + "-egress",
 			"deployment/" + rIntegration + "-sync", "rolebinding/tenantwire-keyring-reader",
 		} {
 			sim.mustKubectl(t, "delete", "-n", rNamespace, obj, "--wait=false")
 		}
 		sim.mustKubectl(t, "scale", "-n", rNamespace, "deployment/"+rIntegration+"-sync", "--replicas=3")
-		sim.mustKubectl(t, "patch", "-n", rNamespace, "networkpolicy/"+rIntegration+"-egress", "--type=json",
-			"-p", `[{"op":"replace","path":"/spec/egress/0/to/0/ipBlock/cidr","value":"0.0.0.0/0"}]`)
+		// The admission policies of config/admission refuse the rest even to a cluster admin: the
+		// sync config is the operator's data (tenant_operator_data.yaml) and a NetworkPolicy's spec
+		// the operator's to write (tenant_workloads.yaml). Whoever holds the operator's identity can
+		// still make them, so after the admin's refusal they are made in its name.
+		syncConfig := "configmap/" + rIntegration + "-sync-config"
+		egressCIDR := []string{"patch", "-n", rNamespace, "networkpolicy/" + rIntegration + "-egress", "--type=json",
+			"-p", `[{"op":"replace","path":"/spec/egress/0/to/0/ipBlock/cidr","value":"0.0.0.0/0"}]`}
+		if _, err := sim.kubectl("delete", "-n", rNamespace, syncConfig, "--wait=false"); err == nil ||
+			!strings.Contains(err.Error(), "may be written only by the tenantwire operator") {
+			t.Errorf("the cluster admin deleted %s: err = %v, want the tenant-operator-data policy's refusal", syncConfig, err)
+		}
+		if _, err := sim.kubectl(egressCIDR...); err == nil ||
+			!strings.Contains(err.Error(), "may be created or changed only by the tenantwire operator") {
+			t.Errorf("the cluster admin widened the egress NetworkPolicy: err = %v, want the tenant-workloads policy's refusal", err)
+		}
+		asOperator := []string{"--as", operatorServiceAccount}
+		sim.mustKubectl(t, append([]string{"delete", "-n", rNamespace, syncConfig, "--wait=false"}, asOperator...)...)
+		sim.mustKubectl(t, append(egressCIDR, asOperator...)...)
 		testenv.Eventually(t, 60*time.Second, func() error {
 			if r := sim.mustKubectl(t, "get", "-n", rNamespace, "deployment/"+rIntegration+"-sync", "-o", "jsonpath={.spec.replicas}"); r != "1" {
 				return fmt.Errorf("replicas = %s", r)

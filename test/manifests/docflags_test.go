@@ -122,6 +122,8 @@ var otherToolsFlags = map[string]string{
 	"type":                 "kubectl patch",
 	"oidc-username-prefix": "kube-apiserver",
 	"oidc-groups-prefix":   "kube-apiserver",
+	// The simulated cluster's controller-manager (README, make run).
+	"use-service-account-credentials": "kube-controller-manager",
 	// Backups and the purge (docs/operations.md).
 	"encryption-provider-config": "kube-apiserver",
 	"exclude-resources":          "velero backup and schedule",
