@@ -102,8 +102,9 @@ type Reconciler struct {
 	esWatchMu  sync.Mutex
 	esWatching bool
 
-	applierOnce sync.Once
-	apply       *apply.Applier
+	// apply and statusWriter are built once, by complete.
+	apply        *apply.Applier
+	statusWriter status.Writer
 	// carriedHashes holds a carriedHash by Integration key, for pod templates that carry the
 	// credentials hash in its older form.
 	carriedHashes sync.Map
@@ -133,6 +134,7 @@ type Reconciler struct {
 // are installed, or later by the first reconcile that finds them, so a missing ESO is a condition
 // on each Integration rather than a crash of the manager.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	r.complete()
 	// An Integration learns its tenant from its namespace, and whether it consumes a keyring from
 	// the KeyPolicies.
 	if err := childcache.ReadsFromCache(mgr.GetCache(), &corev1.Namespace{}, &twv1.KeyPolicy{}); err != nil {
@@ -220,13 +222,15 @@ func (r *Reconciler) tenantToIntegrations(ctx context.Context, obj client.Object
 	return reqs
 }
 
-// applier is the controller's one Applier: it remembers the children it verified.
-func (r *Reconciler) applier() *apply.Applier {
-	r.applierOnce.Do(func() {
-		r.apply = &apply.Applier{Client: r.Client, Reader: r.APIReader, Scheme: r.Scheme, Owner: labels.FieldOwner(ControllerName),
-			Watched: r.Children}
-	})
-	return r.apply
+// complete builds from the configuration above what every reconcile shares: the controller's one
+// Applier, which remembers the children it verified, and its status writer. SetupWithManager calls
+// it, and so does a test that reconciles without a manager: it is the one way to a working
+// Reconciler.
+func (r *Reconciler) complete() *Reconciler {
+	r.apply = &apply.Applier{Client: r.Client, Reader: r.APIReader, Scheme: r.Scheme, Owner: labels.FieldOwner(ControllerName),
+		Watched: r.Children}
+	r.statusWriter = status.Writer{Client: r.Client, Recorder: r.Recorder, Coalescer: r.StatusCoalescer}
+	return r
 }
 
 // Reconcile converges one Integration. Children are garbage-collected through owner references,
@@ -357,7 +361,7 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 	if err != nil {
 		return obs, result, err
 	}
-	a := r.applier()
+	a := r.apply
 	var errs []error
 	// The ExternalSecrets go first: syncing credentials from the vault is the slowest step of an
 	// Integration coming up, and nothing else here needs to exist before it starts.
@@ -769,6 +773,5 @@ var integrationStatus = status.Kind[twv1.IntegrationStatus]{
 // writeStatus makes at most one status write, and none when nothing changed; it returns when to
 // reconcile again to write a deferred step of progress.
 func (r *Reconciler) writeStatus(ctx context.Context, in *twv1.Integration, st twv1.IntegrationStatus) (time.Duration, error) {
-	w := status.Writer{Client: r.Client, Recorder: r.Recorder, Coalescer: r.StatusCoalescer}
-	return status.Write(ctx, w, in, integrationStatus, &in.Status, st)
+	return status.Write(ctx, r.statusWriter, in, integrationStatus, &in.Status, st)
 }

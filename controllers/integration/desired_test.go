@@ -349,7 +349,7 @@ func TestValidateImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Reconciler{SyncImage: "ghcr.io/tenantwire/tenantwire:v1", AllowedImages: allowed}
+	r := (&Reconciler{SyncImage: "ghcr.io/tenantwire/tenantwire:v1", AllowedImages: allowed}).complete()
 	tests := map[string]struct {
 		image   string
 		allowed bool

@@ -60,7 +60,7 @@ func TestValidateFields(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			r := &Reconciler{BAACovered: mustCoverage(t, tc.covered...)}
+			r := (&Reconciler{BAACovered: mustCoverage(t, tc.covered...)}).complete()
 			prob := r.validateFields(sampleIntegration(tc.mut...))
 			if tc.want == "" {
 				if prob != nil {
@@ -129,7 +129,7 @@ func TestComputeStatusShowsTheEffectiveFields(t *testing.T) {
 		t.Errorf("status.fields = %v", st.Fields)
 	}
 	in.Status = st
-	blocked := (&Reconciler{}).validateFields(sampleIntegration(withFields("name", "sex")))
+	blocked := (&Reconciler{}).complete().validateFields(sampleIntegration(withFields("name", "sex")))
 	st = computeStatus(in, observation{blocked: blocked}, now)
 	if st.Fields != nil {
 		t.Errorf("status.fields = %v on a refused Integration, want none", st.Fields)

@@ -64,7 +64,7 @@ func TestValidateHosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Reconciler{HostPolicy: &p}
+	r := (&Reconciler{HostPolicy: &p}).complete()
 	cases := map[string]struct {
 		mut    func(*twv1.Integration)
 		reason string
