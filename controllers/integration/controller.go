@@ -23,7 +23,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
@@ -46,7 +45,6 @@ import (
 	"github.com/tenantwire/tenantwire/internal/imagepolicy"
 	"github.com/tenantwire/tenantwire/internal/keyring"
 	"github.com/tenantwire/tenantwire/internal/labels"
-	"github.com/tenantwire/tenantwire/internal/metrics"
 	"github.com/tenantwire/tenantwire/internal/status"
 )
 
@@ -263,198 +261,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return status.Sooner(result, after), errors.Join(err, serr)
 }
 
-func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration) (observation, ctrl.Result, error) {
-	tenant, blocked, err := r.resolveTenant(ctx, in)
-	if err != nil {
-		return observation{}, ctrl.Result{}, err
-	}
-	obs := observation{}
-	if obs.approval, err = r.decideApprovalFor(ctx, in, tenant); err != nil {
-		return obs, ctrl.Result{}, err
-	}
-	if tenant != nil {
-		obs.tenant = tenant.Name
-		if blocked, err = r.checkSecretPath(ctx, tenant); err != nil {
-			return obs, ctrl.Result{}, err
-		}
-	}
-	if blocked == nil && tenant.EffectiveState() == twv1.TenantOffboarding {
-		// Offboarding: the workload stops and the tenant's credentials leave the cluster.
-		obs.blocked = &conditions.Problem{Reason: twv1.ReasonTenantOffboarding,
-			Message: fmt.Sprintf("Tenant %s is offboarding: the sync workload is stopped and its credentials are removed", tenant.Name)}
-		if _, err := r.deleteDeployment(ctx, in); err != nil {
-			return obs, ctrl.Result{}, err
-		}
-		// The store's password stays: the export reads the mapping until the purge.
-		if err := r.removeCredentials(ctx, in, vendorSides...); err != nil {
-			return obs, ctrl.Result{}, err
-		}
-		return obs, ctrl.Result{}, r.reconcileExport(ctx, in, tenant)
-	}
-	if blocked == nil {
-		blocked = validateAgainstTenant(in, tenant)
-	}
-	if blocked == nil {
-		blocked = validateSchedule(in, r.Clock.Now())
-	}
-	if blocked == nil {
-		blocked = r.validateImage(in)
-	}
-	if blocked == nil {
-		blocked = r.validateHosts(in)
-	}
-	if blocked == nil {
-		blocked = r.validateFields(in)
-	}
-	result := ctrl.Result{}
-	if blocked == nil {
-		watching, err := r.ensureExternalSecretWatch()
-		if err != nil {
-			return obs, result, err
-		}
-		if !watching {
-			blocked = &conditions.Problem{Reason: twv1.ReasonExternalSecretsMissing,
-				Message: "The ExternalSecret CRD (external-secrets.io/v1) is not installed; install External Secrets Operator"}
-			result.RequeueAfter = wait.Jitter(esoRecheck, 0.2)
-		}
-	}
-	if blocked == nil {
-		if blocked, err = r.checkStateClaim(ctx, in); err != nil {
-			return obs, result, err
-		}
-		if blocked != nil {
-			// The claim in the way is not ours, so no event of it reaches us: look again later.
-			result.RequeueAfter = wait.Jitter(esoRecheck, 0.2)
-		}
-	}
-	if blocked != nil {
-		obs.blocked = blocked
-		// Nothing half-built keeps running on a configuration we refuse.
-		deleted, err := r.deleteDeployment(ctx, in)
-		if deleted {
-			r.Recorder.Eventf(in, corev1.EventTypeWarning, blocked.Reason, "Stopped the sync workload: %s", blocked.Message)
-		}
-		if err == nil {
-			err = r.dismantle(ctx, in, blocked)
-		}
-		if blocked.Stalled && err == nil {
-			err = reconcile.TerminalError(errors.New(blocked.Message))
-		}
-		return obs, result, err
-	}
-
-	keyringVersion, keyringPending, err := r.keyringVersion(ctx, in, tenant)
-	if err != nil {
-		return obs, result, err
-	}
-	obs.keyringPending = keyringPending
-	obs.fields = statusFields(in)
-	// The Tenant carries the KeyPolicy controller's record of the keyring it had: that, not the
-	// keyring controller's state, tells a lost keyring from one not created yet.
-	_, _, hadKeyring := tenant.KeyringRecord()
-	obs.keyringLost = keyringPending && hadKeyring
-	suspended := tenant.EffectiveState() == twv1.TenantSuspended
-	ip := inputs{tenant: tenant, syncImage: r.SyncImage, pullSecrets: r.SyncImagePullSecrets, keyringVersion: keyringVersion,
-		tenantSuspended: suspended, awaitingApproval: obs.approval.held(), hosts: r.hostPolicy(), operator: r.Operator}
-	obs.tenantSuspended = suspended
-	cm, err := desiredConfigMap(in, ip)
-	if err != nil {
-		return obs, result, err
-	}
-	a := r.apply
-	var errs []error
-	// The ExternalSecrets go first: syncing credentials from the vault is the slowest step of an
-	// Integration coming up, and nothing else here needs to exist before it starts.
-	for _, s := range credentialSides(in) {
-		if _, err := a.Apply(ctx, desiredExternalSecret(in, ip, s)); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	children := []client.Object{desiredServiceAccount(in, ip), desiredReaderRole(in, ip), desiredReaderRoleBinding(in, ip),
-		desiredEgressPolicy(in, ip)}
-	if ownsStateClaim(in) {
-		children = append(children, desiredStateClaim(in, ip))
-	}
-	if !keyringPending {
-		// The sync config names the keyring file; written before the keyring exists it would be
-		// written again when it arrives. Nothing reads it before the Deployment, which waits too.
-		children = append(children, cm)
-	}
-	for _, child := range children {
-		if _, err := a.Apply(ctx, child); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if postgresStore(in) == nil {
-		// A store that moved off PostgreSQL leaves no password behind.
-		errs = append(errs, r.removeCredentials(ctx, in, storeSide))
-	}
-	if err := errors.Join(errs...); err != nil {
-		obs.credentials = &conditions.Problem{Reason: twv1.ReasonApplyFailed, Message: err.Error()}
-		return obs, result, err
-	}
-
-	creds, secrets, err := r.observeCredentials(ctx, in)
-	if err != nil {
-		return obs, result, err
-	}
-	obs.credentials = creds
-
-	if in.Spec.State == twv1.StateStopped {
-		_, err := r.deleteDeployment(ctx, in)
-		return obs, result, err
-	}
-	live := &appsv1.Deployment{}
-	switch err := r.Client.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: syncName(in)}, live); {
-	case apierrors.IsNotFound(err):
-		live = nil
-	case err != nil:
-		return obs, result, err
-	}
-	if secrets == nil || keyringPending {
-		// Credentials (or the keyring of a consumer) are not there yet: start nothing, and leave a
-		// running workload on what it has rather than roll it onto something missing. Waiting for
-		// the keyring also saves every new workload a second rollout when it arrives.
-		obs.deployment = live
-		if live != nil {
-			obs.credentialsHash = live.Spec.Template.Annotations[CredentialsHashAnnotation]
-		}
-		return obs, result, nil
-	}
-
-	ip.credentialsHash = credentialsHash(secrets...)
-	var previous, previousKeys string
-	if live != nil {
-		previous = live.Spec.Template.Annotations[CredentialsHashAnnotation]
-		previousKeys = live.Spec.Template.Annotations[KeyringVersionAnnotation]
-	}
-	if previous != "" && previous != ip.credentialsHash {
-		carried, err := r.carriesCredentials(ctx, client.ObjectKeyFromObject(in), secrets, previous, ip.credentialsHash)
-		if err != nil {
-			obs.deployment = live
-			return obs, result, err
-		}
-		if carried {
-			ip.credentialsHash = previous
-		}
-	}
-	desired := desiredDeployment(in, ip, cm)
-	if _, err := a.Apply(ctx, desired); err != nil {
-		obs.deployment = live
-		return obs, result, err
-	}
-	if previous != "" && previous != ip.credentialsHash {
-		metrics.WorkloadRollouts.WithLabelValues("credentials").Inc()
-		r.Recorder.Event(in, corev1.EventTypeNormal, "CredentialsRotated", "Credentials changed in the key vault; rolling the sync pods")
-	}
-	if previousKeys != "" && ip.keyringVersion != "" && previousKeys != ip.keyringVersion {
-		metrics.WorkloadRollouts.WithLabelValues("keys").Inc()
-		r.Recorder.Eventf(in, corev1.EventTypeNormal, "KeysRotated", "Keyring version %s is active; rolling the sync pods", ip.keyringVersion)
-	}
-	obs.deployment, obs.credentialsHash = desired, ip.credentialsHash
-	return obs, result, nil
-}
-
 // keyringVersion returns the active keyring version when the Integration is a consumer of its
 // tenant's KeyPolicy, and pending when it is one but the keyring does not exist yet, or is older
 // than the one the KeyPolicy controller recorded on the Tenant. It reads only the keyring Secret's
@@ -555,45 +361,6 @@ func (r *Reconciler) checkSecretPath(ctx context.Context, t *twv1.Tenant) (*cond
 		return nil, err
 	}
 	return conditions.SecretPathProblem(t, tenants.Items), nil
-}
-
-// validateAgainstTenant checks what only the Tenant can tell: a store to read from, and credential
-// keys that stay under the tenant's vault path.
-func validateAgainstTenant(in *twv1.Integration, t *twv1.Tenant) *conditions.Problem {
-	if t == nil {
-		return nil
-	}
-	store := t.Spec.SecretStore
-	if store == nil {
-		return &conditions.Problem{Reason: twv1.ReasonSecretStoreMissing, Stalled: true,
-			Message: fmt.Sprintf("Tenant %s has no spec.secretStore; Integrations need it to reach their credentials", t.Name)}
-	}
-	for _, s := range credentialSides(in) {
-		key := credentialsOf(in, s).RemoteKey
-		if !withinPrefix(store.PathPrefix, key) {
-			return &conditions.Problem{Reason: twv1.ReasonCredentialsOutsidePrefix, Stalled: true,
-				Message: fmt.Sprintf("%s credentials key %q resolves outside the tenant's path prefix %q", s, key, store.PathPrefix)}
-		}
-	}
-	return nil
-}
-
-// validateImage refuses an image the operator was not told to trust.
-func (r *Reconciler) validateImage(in *twv1.Integration) *conditions.Problem {
-	img := in.Spec.Image
-	if img == "" || img == r.SyncImage {
-		return nil
-	}
-	allowed, err := r.AllowedImages.Allows(img)
-	switch {
-	case err != nil:
-		return &conditions.Problem{Reason: twv1.ReasonImageNotAllowed, Stalled: true,
-			Message: fmt.Sprintf("spec.image %q is not a valid image reference: %v", img, err)}
-	case !allowed:
-		return &conditions.Problem{Reason: twv1.ReasonImageNotAllowed, Stalled: true,
-			Message: fmt.Sprintf("spec.image %q is neither the operator's sync image nor in a repository allowed by --allowed-sync-image-prefixes", img)}
-	}
-	return nil
 }
 
 // observeCredentials mirrors the ExternalSecrets' Ready conditions and returns both credential
