@@ -116,7 +116,8 @@ func TestSlimKeepsExactlyTheContract(t *testing.T) {
 	}
 }
 
-// TestReal: the accessor readers ask matches the Contracts.
+// TestReal: Real answers from the Contracts, for kept, narrowed and dropped fields, and for the
+// kinds the cache keeps whole.
 func TestReal(t *testing.T) {
 	cases := map[string]struct {
 		kind, path string
