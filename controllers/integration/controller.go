@@ -23,7 +23,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
@@ -46,7 +45,6 @@ import (
 	"github.com/tenantwire/tenantwire/internal/imagepolicy"
 	"github.com/tenantwire/tenantwire/internal/keyring"
 	"github.com/tenantwire/tenantwire/internal/labels"
-	"github.com/tenantwire/tenantwire/internal/metrics"
 	"github.com/tenantwire/tenantwire/internal/status"
 )
 
@@ -102,8 +100,9 @@ type Reconciler struct {
 	esWatchMu  sync.Mutex
 	esWatching bool
 
-	applierOnce sync.Once
-	apply       *apply.Applier
+	// apply and statusWriter are built once, by complete.
+	apply        *apply.Applier
+	statusWriter status.Writer
 	// carriedHashes holds a carriedHash by Integration key, for pod templates that carry the
 	// credentials hash in its older form.
 	carriedHashes sync.Map
@@ -133,6 +132,7 @@ type Reconciler struct {
 // are installed, or later by the first reconcile that finds them, so a missing ESO is a condition
 // on each Integration rather than a crash of the manager.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	r.complete()
 	// An Integration learns its tenant from its namespace, and whether it consumes a keyring from
 	// the KeyPolicies.
 	if err := childcache.ReadsFromCache(mgr.GetCache(), &corev1.Namespace{}, &twv1.KeyPolicy{}); err != nil {
@@ -220,13 +220,15 @@ func (r *Reconciler) tenantToIntegrations(ctx context.Context, obj client.Object
 	return reqs
 }
 
-// applier is the controller's one Applier: it remembers the children it verified.
-func (r *Reconciler) applier() *apply.Applier {
-	r.applierOnce.Do(func() {
-		r.apply = &apply.Applier{Client: r.Client, Reader: r.APIReader, Scheme: r.Scheme, Owner: labels.FieldOwner(ControllerName),
-			Watched: r.Children}
-	})
-	return r.apply
+// complete builds from the configuration above what every reconcile shares: the controller's one
+// Applier, which remembers the children it verified, and its status writer. SetupWithManager calls
+// it, and so does a test that reconciles without a manager: it is the one way to a working
+// Reconciler.
+func (r *Reconciler) complete() *Reconciler {
+	r.apply = &apply.Applier{Client: r.Client, Reader: r.APIReader, Scheme: r.Scheme, Owner: labels.FieldOwner(ControllerName),
+		Watched: r.Children}
+	r.statusWriter = status.Writer{Client: r.Client, Recorder: r.Recorder, Coalescer: r.StatusCoalescer}
+	return r
 }
 
 // Reconcile converges one Integration. Children are garbage-collected through owner references,
@@ -257,198 +259,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	r.announceSyncHealth(in, st.Conditions)
 	after, serr := r.writeStatus(ctx, in, st)
 	return status.Sooner(result, after), errors.Join(err, serr)
-}
-
-func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration) (observation, ctrl.Result, error) {
-	tenant, blocked, err := r.resolveTenant(ctx, in)
-	if err != nil {
-		return observation{}, ctrl.Result{}, err
-	}
-	obs := observation{}
-	if obs.approval, err = r.decideApprovalFor(ctx, in, tenant); err != nil {
-		return obs, ctrl.Result{}, err
-	}
-	if tenant != nil {
-		obs.tenant = tenant.Name
-		if blocked, err = r.checkSecretPath(ctx, tenant); err != nil {
-			return obs, ctrl.Result{}, err
-		}
-	}
-	if blocked == nil && tenant.EffectiveState() == twv1.TenantOffboarding {
-		// Offboarding: the workload stops and the tenant's credentials leave the cluster.
-		obs.blocked = &conditions.Problem{Reason: twv1.ReasonTenantOffboarding,
-			Message: fmt.Sprintf("Tenant %s is offboarding: the sync workload is stopped and its credentials are removed", tenant.Name)}
-		if _, err := r.deleteDeployment(ctx, in); err != nil {
-			return obs, ctrl.Result{}, err
-		}
-		// The store's password stays: the export reads the mapping until the purge.
-		if err := r.removeCredentials(ctx, in, vendorSides...); err != nil {
-			return obs, ctrl.Result{}, err
-		}
-		return obs, ctrl.Result{}, r.reconcileExport(ctx, in, tenant)
-	}
-	if blocked == nil {
-		blocked = validateAgainstTenant(in, tenant)
-	}
-	if blocked == nil {
-		blocked = validateSchedule(in, r.Clock.Now())
-	}
-	if blocked == nil {
-		blocked = r.validateImage(in)
-	}
-	if blocked == nil {
-		blocked = r.validateHosts(in)
-	}
-	if blocked == nil {
-		blocked = r.validateFields(in)
-	}
-	result := ctrl.Result{}
-	if blocked == nil {
-		watching, err := r.ensureExternalSecretWatch()
-		if err != nil {
-			return obs, result, err
-		}
-		if !watching {
-			blocked = &conditions.Problem{Reason: twv1.ReasonExternalSecretsMissing,
-				Message: "The ExternalSecret CRD (external-secrets.io/v1) is not installed; install External Secrets Operator"}
-			result.RequeueAfter = wait.Jitter(esoRecheck, 0.2)
-		}
-	}
-	if blocked == nil {
-		if blocked, err = r.checkStateClaim(ctx, in); err != nil {
-			return obs, result, err
-		}
-		if blocked != nil {
-			// The claim in the way is not ours, so no event of it reaches us: look again later.
-			result.RequeueAfter = wait.Jitter(esoRecheck, 0.2)
-		}
-	}
-	if blocked != nil {
-		obs.blocked = blocked
-		// Nothing half-built keeps running on a configuration we refuse.
-		deleted, err := r.deleteDeployment(ctx, in)
-		if deleted {
-			r.Recorder.Eventf(in, corev1.EventTypeWarning, blocked.Reason, "Stopped the sync workload: %s", blocked.Message)
-		}
-		if err == nil {
-			err = r.dismantle(ctx, in, blocked)
-		}
-		if blocked.Stalled && err == nil {
-			err = reconcile.TerminalError(errors.New(blocked.Message))
-		}
-		return obs, result, err
-	}
-
-	keyringVersion, keyringPending, err := r.keyringVersion(ctx, in, tenant)
-	if err != nil {
-		return obs, result, err
-	}
-	obs.keyringPending = keyringPending
-	obs.fields = statusFields(in)
-	// The Tenant carries the KeyPolicy controller's record of the keyring it had: that, not the
-	// keyring controller's state, tells a lost keyring from one not created yet.
-	_, _, hadKeyring := tenant.KeyringRecord()
-	obs.keyringLost = keyringPending && hadKeyring
-	suspended := tenant.EffectiveState() == twv1.TenantSuspended
-	ip := inputs{tenant: tenant, syncImage: r.SyncImage, pullSecrets: r.SyncImagePullSecrets, keyringVersion: keyringVersion,
-		tenantSuspended: suspended, awaitingApproval: obs.approval.held(), hosts: r.hostPolicy(), operator: r.Operator}
-	obs.tenantSuspended = suspended
-	cm, err := desiredConfigMap(in, ip)
-	if err != nil {
-		return obs, result, err
-	}
-	a := r.applier()
-	var errs []error
-	// The ExternalSecrets go first: syncing credentials from the vault is the slowest step of an
-	// Integration coming up, and nothing else here needs to exist before it starts.
-	for _, s := range credentialSides(in) {
-		if _, err := a.Apply(ctx, desiredExternalSecret(in, ip, s)); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	children := []client.Object{desiredServiceAccount(in, ip), desiredReaderRole(in, ip), desiredReaderRoleBinding(in, ip),
-		desiredEgressPolicy(in, ip)}
-	if ownsStateClaim(in) {
-		children = append(children, desiredStateClaim(in, ip))
-	}
-	if !keyringPending {
-		// The sync config names the keyring file; written before the keyring exists it would be
-		// written again when it arrives. Nothing reads it before the Deployment, which waits too.
-		children = append(children, cm)
-	}
-	for _, child := range children {
-		if _, err := a.Apply(ctx, child); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if postgresStore(in) == nil {
-		// A store that moved off PostgreSQL leaves no password behind.
-		errs = append(errs, r.removeCredentials(ctx, in, storeSide))
-	}
-	if err := errors.Join(errs...); err != nil {
-		obs.credentials = &conditions.Problem{Reason: twv1.ReasonApplyFailed, Message: err.Error()}
-		return obs, result, err
-	}
-
-	creds, secrets, err := r.observeCredentials(ctx, in)
-	if err != nil {
-		return obs, result, err
-	}
-	obs.credentials = creds
-
-	if in.Spec.State == twv1.StateStopped {
-		_, err := r.deleteDeployment(ctx, in)
-		return obs, result, err
-	}
-	live := &appsv1.Deployment{}
-	switch err := r.Client.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: syncName(in)}, live); {
-	case apierrors.IsNotFound(err):
-		live = nil
-	case err != nil:
-		return obs, result, err
-	}
-	if secrets == nil || keyringPending {
-		// Credentials (or the keyring of a consumer) are not there yet: start nothing, and leave a
-		// running workload on what it has rather than roll it onto something missing. Waiting for
-		// the keyring also saves every new workload a second rollout when it arrives.
-		obs.deployment = live
-		if live != nil {
-			obs.credentialsHash = live.Spec.Template.Annotations[CredentialsHashAnnotation]
-		}
-		return obs, result, nil
-	}
-
-	ip.credentialsHash = credentialsHash(secrets...)
-	var previous, previousKeys string
-	if live != nil {
-		previous = live.Spec.Template.Annotations[CredentialsHashAnnotation]
-		previousKeys = live.Spec.Template.Annotations[KeyringVersionAnnotation]
-	}
-	if previous != "" && previous != ip.credentialsHash {
-		carried, err := r.carriesCredentials(ctx, client.ObjectKeyFromObject(in), secrets, previous, ip.credentialsHash)
-		if err != nil {
-			obs.deployment = live
-			return obs, result, err
-		}
-		if carried {
-			ip.credentialsHash = previous
-		}
-	}
-	desired := desiredDeployment(in, ip, cm)
-	if _, err := a.Apply(ctx, desired); err != nil {
-		obs.deployment = live
-		return obs, result, err
-	}
-	if previous != "" && previous != ip.credentialsHash {
-		metrics.WorkloadRollouts.WithLabelValues("credentials").Inc()
-		r.Recorder.Event(in, corev1.EventTypeNormal, "CredentialsRotated", "Credentials changed in the key vault; rolling the sync pods")
-	}
-	if previousKeys != "" && ip.keyringVersion != "" && previousKeys != ip.keyringVersion {
-		metrics.WorkloadRollouts.WithLabelValues("keys").Inc()
-		r.Recorder.Eventf(in, corev1.EventTypeNormal, "KeysRotated", "Keyring version %s is active; rolling the sync pods", ip.keyringVersion)
-	}
-	obs.deployment, obs.credentialsHash = desired, ip.credentialsHash
-	return obs, result, nil
 }
 
 // keyringVersion returns the active keyring version when the Integration is a consumer of its
@@ -551,45 +361,6 @@ func (r *Reconciler) checkSecretPath(ctx context.Context, t *twv1.Tenant) (*cond
 		return nil, err
 	}
 	return conditions.SecretPathProblem(t, tenants.Items), nil
-}
-
-// validateAgainstTenant checks what only the Tenant can tell: a store to read from, and credential
-// keys that stay under the tenant's vault path.
-func validateAgainstTenant(in *twv1.Integration, t *twv1.Tenant) *conditions.Problem {
-	if t == nil {
-		return nil
-	}
-	store := t.Spec.SecretStore
-	if store == nil {
-		return &conditions.Problem{Reason: twv1.ReasonSecretStoreMissing, Stalled: true,
-			Message: fmt.Sprintf("Tenant %s has no spec.secretStore; Integrations need it to reach their credentials", t.Name)}
-	}
-	for _, s := range credentialSides(in) {
-		key := credentialsOf(in, s).RemoteKey
-		if !withinPrefix(store.PathPrefix, key) {
-			return &conditions.Problem{Reason: twv1.ReasonCredentialsOutsidePrefix, Stalled: true,
-				Message: fmt.Sprintf("%s credentials key %q resolves outside the tenant's path prefix %q", s, key, store.PathPrefix)}
-		}
-	}
-	return nil
-}
-
-// validateImage refuses an image the operator was not told to trust.
-func (r *Reconciler) validateImage(in *twv1.Integration) *conditions.Problem {
-	img := in.Spec.Image
-	if img == "" || img == r.SyncImage {
-		return nil
-	}
-	allowed, err := r.AllowedImages.Allows(img)
-	switch {
-	case err != nil:
-		return &conditions.Problem{Reason: twv1.ReasonImageNotAllowed, Stalled: true,
-			Message: fmt.Sprintf("spec.image %q is not a valid image reference: %v", img, err)}
-	case !allowed:
-		return &conditions.Problem{Reason: twv1.ReasonImageNotAllowed, Stalled: true,
-			Message: fmt.Sprintf("spec.image %q is neither the operator's sync image nor in a repository allowed by --allowed-sync-image-prefixes", img)}
-	}
-	return nil
 }
 
 // observeCredentials mirrors the ExternalSecrets' Ready conditions and returns both credential
@@ -769,6 +540,5 @@ var integrationStatus = status.Kind[twv1.IntegrationStatus]{
 // writeStatus makes at most one status write, and none when nothing changed; it returns when to
 // reconcile again to write a deferred step of progress.
 func (r *Reconciler) writeStatus(ctx context.Context, in *twv1.Integration, st twv1.IntegrationStatus) (time.Duration, error) {
-	w := status.Writer{Client: r.Client, Recorder: r.Recorder, Coalescer: r.StatusCoalescer}
-	return status.Write(ctx, w, in, integrationStatus, &in.Status, st)
+	return status.Write(ctx, r.statusWriter, in, integrationStatus, &in.Status, st)
 }

@@ -100,7 +100,7 @@ func TestCarriesCredentials(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			reader := &countingReader{Reader: fake.NewClientBuilder().WithObjects(tc.live...).Build()}
-			r := &Reconciler{APIReader: reader}
+			r := (&Reconciler{APIReader: reader}).complete()
 			secrets := []*corev1.Secret{cached(t, src), cached(t, dst)}
 			current := credentialsHash(secrets...)
 			key := client.ObjectKey{Namespace: "tenant-acme", Name: "cerbo-qb"}

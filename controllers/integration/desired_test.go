@@ -349,7 +349,7 @@ func TestValidateImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Reconciler{SyncImage: "ghcr.io/tenantwire/tenantwire:v1", AllowedImages: allowed}
+	rules := specRules{syncImage: "ghcr.io/tenantwire/tenantwire:v1", allowedImages: allowed}
 	tests := map[string]struct {
 		image   string
 		allowed bool
@@ -371,7 +371,7 @@ func TestValidateImage(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			in := sampleIntegration(func(in *twv1.Integration) { in.Spec.Image = tc.image })
-			p := r.validateImage(in)
+			p := validateImage(specInput{in: in, rules: rules})
 			if (p == nil) != tc.allowed {
 				t.Errorf("validateImage(%q) = %+v, want allowed=%v", tc.image, p, tc.allowed)
 			}

@@ -115,6 +115,6 @@ func (r *Reconciler) reconcileExport(ctx context.Context, in *twv1.Integration, 
 		return err
 	}
 	ip := inputs{tenant: t, syncImage: r.SyncImage, pullSecrets: r.SyncImagePullSecrets, keyringVersion: version}
-	_, err = r.applier().Apply(ctx, desiredExportJob(in, ip, t.Spec.Export))
+	_, err = r.apply.Apply(ctx, desiredExportJob(in, ip, t.Spec.Export))
 	return err
 }

@@ -122,7 +122,8 @@ func knownDestinations() []string {
 // validateFields refuses what only the operator can know to refuse: protected health information
 // to a destination system the platform has no business associate agreement for. What a system can
 // hold and needs is refused at apply time by the CRD's rules.
-func (r *Reconciler) validateFields(in *twv1.Integration) *conditions.Problem {
+func validateFields(x specInput) *conditions.Problem {
+	in := x.in
 	for _, f := range in.Spec.Fields {
 		if _, ok := record.Lookup(record.Field(f)); !ok {
 			return &conditions.Problem{Reason: twv1.ReasonFieldsNotCovered, Stalled: true,
@@ -131,7 +132,7 @@ func (r *Reconciler) validateFields(in *twv1.Integration) *conditions.Problem {
 	}
 	phi := effectiveFields(in).Of(record.ClassPHI)
 	dest := in.Spec.Destination.System
-	if len(phi) == 0 || r.BAACovered.Covers(dest) {
+	if len(phi) == 0 || x.rules.baaCovered.Covers(dest) {
 		return nil
 	}
 	names := make([]string, len(phi))

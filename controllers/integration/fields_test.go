@@ -60,8 +60,8 @@ func TestValidateFields(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			r := &Reconciler{BAACovered: mustCoverage(t, tc.covered...)}
-			prob := r.validateFields(sampleIntegration(tc.mut...))
+			rules := specRules{baaCovered: mustCoverage(t, tc.covered...)}
+			prob := validateFields(specInput{in: sampleIntegration(tc.mut...), rules: rules})
 			if tc.want == "" {
 				if prob != nil {
 					t.Fatalf("refused: %+v", prob)
@@ -129,7 +129,7 @@ func TestComputeStatusShowsTheEffectiveFields(t *testing.T) {
 		t.Errorf("status.fields = %v", st.Fields)
 	}
 	in.Status = st
-	blocked := (&Reconciler{}).validateFields(sampleIntegration(withFields("name", "sex")))
+	blocked := validateFields(specInput{in: sampleIntegration(withFields("name", "sex"))})
 	st = computeStatus(in, observation{blocked: blocked}, now)
 	if st.Fields != nil {
 		t.Errorf("status.fields = %v on a refused Integration, want none", st.Fields)

@@ -23,8 +23,8 @@ var defaultHostPolicy = hostpolicy.Default()
 // validateHosts refuses endpoints, a mapping store or egress the platform does not allow: a tenant
 // admin edits Integrations, and a URL of their own would receive the practice's credentials. The
 // runtime refuses the same hosts again before it dials (the allowlist goes into sync.yaml).
-func (r *Reconciler) validateHosts(in *twv1.Integration) *conditions.Problem {
-	p := r.hostPolicy()
+func validateHosts(x specInput) *conditions.Problem {
+	in, p := x.in, x.rules.hosts
 	for _, s := range vendorSides {
 		ep := endpointOf(in, s)
 		if !sendsTo(ep, s) {

@@ -64,7 +64,7 @@ func TestValidateHosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Reconciler{HostPolicy: &p}
+	rules := specRules{hosts: p}
 	cases := map[string]struct {
 		mut    func(*twv1.Integration)
 		reason string
@@ -91,7 +91,7 @@ func TestValidateHosts(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			in := sampleIntegration(tc.mut)
-			prob := r.validateHosts(in)
+			prob := validateHosts(specInput{in: in, rules: rules})
 			if tc.reason == "" {
 				if prob != nil {
 					t.Fatalf("refused: %+v", prob)

@@ -33,8 +33,8 @@ func TestMissingExternalSecretsCRDIsACondition(t *testing.T) {
 	// A REST mapper that knows the built-in kinds but not external-secrets.io.
 	mapper := meta.NewDefaultRESTMapper([]schema.GroupVersion{corev1.SchemeGroupVersion})
 	mapper.Add(corev1.SchemeGroupVersion.WithKind("Namespace"), meta.RESTScopeRoot)
-	r := &Reconciler{Client: c, Scheme: scheme, RESTMapper: mapper, Recorder: record.NewFakeRecorder(10),
-		Clock: clocktesting.NewFakePassiveClock(time.Now()), SyncImage: "tenantwire:test"}
+	r := (&Reconciler{Client: c, Scheme: scheme, RESTMapper: mapper, Recorder: record.NewFakeRecorder(10),
+		Clock: clocktesting.NewFakePassiveClock(time.Now()), SyncImage: "tenantwire:test"}).complete()
 
 	res, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(in)})
 	if err != nil {

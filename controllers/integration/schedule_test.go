@@ -40,7 +40,7 @@ func TestValidateSchedule(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			now := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
-			p := validateSchedule(sampleIntegration(func(in *twv1.Integration) { in.Spec.Schedule = tc.schedule }), now)
+			p := validateSchedule(specInput{in: sampleIntegration(func(in *twv1.Integration) { in.Spec.Schedule = tc.schedule }), now: now})
 			if tc.wantMsg == "" {
 				if p != nil {
 					t.Fatalf("refused: %+v", p)

@@ -93,6 +93,6 @@ var keyPolicyStatus = status.Kind[twv1.KeyPolicyStatus]{
 // gathered for statusBatchDelay, and every reason it can be not Ready with is a problem, which
 // the coalescing rules would write at once anyway.
 func (r *Reconciler) writeStatus(ctx context.Context, kp *twv1.KeyPolicy, st twv1.KeyPolicyStatus) error {
-	_, err := status.Write(ctx, status.Writer{Client: r.Client, Recorder: r.Recorder}, kp, keyPolicyStatus, &kp.Status, st)
+	_, err := status.Write(ctx, r.statusWriter, kp, keyPolicyStatus, &kp.Status, st)
 	return err
 }

@@ -70,8 +70,10 @@ type Reconciler struct {
 	// controller.
 	awaitingRewrap sync.Map
 
-	applierOnce sync.Once
-	apply       *apply.Applier
+	// apply and statusWriter are built once, by complete. The status writer coalesces nothing
+	// (writeStatus says why).
+	apply        *apply.Applier
+	statusWriter status.Writer
 	// tenantQueue and statusQueue are the two controllers' queues, captured when they start.
 	tenantQueue, statusQueue queueRef
 }
@@ -86,13 +88,15 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=external-secrets.io,resources=externalsecrets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
-// applier is the controller's one Applier: it remembers the children it verified.
-func (r *Reconciler) applier() *apply.Applier {
-	r.applierOnce.Do(func() {
-		r.apply = &apply.Applier{Client: r.Client, Reader: r.APIReader, Scheme: r.Scheme, Owner: labels.FieldOwner(ControllerName),
-			Watched: r.Children}
-	})
-	return r.apply
+// complete builds from the configuration above what every reconcile shares: the controller's one
+// Applier, which remembers the children it verified, and its status writer. SetupWithManager calls
+// it, and so does a test that reconciles without a manager: it is the one way to a working
+// Reconciler.
+func (r *Reconciler) complete() *Reconciler {
+	r.apply = &apply.Applier{Client: r.Client, Reader: r.APIReader, Scheme: r.Scheme, Owner: labels.FieldOwner(ControllerName),
+		Watched: r.Children}
+	r.statusWriter = status.Writer{Client: r.Client, Recorder: r.Recorder}
+	return r
 }
 
 // Reconcile converges one tenant's keyring under its effective policy, records the outcome for the
@@ -260,7 +264,7 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 		res.problem = &conditions.Problem{Reason: twv1.ReasonConsumersSettling,
 			Message: "new consumer Integrations are bound to the keyring once they have settled"}
 	}
-	a := r.applier()
+	a := r.apply
 	for _, obj := range children {
 		if _, err := a.Apply(ctx, obj); err != nil {
 			res.problem = &conditions.Problem{Reason: twv1.ReasonApplyFailed, Message: err.Error()}
@@ -382,7 +386,7 @@ func (r *Reconciler) externalMaterial(ctx context.Context, kp *twv1.KeyPolicy, t
 			return keyring.Material{}, nil, err
 		}
 	}
-	if _, err := r.applier().Apply(ctx, desiredKeySource(t, kp)); err != nil {
+	if _, err := r.apply.Apply(ctx, desiredKeySource(t, kp)); err != nil {
 		// Removed since it was looked up: the apply finds no such resource.
 		if apierrors.IsNotFound(err) || externalsecrets.IsNotInstalled(err) {
 			return keyring.Material{}, notInstalled, nil

@@ -197,8 +197,8 @@ func TestRestartDoesNotRotate(t *testing.T) {
 	settle(t, "restart")
 
 	// A new reconciler (a restarted operator) on the same clock sees the same keyring and writes nothing.
-	restarted := &Reconciler{Client: writes, APIReader: reconciler.APIReader, Scheme: reconciler.Scheme, Recorder: reconciler.Recorder, Clock: fakeClock,
-		Children: reconciler.Children, Informers: reconciler.Informers}
+	restarted := (&Reconciler{Client: writes, APIReader: reconciler.APIReader, Scheme: reconciler.Scheme, Recorder: reconciler.Recorder, Clock: fakeClock,
+		Children: reconciler.Children, Informers: reconciler.Informers}).complete()
 	before := writes.Writes()
 	reconcileWith(t, restarted, "restart")
 	if n := writes.Writes() - before; n != 0 {

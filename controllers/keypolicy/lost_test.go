@@ -111,8 +111,8 @@ func TestDeletedKeyringIsNeverReplacedSilently(t *testing.T) {
 	testenv.Eventually(t, timeout, func() error { return expectEvent("lost", twv1.ReasonKeyringLost) })
 
 	// A restarted operator remembers nothing but what the cluster holds, and still refuses.
-	restarted := &Reconciler{Client: writes, APIReader: reconciler.APIReader, Scheme: reconciler.Scheme, Recorder: reconciler.Recorder, Clock: fakeClock,
-		Children: reconciler.Children, Informers: reconciler.Informers}
+	restarted := (&Reconciler{Client: writes, APIReader: reconciler.APIReader, Scheme: reconciler.Scheme, Recorder: reconciler.Recorder, Clock: fakeClock,
+		Children: reconciler.Children, Informers: reconciler.Informers}).complete()
 	for range 2 {
 		if _, err := restarted.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Name: "lost-a"}}); err != nil {
 			t.Fatal(err)

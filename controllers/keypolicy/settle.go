@@ -104,7 +104,7 @@ func (r *Reconciler) readerBinding(ctx context.Context, t *twv1.Tenant, kp *twv1
 		return desired, 0, nil
 	}
 	var live *rbacv1.RoleBinding
-	switch known, err := r.applier().Known(ctx, desired); {
+	switch known, err := r.apply.Known(ctx, desired); {
 	case err != nil:
 		return nil, 0, err
 	case known == apply.Held:

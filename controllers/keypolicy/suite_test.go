@@ -47,8 +47,8 @@ func TestMain(m *testing.M) {
 		managed := &Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: scheme,
 			Recorder: mgr.GetEventRecorderFor("tenantwire-" + ControllerName), Clock: fakeClock, Children: mgr.Children}
 		writes = testenv.NewWriteCounter(mgr.GetClient())
-		reconciler = &Reconciler{Client: writes, APIReader: mgr.GetAPIReader(), Scheme: scheme, Recorder: managed.Recorder, Clock: fakeClock,
-			Children: mgr.Children, Informers: mgr.GetCache()}
+		reconciler = (&Reconciler{Client: writes, APIReader: mgr.GetAPIReader(), Scheme: scheme, Recorder: managed.Recorder, Clock: fakeClock,
+			Children: mgr.Children, Informers: mgr.GetCache()}).complete()
 		for _, setup := range []func() error{
 			func() error { return tr.SetupWithManager(mgr, controller.Options{}) },
 			func() error { return ir.SetupWithManager(mgr, controller.Options{}) },

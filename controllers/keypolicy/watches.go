@@ -40,6 +40,7 @@ const statusBatchDelay = time.Second
 // results into the policy's status (and settles on-demand rotation requests); it never touches a
 // keyring.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	r.complete()
 	if r.Informers == nil {
 		r.Informers = mgr.GetCache()
 	}

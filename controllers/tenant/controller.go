@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -68,8 +67,9 @@ type Reconciler struct {
 	// change at once.
 	StatusCoalescer *status.Coalescer
 
-	applierOnce sync.Once
-	apply       *apply.Applier
+	// apply and statusWriter are built once, by complete.
+	apply        *apply.Applier
+	statusWriter status.Writer
 }
 
 // +kubebuilder:rbac:groups=tenantwire.io,resources=tenants,verbs=get;list;watch;update;patch
@@ -87,6 +87,7 @@ type Reconciler struct {
 
 // SetupWithManager registers the controller and the children it watches.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	r.complete()
 	// The tenant's export status and purge record read its Integrations; the purge record reads
 	// the KeyPolicy of its keys.
 	if err := childcache.ReadsFromCache(mgr.GetCache(), &twv1.Integration{}, &twv1.KeyPolicy{}); err != nil {
@@ -150,13 +151,15 @@ func namespaceToTenant(_ context.Context, obj client.Object) []reconcile.Request
 	return nil
 }
 
-// applier is the controller's one Applier: it remembers the children it verified.
-func (r *Reconciler) applier() *apply.Applier {
-	r.applierOnce.Do(func() {
-		r.apply = &apply.Applier{Client: r.Client, Reader: r.APIReader, Scheme: r.Scheme, Owner: labels.FieldOwner(ControllerName),
-			Watched: r.Children}
-	})
-	return r.apply
+// complete builds from the configuration above what every reconcile shares: the controller's one
+// Applier, which remembers the children it verified, and its status writer. SetupWithManager calls
+// it, and so does a test that reconciles without a manager: it is the one way to a working
+// Reconciler.
+func (r *Reconciler) complete() *Reconciler {
+	r.apply = &apply.Applier{Client: r.Client, Reader: r.APIReader, Scheme: r.Scheme, Owner: labels.FieldOwner(ControllerName),
+		Watched: r.Children}
+	r.statusWriter = status.Writer{Client: r.Client, Recorder: r.Recorder, Coalescer: r.StatusCoalescer}
+	return r
 }
 
 // Reconcile converges one Tenant through its lifecycle: while it is Active, Suspended or in its
@@ -327,7 +330,7 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, t *twv1.Tenant) (obs
 	if p, err := r.checkNamespaceOwner(ctx, t); p != nil || err != nil {
 		return observation{namespace: p}, err
 	}
-	a := r.applier()
+	a := r.apply
 	ns := desiredNamespace(t)
 	if _, err := a.Apply(ctx, ns); err != nil {
 		return observation{namespace: &conditions.Problem{Reason: twv1.ReasonApplyFailed, Message: err.Error()}}, err
@@ -399,8 +402,7 @@ func exportPhase(e *twv1.TenantExportStatus) [3]string {
 // writeStatus makes at most one status write, and none when nothing changed; it returns when to
 // reconcile again to write a deferred step of progress.
 func (r *Reconciler) writeStatus(ctx context.Context, t *twv1.Tenant, st twv1.TenantStatus) (time.Duration, error) {
-	w := status.Writer{Client: r.Client, Recorder: r.Recorder, Coalescer: r.StatusCoalescer}
-	return status.Write(ctx, w, t, tenantStatus, &t.Status, st)
+	return status.Write(ctx, r.statusWriter, t, tenantStatus, &t.Status, st)
 }
 
 // purge is the single place a tenant's data is destroyed. The keyring goes first: once it is
@@ -434,7 +436,7 @@ func (r *Reconciler) purge(ctx context.Context, t *twv1.Tenant, rec *twv1.Tenant
 		return err
 	case labels.IsTenantNamespace(ns, t.Name) && ns.DeletionTimestamp.IsZero():
 		// The admission policy refuses to delete a tenant namespace without this label.
-		if _, err := r.applier().Apply(ctx, desiredPurgedNamespace(t)); err != nil {
+		if _, err := r.apply.Apply(ctx, desiredPurgedNamespace(t)); err != nil {
 			return fmt.Errorf("marking namespace %s purged: %w", ns.Name, err)
 		}
 		if err := r.Client.Delete(ctx, ns); client.IgnoreNotFound(err) != nil {

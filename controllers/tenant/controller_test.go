@@ -247,8 +247,8 @@ func TestTenantConvergedReconcileMakesNoWrites(t *testing.T) {
 
 	// A restarted operator has verified nothing yet: it reads the children whole, and still writes
 	// nothing.
-	restarted := &Reconciler{Client: writes, APIReader: reconciler.APIReader, Scheme: reconciler.Scheme,
-		Recorder: reconciler.Recorder, Clock: reconciler.Clock, DNS: reconciler.DNS, Children: reconciler.Children}
+	restarted := (&Reconciler{Client: writes, APIReader: reconciler.APIReader, Scheme: reconciler.Scheme,
+		Recorder: reconciler.Recorder, Clock: reconciler.Clock, DNS: reconciler.DNS, Children: reconciler.Children}).complete()
 	before = writes.Writes()
 	if _, err := restarted.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKey{Name: "delta"}}); err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/tenantwire/tenantwire/internal/labels"
+	"github.com/tenantwire/tenantwire/internal/memstats"
 )
 
 // recorded is what a listener heard: "create ns/name owner", "update ...", "delete ...".
@@ -173,7 +174,7 @@ func BenchmarkWatchRetained(b *testing.B) {
 		var total float64
 		var line strings.Builder
 		for _, kind := range []string{"ConfigMap", "LimitRange", "NetworkPolicy", "ResourceQuota", "Role", "RoleBinding", "ServiceAccount"} {
-			before := liveHeap()
+			before := memstats.LiveHeap()
 			k := &kindWatch{gvk: schema.GroupVersionKind{Kind: kind}, synced: make(chan struct{}), children: map[client.ObjectKey]child{}}
 			// The list is the reflector's, gone once it is stored: it is made after the first
 			// measurement and dropped before the second.
@@ -181,7 +182,7 @@ func BenchmarkWatchRetained(b *testing.B) {
 				b.Fatal(err)
 			}
 			kept = append(kept, k)
-			grown := float64(liveHeap() - before)
+			grown := float64(memstats.LiveHeap() - before)
 			total += grown
 			fmt.Fprintf(&line, "\n  %-15s %6.2f MiB  %5d objects  %4.0f B each", kind, grown/(1<<20), len(k.children), grown/float64(len(k.children)))
 		}
@@ -239,12 +240,4 @@ func watchedChildren(tenants, integrations int, kind string) []any {
 		}
 	}
 	return out
-}
-
-func liveHeap() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
 }

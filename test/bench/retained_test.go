@@ -22,6 +22,7 @@ import (
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
 	"github.com/tenantwire/tenantwire/internal/childcache"
+	"github.com/tenantwire/tenantwire/internal/memstats"
 )
 
 // BenchmarkCacheRetained reports the heap the manager's cache holds for the children of 1000
@@ -109,7 +110,7 @@ func retained(tenants, integrations int, transform toolscache.TransformFunc, cac
 	for _, kind := range kinds {
 		objs := raw[kind]
 		typ := reflect.TypeOf(sampleOf(kind))
-		before := liveHeap()
+		before := memstats.LiveHeap()
 		for _, j := range objs {
 			o := reflect.New(typ.Elem()).Interface()
 			if err := json.Unmarshal(j, o); err != nil {
@@ -121,20 +122,12 @@ func retained(tenants, integrations int, transform toolscache.TransformFunc, cac
 			}
 			kept = append(kept, t)
 		}
-		grown := float64(liveHeap() - before)
+		grown := float64(memstats.LiveHeap() - before)
 		byKind[kind] = kindRetained{bytes: grown, count: len(objs)}
 		total += grown
 	}
 	runtime.KeepAlive(kept)
 	return byKind, total, nil
-}
-
-func liveHeap() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
 }
 
 var samples = map[string]client.Object{}
