@@ -443,6 +443,15 @@ func allowed() map[string]attempt {
 		"deployment controller annotates the operator's Deployment": {as: deploymentController, do: func(ctx context.Context, id identity, _ string) error {
 			return annotate(ctx, id.c, &appsv1.Deployment{}, syncDeployment, "deployment.kubernetes.io/revision")
 		}},
+		// Deleting an Integration leaves its labelled ConfigMaps to the garbage collector.
+		"garbage collector deletes a deleted Integration's sync ConfigMap": {as: garbageCollector, do: func(ctx context.Context, id identity, _ string) error {
+			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "gone-sync-config", Namespace: tenantNS,
+				Labels: map[string]string{labels.ManagedBy: labels.ManagedByValue}}}
+			if err := clients[operatorUser].c.Create(ctx, cm); err != nil {
+				return err
+			}
+			return id.c.Delete(ctx, cm)
+		}},
 		"service account controller creates the default ServiceAccount": create(serviceAccountController,
 			&corev1.ServiceAccount{ObjectMeta: meta("default")}),
 		"kubelet requests a token for a sync ServiceAccount": {as: node, do: func(ctx context.Context, id identity, _ string) error {

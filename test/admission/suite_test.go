@@ -44,6 +44,8 @@ const (
 	replicaSetController = "system:serviceaccount:kube-system:replicaset-controller"
 	jobController        = "system:serviceaccount:kube-system:job-controller"
 	deploymentController = "system:serviceaccount:kube-system:deployment-controller"
+	// garbageCollector deletes the children of a deleted Integration (owner references).
+	garbageCollector = "system:serviceaccount:kube-system:generic-garbage-collector"
 	// serviceAccountController creates the default ServiceAccount of every namespace.
 	serviceAccountController = "system:serviceaccount:kube-system:service-account-controller"
 	// node is a kubelet, which requests tokens for the pods bound to it.
@@ -95,7 +97,7 @@ func setup(ctx context.Context) error {
 	if admin, err = client.New(env.Config, client.Options{Scheme: twscheme.New()}); err != nil {
 		return err
 	}
-	for _, user := range []string{mallory, practiceAdmin, operatorUser, replicaSetController, jobController, deploymentController, serviceAccountController, node} {
+	for _, user := range []string{mallory, practiceAdmin, operatorUser, replicaSetController, jobController, deploymentController, garbageCollector, serviceAccountController, node} {
 		cfg := rest.CopyConfig(env.Config)
 		cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
 		if user == node {
