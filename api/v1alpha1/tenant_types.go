@@ -346,12 +346,57 @@ type TenantStatus struct {
 	// is destroyed and completed once the namespace is deleted.
 	// +optional
 	Purge *TenantPurgeRecord `json:"purge,omitempty"`
+	// Keyring reports the tenant's keyring under its KeyPolicy. Only the KeyPolicy controller
+	// writes it (field manager tenantwire-keypolicy); the policy's status is computed from it.
+	// +optional
+	Keyring *TenantKeyringStatus `json:"keyring,omitempty"`
 	// Conditions: Ready, NamespaceReady, IsolationReady, SecretPathReady (with a secretStore), and
 	// Reconciling or Stalled while they apply.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// TenantKeyringStatus reports a tenant's keyring. It never contains key material.
+type TenantKeyringStatus struct {
+	// Policy is the KeyPolicy this report was made under, at PolicyGeneration.
+	Policy string `json:"policy"`
+	// +optional
+	PolicyGeneration int64 `json:"policyGeneration,omitempty"`
+	// ActiveVersion is the version new data is sealed under.
+	// +optional
+	ActiveVersion int32 `json:"activeVersion,omitempty"`
+	// Versions lists the versions available for decryption, oldest first.
+	// +optional
+	// +listType=atomic
+	Versions []int32 `json:"versions,omitempty"`
+	// Fingerprint identifies the active version's keys without revealing them.
+	// +optional
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// +optional
+	LastRotation *metav1.Time `json:"lastRotation,omitempty"`
+	// NextRotation is when generated keys rotate next; external keys have none.
+	// +optional
+	NextRotation *metav1.Time `json:"nextRotation,omitempty"`
+	// RotationRequest is the last spec.rotateNow.request of the policy this tenant carried out.
+	// +optional
+	RotationRequest string `json:"rotationRequest,omitempty"`
+	// HeldVersions counts the versions kept beyond rotation.retainVersions because
+	// LaggingConsumers of the tenant's consumer Integrations have not rewrapped onto the active
+	// version.
+	// +optional
+	HeldVersions int32 `json:"heldVersions,omitempty"`
+	// +optional
+	LaggingConsumers int32 `json:"laggingConsumers,omitempty"`
+	// Reason is set when the keyring is not current, with Message saying why.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// +optional
+	Message string `json:"message,omitempty"`
+	// Stalled is set when only the user can fix the problem; retrying does not.
+	// +optional
+	Stalled bool `json:"stalled,omitempty"`
 }
 
 // TenantExport asks for the tenant's patient-ID mapping to be written to a volume.
