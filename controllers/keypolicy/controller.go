@@ -40,8 +40,9 @@ import (
 // ControllerName names the tenant-keyed keyring controller, the field owner and the event source.
 const ControllerName = "keypolicy"
 
-// Reconciler converges tenants' keyrings (Reconcile, one request per Tenant) and aggregates each
-// KeyPolicy's status from them (reconcileStatus, one request per KeyPolicy).
+// Reconciler converges tenants' keyrings and reports each in its Tenant's status.keyring
+// (Reconcile, one request per Tenant), and computes each KeyPolicy's status from those reports
+// (reconcileStatus, one request per KeyPolicy). It keeps no state between the two.
 type Reconciler struct {
 	Client client.Client
 	// APIReader confirms a rotation against the API server: a cache that has not yet seen our last
