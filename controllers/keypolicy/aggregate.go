@@ -39,7 +39,7 @@ func (r *Reconciler) reconcileStatus(ctx context.Context, req ctrl.Request) (ctr
 		return ctrl.Result{}, err
 	}
 	for i := range covered {
-		if !reportsOn(&covered[i], kp) {
+		if namespaceReady(&covered[i]) && !reportsOn(&covered[i], kp) {
 			// A status of this generation is written only once every tenant has reported on it:
 			// anything less would be a partial status, rewritten as the reports come in.
 			return ctrl.Result{RequeueAfter: wait.Jitter(unreportedRecheck, 0.1)}, nil

@@ -96,6 +96,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// status.keyring keeps describing the keyring it had.
 		return ctrl.Result{}, err
 	}
+	if !namespaceReady(t) {
+		// Nothing to write yet, not even a report: the policy's status reads the Tenant's own
+		// NamespaceReady, and the Tenant's status change that makes it True wakes this tenant.
+		return ctrl.Result{}, nil
+	}
 	onDemand := rotationRequested(kp, t)
 	res, result, err := r.reconcileTenant(ctx, kp, t, onDemand, now)
 	if err != nil && res.problem == nil {
@@ -136,10 +141,6 @@ func (r *Reconciler) governingPolicy(ctx context.Context, name string, now time.
 // consumers settle.
 func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t *twv1.Tenant, onDemand bool, now time.Time) (tenantResult, ctrl.Result, error) {
 	var res tenantResult
-	if !conditions.IsTrue(t.Status.Conditions, twv1.TenantConditionNamespaceReady) {
-		res.problem = &conditions.Problem{Reason: twv1.ReasonTenantNotReady, Message: "waiting for the tenant namespace"}
-		return res, ctrl.Result{}, nil
-	}
 	var current *keyring.Keyring
 	live := &corev1.Secret{}
 	key := client.ObjectKey{Namespace: t.NamespaceName(), Name: keyring.SecretName}

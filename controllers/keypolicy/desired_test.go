@@ -121,8 +121,10 @@ func TestComputeStatus(t *testing.T) {
 		for _, m := range mut {
 			m(k)
 		}
-		return twv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: twv1.TenantStatus{Keyring: k}}
+		return twv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: twv1.TenantStatus{Keyring: k,
+			Conditions: []metav1.Condition{{Type: twv1.TenantConditionNamespaceReady, Status: metav1.ConditionTrue}}}}
 	}
+	notReady := twv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "new"}}
 	failing := func(k *twv1.TenantKeyringStatus) { k.Reason, k.Message = twv1.ReasonKeySourceUnavailable, "waiting" }
 	awaiting := func(k *twv1.TenantKeyringStatus) { k.HeldVersions, k.LaggingConsumers = 1, 2 }
 	rotated := func(k *twv1.TenantKeyringStatus) { k.RotationRequest = "r1" }
@@ -158,6 +160,13 @@ func TestComputeStatus(t *testing.T) {
 			tenants:   many,
 			wantReady: metav1.ConditionFalse, wantReason: twv1.ReasonKeySourceUnavailable, wantCounts: [4]int32{1000, 0, 0, 1000}, wantRetention: twv1.ReasonReconciled,
 			wantFailing: many10(), readyQuotes: []string{"1000 of 1000", "t0004 and 995 more"},
+		},
+		"a namespace not ready yet: TenantNotReady, without a report": {
+			tenants:   []twv1.Tenant{tenant("a"), notReady},
+			rotateNow: &twv1.KeyRotationRequest{Request: "r1"},
+			wantReady: metav1.ConditionFalse, wantReason: twv1.ReasonTenantNotReady, wantCounts: [4]int32{2, 1, 0, 1}, wantRetention: twv1.ReasonReconciled,
+			wantFailing:   []twv1.TenantKeyProblem{{Tenant: "new", Reason: twv1.ReasonTenantNotReady}},
+			wantRotateNow: &twv1.KeyRotationRequestStatus{Request: "r1", Pending: 2},
 		},
 		"rotate-now progress counts the named tenants only": {
 			tenants:   []twv1.Tenant{tenant("a", rotated), tenant("b"), tenant("c")},

@@ -60,6 +60,16 @@ func keyringReport(kp *twv1.KeyPolicy, t *twv1.Tenant, res tenantResult, onDeman
 	return st
 }
 
+// namespaceReady reports whether the tenant's namespace is ready for its keyring.
+func namespaceReady(t *twv1.Tenant) bool {
+	return conditions.IsTrue(t.Status.Conditions, twv1.TenantConditionNamespaceReady)
+}
+
+// notReadyReport is what the policy's status counts for a tenant whose namespace is not ready: the
+// keyring controller writes no report for it (at creation that would be a write per tenant that
+// the next one replaces), and the Tenant's own condition says it all.
+var notReadyReport = twv1.TenantKeyringStatus{Reason: twv1.ReasonTenantNotReady, Message: "waiting for the tenant namespace"}
+
 // reported reports whether the Tenant's status.keyring already shows the problem, so that the
 // event announcing it is recorded once, not once per reconcile nor again after a restart.
 func reported(t *twv1.Tenant, p *conditions.Problem) bool {

@@ -14,7 +14,8 @@ import (
 const maxNamedTenants = 5
 
 // computeStatus is a pure function of the policy and the status.keyring of the tenants it covers
-// (in name order, each reporting on this generation). Its size does not grow with the tenants:
+// (in name order, each with a ready namespace reporting on this generation; those without count
+// as TenantNotReady). Its size does not grow with the tenants:
 // counts, the first few failing tenants and the progress of spec.rotateNow.
 func computeStatus(kp *twv1.KeyPolicy, covered []twv1.Tenant, now metav1.Time) twv1.KeyPolicyStatus {
 	st := *kp.Status.DeepCopy()
@@ -34,7 +35,13 @@ func computeStatus(kp *twv1.KeyPolicy, covered []twv1.Tenant, now metav1.Time) t
 	for i := range covered {
 		t := &covered[i]
 		k := t.Status.Keyring
-		if k == nil {
+		switch {
+		case !namespaceReady(t):
+			k = notReadyReport.DeepCopy()
+			if prev := t.Status.Keyring; prev != nil {
+				k.RotationRequest = prev.RotationRequest
+			}
+		case k == nil:
 			k = &twv1.TenantKeyringStatus{}
 		}
 		if k.Reason != "" {

@@ -197,11 +197,13 @@ func (r *Reconciler) wakePolicies(ctx context.Context, q workqueue.TypedRateLimi
 }
 
 // coverageOrReportChanged reports whether a Tenant update changes what a policy's status is
-// computed from: its report, the policy it references, or whether its keys are still covered.
+// computed from: its report, the policy it references, whether its namespace is ready, or whether
+// its keys are still covered.
 func coverageOrReportChanged(old, cur *twv1.Tenant) bool {
 	return !equality.Semantic.DeepEqual(old.Status.Keyring, cur.Status.Keyring) ||
 		!equality.Semantic.DeepEqual(old.Spec.KeyPolicyRef, cur.Spec.KeyPolicyRef) ||
 		!old.DeletionTimestamp.Equal(cur.DeletionTimestamp) ||
+		namespaceReady(old) != namespaceReady(cur) ||
 		!equality.Semantic.DeepEqual(old.Status.PurgeAfter, cur.Status.PurgeAfter) ||
 		!equality.Semantic.DeepEqual(old.Status.Purge, cur.Status.Purge) ||
 		!equality.Semantic.DeepEqual(old.Status.PurgedAt, cur.Status.PurgedAt)
