@@ -212,8 +212,8 @@ The operator runs in the background against a simulated cluster. Look around wit
   kubectl get integration cerbo-to-quickbooks -n tenant-acme-family-practice -o jsonpath='{.status.fields}'   # the fields that flow
   kubectl get integrationapprovals -n tenant-acme-family-practice   # who approved which flow digest
   kubectl auth can-i create integrationapprovals -n tenant-acme-family-practice $as_vic   # no: only approvers
-  kubectl get keypolicy standard -o yaml     # per-tenant active version, last and next rotation
-  kubectl annotate keypolicy standard tenantwire.io/rotate-now=acme-family-practice   # rotate now
+  kubectl get tenant acme-family-practice -o jsonpath='{.status.keyring}'   # active version, last and next rotation
+  kubectl patch keypolicy standard --type merge -p '{"spec":{"rotateNow":{"request":"now-1","tenants":["acme-family-practice"]}}}'   # rotate now
   kubectl get events -A --field-selector involvedObject.apiVersion=tenantwire.io/v1alpha1
   curl -s http://127.0.0.1:18080/metrics | grep tenantwire_
 

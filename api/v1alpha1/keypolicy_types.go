@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	"slices"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -32,13 +33,10 @@ const (
 	// keyring is created until the Secret is restored or the loss is acknowledged
 	// (AcknowledgeKeyringLossAnnotation).
 	ReasonKeyringLost = "KeyringLost"
-)
-
-// Annotations a KeyPolicy understands.
-const (
-	// RotateNowAnnotation asks for an immediate rotation: "*" (or empty) rotates every tenant of the
-	// policy, otherwise a comma-separated list of tenant names. It is recorded as an event and removed.
-	RotateNowAnnotation = "tenantwire.io/rotate-now"
+	// ReasonInvalidConsumers: spec.consumers is not a valid label selector.
+	ReasonInvalidConsumers = "InvalidConsumers"
+	// ReasonKeyringInvalid: the keyring Secret cannot be read; it is never overwritten.
+	ReasonKeyringInvalid = "KeyringInvalid"
 )
 
 // Annotations on a Tenant about its keyring.
@@ -167,32 +165,84 @@ type KeyPolicySpec struct {
 	// keyring. Empty selects all of them. Tenant admins and viewers never can.
 	// +optional
 	Consumers *metav1.LabelSelector `json:"consumers,omitempty"`
-}
-
-// TenantKeyStatus reports one tenant's keyring. It never contains key material.
-type TenantKeyStatus struct {
-	Tenant        string `json:"tenant"`
-	ActiveVersion int32  `json:"activeVersion,omitempty"`
-	// Versions lists the versions available for decryption, oldest first.
+	// RotateNow asks for an immediate rotation of the generated keys of the policy's tenants. Each
+	// tenant carries out a request once and records it in status.keyring.rotationRequest; the
+	// policy counts the tenants done in status.rotateNow. The field stays: change request to rotate
+	// again.
 	// +optional
-	// +listType=atomic
-	Versions     []int32      `json:"versions,omitempty"`
-	LastRotation *metav1.Time `json:"lastRotation,omitempty"`
-	NextRotation *metav1.Time `json:"nextRotation,omitempty"`
+	RotateNow *KeyRotationRequest `json:"rotateNow,omitempty"`
 }
 
-// KeyPolicyStatus is the observed state of a KeyPolicy.
+// KeyRotationRequest asks for one on-demand rotation, like a Tenant's spec.export: a requested
+// value that each tenant reports, once carried out, as its observed value.
+type KeyRotationRequest struct {
+	// Request names this rotation: each new value rotates once more, the same value never twice.
+	// For example a ticket number or a date.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Request string `json:"request"`
+	// Tenants limits the rotation to these tenants of the policy; empty rotates every one of them.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=63
+	Tenants []string `json:"tenants,omitempty"`
+}
+
+// Names reports whether the request covers the tenant.
+func (r *KeyRotationRequest) Names(tenant string) bool {
+	return r != nil && (len(r.Tenants) == 0 || slices.Contains(r.Tenants, tenant))
+}
+
+// MaxFailingTenants bounds status.failing of a KeyPolicy; status.failingCount counts them all.
+const MaxFailingTenants = 10
+
+// TenantKeyProblem names a tenant whose keyring is not current and why. The tenant's
+// status.keyring.message says more.
+type TenantKeyProblem struct {
+	Tenant string `json:"tenant"`
+	Reason string `json:"reason"`
+}
+
+// KeyRotationRequestStatus is the progress of spec.rotateNow.
+type KeyRotationRequestStatus struct {
+	// Request is the spec.rotateNow.request this progress is about.
+	Request string `json:"request"`
+	// Rotated counts the tenants named by the request that carried it out.
+	Rotated int32 `json:"rotated"`
+	// Pending counts the tenants named by the request that have not yet.
+	Pending int32 `json:"pending"`
+}
+
+// KeyPolicyStatus is the observed state of a KeyPolicy. It is computed from the covered Tenants'
+// status.keyring alone and has the same size whatever the number of tenants.
 type KeyPolicyStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 	// TenantCount is the number of tenants the policy covers.
 	// +optional
 	TenantCount int32 `json:"tenantCount"`
-	// Tenants reports each covered tenant's keyring, sorted by name.
+	// CurrentCount is the number of covered tenants whose keyring is current.
+	// +optional
+	CurrentCount int32 `json:"currentCount"`
+	// AwaitingRewrapCount is the number of covered tenants whose keyring keeps versions beyond
+	// rotation.retainVersions until their consumers rewrap.
+	// +optional
+	AwaitingRewrapCount int32 `json:"awaitingRewrapCount"`
+	// FailingCount is the number of covered tenants whose keyring is not current.
+	// +optional
+	FailingCount int32 `json:"failingCount"`
+	// Failing names the first failing tenants by name, at most 10, with their reasons.
 	// +optional
 	// +listType=map
 	// +listMapKey=tenant
-	Tenants []TenantKeyStatus `json:"tenants,omitempty"`
+	// +kubebuilder:validation:MaxItems=10
+	Failing []TenantKeyProblem `json:"failing,omitempty"`
+	// RotateNow is the progress of spec.rotateNow.
+	// +optional
+	RotateNow *KeyRotationRequestStatus `json:"rotateNow,omitempty"`
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -218,6 +268,7 @@ func (kp *KeyPolicy) RotationPeriod() time.Duration {
 // +kubebuilder:printcolumn:name="Algorithm",type=string,JSONPath=`.spec.algorithm`
 // +kubebuilder:printcolumn:name="Period",type=string,JSONPath=`.spec.rotation.period`
 // +kubebuilder:printcolumn:name="Tenants",type=integer,JSONPath=`.status.tenantCount`
+// +kubebuilder:printcolumn:name="Failing",type=integer,JSONPath=`.status.failingCount`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type KeyPolicy struct {

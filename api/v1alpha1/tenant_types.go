@@ -346,6 +346,10 @@ type TenantStatus struct {
 	// is destroyed and completed once the namespace is deleted.
 	// +optional
 	Purge *TenantPurgeRecord `json:"purge,omitempty"`
+	// Keyring reports the tenant's keyring under its KeyPolicy. Only the KeyPolicy controller
+	// writes it (field manager tenantwire-keypolicy); the policy's status is computed from it.
+	// +optional
+	Keyring *TenantKeyringStatus `json:"keyring,omitempty"`
 	// Conditions: Ready, NamespaceReady, IsolationReady, SecretPathReady (with a secretStore), and
 	// Reconciling or Stalled while they apply.
 	// +optional
@@ -362,6 +366,47 @@ type TenantStatus struct {
 // +kubebuilder:validation:XValidation:rule="!self.upperAscii().startsWith('AGE-SECRET-KEY-')",message="spec.export.recipients holds an age secret key (AGE-SECRET-KEY-1...): give only the public key (age1...), which age-keygen -y prints; the secret key stays with the practice and must never be in a Tenant"
 // +kubebuilder:validation:XValidation:rule="self.upperAscii().startsWith('AGE-SECRET-KEY-') || self.matches('^age1[qpzry9x8gf2tvdw0s3jn54khce6mua7l]{58}$')",message="spec.export.recipients: each recipient must be an age X25519 public key, age1 followed by 58 lower-case bech32 characters, as age-keygen prints it (SSH keys, plugin and post-quantum recipients are not accepted)"
 type AgeRecipient string
+
+// TenantKeyringStatus reports a tenant's keyring. It never contains key material.
+type TenantKeyringStatus struct {
+	// Policy is the KeyPolicy this report was made under, at PolicyGeneration.
+	Policy string `json:"policy"`
+	// +optional
+	PolicyGeneration int64 `json:"policyGeneration,omitempty"`
+	// ActiveVersion is the version new data is sealed under.
+	// +optional
+	ActiveVersion int32 `json:"activeVersion,omitempty"`
+	// Versions lists the versions available for decryption, oldest first.
+	// +optional
+	// +listType=atomic
+	Versions []int32 `json:"versions,omitempty"`
+	// Fingerprint identifies the active version's keys without revealing them.
+	// +optional
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// +optional
+	LastRotation *metav1.Time `json:"lastRotation,omitempty"`
+	// NextRotation is when generated keys rotate next; external keys have none.
+	// +optional
+	NextRotation *metav1.Time `json:"nextRotation,omitempty"`
+	// RotationRequest is the last spec.rotateNow.request of the policy this tenant carried out.
+	// +optional
+	RotationRequest string `json:"rotationRequest,omitempty"`
+	// HeldVersions counts the versions kept beyond rotation.retainVersions because
+	// LaggingConsumers of the tenant's consumer Integrations have not rewrapped onto the active
+	// version.
+	// +optional
+	HeldVersions int32 `json:"heldVersions,omitempty"`
+	// +optional
+	LaggingConsumers int32 `json:"laggingConsumers,omitempty"`
+	// Reason is set when the keyring is not current, with Message saying why.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// +optional
+	Message string `json:"message,omitempty"`
+	// Stalled is set when only the user can fix the problem; retrying does not.
+	// +optional
+	Stalled bool `json:"stalled,omitempty"`
+}
 
 // TenantExport asks for the tenant's patient-ID mapping to be written to a volume.
 // +kubebuilder:validation:XValidation:rule="(has(self.recipients) && size(self.recipients) > 0) || (has(self.plaintext) && self.plaintext)",message="spec.export.recipients must name at least one age public key (age1...) of the practice to seal the export to; an export in clear needs spec.export.plaintext: true, set deliberately"

@@ -2,11 +2,11 @@ package keypolicy
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -17,13 +17,14 @@ import (
 	"github.com/tenantwire/tenantwire/internal/status"
 )
 
-// incompleteRecheck is how long the status waits for a tenant that has not reported. The tenant's
-// own reconcile wakes it first; this only guards against a wake-up lost between the two caches'
-// views.
-const incompleteRecheck = 30 * time.Second
+// unreportedRecheck is how long the status waits for a covered tenant whose status.keyring does
+// not yet report on this generation of the policy. The tenant's report wakes it first; this only
+// guards against a wake-up lost between the two controllers' views.
+const unreportedRecheck = 30 * time.Second
 
-// reconcileStatus aggregates a policy's status from its tenants' results and settles its
-// on-demand rotation request. It reads only the cache and the results, never a keyring.
+// reconcileStatus computes a policy's status from the covered Tenants' status.keyring, as the
+// cache holds them. It reads nothing else and remembers nothing, so a restarted operator computes
+// the same status and writes nothing.
 func (r *Reconciler) reconcileStatus(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	kp := &twv1.KeyPolicy{}
 	if err := r.Client.Get(ctx, req.NamespacedName, kp); err != nil {
@@ -37,26 +38,34 @@ func (r *Reconciler) reconcileStatus(ctx context.Context, req ctrl.Request) (ctr
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	var errs []error
-	for _, t := range r.requests.begin(kp, covered) {
-		r.tenantQueue.add(t, 0)
-	}
-	if r.requests.finished(kp.Name, covered) {
-		errs = append(errs, r.clearRotationRequest(ctx, kp))
-	}
-
-	results := make([]tenantResult, 0, len(covered))
-	for _, t := range covered {
-		res, ok := r.results.get(t.Name)
-		if !ok || res.policy != kp.Name || res.generation != kp.Generation {
+	for i := range covered {
+		if namespaceReady(&covered[i]) && !reportsOn(&covered[i], kp) {
 			// A status of this generation is written only once every tenant has reported on it:
-			// anything less would be a partial status, and after a restart a needless write.
-			return ctrl.Result{RequeueAfter: wait.Jitter(incompleteRecheck, 0.1)}, errors.Join(errs...)
+			// anything less would be a partial status, rewritten as the reports come in.
+			return ctrl.Result{RequeueAfter: wait.Jitter(unreportedRecheck, 0.1)}, nil
 		}
-		results = append(results, res)
 	}
-	errs = append(errs, r.writeStatus(ctx, kp, computeStatus(kp, results, metav1.NewTime(now))))
-	return ctrl.Result{}, errors.Join(errs...)
+	next := computeStatus(kp, covered, metav1.NewTime(now))
+	if rotationCompleted(kp.Status.RotateNow, next.RotateNow) {
+		r.Recorder.Eventf(kp, corev1.EventTypeNormal, "RotationCompleted",
+			"On-demand rotation %q carried out by %d tenants", next.RotateNow.Request, next.RotateNow.Rotated)
+	}
+	return ctrl.Result{}, r.writeStatus(ctx, kp, next)
+}
+
+// reportsOn reports whether a tenant's status.keyring is a report on this generation of the policy.
+func reportsOn(t *twv1.Tenant, kp *twv1.KeyPolicy) bool {
+	k := t.Status.Keyring
+	return k != nil && k.Policy == kp.Name && k.PolicyGeneration == kp.Generation
+}
+
+// rotationCompleted reports whether the status turns to show the request carried out by every
+// tenant it names: the transition a RotationCompleted event announces.
+func rotationCompleted(prev, next *twv1.KeyRotationRequestStatus) bool {
+	if next == nil || next.Pending > 0 {
+		return false
+	}
+	return prev == nil || prev.Request != next.Request || prev.Pending > 0
 }
 
 // coveredTenants lists the tenants whose effective policy is kp, in name order. A tenant whose
@@ -89,9 +98,9 @@ var keyPolicyStatus = status.Kind[twv1.KeyPolicyStatus]{
 }
 
 // writeStatus makes at most one status write, and none when nothing changed. A policy's status is
-// not coalesced: it is written only once every covered tenant has reported, changes are already
-// gathered for statusBatchDelay, and every reason it can be not Ready with is a problem, which
-// the coalescing rules would write at once anyway.
+// not coalesced: it is written only once every covered tenant has reported, the reports that
+// arrive close together are gathered for statusBatchDelay, and every reason it can be not Ready
+// with is a problem, which the coalescing rules would write at once anyway.
 func (r *Reconciler) writeStatus(ctx context.Context, kp *twv1.KeyPolicy, st twv1.KeyPolicyStatus) error {
 	_, err := status.Write(ctx, r.statusWriter, kp, keyPolicyStatus, &kp.Status, st)
 	return err

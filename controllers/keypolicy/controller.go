@@ -10,13 +10,11 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/record"
@@ -41,8 +39,9 @@ import (
 // ControllerName names the tenant-keyed keyring controller, the field owner and the event source.
 const ControllerName = "keypolicy"
 
-// Reconciler converges tenants' keyrings (Reconcile, one request per Tenant) and aggregates each
-// KeyPolicy's status from them (reconcileStatus, one request per KeyPolicy).
+// Reconciler converges tenants' keyrings and reports each in its Tenant's status.keyring
+// (Reconcile, one request per Tenant), and computes each KeyPolicy's status from those reports
+// (reconcileStatus, one request per KeyPolicy). It keeps no state between the two.
 type Reconciler struct {
 	Client client.Client
 	// APIReader confirms a rotation against the API server: a cache that has not yet seen our last
@@ -61,27 +60,17 @@ type Reconciler struct {
 	// vault: the External Secrets Operator's CRD may come after the manager.
 	Informers cache.Informers
 
-	// results is each tenant's last outcome, which the status aggregation reads.
-	results resultStore
-	// requests are the on-demand rotations in progress (see requests.go).
-	requests requestTracker
-	// awaitingRewrap holds the tenants whose keyring keeps versions beyond retention until their
-	// consumers rewrap; only for them does a change of a consumer's status.keyring wake the keyring
-	// controller.
-	awaitingRewrap sync.Map
-
 	// apply and statusWriter are built once, by complete. The status writer coalesces nothing
 	// (writeStatus says why).
 	apply        *apply.Applier
 	statusWriter status.Writer
-	// tenantQueue and statusQueue are the two controllers' queues, captured when they start.
-	tenantQueue, statusQueue queueRef
 }
 
 // +kubebuilder:rbac:groups=tenantwire.io,resources=keypolicies,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=tenantwire.io,resources=keypolicies/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=tenantwire.io,resources=tenants;integrations,verbs=get;list;watch
 // +kubebuilder:rbac:groups=tenantwire.io,resources=tenants,verbs=patch
+// +kubebuilder:rbac:groups=tenantwire.io,resources=tenants/status,verbs=get;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=create;patch,resourceNames=tenantwire-keyring
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
@@ -99,34 +88,30 @@ func (r *Reconciler) complete() *Reconciler {
 	return r
 }
 
-// Reconcile converges one tenant's keyring under its effective policy, records the outcome for the
-// policy's status and requeues for the tenant's next rotation (or sooner, for a held-back binding).
+// Reconcile converges one tenant's keyring under its effective policy, reports it in the Tenant's
+// status.keyring (from which the policy's status is computed) and requeues for the tenant's next
+// rotation (or sooner, for a held-back binding).
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	now := r.Clock.Now()
 	kp, t, err := r.governingPolicy(ctx, req.Name, now)
 	if err != nil || kp == nil {
-		// Not covered (gone, purged or no policy): the policy it was in drops it from its status.
-		if prev, ok := r.results.forget(req.Name); ok {
-			r.statusQueue.add(prev.policy, statusBatchDelay)
-		}
-		r.awaitingRewrap.Delete(req.Name)
+		// Not covered (gone, purged or no policy): the policy's status no longer counts it, and its
+		// status.keyring keeps describing the keyring it had.
 		return ctrl.Result{}, err
 	}
-	onDemand := r.requests.pending(kp.Name, t.Name)
+	if !namespaceReady(t) {
+		// Nothing to write yet, not even a report: the policy's status reads the Tenant's own
+		// NamespaceReady, and the Tenant's status change that makes it True wakes this tenant.
+		return ctrl.Result{}, nil
+	}
+	onDemand := rotationRequested(kp, t)
 	res, result, err := r.reconcileTenant(ctx, kp, t, onDemand, now)
-	res.policy, res.generation = kp.Name, kp.Generation
-	// A request is carried out once the keyring was written, or when this tenant cannot rotate
-	// until the user acts (an unreadable keyring), so that it does not hold the others' up.
-	if onDemand && (res.rotated || (err == nil && (res.problem == nil || res.problem.Stalled))) {
-		r.requests.done(kp.Name, t.Name)
+	if err != nil && res.problem == nil {
+		// A transient error: the last report stands until a reconcile finds out more.
+		return result, err
 	}
-	if prev, changed := r.results.store(t.Name, res); changed {
-		r.statusQueue.add(kp.Name, statusBatchDelay)
-		if prev != "" && prev != kp.Name {
-			r.statusQueue.add(prev, statusBatchDelay)
-		}
-	}
-	return result, err
+	report := keyringReport(kp, t, res, onDemand, err == nil)
+	return result, errors.Join(err, r.writeReport(ctx, t, report))
 }
 
 // governingPolicy returns the tenant and the policy that governs its keys, or a nil policy when
@@ -140,8 +125,7 @@ func (r *Reconciler) governingPolicy(ctx context.Context, name string, now time.
 	if lifecycle.KeysDisposable(t, now) {
 		return nil, t, nil
 	}
-	// Read-only and without a deep copy: a policy's status lists every tenant it covers, and this
-	// runs for every tenant, so copying it would make the work grow with the square of tenants.
+	// Read-only and without a deep copy: this runs for every tenant.
 	policies := &twv1.KeyPolicyList{}
 	if err := r.Client.List(ctx, policies, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, nil, err
@@ -159,11 +143,7 @@ func (r *Reconciler) governingPolicy(ctx context.Context, name string, now time.
 // says when to come back: for the next rotation, or for a reader binding held back while new
 // consumers settle.
 func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t *twv1.Tenant, onDemand bool, now time.Time) (tenantResult, ctrl.Result, error) {
-	res := tenantResult{status: twv1.TenantKeyStatus{Tenant: t.Name}}
-	if !conditions.IsTrue(t.Status.Conditions, twv1.TenantConditionNamespaceReady) {
-		res.problem = &conditions.Problem{Reason: twv1.ReasonTenantNotReady, Message: "waiting for the tenant namespace"}
-		return res, ctrl.Result{}, nil
-	}
+	var res tenantResult
 	var current *keyring.Keyring
 	live := &corev1.Secret{}
 	key := client.ObjectKey{Namespace: t.NamespaceName(), Name: keyring.SecretName}
@@ -181,18 +161,18 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 		kr, err := keyring.Parse(live.Data[keyring.DataKey])
 		if err != nil {
 			// Never overwrite a keyring we cannot read: it may be the only copy of keys in use.
-			res.problem = &conditions.Problem{Reason: "KeyringInvalid", Message: err.Error(), Stalled: true}
+			res.problem = &conditions.Problem{Reason: twv1.ReasonKeyringInvalid, Message: err.Error(), Stalled: true}
 			return res, ctrl.Result{}, nil
 		}
 		current = kr
 	}
 	loss := decideLoss(t, current)
 	if loss.problem != nil {
-		if prev, ok := r.results.get(t.Name); !ok || prev.problem == nil || *prev.problem != *loss.problem {
+		if !reported(t, loss.problem) {
 			r.Recorder.Eventf(kp, corev1.EventTypeWarning, twv1.ReasonKeyringLost, "%s", loss.problem.Message)
 		}
 		res.problem = loss.problem
-		fillStatus(&res.status, current, time.Time{})
+		res.keyring = current
 		return res, ctrl.Result{}, nil
 	}
 
@@ -210,7 +190,7 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 		m, p, err := r.externalMaterial(ctx, kp, t)
 		if err != nil || p != nil {
 			res.problem = p
-			fillStatus(&res.status, current, time.Time{})
+			res.keyring = current
 			return res, ctrl.Result{}, err
 		}
 		if current == nil || !m.Equal(activeMaterial(current)) {
@@ -219,9 +199,16 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 	} else {
 		due, nextDue := keyring.RotationDue(current, kp.RotationPeriod(), now, onDemand)
 		if due && current != nil {
+			// The cache may not yet hold the last rotation or its report: confirm both against
+			// the API server, so that one request or one due date never rotates twice.
 			var err error
 			if current, err = r.liveKeyring(ctx, t); err != nil {
 				return res, ctrl.Result{}, err
+			}
+			if onDemand {
+				if onDemand, err = r.liveRotationRequested(ctx, kp, t); err != nil {
+					return res, ctrl.Result{}, err
+				}
 			}
 			due, nextDue = keyring.RotationDue(current, kp.RotationPeriod(), now, onDemand)
 			desired = current
@@ -236,13 +223,12 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 		}
 	}
 
-	if beyondRetention(kp, desired) {
-		// Until its consumers rewrap, a change of their status.keyring wakes the tenant. Marked
-		// before they are listed, so that a change landing after the list is never missed.
-		r.awaitingRewrap.Store(t.Name, struct{}{})
-	}
 	consumers, err := r.consumers(ctx, kp, t)
 	if err != nil {
+		if errors.Is(err, reconcile.TerminalError(nil)) {
+			res.problem = &conditions.Problem{Reason: twv1.ReasonInvalidConsumers, Message: err.Error(), Stalled: true}
+			res.keyring = current
+		}
 		return res, ctrl.Result{}, err
 	}
 	desired = retained(kp, desired, consumers, &res)
@@ -272,9 +258,6 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 		}
 		res.rotated = rotated
 	}
-	if res.held == 0 {
-		r.awaitingRewrap.Delete(t.Name)
-	}
 	if err := r.writeRecord(ctx, t, desired); err != nil {
 		return res, ctrl.Result{}, err
 	}
@@ -287,7 +270,7 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 		metrics.KeyRotations.WithLabelValues(t.Name).Inc()
 		r.Recorder.Eventf(kp, corev1.EventTypeNormal, "Rotated", "Tenant %s keyring rotated to version %d", t.Name, desired.Active)
 	}
-	fillStatus(&res.status, desired, next)
+	res.keyring, res.next = desired, next
 	result := ctrl.Result{}
 	if !next.IsZero() {
 		// Wake up when the rotation is due; the jitter spreads tenants created together.
@@ -307,7 +290,7 @@ func retained(kp *twv1.KeyPolicy, kr *keyring.Keyring, consumers []twv1.Integrat
 		return kr
 	}
 	d := decideTrim(kr, int(kp.Spec.Rotation.RetainVersions), consumers)
-	res.held, res.lagging, res.consumers = d.held, d.lagging, len(consumers)
+	res.held, res.lagging = d.held, d.lagging
 	return d.keyring
 }
 
@@ -323,20 +306,6 @@ func (r *Reconciler) liveKeyring(ctx context.Context, t *twv1.Tenant) (*keyring.
 		return nil, err
 	}
 	return keyring.Parse(live.Data[keyring.DataKey])
-}
-
-func fillStatus(st *twv1.TenantKeyStatus, kr *keyring.Keyring, next time.Time) {
-	if kr == nil {
-		return
-	}
-	st.ActiveVersion = kr.Active
-	st.Versions = kr.VersionNumbers()
-	last := metav1.NewTime(kr.ActiveVersion().Created)
-	st.LastRotation = &last
-	if !next.IsZero() {
-		n := metav1.NewTime(next.UTC().Truncate(time.Second))
-		st.NextRotation = &n
-	}
 }
 
 func activeMaterial(k *keyring.Keyring) keyring.Material {

@@ -101,13 +101,17 @@ func reconcileWith(t *testing.T, rec *Reconciler, name string) ctrl.Result {
 			earliest = res
 		}
 	}
-	res, err := rec.reconcileStatus(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Name: name}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.RequeueAfter != 0 {
-		t.Fatalf("status of %s waits for a tenant that has not reported, after every covered tenant was reconciled", name)
-	}
+	// The tenants' reports reach the cache a moment after they are written.
+	testenv.Eventually(t, timeout, func() error {
+		res, err := rec.reconcileStatus(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Name: name}})
+		if err != nil {
+			return err
+		}
+		if res.RequeueAfter != 0 {
+			return fmt.Errorf("status of %s waits for a tenant that has not reported, after every covered tenant was reconciled", name)
+		}
+		return nil
+	})
 	return earliest
 }
 
@@ -144,8 +148,10 @@ func TestRotationHappensExactlyWhenDueAndHonoursRetention(t *testing.T) {
 	createTenant(t, "rot", "daily")
 	kr := keyringOf(t, "rot")
 	kp := waitPolicyReady(t, "daily", 1)
-	if kr.Active != 1 || len(kp.Status.Tenants) != 1 || kp.Status.Tenants[0].ActiveVersion != 1 || kp.Status.Tenants[0].NextRotation == nil {
-		t.Fatalf("initial keyring %v, status %+v", kr.VersionNumbers(), kp.Status.Tenants)
+	report := tenantReport(t, "rot")
+	if kr.Active != 1 || kp.Status.CurrentCount != 1 || report.ActiveVersion != 1 || report.NextRotation == nil ||
+		report.Fingerprint != kr.ActiveVersion().Fingerprint() {
+		t.Fatalf("initial keyring %v, tenant report %+v, policy status %+v", kr.VersionNumbers(), report, kp.Status)
 	}
 	settle(t, "daily")
 	created := kr.ActiveVersion().Created
@@ -210,21 +216,10 @@ func TestRestartDoesNotRotate(t *testing.T) {
 }
 
 func TestOnDemandRotation(t *testing.T) {
-	createPolicy(t, "ondemand", 2)
-	createTenant(t, "urgent", "ondemand")
-	createTenant(t, "calm", "ondemand")
-	keyringOf(t, "urgent")
-	keyringOf(t, "calm")
-	waitPolicyReady(t, "ondemand", 2)
+	readyPolicyWithTenants(t, "ondemand", "urgent", "calm")
 
+	requestRotation(t, "ondemand", &twv1.KeyRotationRequest{Request: "incident-42", Tenants: []string{"urgent"}})
 	kp := &twv1.KeyPolicy{}
-	if err := k8s.Get(ctx, client.ObjectKey{Name: "ondemand"}, kp); err != nil {
-		t.Fatal(err)
-	}
-	kp.Annotations = map[string]string{twv1.RotateNowAnnotation: "urgent"}
-	if err := k8s.Update(ctx, kp); err != nil {
-		t.Fatal(err)
-	}
 	testenv.Eventually(t, timeout, func() error {
 		if kr := keyringOf(t, "urgent"); kr.Active != 2 {
 			return fmt.Errorf("urgent still at version %d", kr.Active)
@@ -232,15 +227,71 @@ func TestOnDemandRotation(t *testing.T) {
 		if err := k8s.Get(ctx, client.ObjectKey{Name: "ondemand"}, kp); err != nil {
 			return err
 		}
-		if _, still := kp.Annotations[twv1.RotateNowAnnotation]; still {
-			return fmt.Errorf("rotate-now annotation not cleared")
+		if rn := kp.Status.RotateNow; rn == nil || *rn != (twv1.KeyRotationRequestStatus{Request: "incident-42", Rotated: 1}) {
+			return fmt.Errorf("status.rotateNow = %+v, want incident-42 carried out by 1 tenant", rn)
 		}
 		return nil
 	})
+	if k := tenantReport(t, "urgent"); k.RotationRequest != "incident-42" {
+		t.Errorf("urgent reports %+v, want rotationRequest incident-42", k)
+	}
 	if kr := keyringOf(t, "calm"); kr.Active != 1 {
 		t.Errorf("a tenant not named was rotated to %d", kr.Active)
 	}
-	testenv.Eventually(t, timeout, func() error { return expectEvent("ondemand", "RotationRequested") })
+	testenv.Eventually(t, timeout, func() error { return expectEvent("ondemand", "RotationCompleted") })
+
+	// The request stays in the spec: it is carried out once, never again, whoever reconciles.
+	settle(t, "ondemand")
+	if kr := keyringOf(t, "urgent"); kr.Active != 2 {
+		t.Errorf("the same request rotated again, to version %d", kr.Active)
+	}
+	// A new request value rotates every tenant once more.
+	requestRotation(t, "ondemand", &twv1.KeyRotationRequest{Request: "incident-43"})
+	testenv.Eventually(t, timeout, func() error {
+		if a, b := keyringOf(t, "urgent").Active, keyringOf(t, "calm").Active; a != 3 || b != 2 {
+			return fmt.Errorf("versions urgent %d calm %d, want 3 and 2", a, b)
+		}
+		return nil
+	})
+}
+
+// readyPolicyWithTenants creates a policy (retaining 2 versions) and tenants under it, and waits
+// for their keyrings and the policy's Ready.
+func readyPolicyWithTenants(t *testing.T, policy string, tenants ...string) *twv1.KeyPolicy {
+	t.Helper()
+	createPolicy(t, policy, 2)
+	for _, name := range tenants {
+		createTenant(t, name, policy)
+	}
+	for _, name := range tenants {
+		keyringOf(t, name)
+	}
+	return waitPolicyReady(t, policy, int32(len(tenants)))
+}
+
+func requestRotation(t *testing.T, policy string, rn *twv1.KeyRotationRequest) {
+	t.Helper()
+	kp := &twv1.KeyPolicy{}
+	if err := k8s.Get(ctx, client.ObjectKey{Name: policy}, kp); err != nil {
+		t.Fatal(err)
+	}
+	kp.Spec.RotateNow = rn
+	if err := k8s.Update(ctx, kp); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tenantReport reads a Tenant's status.keyring from the API server; empty when there is none.
+func tenantReport(t *testing.T, tenant string) twv1.TenantKeyringStatus {
+	t.Helper()
+	tn := &twv1.Tenant{}
+	if err := k8s.Get(ctx, client.ObjectKey{Name: tenant}, tn); err != nil {
+		t.Fatal(err)
+	}
+	if tn.Status.Keyring == nil {
+		return twv1.TenantKeyringStatus{}
+	}
+	return *tn.Status.Keyring
 }
 
 func expectEvent(policy, reason string) error {
@@ -266,9 +317,9 @@ func TestDefaultPolicyCoversTenantsThatNameNone(t *testing.T) {
 	if kr.Active != 1 || kr.Algorithm != "AES-256-GCM" {
 		t.Errorf("keyring %+v", kr.VersionNumbers())
 	}
-	kp := waitPolicyReady(t, "zz-default", 1)
-	if kp.Status.Tenants[0].Tenant != "implicit" {
-		t.Errorf("status tenants = %+v", kp.Status.Tenants)
+	waitPolicyReady(t, "zz-default", 1)
+	if k := tenantReport(t, "implicit"); k.Policy != "zz-default" || k.ActiveVersion != 1 {
+		t.Errorf("tenant report = %+v", k)
 	}
 }
 

@@ -2,10 +2,12 @@ package keypolicy
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
@@ -114,40 +116,91 @@ func TestDesiredKeySourceUsesTheTenantsOwnPath(t *testing.T) {
 
 func TestComputeStatus(t *testing.T) {
 	now := metav1.NewTime(t0)
-	ok := func(name string) tenantResult {
-		return tenantResult{status: twv1.TenantKeyStatus{Tenant: name, ActiveVersion: 1}}
+	tenant := func(name string, mut ...func(*twv1.TenantKeyringStatus)) twv1.Tenant {
+		k := &twv1.TenantKeyringStatus{Policy: "standard", PolicyGeneration: 4, ActiveVersion: 1}
+		for _, m := range mut {
+			m(k)
+		}
+		return twv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: twv1.TenantStatus{Keyring: k,
+			Conditions: []metav1.Condition{{Type: twv1.TenantConditionNamespaceReady, Status: metav1.ConditionTrue}}}}
 	}
-	awaiting := ok("c")
-	awaiting.held, awaiting.lagging, awaiting.consumers = 1, 2, 3
+	notReady := twv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "new"}}
+	failing := func(k *twv1.TenantKeyringStatus) { k.Reason, k.Message = twv1.ReasonKeySourceUnavailable, "waiting" }
+	awaiting := func(k *twv1.TenantKeyringStatus) { k.HeldVersions, k.LaggingConsumers = 1, 2 }
+	rotated := func(k *twv1.TenantKeyringStatus) { k.RotationRequest = "r1" }
+	many := make([]twv1.Tenant, 0, 1000)
+	for i := range 1000 {
+		many = append(many, tenant(fmt.Sprintf("t%04d", i), failing))
+	}
 	tests := map[string]struct {
-		results         []tenantResult
+		tenants         []twv1.Tenant
+		rotateNow       *twv1.KeyRotationRequest
 		wantReady       metav1.ConditionStatus
 		wantReason      string
-		wantCount       int32
+		wantCounts      [4]int32 // tenants, current, awaiting rewrap, failing
+		wantFailing     []twv1.TenantKeyProblem
+		wantRotateNow   *twv1.KeyRotationRequestStatus
 		wantRetention   string
 		retentionQuotes []string
+		readyQuotes     []string
 	}{
-		"no tenants":  {wantReady: metav1.ConditionTrue, wantReason: twv1.ReasonReconciled, wantCount: 0, wantRetention: twv1.ReasonReconciled},
-		"all current": {results: []tenantResult{ok("b"), ok("a")}, wantReady: metav1.ConditionTrue, wantReason: twv1.ReasonReconciled, wantCount: 2, wantRetention: twv1.ReasonReconciled},
+		"no tenants":  {wantReady: metav1.ConditionTrue, wantReason: twv1.ReasonReconciled, wantRetention: twv1.ReasonReconciled},
+		"all current": {tenants: []twv1.Tenant{tenant("a"), tenant("b")}, wantReady: metav1.ConditionTrue, wantReason: twv1.ReasonReconciled, wantCounts: [4]int32{2, 2, 0, 0}, wantRetention: twv1.ReasonReconciled},
 		"one waiting": {
-			results:   []tenantResult{ok("a"), {status: twv1.TenantKeyStatus{Tenant: "b"}, problem: &conditionsProblem}},
-			wantReady: metav1.ConditionFalse, wantReason: twv1.ReasonKeySourceUnavailable, wantCount: 2, wantRetention: twv1.ReasonReconciled,
+			tenants:   []twv1.Tenant{tenant("a"), tenant("b", failing)},
+			wantReady: metav1.ConditionFalse, wantReason: twv1.ReasonKeySourceUnavailable, wantCounts: [4]int32{2, 1, 0, 1}, wantRetention: twv1.ReasonReconciled,
+			wantFailing: []twv1.TenantKeyProblem{{Tenant: "b", Reason: twv1.ReasonKeySourceUnavailable}},
 		},
 		"versions kept for lagging consumers: still Ready": {
-			results:   []tenantResult{ok("a"), awaiting},
-			wantReady: metav1.ConditionTrue, wantReason: twv1.ReasonReconciled, wantCount: 2,
+			tenants:   []twv1.Tenant{tenant("a"), tenant("c", awaiting)},
+			wantReady: metav1.ConditionTrue, wantReason: twv1.ReasonReconciled, wantCounts: [4]int32{2, 2, 1, 0},
 			wantRetention: twv1.ReasonAwaitingRewrap, retentionQuotes: []string{"1 tenants (c)", "1 versions", "2 consumer"},
+		},
+		"1000 failing tenants: the status stays small": {
+			tenants:   many,
+			wantReady: metav1.ConditionFalse, wantReason: twv1.ReasonKeySourceUnavailable, wantCounts: [4]int32{1000, 0, 0, 1000}, wantRetention: twv1.ReasonReconciled,
+			wantFailing: many10(), readyQuotes: []string{"1000 of 1000", "t0004 and 995 more"},
+		},
+		"a namespace not ready yet: TenantNotReady, without a report": {
+			tenants:   []twv1.Tenant{tenant("a"), notReady},
+			rotateNow: &twv1.KeyRotationRequest{Request: "r1"},
+			wantReady: metav1.ConditionFalse, wantReason: twv1.ReasonTenantNotReady, wantCounts: [4]int32{2, 1, 0, 1}, wantRetention: twv1.ReasonReconciled,
+			wantFailing:   []twv1.TenantKeyProblem{{Tenant: "new", Reason: twv1.ReasonTenantNotReady}},
+			wantRotateNow: &twv1.KeyRotationRequestStatus{Request: "r1", Pending: 2},
+		},
+		"rotate-now progress counts the named tenants only": {
+			tenants:   []twv1.Tenant{tenant("a", rotated), tenant("b"), tenant("c")},
+			rotateNow: &twv1.KeyRotationRequest{Request: "r1", Tenants: []string{"a", "b"}},
+			wantReady: metav1.ConditionTrue, wantReason: twv1.ReasonReconciled, wantCounts: [4]int32{3, 3, 0, 0}, wantRetention: twv1.ReasonReconciled,
+			wantRotateNow: &twv1.KeyRotationRequestStatus{Request: "r1", Rotated: 1, Pending: 1},
 		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			st := computeStatus(samplePolicy(), tc.results, now)
-			if st.TenantCount != tc.wantCount || st.ObservedGeneration != 4 {
-				t.Errorf("count %d generation %d", st.TenantCount, st.ObservedGeneration)
+			kp := samplePolicy()
+			kp.Spec.RotateNow = tc.rotateNow
+			st := computeStatus(kp, tc.tenants, now)
+			if got := [4]int32{st.TenantCount, st.CurrentCount, st.AwaitingRewrapCount, st.FailingCount}; got != tc.wantCounts || st.ObservedGeneration != 4 {
+				t.Errorf("counts %v generation %d, want %v and 4", got, st.ObservedGeneration, tc.wantCounts)
+			}
+			if !equality.Semantic.DeepEqual(st.Failing, tc.wantFailing) {
+				t.Errorf("failing = %+v, want %+v", st.Failing, tc.wantFailing)
+			}
+			if !equality.Semantic.DeepEqual(st.RotateNow, tc.wantRotateNow) {
+				t.Errorf("rotateNow = %+v, want %+v", st.RotateNow, tc.wantRotateNow)
 			}
 			ready := st.Conditions[0]
 			if ready.Type != twv1.ConditionReady || ready.Status != tc.wantReady || ready.Reason != tc.wantReason {
 				t.Errorf("Ready = %+v", ready)
+			}
+			keyrings := conditions.Get(st.Conditions, twv1.KeyPolicyConditionKeyringsReady)
+			for _, q := range tc.readyQuotes {
+				if !strings.Contains(keyrings.Message, q) {
+					t.Errorf("KeyringsReady message %q does not say %q", keyrings.Message, q)
+				}
+			}
+			if len(keyrings.Message) > 1024 {
+				t.Errorf("KeyringsReady message grows with the tenants: %d bytes", len(keyrings.Message))
 			}
 			retention := conditions.Get(st.Conditions, twv1.KeyPolicyConditionRetentionEnforced)
 			if retention == nil || retention.Reason != tc.wantRetention || (retention.Status == metav1.ConditionTrue) != (tc.wantRetention == twv1.ReasonReconciled) {
@@ -158,11 +211,15 @@ func TestComputeStatus(t *testing.T) {
 					t.Errorf("RetentionEnforced message %q does not say %q", retention.Message, q)
 				}
 			}
-			for i := 1; i < len(st.Tenants); i++ {
-				if st.Tenants[i-1].Tenant > st.Tenants[i].Tenant {
-					t.Errorf("tenants not sorted: %+v", st.Tenants)
-				}
-			}
 		})
 	}
+}
+
+// many10 is the failing list of 1000 failing tenants: the first ten by name.
+func many10() []twv1.TenantKeyProblem {
+	out := make([]twv1.TenantKeyProblem, 0, twv1.MaxFailingTenants)
+	for i := range twv1.MaxFailingTenants {
+		out = append(out, twv1.TenantKeyProblem{Tenant: fmt.Sprintf("t%04d", i), Reason: twv1.ReasonKeySourceUnavailable})
+	}
+	return out
 }

@@ -118,8 +118,8 @@ func TestDeletedKeyringIsNeverReplacedSilently(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if res, _ := restarted.results.get("lost-a"); res.problem == nil || res.problem.Reason != twv1.ReasonKeyringLost {
-		t.Errorf("a restarted reconciler reports %+v, want KeyringLost", res.problem)
+	if k := tenantReport(t, "lost-a"); k.Reason != twv1.ReasonKeyringLost || !k.Stalled {
+		t.Errorf("after a restart the tenant reports %+v, want KeyringLost", k)
 	}
 	// An acknowledgement that names another fingerprint covers nothing.
 	annotateTenant(t, "lost-a", twv1.AcknowledgeKeyringLossAnnotation, "0000000000000000")

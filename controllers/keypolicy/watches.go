@@ -3,7 +3,6 @@ package keypolicy
 import (
 	"context"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -19,26 +18,24 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
-	"github.com/tenantwire/tenantwire/internal/childcache"
 	"github.com/tenantwire/tenantwire/internal/labels"
 )
 
 // StatusControllerName names the controller that aggregates a KeyPolicy's status from its tenants.
 const StatusControllerName = "keypolicy-status"
 
-// statusBatchDelay gathers the tenant results that arrive close together into one status write of
+// statusBatchDelay gathers the tenant reports that arrive close together into one status write of
 // their policy: during a rollout of many tenants, one write per second instead of one per tenant.
 const statusBatchDelay = time.Second
 
 // SetupWithManager registers two controllers. "keypolicy" takes requests keyed by Tenant name and
 // converges that tenant's keyring, reader Role and RoleBinding and key source, so tenants are
 // worked on in parallel and a policy with many tenants is not one long work item.
-// "keypolicy-status" takes requests keyed by KeyPolicy name and only aggregates the tenants'
-// results into the policy's status (and settles on-demand rotation requests); it never touches a
-// keyring.
+// "keypolicy-status" takes requests keyed by KeyPolicy name and only computes the policy's status
+// from its tenants' status.keyring, as the cache holds them; it never touches a keyring. The two
+// share no memory: the Tenant's status is the contract between them.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
 	r.complete()
 	if r.Informers == nil {
@@ -64,8 +61,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		// What a consumer reports it rewrapped to matters only to a keyring that keeps versions
 		// until its consumers rewrap; the Integration controller's other status writes, none.
 		Watches(&twv1.Integration{}, handler.EnqueueRequestsFromMapFunc(r.integrationToAwaitingTenant),
-			builder.WithPredicates(keyringStatusChanged)).
-		WatchesRawSource(r.tenantQueue.source())
+			builder.WithPredicates(keyringStatusChanged))
 	for _, kind := range []client.Object{&rbacv1.Role{}, &rbacv1.RoleBinding{}} {
 		src, err := r.Children.Source(kind, byTenantLabel, keyringChild)
 		if err != nil {
@@ -77,14 +73,20 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 	if err != nil {
 		return err
 	}
-	// The status aggregates over Tenants, which only the other controller watches; it may start
-	// first.
-	if err := childcache.ReadsFromCache(mgr.GetCache(), &twv1.Tenant{}); err != nil {
-		return err
-	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&twv1.KeyPolicy{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		WatchesRawSource(r.statusQueue.source()).
+		For(&twv1.KeyPolicy{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// The same Tenant informer as the other controller's: no further cache.
+		Watches(&twv1.Tenant{}, handler.TypedFuncs[client.Object, reconcile.Request]{
+			CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				r.wakePolicies(ctx, q, nil, e.Object)
+			},
+			UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				r.wakePolicies(ctx, q, e.ObjectOld, e.ObjectNew)
+			},
+			DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				r.wakePolicies(ctx, q, nil, e.Object)
+			},
+		}).
 		// One writer of the status; the caller's other choices (a process that runs the controllers
 		// more than once, as a restart test does, skips the name check) still hold.
 		WithOptions(controller.Options{MaxConcurrentReconciles: 1, SkipNameValidation: opts.SkipNameValidation}).
@@ -138,37 +140,74 @@ var keyringStatusChanged = predicate.Funcs{
 	},
 }
 
-// integrationToAwaitingTenant wakes a tenant whose keyring waits for its consumers to rewrap.
-// Other tenants ignore their Integrations' rewrap reports, which during a rollout of many
-// Integrations come by the thousand.
+// integrationToAwaitingTenant wakes a tenant whose keyring waits for its consumers to rewrap, as
+// its status.keyring reports. Other tenants ignore their Integrations' rewrap reports, which during
+// a rollout of many Integrations come by the thousand. A tenant that starts waiting writes that
+// report, which wakes it once more: a rewrap reported before the Tenant's report reached the cache
+// is seen by that reconcile.
 func (r *Reconciler) integrationToAwaitingTenant(ctx context.Context, obj client.Object) []reconcile.Request {
 	reqs := integrationToTenant(ctx, obj)
 	if len(reqs) == 0 {
 		return nil
 	}
-	if _, waiting := r.awaitingRewrap.Load(reqs[0].Name); !waiting {
+	t := &twv1.Tenant{}
+	if err := r.Client.Get(ctx, reqs[0].NamespacedName, t); err != nil {
+		return nil
+	}
+	if k := t.Status.Keyring; k == nil || k.HeldVersions == 0 {
 		return nil
 	}
 	return reqs
 }
 
-// queueRef captures a controller's work queue when the controller starts, so that one controller
-// can hand work to the other: tenant results to the status aggregation, on-demand rotations to
-// the tenants. Before the start (and in tests that call Reconcile directly) adding is a no-op.
-type queueRef struct {
-	q atomic.Pointer[workqueue.TypedRateLimitingInterface[reconcile.Request]]
-}
-
-func (q *queueRef) source() source.Source {
-	return source.Func(func(_ context.Context, queue workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
-		q.q.Store(&queue)
-		return nil
-	})
-}
-
-// add enqueues a cluster-scoped name after a delay; a name already waiting keeps its earlier time.
-func (q *queueRef) add(name string, after time.Duration) {
-	if queue := q.q.Load(); queue != nil && name != "" {
-		(*queue).AddAfter(reconcile.Request{NamespacedName: client.ObjectKey{Name: name}}, after)
+// wakePolicies enqueues, after statusBatchDelay, the policies whose status a change of a Tenant
+// may change: those its report names before and after, and those it may be covered by (the one it
+// references, or the default when it references none). Other changes of a Tenant (the Tenant
+// controller's status writes) wake none.
+func (r *Reconciler) wakePolicies(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request], old, cur client.Object) {
+	curT, ok := cur.(*twv1.Tenant)
+	if !ok {
+		return
 	}
+	oldT, _ := old.(*twv1.Tenant)
+	if oldT != nil && !coverageOrReportChanged(oldT, curT) {
+		return
+	}
+	names := map[string]bool{}
+	for _, t := range []*twv1.Tenant{oldT, curT} {
+		if t == nil {
+			continue
+		}
+		if k := t.Status.Keyring; k != nil {
+			names[k.Policy] = true
+		}
+		if ref := t.Spec.KeyPolicyRef; ref != nil {
+			names[ref.Name] = true
+			continue
+		}
+		policies := &twv1.KeyPolicyList{}
+		if err := r.Client.List(ctx, policies, client.UnsafeDisableDeepCopy); err != nil {
+			log.FromContext(ctx).Error(err, "listing key policies for tenant", "tenant", t.Name)
+			continue
+		}
+		names[twv1.DefaultKeyPolicy(policies.Items)] = true
+	}
+	for name := range names {
+		if name != "" {
+			q.AddAfter(reconcile.Request{NamespacedName: client.ObjectKey{Name: name}}, statusBatchDelay)
+		}
+	}
+}
+
+// coverageOrReportChanged reports whether a Tenant update changes what a policy's status is
+// computed from: its report, the policy it references, whether its namespace is ready, or whether
+// its keys are still covered.
+func coverageOrReportChanged(old, cur *twv1.Tenant) bool {
+	return !equality.Semantic.DeepEqual(old.Status.Keyring, cur.Status.Keyring) ||
+		!equality.Semantic.DeepEqual(old.Spec.KeyPolicyRef, cur.Spec.KeyPolicyRef) ||
+		!old.DeletionTimestamp.Equal(cur.DeletionTimestamp) ||
+		namespaceReady(old) != namespaceReady(cur) ||
+		!equality.Semantic.DeepEqual(old.Status.PurgeAfter, cur.Status.PurgeAfter) ||
+		!equality.Semantic.DeepEqual(old.Status.Purge, cur.Status.Purge) ||
+		!equality.Semantic.DeepEqual(old.Status.PurgedAt, cur.Status.PurgedAt)
 }

@@ -35,7 +35,7 @@ const collectTimeout = 2 * time.Second
 // it is scraped, instead of keeping the series between scrapes: at 1000 tenants those were 6000
 // series and 5 MiB of the heap. Per Tenant, Integration and KeyPolicy, tenantwire_resource_ready
 // (its Ready condition, alert on 0); per tenant, tenantwire_key_age_seconds and
-// tenantwire_key_next_rotation_timestamp_seconds, read from its KeyPolicy's status; per Integration
+// tenantwire_key_next_rotation_timestamp_seconds, read from its status.keyring; per Integration
 // that waits for an approval, since when (tenantwire_integration_awaiting_approval_since_timestamp_seconds);
 // per offboarding tenant not purged yet, when its purge is due
 // (tenantwire_tenant_purge_after_timestamp_seconds). Objects that are gone have no series, and a
@@ -68,10 +68,20 @@ func (c ObjectCollector) Collect(ch chan<- prometheus.Metric) {
 			return
 		}
 	}
+	now := c.Clock.Now()
 	for _, t := range tenants.Items {
 		ch <- readyMetric("Tenant", "", t.Name, t.Status.Conditions)
 		if t.Status.PurgeAfter != nil && t.Status.PurgedAt == nil {
 			ch <- prometheus.MustNewConstMetric(purgeAfterDesc, prometheus.GaugeValue, float64(t.Status.PurgeAfter.Unix()), t.Name)
+		}
+		// A purged tenant has no keys left, whatever its last report says.
+		if k := t.Status.Keyring; k != nil && t.Status.PurgedAt == nil {
+			if k.LastRotation != nil {
+				ch <- prometheus.MustNewConstMetric(keyAgeDesc, prometheus.GaugeValue, now.Sub(k.LastRotation.Time).Seconds(), t.Name)
+			}
+			if k.NextRotation != nil {
+				ch <- prometheus.MustNewConstMetric(nextRotationDesc, prometheus.GaugeValue, float64(k.NextRotation.Unix()), t.Name)
+			}
 		}
 	}
 	for _, in := range integrations.Items {
@@ -82,17 +92,8 @@ func (c ObjectCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(awaitingApprovalDesc, prometheus.GaugeValue, float64(c.LastTransitionTime.Unix()), in.Namespace, in.Name)
 		}
 	}
-	now := c.Clock.Now()
 	for _, kp := range policies.Items {
 		ch <- readyMetric("KeyPolicy", "", kp.Name, kp.Status.Conditions)
-		for _, k := range kp.Status.Tenants {
-			if k.LastRotation != nil {
-				ch <- prometheus.MustNewConstMetric(keyAgeDesc, prometheus.GaugeValue, now.Sub(k.LastRotation.Time).Seconds(), k.Tenant)
-			}
-			if k.NextRotation != nil {
-				ch <- prometheus.MustNewConstMetric(nextRotationDesc, prometheus.GaugeValue, float64(k.NextRotation.Unix()), k.Tenant)
-			}
-		}
 	}
 }
 

@@ -35,15 +35,16 @@ func TestObjectCollector(t *testing.T) {
 		return append(ready(metav1.ConditionFalse), metav1.Condition{Type: twv1.IntegrationConditionApproved, Status: s, Reason: "R", LastTransitionTime: waiting})
 	}
 	objs := []client.Object{
-		&twv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "acme"}, Status: twv1.TenantStatus{Conditions: ready(metav1.ConditionTrue)}},
-		&twv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "new"}},
+		&twv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "acme"}, Status: twv1.TenantStatus{Conditions: ready(metav1.ConditionTrue),
+			Keyring: &twv1.TenantKeyringStatus{Policy: "standard", LastRotation: &rotated, NextRotation: &next}}},
+		&twv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "new"}, Status: twv1.TenantStatus{Keyring: &twv1.TenantKeyringStatus{Policy: "standard"}}},
 		&twv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "leaving"}, Status: twv1.TenantStatus{PurgeAfter: &purgeAfter}},
-		&twv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "gone"}, Status: twv1.TenantStatus{PurgeAfter: &purgeAfter, PurgedAt: &rotated}},
+		&twv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "gone"}, Status: twv1.TenantStatus{PurgeAfter: &purgeAfter, PurgedAt: &rotated,
+			Keyring: &twv1.TenantKeyringStatus{Policy: "standard", LastRotation: &rotated}}},
 		&twv1.Integration{ObjectMeta: metav1.ObjectMeta{Namespace: "tenant-acme", Name: "crm"}, Status: twv1.IntegrationStatus{Conditions: ready(metav1.ConditionFalse)}},
 		&twv1.Integration{ObjectMeta: metav1.ObjectMeta{Namespace: "tenant-acme", Name: "waits"}, Status: twv1.IntegrationStatus{Conditions: approval(metav1.ConditionFalse)}},
 		&twv1.Integration{ObjectMeta: metav1.ObjectMeta{Namespace: "tenant-acme", Name: "approved"}, Status: twv1.IntegrationStatus{Conditions: approval(metav1.ConditionTrue)}},
-		&twv1.KeyPolicy{ObjectMeta: metav1.ObjectMeta{Name: "standard"}, Status: twv1.KeyPolicyStatus{Conditions: ready(metav1.ConditionTrue),
-			Tenants: []twv1.TenantKeyStatus{{Tenant: "acme", LastRotation: &rotated, NextRotation: &next}, {Tenant: "new"}}}},
+		&twv1.KeyPolicy{ObjectMeta: metav1.ObjectMeta{Name: "standard"}, Status: twv1.KeyPolicyStatus{Conditions: ready(metav1.ConditionTrue)}},
 	}
 	c := ObjectCollector{Reader: fake.NewClientBuilder().WithScheme(twscheme.New()).WithObjects(objs...).Build(), Clock: clocktesting.NewFakePassiveClock(now)}
 	want := `

@@ -9,8 +9,10 @@ import (
 	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -62,6 +64,9 @@ func (e *Env) newManager(scheme *runtime.Scheme, cfg *rest.Config) (*Manager, er
 		Cache:     childcache.Options(),
 		NewClient: childcache.NewClient,
 		Metrics:   metricsserver.Options{BindAddress: "0"},
+		// A test may run several managers in one process, one after the other (a restart) or
+		// against several API servers; controller names are unique per manager only.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	if err != nil {
 		return nil, err
@@ -85,10 +90,11 @@ func (m *Manager) Run() error {
 	return nil
 }
 
-// Stop stops the manager and waits for it.
+// Stop stops the manager and waits for it; stopping it again does nothing.
 func (m *Manager) Stop() {
 	if m.cancel != nil {
 		m.cancel()
+		m.cancel = nil
 		if err := <-m.done; err != nil {
 			fmt.Fprintln(os.Stderr, "manager stopped with:", err)
 		}

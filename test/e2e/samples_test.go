@@ -72,9 +72,12 @@ func TestSamples(t *testing.T) {
 
 	t.Run("the default key policy covers the tenant and the consumer mounts its keyring", func(t *testing.T) {
 		sim.waitReady(t, "keypolicy/standard")
-		out := sim.mustKubectl(t, "get", "keypolicy", "standard", "-o", "jsonpath={.status.tenants[0].tenant} {.status.tenants[0].activeVersion}")
-		if out != sampleTenant+" 1" {
-			t.Errorf("keypolicy status tenants = %q", out)
+		out := sim.mustKubectl(t, "get", "tenant", sampleTenant, "-o", "jsonpath={.status.keyring.policy} {.status.keyring.activeVersion}")
+		if out != "standard 1" {
+			t.Errorf("tenant status.keyring = %q, want policy standard at version 1", out)
+		}
+		if n := sim.mustKubectl(t, "get", "keypolicy", "standard", "-o", "jsonpath={.status.currentCount}"); n != "1" {
+			t.Errorf("keypolicy status.currentCount = %q, want 1", n)
 		}
 		version := sim.mustKubectl(t, "get", "deployment", sampleIntegration+"-sync", "-n", sampleNamespace,
 			"-o", `jsonpath={.spec.template.metadata.annotations.tenantwire\.io/keyring-version}`)

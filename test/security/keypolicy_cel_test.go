@@ -39,3 +39,25 @@ func TestKeyPolicyKeepsEachTenantOnItsOwnVaultPath(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyPolicyRotateNowNamesARequest: spec.rotateNow.request is compared with what each tenant
+// reports in status.keyring.rotationRequest, so it must be a plain name; anything else is refused
+// at admission with the field named.
+func TestKeyPolicyRotateNowNamesARequest(t *testing.T) {
+	for name, request := range map[string]string{"empty": "", "spaces": "incident 42", "too long": strings.Repeat("a", 64)} {
+		t.Run(name, func(t *testing.T) {
+			kp := &twv1.KeyPolicy{ObjectMeta: metav1.ObjectMeta{Name: "rotate-now-" + strings.ReplaceAll(name, " ", "-")}, Spec: twv1.KeyPolicySpec{
+				Rotation:  twv1.KeyRotation{Period: metav1.Duration{Duration: 24 * time.Hour}},
+				RotateNow: &twv1.KeyRotationRequest{Request: request},
+			}}
+			err := admin.Create(ctx, kp)
+			if err == nil {
+				_ = admin.Delete(ctx, kp)
+				t.Fatalf("KeyPolicy with rotateNow.request %q was admitted", request)
+			}
+			if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.rotateNow.request") {
+				t.Errorf("err = %v, want Invalid on spec.rotateNow.request", err)
+			}
+		})
+	}
+}
