@@ -40,26 +40,32 @@ func Lookup(ctx context.Context, s store.Store, c mapping.Codec, system, id stri
 // Put writes a patient's record under the active token of each of its IDs and removes the rows
 // of those IDs under older versions, so the older row cannot shadow or overwrite this one.
 func Put(ctx context.Context, s store.Store, c mapping.Codec, r mapping.Record) error {
-	for system, id := range r.IDs {
-		tokens := c.Tokens(system, id)
-		if len(tokens) == 0 {
-			return mapping.ErrUnknownVersion
-		}
-		active := tokens[0]
-		sealed, err := c.Seal(active, r)
-		if err != nil {
-			return err
-		}
-		if err := s.Upsert(ctx, active.Bytes(), store.Value{Version: sealed.Version, Data: sealed.Data}); err != nil {
-			return err
-		}
-		for _, old := range tokens[1:] {
-			if err := s.Delete(ctx, old.Bytes()); err != nil {
+	return PutAll(ctx, s, c, []mapping.Record{r})
+}
+
+// PutAll does what Put does for every record, in one store transaction: a batch's mapping rows
+// are committed together or not at all.
+func PutAll(ctx context.Context, s store.Store, c mapping.Codec, records []mapping.Record) error {
+	var upserts []store.Row
+	var deletes [][]byte
+	for _, r := range records {
+		for system, id := range r.IDs {
+			tokens := c.Tokens(system, id)
+			if len(tokens) == 0 {
+				return mapping.ErrUnknownVersion
+			}
+			active := tokens[0]
+			sealed, err := c.Seal(active, r)
+			if err != nil {
 				return err
+			}
+			upserts = append(upserts, store.Row{Token: active.Bytes(), Value: store.Value{Version: sealed.Version, Data: sealed.Data}})
+			for _, old := range tokens[1:] {
+				deletes = append(deletes, old.Bytes())
 			}
 		}
 	}
-	return nil
+	return s.WriteRows(ctx, upserts, deletes)
 }
 
 // Rewrap moves every row of key version from onto the active version, batch rows at a time: each

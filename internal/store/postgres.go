@@ -108,6 +108,24 @@ func (s *postgresStore) Replace(ctx context.Context, oldToken, newToken []byte, 
 	})
 }
 
+func (s *postgresStore) WriteRows(ctx context.Context, upserts []Row, deletes [][]byte) error {
+	if len(upserts) == 0 && len(deletes) == 0 {
+		return nil
+	}
+	// One transaction sent as one pipelined batch: one round trip for the whole write.
+	b := &pgx.Batch{}
+	// Deletes first: a token both removed and written ends up written.
+	for _, t := range deletes {
+		b.Queue(s.sq.Delete, t)
+	}
+	for _, r := range upserts {
+		b.Queue(s.sq.Upsert, r.Token, r.Version, r.Data)
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		return tx.SendBatch(ctx, b).Close()
+	})
+}
+
 func (s *postgresStore) Delete(ctx context.Context, token []byte) error {
 	_, err := s.pool.Exec(ctx, s.sq.Delete, token)
 	return err

@@ -123,6 +123,51 @@ func (s *sqliteStore) Replace(ctx context.Context, oldToken, newToken []byte, v 
 	return tx.Commit()
 }
 
+func (s *sqliteStore) WriteRows(ctx context.Context, upserts []Row, deletes [][]byte) error {
+	if len(upserts) == 0 && len(deletes) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	// Deletes first: a token both removed and written ends up written.
+	del := make([][]any, len(deletes))
+	for i, t := range deletes {
+		del[i] = []any{t}
+	}
+	up := make([][]any, len(upserts))
+	for i, r := range upserts {
+		up[i] = []any{r.Token, r.Version, r.Data}
+	}
+	if err := execEach(ctx, tx, s.sq.Delete, del); err != nil {
+		return err
+	}
+	if err := execEach(ctx, tx, s.sq.Upsert, up); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// execEach runs query in tx once per argument list, prepared once.
+func execEach(ctx context.Context, tx *sql.Tx, query string, args [][]any) error {
+	if len(args) == 0 {
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = stmt.Close() }()
+	for _, a := range args {
+		if _, err := stmt.ExecContext(ctx, a...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s *sqliteStore) Delete(ctx context.Context, token []byte) error {
 	_, err := s.db.ExecContext(ctx, s.sq.Delete, token)
 	return err

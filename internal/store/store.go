@@ -48,6 +48,10 @@ type Store interface {
 	Replace(ctx context.Context, oldToken, newToken []byte, v Value) error
 	// Delete removes the row under token; a missing row is not an error.
 	Delete(ctx context.Context, token []byte) error
+	// WriteRows writes every row of upserts (replacing any value under its token) and removes
+	// every token of deletes, in one transaction: all of it is committed or none. A batch's
+	// mapping rows are one call, so a batch costs one commit rather than one per statement.
+	WriteRows(ctx context.Context, upserts []Row, deletes [][]byte) error
 	// CountByVersion counts rows by key version (versions without rows are absent).
 	CountByVersion(ctx context.Context) (map[int32]int64, error)
 	// ListByVersion returns up to limit rows of a key version, ordered by token.

@@ -127,6 +127,32 @@ var conformance = map[string]func(t *testing.T, dsn string, s Store){
 		}
 		mustGet(t, s, tok(2), val(3, "same row"))
 	},
+	"write rows upserts and deletes in one call": func(t *testing.T, _ string, s Store) {
+		ctx := context.Background()
+		mustUpsert(t, s, tok(1), val(1, "old"))
+		mustUpsert(t, s, tok(2), val(1, "kept"))
+		if err := s.WriteRows(ctx, []Row{{Token: tok(3), Value: val(2, "new")}, {Token: tok(2), Value: val(2, "replaced")}}, [][]byte{tok(1), tok(9)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Get(ctx, tok(1)); !errors.Is(err, ErrNotFound) {
+			t.Errorf("deleted row still present: %v", err)
+		}
+		mustGet(t, s, tok(2), val(2, "replaced"))
+		mustGet(t, s, tok(3), val(2, "new"))
+		if err := s.WriteRows(ctx, nil, nil); err != nil {
+			t.Errorf("an empty write: %v", err)
+		}
+	},
+	"write rows is all or nothing": func(t *testing.T, _ string, s Store) {
+		ctx := context.Background()
+		// The second row's data is NULL, which the schema refuses: the first must not stay.
+		if err := s.WriteRows(ctx, []Row{{Token: tok(1), Value: val(1, "a")}, {Token: tok(2), Value: Value{Version: 1}}}, nil); err == nil {
+			t.Fatal("a row without data was written")
+		}
+		if _, err := s.Get(ctx, tok(1)); !errors.Is(err, ErrNotFound) {
+			t.Errorf("a failed write left a row behind: %v", err)
+		}
+	},
 	"delete": func(t *testing.T, _ string, s Store) {
 		ctx := context.Background()
 		mustUpsert(t, s, tok(1), val(1, "x"))

@@ -33,9 +33,10 @@ type batchCarry struct {
 // that takes many per request: in full batches of MaxBatch, and on the cycle's last page the rest
 // too. It returns the cursor to commit: after the page when nothing is carried, else the cursor of
 // the page the carried records came from, which a cycle stopped before writing them reads again.
-// Each batch is finished (write and mapping rows) before ctx is checked again, so SIGTERM stops
-// between batches, and the records already written are found through the mapping next time.
-func (s *Syncer) syncBatches(ctx context.Context, dest connector.BatchDestination, carry *batchCarry, cursor string, page connector.Page, res *CycleResult) (string, error) {
+// Each batch's write is finished and its mapping rows queued on rows (writeBehind) before ctx is
+// checked again, so SIGTERM stops between batches, and the records already written are found
+// through the mapping next time.
+func (s *Syncer) syncBatches(ctx context.Context, dest connector.BatchDestination, rows *writeBehind, carry *batchCarry, cursor string, page connector.Page, res *CycleResult) (string, error) {
 	limit := max(dest.MaxBatch(), 1)
 	carried := len(carry.records)
 	records := append(carry.records, page.Records...)
@@ -46,7 +47,7 @@ func (s *Syncer) syncBatches(ctx context.Context, dest connector.BatchDestinatio
 		}
 		n := batchLength(records[written:], limit)
 		res.Read += n
-		results, err := s.syncBatch(ctx, dest, records[written:written+n])
+		results, err := s.syncBatch(ctx, dest, rows, records[written:written+n])
 		if err != nil {
 			return "", err
 		}
@@ -80,23 +81,30 @@ func batchLength(records []connector.Record, limit int) int {
 }
 
 // syncBatch writes one batch: every record's mapping lookup, one UpsertBatch, then the mapping
-// row of every record written. A crash between the write and the rows leaves records the
-// destination holds and the mapping does not; the next cycle reads the same page, builds the
-// same batch with the same idempotency keys, and the destination's own deduplication answers
-// with the records it already holds (QuickBooks: the batch's requestid, derived from every
-// record's key and content; Zoho CRM: the duplicate check on Email). The crash may also fall
-// between two of the batch's mapping rows; the batch is then the same but for the records the
-// mapping knows, and QuickBooks' requestid does not depend on which those are. It runs detached from ctx's cancellation (see batchTimeout).
-func (s *Syncer) syncBatch(ctx context.Context, dest connector.BatchDestination, batch []connector.Record) ([]string, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout(len(batch)))
+// rows of the records written, queued on rows to be committed in one transaction while the next
+// batch goes out. A crash between the write and the rows leaves records the destination holds and
+// the mapping does not; the next cycle reads the same page, builds the same batch with the same
+// idempotency keys, and the destination's own deduplication answers with the records it already
+// holds (QuickBooks: the batch's requestid, derived from every record's key and content; Zoho
+// CRM: the duplicate check on Email). QuickBooks' requestid does not depend on which of the
+// batch's records the mapping knows. It runs detached from ctx's cancellation (see batchTimeout).
+func (s *Syncer) syncBatch(parent context.Context, dest connector.BatchDestination, rows *writeBehind, batch []connector.Record) ([]string, error) {
+	patients := make([]string, len(batch))
+	for i, rec := range batch {
+		patients[i] = patientOf(rec)
+	}
+	// A patient of the previous batch is looked up once its row is there.
+	if err := rows.before(patients); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), batchTimeout(len(batch)))
 	defer cancel()
 	known := make([]mapping.Record, len(batch))
 	destIDs := make([]string, len(batch))
 	authorized := make([]connector.Record, len(batch))
 	for i, rec := range batch {
 		var err error
-		patient := patientOf(rec)
-		if known[i], err = s.lookup(ctx, patient); err != nil {
+		if known[i], err = s.lookup(ctx, patients[i]); err != nil {
 			return nil, err
 		}
 		destIDs[i] = known[i].IDs[s.DestSystem]
@@ -104,7 +112,7 @@ func (s *Syncer) syncBatch(ctx context.Context, dest connector.BatchDestination,
 		// Every record of a batch carries its key, creates and updates alike: a batch retried
 		// after a crash between its write and its mapping rows has the same records, but the
 		// mapping may know some of them by then.
-		if authorized[i].IdempotencyKey, err = s.idempotencyKey(patient); err != nil {
+		if authorized[i].IdempotencyKey, err = s.idempotencyKey(patients[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -116,17 +124,35 @@ func (s *Syncer) syncBatch(ctx context.Context, dest connector.BatchDestination,
 		return nil, s.fail(failureReason(reasonDestination, err), fmt.Errorf("writing a batch of %d records to %s: %w", len(batch), s.DestSystem, err))
 	}
 	results := make([]string, len(batch))
+	var mapped []mapping.Record
+	var failed error
 	for i, w := range written {
 		switch {
 		case connector.IsRejected(w.Err):
 			results[i] = s.rejected(w.Err)
 		case w.Err != nil:
-			return nil, s.fail(failureReason(reasonDestination, w.Err), fmt.Errorf("writing to %s: %w", s.DestSystem, w.Err))
+			if failed == nil {
+				failed = s.fail(failureReason(reasonDestination, w.Err), fmt.Errorf("writing to %s: %w", s.DestSystem, w.Err))
+			}
 		default:
-			if results[i], err = s.written(ctx, known[i], patientOf(batch[i]), destIDs[i], w.ID); err != nil {
-				return nil, err
+			var row *mapping.Record
+			if results[i], row = s.mapped(known[i], patients[i], destIDs[i], w.ID); row != nil {
+				mapped = append(mapped, *row)
 			}
 		}
+	}
+	// The rows of what was written are recorded even when another record of the batch failed.
+	if len(mapped) > 0 {
+		if err := rows.rows(patients, func() error {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), batchTimeout(len(mapped)))
+			defer cancel()
+			return s.putRows(ctx, mapped)
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if failed != nil {
+		return nil, failed
 	}
 	return results, nil
 }

@@ -9,8 +9,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/tenantwire/tenantwire/internal/connector"
+	"github.com/tenantwire/tenantwire/internal/connector/contract"
 	"github.com/tenantwire/tenantwire/internal/connector/fakesystem"
 	"github.com/tenantwire/tenantwire/internal/keyring"
 	"github.com/tenantwire/tenantwire/internal/patientmap"
@@ -177,7 +179,11 @@ func (v servedVendor) connect(t *testing.T) connector.Connector {
 	roots := x509.NewCertPool()
 	roots.AddCert(v.srv.Certificate())
 	dst, err := connector.New(v.vendor.name, v.srv.URL, v.vendor.creds(v.srv.URL+fakesystem.TokenPath),
-		connector.Options{AllowedHosts: []string{u.Host}, RootCAs: roots, MaxAttempts: 1})
+		// The client's pace is the fakes' (published) limit in a window short enough for the test;
+		// a test's few batches stay inside the fakes' own window.
+		connector.Options{AllowedHosts: []string{u.Host}, RootCAs: roots, MaxAttempts: 1,
+			RateLimit:      contract.RateLimit{Requests: 100, Per: 100 * time.Millisecond},
+			BatchRateLimit: contract.RateLimit{Requests: 100, Per: 100 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,11 +210,13 @@ func newVendorSyncer(t *testing.T, src connector.Source, system string, dst conn
 // TestBatchKilledBetweenWriteAndMappingCreatesNoDuplicates kills the pod (the store fails) after
 // a batch was written, before all of its mapping rows, and resumes with the same page. The
 // vendor's own deduplication must answer with the records it holds: QuickBooks through the
-// batch's requestid, Zoho CRM through the duplicate check on Email.
+// batch's requestid, Zoho CRM through the duplicate check on Email. With 70 records QuickBooks
+// takes three batches, and a kill in the second one's rows comes after the third was sent (the
+// rows are written behind the next request).
 func TestBatchKilledBetweenWriteAndMappingCreatesNoDuplicates(t *testing.T) {
-	const n = 12
+	const n = 70
 	for _, vendor := range batchVendors {
-		for _, mapped := range []int{0, 5} {
+		for _, mapped := range []int{0, 5, 35} {
 			t.Run(fmt.Sprintf("%s/%d rows written", vendor.name, mapped), func(t *testing.T) {
 				served := serveVendor(t, vendor, nil)
 				dst, stats, held := served.connect(t), served.stats, served.held
@@ -235,6 +243,53 @@ func TestBatchKilledBetweenWriteAndMappingCreatesNoDuplicates(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// gatedStore holds the first WriteRows until open is closed, or gives up after a while and says so.
+type gatedStore struct {
+	store.Store
+	open     chan struct{}
+	waited   bool
+	gaveUp   bool
+	attempts int
+}
+
+func (g *gatedStore) WriteRows(ctx context.Context, upserts []store.Row, deletes [][]byte) error {
+	g.attempts++
+	if g.attempts == 1 {
+		g.waited = true
+		select {
+		case <-g.open:
+		case <-time.After(5 * time.Second):
+			g.gaveUp = true
+		}
+	}
+	return g.Store.WriteRows(ctx, upserts, deletes)
+}
+
+// TestBatchRowsAreWrittenBehindTheNextRequest: the second batch's request goes out while the first
+// batch's mapping rows are still being written, and every row is there when the cycle returns.
+func TestBatchRowsAreWrittenBehindTheNextRequest(t *testing.T) {
+	gated := &gatedStore{Store: openSQLite(t), open: make(chan struct{})}
+	dst := &memoryBatchDestination{memoryDestination: newMemoryDestination(), max: 3}
+	dst.onBatch = func(n int) {
+		if n == 2 {
+			close(gated.open)
+		}
+	}
+	s := newSyncer(t, &pagedSource{records: patients(6), pageSize: 6, failAt: -1}, dst, gated, newKeyring(t, 1, 1))
+	res, err := s.Cycle(context.Background())
+	if err != nil || res.Created != 6 {
+		t.Fatalf("%+v, %v; want 6 created", res, err)
+	}
+	if !gated.waited || gated.gaveUp {
+		t.Fatalf("the second batch's request did not go out while the first batch's rows were written (held: %v, gave up: %v)", gated.waited, gated.gaveUp)
+	}
+	for _, r := range patients(6) {
+		if rec, err := patientmap.Lookup(context.Background(), gated, s.Codec, "cerbo", r.ID); err != nil || rec.IDs["quickbooks"] == "" {
+			t.Errorf("%s is not mapped when the cycle returned: %v, %v", r.ID, rec, err)
 		}
 	}
 }

@@ -50,8 +50,7 @@ func (s *Syncer) cursorName() string { return s.Integration + "/" + s.SourceSyst
 // record to the destination. The cursor is committed after each page; a cycle stopped by ctx
 // (SIGTERM) or by an error leaves it after the last complete page, and the records of the
 // interrupted page are found again next time through the mapping, so nothing is written twice.
-func (s *Syncer) Cycle(ctx context.Context) (CycleResult, error) {
-	var res CycleResult
+func (s *Syncer) Cycle(ctx context.Context) (res CycleResult, err error) {
 	if len(s.Fields.Fields()) == 0 {
 		return res, errNoFields
 	}
@@ -61,6 +60,15 @@ func (s *Syncer) Cycle(ctx context.Context) (CycleResult, error) {
 		return res, err
 	}
 	var carry batchCarry // what a batch destination's next batch begins with (batch.go)
+	// A batch destination's mapping rows and the cursors after them are written behind the
+	// requests (writebehind.go); whatever is queued is written before Cycle returns, also when
+	// it stops early, and the first error of those writes is the cycle's.
+	var behind writeBehind
+	defer func() {
+		if werr := behind.wait(); err == nil {
+			err = werr
+		}
+	}()
 	for {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -70,10 +78,11 @@ func (s *Syncer) Cycle(ctx context.Context) (CycleResult, error) {
 			return res, s.fail(failureReason(reasonSource, err), fmt.Errorf("listing %s changes: %w", s.SourceSystem, err))
 		}
 		records, committed := page.Records, page.Next
-		if batch, ok := s.Destination.(connector.BatchDestination); ok {
+		batch, batched := s.Destination.(connector.BatchDestination)
+		if batched {
 			// A destination that writes many records per request gets the page in batches
 			// (batch.go); nothing is left for the per-record loop.
-			if committed, err = s.syncBatches(ctx, batch, &carry, cursor, page, &res); err != nil {
+			if committed, err = s.syncBatches(ctx, batch, &behind, &carry, cursor, page, &res); err != nil {
 				return res, err
 			}
 			records = nil
@@ -89,7 +98,16 @@ func (s *Syncer) Cycle(ctx context.Context) (CycleResult, error) {
 			}
 			s.tally(&res, result)
 		}
-		if err := s.commitCursor(ctx, committed); err != nil {
+		if batched {
+			// Committed after the rows of the batches before it, detached as they are.
+			if err := behind.then(func() error {
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+				defer cancel()
+				return s.commitCursor(ctx, committed)
+			}); err != nil {
+				return res, err
+			}
+		} else if err := s.commitCursor(ctx, committed); err != nil {
 			return res, err
 		}
 		cursor = page.Next
@@ -97,6 +115,9 @@ func (s *Syncer) Cycle(ctx context.Context) (CycleResult, error) {
 		if !page.More {
 			break
 		}
+	}
+	if err := behind.wait(); err != nil {
+		return res, err
 	}
 	s.Metrics.LastSuccess.Set(float64(s.Now().Unix()))
 	s.Metrics.CycleDuration.Observe(s.Now().Sub(start).Seconds())

@@ -145,3 +145,16 @@ func (c *crashingStore) Upsert(ctx context.Context, token []byte, v store.Value)
 	}
 	return c.Store.Upsert(ctx, token, v)
 }
+
+// WriteRows fails as Upsert does, counting each row. Past failAfter it writes the rows before the
+// failing one and then fails: harsher than the store's one transaction, which writes all or none,
+// so the tests also cover a store that committed part of a batch's rows.
+func (c *crashingStore) WriteRows(ctx context.Context, upserts []store.Row, deletes [][]byte) error {
+	for i := range upserts {
+		c.upserts++
+		if c.failAfter >= 0 && c.upserts > c.failAfter {
+			return errors.Join(c.Store.WriteRows(ctx, upserts[:i], nil), errors.New("killed"))
+		}
+	}
+	return c.Store.WriteRows(ctx, upserts, deletes)
+}

@@ -51,6 +51,18 @@ func (s *Syncer) idempotencyKey(patient string) (string, error) {
 // written records a write the destination accepted: the mapping row when it changed, and whether
 // the record was created or updated.
 func (s *Syncer) written(ctx context.Context, known mapping.Record, patient, destID, newID string) (string, error) {
+	result, row := s.mapped(known, patient, destID, newID)
+	if row != nil {
+		if err := s.putRows(ctx, []mapping.Record{*row}); err != nil {
+			return "", err
+		}
+	}
+	return result, nil
+}
+
+// mapped says what a write the destination accepted did (created or updated) and the mapping
+// record to store for it, nil when the mapping already holds it.
+func (s *Syncer) mapped(known mapping.Record, patient, destID, newID string) (string, *mapping.Record) {
 	if newID == destID && known.IDs[s.SourceSystem] == patient {
 		return resultUpdated, nil
 	}
@@ -60,13 +72,18 @@ func (s *Syncer) written(ctx context.Context, known mapping.Record, patient, des
 	}
 	ids[s.SourceSystem] = patient
 	ids[s.DestSystem] = newID
-	if err := patientmap.Put(ctx, s.Store, s.Codec, mapping.Record{IDs: ids}); err != nil {
-		return "", s.fail(reasonStore, fmt.Errorf("recording the mapping: %w", err))
-	}
 	if destID == "" {
-		return resultCreated, nil
+		return resultCreated, &mapping.Record{IDs: ids}
 	}
-	return resultUpdated, nil
+	return resultUpdated, &mapping.Record{IDs: ids}
+}
+
+// putRows stores mapping records in one transaction.
+func (s *Syncer) putRows(ctx context.Context, rows []mapping.Record) error {
+	if err := patientmap.PutAll(ctx, s.Store, s.Codec, rows); err != nil {
+		return s.fail(reasonStore, fmt.Errorf("recording the mapping: %w", err))
+	}
+	return nil
 }
 
 // rejected counts a record the destination refused for good.

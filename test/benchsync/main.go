@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,6 +34,7 @@ func main() {
 	patients := flag.Int("patients", 10000, "backfill: Cerbo patients to move into each destination")
 	scale := flag.Float64("scale", 5, "backfill: the vendors' published rate-limit windows are divided by this, in the fakes, the connectors and the floor alike")
 	destinations := flag.String("destinations", "quickbooks,zoho,gohighlevel", "backfill: comma-separated destinations")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof reads it)")
 	flag.Parse()
 
 	cfg := config{Rows: *rows, Duration: *duration, Rounds: *rounds}
@@ -49,6 +51,19 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fatalf("-cpuprofile: %v", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fatalf("-cpuprofile: %v", err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+		}()
+	}
 	r := report{Command: "go run ./test/benchsync " + strings.Join(os.Args[1:], " "), LoadBefore: loadAverage()}
 	for _, scenario := range strings.Split(*scenarios, ",") {
 		switch strings.TrimSpace(scenario) {

@@ -16,8 +16,8 @@ type path interface {
 	name() string
 	// lookup finds an existing patient by their ID in systems[system].
 	lookup(ctx context.Context, p *patient, system int) error
-	// put writes a patient's record: per system, an upsert under the active token and a delete
-	// under each older token, which is what patientmap.Put does.
+	// put writes a patient's record in one transaction: per system, an upsert under the active
+	// token and a delete under each older token, which is what patientmap.Put does.
 	put(ctx context.Context, p *patient) error
 }
 
@@ -27,11 +27,11 @@ const (
 	pathPatientmap = "patientmap"
 )
 
-// statements are the three statements of the hot path, run with values sealed beforehand.
+// statements are the hot path's statements, run with values sealed beforehand: a get, and a
+// transaction of deletes then upserts (store.Store.WriteRows).
 type statements interface {
 	get(ctx context.Context, token []byte) error
-	upsert(ctx context.Context, token []byte, v store.Value) error
-	delete(ctx context.Context, token []byte) error
+	write(ctx context.Context, upserts []store.Row, deletes [][]byte) error
 }
 
 // statementPath runs the statements of each operation itself: through the raw driver (the
@@ -48,17 +48,13 @@ func (sp statementPath) lookup(ctx context.Context, p *patient, system int) erro
 }
 
 func (sp statementPath) put(ctx context.Context, p *patient) error {
+	var upserts []store.Row
+	var deletes [][]byte
 	for _, row := range p.rows {
-		if err := sp.run.upsert(ctx, row.token, row.value); err != nil {
-			return err
-		}
-		for _, old := range row.older {
-			if err := sp.run.delete(ctx, old); err != nil {
-				return err
-			}
-		}
+		upserts = append(upserts, store.Row{Token: row.token, Value: row.value})
+		deletes = append(deletes, row.older...)
 	}
-	return nil
+	return sp.run.write(ctx, upserts, deletes)
 }
 
 // storeStatements runs the statements through store.Store's methods.
@@ -69,12 +65,8 @@ func (ss storeStatements) get(ctx context.Context, token []byte) error {
 	return err
 }
 
-func (ss storeStatements) upsert(ctx context.Context, token []byte, v store.Value) error {
-	return ss.s.Upsert(ctx, token, v)
-}
-
-func (ss storeStatements) delete(ctx context.Context, token []byte) error {
-	return ss.s.Delete(ctx, token)
+func (ss storeStatements) write(ctx context.Context, upserts []store.Row, deletes [][]byte) error {
+	return ss.s.WriteRows(ctx, upserts, deletes)
 }
 
 // patientmapPath is the full path the sync runtime takes: tokens, sealing and opening included.

@@ -31,14 +31,35 @@ func (r sqlRaw) get(ctx context.Context, token []byte) error {
 	return r.db.QueryRowContext(ctx, r.sq.Get, token).Scan(&v.Version, &v.Data)
 }
 
-func (r sqlRaw) upsert(ctx context.Context, token []byte, v store.Value) error {
-	_, err := r.db.ExecContext(ctx, r.sq.Upsert, token, v.Version, v.Data)
-	return err
-}
-
-func (r sqlRaw) delete(ctx context.Context, token []byte) error {
-	_, err := r.db.ExecContext(ctx, r.sq.Delete, token)
-	return err
+func (r sqlRaw) write(ctx context.Context, upserts []store.Row, deletes [][]byte) error {
+	tx, err := r.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if len(deletes) > 0 {
+		del, err := tx.PrepareContext(ctx, r.sq.Delete)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = del.Close() }()
+		for _, t := range deletes {
+			if _, err := del.ExecContext(ctx, t); err != nil {
+				return err
+			}
+		}
+	}
+	up, err := tx.PrepareContext(ctx, r.sq.Upsert)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = up.Close() }()
+	for _, row := range upserts {
+		if _, err := up.ExecContext(ctx, row.Token, row.Version, row.Data); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 func (r sqlRaw) populate(ctx context.Context, rows []patientRow) error {
@@ -66,14 +87,17 @@ func (r pgxRaw) get(ctx context.Context, token []byte) error {
 	return r.pool.QueryRow(ctx, r.sq.Get, token).Scan(&v.Version, &v.Data)
 }
 
-func (r pgxRaw) upsert(ctx context.Context, token []byte, v store.Value) error {
-	_, err := r.pool.Exec(ctx, r.sq.Upsert, token, v.Version, v.Data)
-	return err
-}
-
-func (r pgxRaw) delete(ctx context.Context, token []byte) error {
-	_, err := r.pool.Exec(ctx, r.sq.Delete, token)
-	return err
+func (r pgxRaw) write(ctx context.Context, upserts []store.Row, deletes [][]byte) error {
+	b := &pgx.Batch{}
+	for _, t := range deletes {
+		b.Queue(r.sq.Delete, t)
+	}
+	for _, row := range upserts {
+		b.Queue(r.sq.Upsert, row.Token, row.Version, row.Data)
+	}
+	return pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		return tx.SendBatch(ctx, b).Close()
+	})
 }
 
 func (r pgxRaw) populate(ctx context.Context, rows []patientRow) error {

@@ -2,10 +2,10 @@ package fakesystem
 
 import (
 	"encoding/json"
-	"fmt"
 	"maps"
 	"net/http"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,15 +33,26 @@ type Cerbo struct {
 
 	mu       sync.Mutex
 	patients []map[string]any
-	lastID   int
+	// ids finds patients by id; newest holds the positions of patients newest first (by
+	// updated_at, ties in the order they were added), nil after a write until the next list.
+	ids    *propertyIndex
+	newest []recent
+	lastID int
+}
+
+// recent is a patient's position and update time, parsed once.
+type recent struct {
+	at      int
+	updated time.Time
 }
 
 // NewCerbo serves the given patients, each with an integer "id" and an RFC 3339 "updated_at";
 // new patients get the IDs after the highest.
 func NewCerbo(username, apiKey string, patients ...map[string]any) *Cerbo {
-	c := &Cerbo{Username: username, APIKey: apiKey}
+	c := &Cerbo{Username: username, APIKey: apiKey, ids: newPropertyIndex(false, "id")}
 	for _, p := range patients {
 		c.patients = append(c.patients, maps.Clone(p))
+		c.ids.add(len(c.patients)-1, c.patients[len(c.patients)-1])
 		c.lastID = max(c.lastID, p["id"].(int))
 	}
 	return c
@@ -58,12 +69,22 @@ func (c *Cerbo) Patient(id string) map[string]any {
 }
 
 func (c *Cerbo) find(id string) map[string]any {
-	for _, p := range c.patients {
-		if fmt.Sprint(p["id"]) == id {
-			return p
-		}
+	if i := c.ids.first("id", id); i >= 0 {
+		return c.patients[i]
 	}
 	return nil
+}
+
+// byRecency returns the patients' positions newest first, sorting them once after each write.
+func (c *Cerbo) byRecency() []recent {
+	if c.newest == nil {
+		c.newest = make([]recent, len(c.patients))
+		for i, p := range c.patients {
+			c.newest[i] = recent{at: i, updated: updatedAt(p)}
+		}
+		slices.SortStableFunc(c.newest, func(a, b recent) int { return b.updated.Compare(a.updated) })
+	}
+	return c.newest
 }
 
 func (c *Cerbo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -108,14 +129,13 @@ func (c *Cerbo) list(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	var matching []map[string]any
-	for _, p := range c.patients {
-		if !updatedAt(p).Before(since) {
-			matching = append(matching, p)
-		}
+	// The patients updated at or after since are a prefix of the newest-first order.
+	newest := c.byRecency()
+	matching := newest[:sort.Search(len(newest), func(i int) bool { return newest[i].updated.Before(since) })]
+	page := make([]map[string]any, 0, limit)
+	for _, r := range matching[min(offset, len(matching)):min(offset+limit, len(matching))] {
+		page = append(page, c.patients[r.at])
 	}
-	slices.SortStableFunc(matching, func(a, b map[string]any) int { return updatedAt(b).Compare(updatedAt(a)) })
-	page := matching[min(offset, len(matching)):min(offset+limit, len(matching))]
 	writeJSON(w, http.StatusOK, map[string]any{"data": page, "total": len(matching)})
 }
 
@@ -149,11 +169,13 @@ func (c *Cerbo) write(w http.ResponseWriter, r *http.Request, p map[string]any) 
 		c.lastID++
 		p = map[string]any{"id": c.lastID}
 		c.patients = append(c.patients, p)
+		c.ids.add(len(c.patients)-1, p)
 		status = http.StatusCreated
 	}
 	id := p["id"]
 	maps.Copy(p, fields)
 	p["id"], p["updated_at"] = id, time.Now().UTC().Format(time.RFC3339)
+	c.newest = nil
 	writeJSON(w, status, p)
 }
 

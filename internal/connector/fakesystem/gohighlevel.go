@@ -52,7 +52,9 @@ type GoHighLevel struct {
 
 	mu       sync.Mutex
 	contacts []map[string]any
-	lastID   int
+	// index finds contacts by id, and by email and phone as the upsert matches them (any case).
+	index  *propertyIndex
+	lastID int
 }
 
 // NewGoHighLevel serves the given contacts of location, each with a string "id" and RFC 3339
@@ -63,9 +65,11 @@ func NewGoHighLevel(location string, tokens *Tokens, contacts ...map[string]any)
 	if err != nil {
 		panic(err)
 	}
-	g := &GoHighLevel{Location: location, Tokens: tokens, upsertDefinition: upsert, updateDefinition: GoHighLevelUpdateDefinition(upsert)}
+	g := &GoHighLevel{Location: location, Tokens: tokens, upsertDefinition: upsert, updateDefinition: GoHighLevelUpdateDefinition(upsert),
+		index: newPropertyIndex(true, "id", "email", "phone")}
 	for _, c := range contacts {
 		g.contacts = append(g.contacts, maps.Clone(c))
+		g.index.add(len(g.contacts)-1, g.contacts[len(g.contacts)-1])
 	}
 	return g
 }
@@ -159,10 +163,11 @@ func (g *GoHighLevel) upsert(raw []byte) answer {
 		return ghlError(http.StatusForbidden, "The token does not have access to this location")
 	}
 	var match map[string]any
+	at := -1
 	for _, key := range []string{"email", "phone"} {
 		if v, _ := body[key].(string); v != "" && match == nil {
-			if i := slices.IndexFunc(g.contacts, func(c map[string]any) bool { return strings.EqualFold(fmt.Sprint(c[key]), v) }); i >= 0 {
-				match = g.contacts[i]
+			if i := g.index.first(key, v); i >= 0 {
+				match, at = g.contacts[i], i
 			}
 		}
 	}
@@ -172,6 +177,7 @@ func (g *GoHighLevel) upsert(raw []byte) answer {
 		g.lastID++
 		match = map[string]any{"id": fmt.Sprintf("ghl%09d", g.lastID), "dateAdded": now}
 		g.contacts = append(g.contacts, match)
+		at = len(g.contacts) - 1
 		g.stats.add(func(s *Stats) { s.Created++ })
 	} else {
 		g.stats.add(func(s *Stats) { s.Updated++ })
@@ -179,6 +185,7 @@ func (g *GoHighLevel) upsert(raw []byte) answer {
 	id, added := match["id"], match["dateAdded"]
 	maps.Copy(match, body)
 	match["id"], match["dateAdded"], match["dateUpdated"] = id, added, now
+	g.index.reindex(at, match)
 	return jsonAnswer(http.StatusOK, map[string]any{"new": created, "contact": match, "traceId": fmt.Sprintf("trace-%d", g.lastID)})
 }
 
@@ -186,7 +193,7 @@ func (g *GoHighLevel) update(id string, raw []byte) answer {
 	if v := g.updateDefinition.Check(raw); len(v) > 0 {
 		return g.refuse(v)
 	}
-	i := slices.IndexFunc(g.contacts, func(c map[string]any) bool { return c["id"] == id })
+	i := g.index.first("id", id)
 	if i < 0 {
 		return ghlError(http.StatusBadRequest, "Contact not found")
 	}
@@ -195,6 +202,7 @@ func (g *GoHighLevel) update(id string, raw []byte) answer {
 	c := g.contacts[i]
 	maps.Copy(c, body)
 	c["id"], c["dateUpdated"] = id, time.Now().UTC().Format(time.RFC3339Nano)
+	g.index.reindex(i, c)
 	g.stats.add(func(s *Stats) { s.Updated++ })
 	return jsonAnswer(http.StatusOK, map[string]any{"succeded": true, "contact": c})
 }

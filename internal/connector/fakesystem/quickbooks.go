@@ -58,7 +58,9 @@ type QuickBooks struct {
 
 	mu        sync.Mutex
 	customers []map[string]any
-	lastID    int
+	// index finds customers by Id and DisplayName (exact, as Intuit compares them).
+	index  *propertyIndex
+	lastID int
 	// answered holds the answer to each requestid seen.
 	answered map[string]answer
 }
@@ -88,9 +90,10 @@ func NewQuickBooks(realm string, tokens *Tokens, customers ...map[string]any) *Q
 	if err != nil {
 		panic(err)
 	}
-	q := &QuickBooks{Realm: realm, Tokens: tokens, definition: d, answered: map[string]answer{}}
+	q := &QuickBooks{Realm: realm, Tokens: tokens, definition: d, answered: map[string]answer{}, index: newPropertyIndex(false, "Id", "DisplayName")}
 	for _, c := range customers {
 		q.customers = append(q.customers, maps.Clone(c))
+		q.index.add(len(q.customers)-1, q.customers[len(q.customers)-1])
 		id, _ := strconv.Atoi(c["Id"].(string))
 		q.lastID = max(q.lastID, id)
 	}
@@ -124,10 +127,8 @@ func (q *QuickBooks) Customers() []map[string]any {
 }
 
 func (q *QuickBooks) find(id string) map[string]any {
-	for _, c := range q.customers {
-		if c["Id"] == id {
-			return c
-		}
+	if i := q.index.first("Id", id); i >= 0 {
+		return q.customers[i]
 	}
 	return nil
 }
@@ -285,6 +286,7 @@ func (q *QuickBooks) create(body map[string]any) answer {
 	c["Id"], c["SyncToken"] = strconv.Itoa(q.lastID), "0"
 	c["MetaData"] = map[string]any{"CreateTime": now, "LastUpdatedTime": now}
 	q.customers = append(q.customers, c)
+	q.index.add(len(q.customers)-1, c)
 	q.stats.add(func(s *Stats) { s.Created++ })
 	return jsonAnswer(http.StatusOK, map[string]any{"Customer": c})
 }
@@ -321,6 +323,7 @@ func (q *QuickBooks) update(id string, body map[string]any) answer {
 	next["MetaData"] = map[string]any{"CreateTime": meta["CreateTime"], "LastUpdatedTime": time.Now().UTC().Format(time.RFC3339)}
 	clear(c)
 	maps.Copy(c, next)
+	q.index.reindex(q.index.first("Id", id), c)
 	q.stats.add(func(s *Stats) { s.Updated++ })
 	return jsonAnswer(http.StatusOK, map[string]any{"Customer": c})
 }
@@ -390,7 +393,9 @@ func setDisplayName(c map[string]any) {
 // duplicateName refuses a customer whose DisplayName another customer (not id) has.
 func (q *QuickBooks) duplicateName(c map[string]any, id string) (answer, bool) {
 	name, _ := c["DisplayName"].(string)
-	if name == "" || !slices.ContainsFunc(q.customers, func(o map[string]any) bool { return o["DisplayName"] == name && o["Id"] != id }) {
+	if name == "" || !slices.ContainsFunc(q.index.find("DisplayName", name), func(i int) bool {
+		return q.customers[i]["DisplayName"] == name && q.customers[i]["Id"] != id
+	}) {
 		return answer{}, false
 	}
 	q.stats.add(func(s *Stats) { s.Duplicates++ })

@@ -61,7 +61,10 @@ type Zoho struct {
 
 	mu       sync.Mutex
 	contacts []map[string]any
-	lastID   int
+	// ids finds contacts by id; duplicates by the duplicate check fields Zoho defines for
+	// Contacts (any case). Other check fields take a pass over every contact.
+	ids, duplicates *propertyIndex
+	lastID          int
 	// pageTokens maps each page token handed out to the offset it continues from.
 	pageTokens map[string]int
 }
@@ -73,10 +76,13 @@ func NewZoho(tokens *Tokens, contacts ...map[string]any) *Zoho {
 	if err != nil {
 		panic(err)
 	}
-	z := &Zoho{Tokens: tokens, definition: d, pageTokens: map[string]int{}}
+	z := &Zoho{Tokens: tokens, definition: d, pageTokens: map[string]int{},
+		ids: newPropertyIndex(false, "id"), duplicates: newPropertyIndex(true, "Email")}
 	z.fields = append(zohoRecordProperties(d), "Created_Time", "Modified_Time")
 	for _, c := range contacts {
 		z.contacts = append(z.contacts, maps.Clone(c))
+		z.ids.add(len(z.contacts)-1, z.contacts[len(z.contacts)-1])
+		z.duplicates.add(len(z.contacts)-1, z.contacts[len(z.contacts)-1])
 	}
 	return z
 }
@@ -291,9 +297,13 @@ func (z *Zoho) upsert(raw []byte, update bool) answer {
 func (z *Zoho) upsertRecord(record map[string]any, checkFields []string) (any, bool) {
 	now := time.Now().UTC().Format(time.RFC3339)
 	var target map[string]any
+	at := -1
 	duplicateField := any(nil)
 	if id, _ := record["id"].(string); id != "" {
-		if target = z.find(id); target == nil {
+		if at = z.ids.first("id", id); at >= 0 {
+			target = z.contacts[at]
+		}
+		if target == nil {
 			z.stats.add(func(s *Stats) { s.Refused++ })
 			return zoho.Exception{Code: "INVALID_DATA", Message: "the id given seems to be invalid", Status: "error",
 				Details: zoho.ExceptionDetails{APIName: "id", JSONPath: "$.data.id"}}, false
@@ -301,8 +311,12 @@ func (z *Zoho) upsertRecord(record map[string]any, checkFields []string) (any, b
 	} else {
 		for _, f := range checkFields {
 			if v, _ := record[f].(string); v != "" {
-				if i := slices.IndexFunc(z.contacts, func(c map[string]any) bool { return strings.EqualFold(fmt.Sprint(c[f]), v) }); i >= 0 {
-					target, duplicateField = z.contacts[i], f
+				i := z.duplicates.first(f, v)
+				if !z.duplicates.has(f) {
+					i = slices.IndexFunc(z.contacts, func(c map[string]any) bool { return strings.EqualFold(fmt.Sprint(c[f]), v) })
+				}
+				if i >= 0 {
+					target, at, duplicateField = z.contacts[i], i, f
 					break
 				}
 			}
@@ -313,6 +327,7 @@ func (z *Zoho) upsertRecord(record map[string]any, checkFields []string) (any, b
 		z.lastID++
 		target = map[string]any{"id": fmt.Sprintf("5725767%06d", z.lastID), "Created_Time": now}
 		z.contacts = append(z.contacts, target)
+		at = len(z.contacts) - 1
 		action, message = "insert", "record added"
 		z.stats.add(func(s *Stats) { s.Created++ })
 	} else {
@@ -321,6 +336,8 @@ func (z *Zoho) upsertRecord(record map[string]any, checkFields []string) (any, b
 	id := target["id"]
 	maps.Copy(target, record)
 	target["id"], target["Modified_Time"] = id, now
+	z.ids.reindex(at, target)
+	z.duplicates.reindex(at, target)
 	return map[string]any{"code": "SUCCESS", "duplicate_field": duplicateField, "action": action, "message": message, "status": "success",
 		"details": map[string]any{"id": id, "Created_Time": target["Created_Time"], "Modified_Time": now}}, true
 }
@@ -338,10 +355,8 @@ func withRecordID(raw []byte, id string) ([]byte, error) {
 }
 
 func (z *Zoho) find(id string) map[string]any {
-	for _, c := range z.contacts {
-		if c["id"] == id {
-			return c
-		}
+	if i := z.ids.first("id", id); i >= 0 {
+		return z.contacts[i]
 	}
 	return nil
 }
