@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -143,11 +144,55 @@ func TestAuditLog(t *testing.T) {
 			t.Fatalf("the audit log has %s of %s: the policy drops them", e.Verb, e.ObjectRef.Resource)
 		}
 	}
+	t.Run("the README's filter finds alice's patch", func(t *testing.T) { readmeAuditFilterFinds(t, sim.AuditLog, name) })
 	if e, _ := findAuditEvent(events, "patch", "integrations", ns, name); !t.Failed() {
 		t.Logf("audit event of alice's patch: %s user=%s impersonated=%s groups=%v sourceIPs=%v %s %s/%s at %s",
 			e.Level, e.User.Username, e.ImpersonatedUser.Username, e.ImpersonatedUser.Groups, e.SourceIPs, e.Verb,
 			e.ObjectRef.Namespace, e.ObjectRef.Name, e.RequestReceivedTimestamp.Format(time.RFC3339Nano))
 	}
+}
+
+// readmeAuditFilterFinds runs the jq filter of the README's worked example (section "Audit") on
+// the audit log, so that the example cannot drift from the log the API server writes.
+func readmeAuditFilterFinds(t *testing.T, auditLog, name string) {
+	jq, err := exec.LookPath("jq")
+	if err != nil {
+		t.Skip("jq is not installed; .ci/run installs it")
+	}
+	readme, err := os.ReadFile(filepath.Join(sim.Root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "$ jq -c '")
+	filter, _, ok2 := strings.Cut(rest, "' \\\n")
+	if !ok || !ok2 {
+		t.Fatal("README.md has no worked example of the form $ jq -c '<filter>' \\ <audit log>")
+	}
+	out, err := exec.Command(jq, "-c", filter, auditLog).Output()
+	if err != nil {
+		t.Fatalf("jq with the README's filter: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var row struct {
+			Time      time.Time `json:"time"`
+			User      string    `json:"user"`
+			Groups    []string  `json:"groups"`
+			SourceIPs []string  `json:"sourceIPs"`
+			Verb      string    `json:"verb"`
+			Object    string    `json:"object"`
+			Code      int       `json:"code"`
+		}
+		if err := json.Unmarshal([]byte(line), &row); err != nil {
+			t.Fatalf("the README's filter printed %q: %v", line, err)
+		}
+		if row.User == "alice" && row.Verb == "patch" && row.Object == "integrations/"+name {
+			if !slices.Contains(row.Groups, "practice-admins") || len(row.SourceIPs) == 0 || row.Time.IsZero() || row.Code != 200 {
+				t.Errorf("the README's filter printed alice's patch without groups, source IP, time or code: %s", line)
+			}
+			return
+		}
+	}
+	t.Errorf("the README's filter printed no line for alice's patch of %s:\n%s", name, out)
 }
 
 func parseAuditLog(raw []byte) ([]auditEvent, error) {
