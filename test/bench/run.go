@@ -290,9 +290,10 @@ func runOperator(ctx context.Context, c *cluster, cfg config, r *result, esoBefo
 	// The operator creates nothing but events (children are applied with PATCH).
 	r.EventWrites = m.sum("rest_client_requests_total", `method="POST"`)
 	r.ReconcileP50, r.ReconcileP99 = m.quantile("controller_runtime_reconcile_time_seconds", 0.5), m.quantile("controller_runtime_reconcile_time_seconds", 0.99)
-	// The minimum: every object once, one status write per Tenant, Integration and the policy, and
-	// the Tenant finalizer.
-	r.MinimumWrites = r.FloorObjects + cfg.Tenants*2 + cfg.Tenants*cfg.Integrations + 1
+	// The minimum: every object once, one status write per Tenant, Integration and the policy, the
+	// Tenant finalizer, and each tenant's keyring report (Tenant status.keyring, the KeyPolicy
+	// controller's field: the contract the policy's status is computed from).
+	r.MinimumWrites = r.FloorObjects + cfg.Tenants*3 + cfg.Tenants*cfg.Integrations + 1
 
 	// Trailing writes right after the last Ready (status of the last objects, events) belong to
 	// convergence; steady state starts once they have drained.
