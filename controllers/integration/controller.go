@@ -13,6 +13,7 @@ import (
 	"time"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	esv1alpha1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -101,6 +102,8 @@ type Reconciler struct {
 	cache      cache.Cache
 	esWatchMu  sync.Mutex
 	esWatching bool
+	// pushWatching says PushSecrets (external-secrets.io/v1alpha1) are served and watched.
+	pushWatching bool
 
 	applierOnce sync.Once
 	apply       *apply.Applier
@@ -120,11 +123,15 @@ type Reconciler struct {
 // finalizers.
 // +kubebuilder:rbac:groups=tenantwire.io,resources=integrations/finalizers,verbs=update
 // +kubebuilder:rbac:groups=tenantwire.io,resources=tenants;keypolicies;integrationapprovals,verbs=get;list;watch
-// +kubebuilder:rbac:groups=external-secrets.io,resources=externalsecrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=external-secrets.io,resources=externalsecrets;pushsecrets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=configmaps;serviceaccounts;persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// The rotated-token Secrets (and the Roles that let a token writer patch one) need create, patch
+// and delete on Secrets of any name; the admission policy tenantwire-operator-reach confines
+// them to Secrets named *-rotated-token in tenant namespaces that carry no data of the operator's.
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=create;patch;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
@@ -180,7 +187,44 @@ func (r *Reconciler) ensureExternalSecretWatch() (bool, error) {
 		}
 	}
 	r.esWatching = true
-	return true, nil
+	return true, r.ensurePushSecretWatch()
+}
+
+// ensurePushSecretWatch starts watching PushSecrets when their CRD is served. An ESO without them
+// is a condition on the Integrations that need one (pushSecretProblem), not on every Integration.
+func (r *Reconciler) ensurePushSecretWatch() error {
+	if r.pushWatching {
+		return nil
+	}
+	gvk := esv1alpha1.SchemeGroupVersion.WithKind(esv1alpha1.PushSecretKind)
+	switch _, err := r.RESTMapper.RESTMapping(gvk.GroupKind(), gvk.Version); {
+	case externalsecrets.IsNotInstalled(err):
+		return nil
+	case err != nil:
+		return err
+	}
+	if r.controller != nil {
+		src := source.Kind(r.cache, &esv1alpha1.PushSecret{},
+			handler.TypedEnqueueRequestForOwner[*esv1alpha1.PushSecret](r.Scheme, r.RESTMapper, &twv1.Integration{}, handler.OnlyControllerOwner()))
+		if err := r.controller.Watch(src); err != nil {
+			return err
+		}
+	}
+	r.pushWatching = true
+	return nil
+}
+
+// pushSecretProblem refuses an Integration with a rotating side while PushSecrets are not served:
+// without one, a rotated token would never reach the vault.
+func (r *Reconciler) pushSecretProblem(in *twv1.Integration) *conditions.Problem {
+	r.esWatchMu.Lock()
+	defer r.esWatchMu.Unlock()
+	if r.pushWatching || len(rotatingSides(in)) == 0 {
+		return nil
+	}
+	return &conditions.Problem{Reason: twv1.ReasonExternalSecretsMissing,
+		Message: "The PushSecret CRD (external-secrets.io/v1alpha1) is not installed; " + string(endpointOf(in, rotatingSides(in)[0]).System) +
+			" rotates refresh tokens, which only a PushSecret writes back to the vault; install External Secrets Operator with PushSecrets"}
 }
 
 // secretToIntegrations maps a credential Secret (labelled through the ExternalSecret template) to
@@ -285,6 +329,10 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 		if err := r.removeCredentials(ctx, in, vendorSides...); err != nil {
 			return obs, ctrl.Result{}, err
 		}
+		// The rotated tokens are credentials too; the vault keeps the last one pushed.
+		if err := r.removeTokenWriter(ctx, in); err != nil {
+			return obs, ctrl.Result{}, err
+		}
 		return obs, ctrl.Result{}, r.reconcileExport(ctx, in, tenant)
 	}
 	if blocked == nil {
@@ -311,6 +359,10 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 		if !watching {
 			blocked = &conditions.Problem{Reason: twv1.ReasonExternalSecretsMissing,
 				Message: "The ExternalSecret CRD (external-secrets.io/v1) is not installed; install External Secrets Operator"}
+		} else {
+			blocked = r.pushSecretProblem(in)
+		}
+		if blocked != nil {
 			result.RequeueAfter = wait.Jitter(esoRecheck, 0.2)
 		}
 	}
@@ -368,6 +420,12 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 	}
 	children := []client.Object{desiredServiceAccount(in, ip), desiredReaderRole(in, ip), desiredReaderRoleBinding(in, ip),
 		desiredEgressPolicy(in, ip)}
+	if len(rotatingSides(in)) > 0 {
+		children = append(children, tokenWriterChildren(in, ip)...)
+	} else {
+		// A side that no longer rotates tokens leaves no write-back channel behind.
+		errs = append(errs, r.removeTokenWriter(ctx, in))
+	}
 	if ownsStateClaim(in) {
 		children = append(children, desiredStateClaim(in, ip))
 	}
@@ -683,6 +741,9 @@ func (r *Reconciler) dismantle(ctx context.Context, in *twv1.Integration, blocke
 		return nil
 	}
 	if err := r.removeCredentials(ctx, in, allSides...); err != nil {
+		return err
+	}
+	if err := r.removeTokenWriter(ctx, in); err != nil {
 		return err
 	}
 	job := &batchv1.Job{}

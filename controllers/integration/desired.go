@@ -257,6 +257,7 @@ func desiredConfigMap(in *twv1.Integration, ip inputs) (*corev1.ConfigMap, error
 		MetricsAddr: ":9090",
 		WebhookAddr: webhookAddr(in),
 		Resync:      resyncRequest(in),
+		TokenWriter: tokenWriterConfig(in),
 	})
 	if err != nil {
 		return nil, err
@@ -419,6 +420,14 @@ func desiredDeployment(in *twv1.Integration, ip inputs, cm *corev1.ConfigMap) *a
 		// The active version in the template rolls the pods when keys rotate.
 		annotations[KeyringVersionAnnotation] = ip.keyringVersion
 	}
+	serviceAccount := syncName(in)
+	if len(rotatingSides(in)) > 0 {
+		// The pods run as the token writer, whose projected token may patch the rotated-token
+		// Secret and nothing else; the sync ServiceAccount's token is never mounted.
+		serviceAccount = tokenWriterName(in)
+		mount, vol := tokenWriterVolume()
+		mounts, volumes = append(mounts, mount), append(volumes, vol)
+	}
 
 	return &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
@@ -431,7 +440,7 @@ func desiredDeployment(in *twv1.Integration, ip inputs, cm *corev1.ConfigMap) *a
 				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: annotations},
 				Spec: corev1.PodSpec{
 					ImagePullSecrets:             imagePullSecrets(ip),
-					ServiceAccountName:           syncName(in),
+					ServiceAccountName:           serviceAccount,
 					AutomountServiceAccountToken: ptr.To(false),
 					EnableServiceLinks:           ptr.To(false),
 					SecurityContext:              podSecurityContext(),
