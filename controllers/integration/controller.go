@@ -187,11 +187,12 @@ func (r *Reconciler) ensureExternalSecretWatch() (bool, error) {
 		}
 	}
 	r.esWatching = true
-	return true, r.ensurePushSecretWatch()
+	return true, nil
 }
 
-// ensurePushSecretWatch starts watching PushSecrets when their CRD is served. An ESO without them
-// is a condition on the Integrations that need one (pushSecretProblem), not on every Integration.
+// ensurePushSecretWatch starts watching PushSecrets when their CRD is served; the caller holds
+// esWatchMu. An ESO without them is a condition on the Integrations that need one
+// (pushSecretProblem), not on every Integration, and only those look for the CRD again.
 func (r *Reconciler) ensurePushSecretWatch() error {
 	if r.pushWatching {
 		return nil
@@ -216,15 +217,18 @@ func (r *Reconciler) ensurePushSecretWatch() error {
 
 // pushSecretProblem refuses an Integration with a rotating side while PushSecrets are not served:
 // without one, a rotated token would never reach the vault.
-func (r *Reconciler) pushSecretProblem(in *twv1.Integration) *conditions.Problem {
+func (r *Reconciler) pushSecretProblem(in *twv1.Integration) (*conditions.Problem, error) {
+	if len(rotatingSides(in)) == 0 {
+		return nil, nil
+	}
 	r.esWatchMu.Lock()
 	defer r.esWatchMu.Unlock()
-	if r.pushWatching || len(rotatingSides(in)) == 0 {
-		return nil
+	if err := r.ensurePushSecretWatch(); err != nil || r.pushWatching {
+		return nil, err
 	}
 	return &conditions.Problem{Reason: twv1.ReasonExternalSecretsMissing,
 		Message: "The PushSecret CRD (external-secrets.io/v1alpha1) is not installed; " + string(endpointOf(in, rotatingSides(in)[0]).System) +
-			" rotates refresh tokens, which only a PushSecret writes back to the vault; install External Secrets Operator with PushSecrets"}
+			" rotates refresh tokens, which only a PushSecret writes back to the vault; install External Secrets Operator with PushSecrets"}, nil
 }
 
 // secretToIntegrations maps a credential Secret (labelled through the ExternalSecret template) to
@@ -359,8 +363,8 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 		if !watching {
 			blocked = &conditions.Problem{Reason: twv1.ReasonExternalSecretsMissing,
 				Message: "The ExternalSecret CRD (external-secrets.io/v1) is not installed; install External Secrets Operator"}
-		} else {
-			blocked = r.pushSecretProblem(in)
+		} else if blocked, err = r.pushSecretProblem(in); err != nil {
+			return obs, result, err
 		}
 		if blocked != nil {
 			result.RequeueAfter = wait.Jitter(esoRecheck, 0.2)

@@ -171,11 +171,12 @@ func (r *Reconciler) removeTokenWriter(ctx context.Context, in *twv1.Integration
 	om := func(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Namespace: in.Namespace, Name: name} }
 	cached := []client.Object{&corev1.Secret{ObjectMeta: om(rotatedTokenName(in))}}
 	r.esWatchMu.Lock()
+	err := r.ensurePushSecretWatch()
 	if r.pushWatching {
 		cached = append([]client.Object{&esv1alpha1.PushSecret{ObjectMeta: om(rotatedTokenName(in))}}, cached...)
 	}
 	r.esWatchMu.Unlock()
-	var errs []error
+	errs := []error{err}
 	for _, obj := range cached {
 		switch err := r.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); {
 		case apierrors.IsNotFound(err):
