@@ -473,8 +473,13 @@ func allowed() map[string]attempt {
 		"operator creates its PushSecret of rotated tokens": create(operatorUser,
 			rotatedTokenPushSecret("op", rotatedTokenSecret, "tenants/acme/quickbooks/oauth")),
 		"operator creates an empty rotated-token Secret": create(operatorUser, &corev1.Secret{ObjectMeta: meta("op-rotated-token")}),
+		// Its own, created first: the attempts run in no particular order.
 		"operator deletes a rotated-token Secret": {as: operatorUser, do: func(ctx context.Context, id identity, _ string) error {
-			return id.c.Delete(ctx, &corev1.Secret{ObjectMeta: meta("op-rotated-token")})
+			secret := &corev1.Secret{ObjectMeta: meta("gone-rotated-token")}
+			if err := id.c.Create(ctx, secret); err != nil {
+				return err
+			}
+			return id.c.Delete(ctx, secret)
 		}},
 		"operator creates a tenant Namespace": create(operatorUser, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "tenant-newco"}}),
 		// The operator's grant on the keyring is create, patch and delete (never update).
