@@ -97,6 +97,9 @@ type Reconciler struct {
 	// Operator is where the operator's pods run, admitted to the sync pods' health port to read
 	// the summary; the zero value admits nobody.
 	Operator OperatorPeer
+	// APIServer is where the sync pods of an Integration whose vendor rotates refresh tokens reach
+	// the API server to write them back (--api-server-egress); none reach it without it.
+	APIServer []APIServerEndpoint
 
 	controller controller.Controller
 	cache      cache.Cache
@@ -407,7 +410,8 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 	obs.keyringLost = keyringPending && hadKeyring
 	suspended := tenant.EffectiveState() == twv1.TenantSuspended
 	ip := inputs{tenant: tenant, syncImage: r.SyncImage, pullSecrets: r.SyncImagePullSecrets, keyringVersion: keyringVersion,
-		tenantSuspended: suspended, awaitingApproval: obs.approval.held(), hosts: r.hostPolicy(), operator: r.Operator}
+		tenantSuspended: suspended, awaitingApproval: obs.approval.held(), hosts: r.hostPolicy(), operator: r.Operator,
+		apiServer: r.APIServer}
 	obs.tenantSuspended = suspended
 	cm, err := desiredConfigMap(in, ip)
 	if err != nil {

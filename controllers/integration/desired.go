@@ -128,6 +128,8 @@ type inputs struct {
 	hosts hostpolicy.Policy
 	// operator is admitted to the sync pods' health port to read the cycle summary.
 	operator OperatorPeer
+	// apiServer is where a token writer reaches the API server (--api-server-egress).
+	apiServer []APIServerEndpoint
 }
 
 func ownerRef(in *twv1.Integration) []metav1.OwnerReference {
@@ -356,6 +358,7 @@ func desiredEgressPolicy(in *twv1.Integration, ip inputs) *networkingv1.NetworkP
 		},
 	}
 	addCycleSummaryIngress(policy, ip.operator)
+	addAPIServerEgress(policy, in, ip.apiServer)
 	if in.Spec.Source.System == twv1.SystemWebhook {
 		var from []networkingv1.NetworkPolicyPeer
 		for _, a := range ip.tenant.Spec.Networking.AllowIngressFrom {

@@ -3,10 +3,15 @@ package integration
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
 	"time"
 
 	esv1alpha1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -194,4 +199,46 @@ func (r *Reconciler) removeTokenWriter(ctx context.Context, in *twv1.Integration
 		errs = append(errs, r.deleteWatchedChild(ctx, in, obj))
 	}
 	return errors.Join(errs...)
+}
+
+// APIServerEndpoint is where the API server answers, as a NetworkPolicy sees it (after a Service's
+// address is translated, most network plugins see the endpoint): the token writer's egress.
+type APIServerEndpoint struct {
+	CIDR string
+	Port int32
+}
+
+// ParseAPIServerEgress reads --api-server-egress entries, each <cidr>:<port>.
+func ParseAPIServerEgress(entries []string) ([]APIServerEndpoint, error) {
+	var out []APIServerEndpoint
+	for _, e := range entries {
+		i := strings.LastIndex(e, ":")
+		if i < 0 {
+			return nil, fmt.Errorf("--api-server-egress %q: want <cidr>:<port>", e)
+		}
+		prefix, err := netip.ParsePrefix(e[:i])
+		if err != nil {
+			return nil, fmt.Errorf("--api-server-egress %q: %w", e, err)
+		}
+		port, err := strconv.ParseInt(e[i+1:], 10, 32)
+		if err != nil || port < 1 || port > 65535 {
+			return nil, fmt.Errorf("--api-server-egress %q: the port must be 1 to 65535", e)
+		}
+		out = append(out, APIServerEndpoint{CIDR: prefix.Masked().String(), Port: int32(port)})
+	}
+	return out, nil
+}
+
+// addAPIServerEgress lets the sync pods of an Integration with a rotating side reach the API
+// server, where the token writer patches its Secret; no other Integration's pods reach it.
+func addAPIServerEgress(policy *networkingv1.NetworkPolicy, in *twv1.Integration, endpoints []APIServerEndpoint) {
+	if len(rotatingSides(in)) == 0 {
+		return
+	}
+	for _, e := range endpoints {
+		policy.Spec.Egress = append(policy.Spec.Egress, networkingv1.NetworkPolicyEgressRule{
+			To:    []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: e.CIDR}}},
+			Ports: []networkingv1.NetworkPolicyPort{tcpPort(e.Port)},
+		})
+	}
 }

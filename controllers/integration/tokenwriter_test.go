@@ -4,6 +4,7 @@ import (
 	"path"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	esv1alpha1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1alpha1"
@@ -149,5 +150,51 @@ func TestSyncPodRunsAsTheTokenWriterWithAProjectedToken(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestParseAPIServerEgress(t *testing.T) {
+	got, err := ParseAPIServerEgress([]string{"172.18.0.2/32:6443", "10.96.0.1/24:443", "fd00::1/128:6443"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []APIServerEndpoint{{"172.18.0.2/32", 6443}, {"10.96.0.0/24", 443}, {"fd00::1/128", 6443}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("parsed %+v, want %+v", got, want)
+	}
+	for _, bad := range []string{"172.18.0.2:6443", "172.18.0.2/32", "172.18.0.2/32:0", "172.18.0.2/32:70000", "api.example:443"} {
+		if _, err := ParseAPIServerEgress([]string{bad}); err == nil || !strings.Contains(err.Error(), "--api-server-egress") {
+			t.Errorf("%q: err = %v, want one naming --api-server-egress", bad, err)
+		}
+	}
+}
+
+// TestOnlyATokenWriterReachesTheAPIServer: --api-server-egress opens the API server to the sync
+// pods of an Integration whose vendor rotates refresh tokens, on the given port, and to no other.
+func TestOnlyATokenWriterReachesTheAPIServer(t *testing.T) {
+	ip := sampleInputs()
+	ip.apiServer = []APIServerEndpoint{{CIDR: "172.18.0.2/32", Port: 6443}}
+	reaches := func(in *twv1.Integration) bool {
+		for _, r := range desiredEgressPolicy(in, ip).Spec.Egress {
+			for _, to := range r.To {
+				if to.IPBlock != nil && to.IPBlock.CIDR == "172.18.0.2/32" {
+					if len(r.Ports) != 1 || r.Ports[0].Port.IntValue() != 6443 {
+						t.Errorf("API server rule ports = %+v", r.Ports)
+					}
+					return true
+				}
+			}
+		}
+		return false
+	}
+	if !reaches(sampleIntegration()) {
+		t.Error("a QuickBooks Integration's pods do not reach the API server")
+	}
+	if reaches(sampleIntegration(func(in *twv1.Integration) { in.Spec.Destination.System = twv1.SystemZoho })) {
+		t.Error("a Zoho Integration's pods reach the API server")
+	}
+	ip.apiServer = nil
+	if reaches(sampleIntegration()) {
+		t.Error("the API server is reachable without --api-server-egress")
 	}
 }
