@@ -340,8 +340,9 @@ type IntegrationKeyringStatus struct {
 // The names tenantwire and tenantwire-* are reserved for the objects the Tenant and KeyPolicy
 // controllers keep in the same namespace, all named tenantwire-<role>. An Integration's children
 // are <name>-sync (Deployment, ServiceAccount), <name>-sync-config, <name>-credentials-reader
-// (Role, RoleBinding), <name>-egress, <name>-{source,destination,store}-credentials and
-// <name>-export. Of today's tenant-level names only the ServiceAccount tenantwire-sync matches one
+// (Role, RoleBinding), <name>-egress, <name>-{source,destination,store}-credentials,
+// <name>-export and, for a QuickBooks or GoHighLevel side, <name>-token-writer (ServiceAccount,
+// Role, RoleBinding) and <name>-rotated-token (Secret, PushSecret). Of today's tenant-level names only the ServiceAccount tenantwire-sync matches one
 // of these patterns, for the name tenantwire: two controllers would then own one ServiceAccount,
 // and the keyring RoleBinding, which names each consumer's <name>-sync, would grant the keyring to
 // the Tenant's shared one. Reserving the whole prefix keeps future tenant-level names out of reach.

@@ -14,7 +14,7 @@ const (
 )
 
 // PurgeRemainderKind says what kind of copy a purge could not destroy.
-// +kubebuilder:validation:Enum=VaultCredentials;VaultKey;PostgreSQLDatabase
+// +kubebuilder:validation:Enum=VaultCredentials;VaultKey;PostgreSQLDatabase;PushedRefreshToken
 type PurgeRemainderKind string
 
 const (
@@ -27,6 +27,10 @@ const (
 	// PurgeRemainderPostgreSQLDatabase: a PostgreSQL database that holds the tenant's sealed
 	// mapping rows. They are unreadable without the destroyed keys, but still there.
 	PurgeRemainderPostgreSQLDatabase PurgeRemainderKind = "PostgreSQLDatabase"
+	// PurgeRemainderPushedRefreshToken: a rotated OAuth refresh token the Integration's PushSecret
+	// wrote to a vault path (property refresh_token). It is live: with the client credentials it
+	// reaches the practice's vendor account until the vendor revokes it.
+	PurgeRemainderPushedRefreshToken PurgeRemainderKind = "PushedRefreshToken"
 )
 
 // TenantPurgeRecord is what a purge destroyed and what it could not: the record a vendor shows

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	esv1alpha1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -94,11 +95,16 @@ type Reconciler struct {
 	// Operator is where the operator's pods run, admitted to the sync pods' health port to read
 	// the summary; the zero value admits nobody.
 	Operator OperatorPeer
+	// APIServer is where the sync pods of an Integration whose vendor rotates refresh tokens reach
+	// the API server to write them back (--api-server-egress); none reach it without it.
+	APIServer []APIServerEndpoint
 
 	controller controller.Controller
 	cache      cache.Cache
 	esWatchMu  sync.Mutex
 	esWatching bool
+	// pushWatching says PushSecrets (external-secrets.io/v1alpha1) are served and watched.
+	pushWatching bool
 
 	// apply and statusWriter are built once, by complete.
 	apply        *apply.Applier
@@ -119,11 +125,15 @@ type Reconciler struct {
 // finalizers.
 // +kubebuilder:rbac:groups=tenantwire.io,resources=integrations/finalizers,verbs=update
 // +kubebuilder:rbac:groups=tenantwire.io,resources=tenants;keypolicies;integrationapprovals,verbs=get;list;watch
-// +kubebuilder:rbac:groups=external-secrets.io,resources=externalsecrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=external-secrets.io,resources=externalsecrets;pushsecrets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=configmaps;serviceaccounts;persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// The rotated-token Secrets (and the Roles that let a token writer patch one) need create, patch
+// and delete on Secrets of any name; the admission policy tenantwire-operator-reach confines
+// them to Secrets named *-rotated-token in tenant namespaces that carry no data of the operator's.
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=create;patch;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
@@ -181,6 +191,47 @@ func (r *Reconciler) ensureExternalSecretWatch() (bool, error) {
 	}
 	r.esWatching = true
 	return true, nil
+}
+
+// ensurePushSecretWatch starts watching PushSecrets when their CRD is served; the caller holds
+// esWatchMu. An ESO without them is a condition on the Integrations that need one
+// (pushSecretProblem), not on every Integration, and only those look for the CRD again.
+func (r *Reconciler) ensurePushSecretWatch() error {
+	if r.pushWatching {
+		return nil
+	}
+	gvk := esv1alpha1.SchemeGroupVersion.WithKind(esv1alpha1.PushSecretKind)
+	switch _, err := r.RESTMapper.RESTMapping(gvk.GroupKind(), gvk.Version); {
+	case externalsecrets.IsNotInstalled(err):
+		return nil
+	case err != nil:
+		return err
+	}
+	if r.controller != nil {
+		src := source.Kind(r.cache, &esv1alpha1.PushSecret{},
+			handler.TypedEnqueueRequestForOwner[*esv1alpha1.PushSecret](r.Scheme, r.RESTMapper, &twv1.Integration{}, handler.OnlyControllerOwner()))
+		if err := r.controller.Watch(src); err != nil {
+			return err
+		}
+	}
+	r.pushWatching = true
+	return nil
+}
+
+// pushSecretProblem refuses an Integration with a rotating side while PushSecrets are not served:
+// without one, a rotated token would never reach the vault.
+func (r *Reconciler) pushSecretProblem(in *twv1.Integration) (*conditions.Problem, error) {
+	if len(rotatingSides(in)) == 0 {
+		return nil, nil
+	}
+	r.esWatchMu.Lock()
+	defer r.esWatchMu.Unlock()
+	if err := r.ensurePushSecretWatch(); err != nil || r.pushWatching {
+		return nil, err
+	}
+	return &conditions.Problem{Reason: twv1.ReasonExternalSecretsMissing,
+		Message: "The PushSecret CRD (external-secrets.io/v1alpha1) is not installed; " + string(endpointOf(in, rotatingSides(in)[0]).System) +
+			" rotates refresh tokens, which only a PushSecret writes back to the vault; install External Secrets Operator with PushSecrets"}, nil
 }
 
 // secretToIntegrations maps a credential Secret (labelled through the ExternalSecret template) to
@@ -454,6 +505,9 @@ func (r *Reconciler) dismantle(ctx context.Context, in *twv1.Integration, blocke
 		return nil
 	}
 	if err := r.removeCredentials(ctx, in, allSides...); err != nil {
+		return err
+	}
+	if err := r.removeTokenWriter(ctx, in); err != nil {
 		return err
 	}
 	job := &batchv1.Job{}

@@ -128,6 +128,8 @@ type inputs struct {
 	hosts hostpolicy.Policy
 	// operator is admitted to the sync pods' health port to read the cycle summary.
 	operator OperatorPeer
+	// apiServer is where a token writer reaches the API server (--api-server-egress).
+	apiServer []APIServerEndpoint
 }
 
 func ownerRef(in *twv1.Integration) []metav1.OwnerReference {
@@ -257,6 +259,7 @@ func desiredConfigMap(in *twv1.Integration, ip inputs) (*corev1.ConfigMap, error
 		MetricsAddr: ":9090",
 		WebhookAddr: webhookAddr(in),
 		Resync:      resyncRequest(in),
+		TokenWriter: tokenWriterConfig(in),
 	})
 	if err != nil {
 		return nil, err
@@ -355,6 +358,7 @@ func desiredEgressPolicy(in *twv1.Integration, ip inputs) *networkingv1.NetworkP
 		},
 	}
 	addCycleSummaryIngress(policy, ip.operator)
+	addAPIServerEgress(policy, in, ip.apiServer)
 	if in.Spec.Source.System == twv1.SystemWebhook {
 		var from []networkingv1.NetworkPolicyPeer
 		for _, a := range ip.tenant.Spec.Networking.AllowIngressFrom {
@@ -419,6 +423,14 @@ func desiredDeployment(in *twv1.Integration, ip inputs, cm *corev1.ConfigMap) *a
 		// The active version in the template rolls the pods when keys rotate.
 		annotations[KeyringVersionAnnotation] = ip.keyringVersion
 	}
+	serviceAccount := syncName(in)
+	if len(rotatingSides(in)) > 0 {
+		// The pods run as the token writer, whose projected token may patch the rotated-token
+		// Secret and nothing else; the sync ServiceAccount's token is never mounted.
+		serviceAccount = tokenWriterName(in)
+		mount, vol := tokenWriterVolume()
+		mounts, volumes = append(mounts, mount), append(volumes, vol)
+	}
 
 	return &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
@@ -431,7 +443,7 @@ func desiredDeployment(in *twv1.Integration, ip inputs, cm *corev1.ConfigMap) *a
 				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: annotations},
 				Spec: corev1.PodSpec{
 					ImagePullSecrets:             imagePullSecrets(ip),
-					ServiceAccountName:           syncName(in),
+					ServiceAccountName:           serviceAccount,
 					AutomountServiceAccountToken: ptr.To(false),
 					EnableServiceLinks:           ptr.To(false),
 					SecurityContext:              podSecurityContext(),

@@ -63,6 +63,8 @@ func allChildren(t *testing.T, in *twv1.Integration) []client.Object {
 		desiredServiceAccount(in, ip), desiredReaderRole(in, ip), desiredReaderRoleBinding(in, ip), cm,
 		desiredEgressPolicy(in, ip), desiredExternalSecret(in, ip, sourceSide), desiredExternalSecret(in, ip, destinationSide),
 		desiredDeployment(in, ip, cm),
+		desiredTokenWriterServiceAccount(in, ip), desiredRotatedTokenSecret(in, ip), desiredTokenWriterRole(in, ip),
+		desiredTokenWriterRoleBinding(in, ip), desiredRotatedTokenPushSecret(in, ip),
 	}
 }
 

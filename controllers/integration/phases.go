@@ -96,10 +96,15 @@ func (r *Reconciler) offboard(ctx context.Context, in *twv1.Integration, tenant 
 	if err := r.removeCredentials(ctx, in, vendorSides...); err != nil {
 		return err
 	}
+	// The rotated tokens are credentials too; the vault keeps the last one pushed.
+	if err := r.removeTokenWriter(ctx, in); err != nil {
+		return err
+	}
 	return r.reconcileExport(ctx, in, tenant)
 }
 
-// checkCluster refuses what the cluster lacks rather than the spec: External Secrets Operator, or
+// checkCluster refuses what the cluster lacks rather than the spec: External Secrets Operator (and its
+// PushSecret CRD where tokens are written back), or
 // a state claim that is not ours. Neither sends us an event when it is fixed, so both look again
 // later.
 func (r *Reconciler) checkCluster(ctx context.Context, in *twv1.Integration) (*conditions.Problem, ctrl.Result, error) {
@@ -112,7 +117,14 @@ func (r *Reconciler) checkCluster(ctx context.Context, in *twv1.Integration) (*c
 		return &conditions.Problem{Reason: twv1.ReasonExternalSecretsMissing,
 			Message: "The ExternalSecret CRD (external-secrets.io/v1) is not installed; install External Secrets Operator"}, recheck, nil
 	}
-	blocked, err := r.checkStateClaim(ctx, in)
+	blocked, err := r.pushSecretProblem(in)
+	if err != nil {
+		return nil, ctrl.Result{}, err
+	}
+	if blocked != nil {
+		return blocked, recheck, nil
+	}
+	blocked, err = r.checkStateClaim(ctx, in)
 	if err != nil || blocked == nil {
 		return nil, ctrl.Result{}, err
 	}
@@ -151,7 +163,8 @@ func (r *Reconciler) gatherInputs(ctx context.Context, in *twv1.Integration, ten
 	suspended := tenant.EffectiveState() == twv1.TenantSuspended
 	obs.tenantSuspended = suspended
 	return inputs{tenant: tenant, syncImage: r.SyncImage, pullSecrets: r.SyncImagePullSecrets, keyringVersion: keyringVersion,
-		tenantSuspended: suspended, awaitingApproval: obs.approval.held(), hosts: r.hostPolicy(), operator: r.Operator}, nil
+		tenantSuspended: suspended, awaitingApproval: obs.approval.held(), hosts: r.hostPolicy(), operator: r.Operator,
+		apiServer: r.APIServer}, nil
 }
 
 // applyChildren applies every child but the Deployment, in the order they are needed, and returns
@@ -172,6 +185,12 @@ func (r *Reconciler) applyChildren(ctx context.Context, in *twv1.Integration, ip
 	}
 	children := []client.Object{desiredServiceAccount(in, ip), desiredReaderRole(in, ip), desiredReaderRoleBinding(in, ip),
 		desiredEgressPolicy(in, ip)}
+	if len(rotatingSides(in)) > 0 {
+		children = append(children, tokenWriterChildren(in, ip)...)
+	} else {
+		// A side that no longer rotates tokens leaves no write-back channel behind.
+		errs = append(errs, r.removeTokenWriter(ctx, in))
+	}
 	if ownsStateClaim(in) {
 		children = append(children, desiredStateClaim(in, ip))
 	}

@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+	"path"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
@@ -118,10 +119,15 @@ func desiredNamespace(t *twv1.Tenant) *corev1.Namespace {
 	for k, v := range podSecurityLabels {
 		l[k] = v
 	}
-	return &corev1.Namespace{
+	ns := &corev1.Namespace{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
 		ObjectMeta: metav1.ObjectMeta{Name: t.NamespaceName(), Labels: l},
 	}
+	if store := t.Spec.SecretStore; store != nil {
+		// What the admission policy lets a PushSecret of this namespace write under.
+		ns.Annotations = map[string]string{labels.SecretPathPrefixAnnotation: path.Clean(store.PathPrefix)}
+	}
+	return ns
 }
 
 // desiredPurgedNamespace is the namespace once its keyring is confirmed destroyed: labelled

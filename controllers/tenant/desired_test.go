@@ -51,6 +51,15 @@ func TestDesiredNamespace(t *testing.T) {
 	if _, ok := ns.Labels[labels.Purged]; ok {
 		t.Errorf("a live tenant namespace is labelled %s: the admission policy would let anyone delete it", labels.Purged)
 	}
+	if _, ok := ns.Annotations[labels.SecretPathPrefixAnnotation]; ok {
+		t.Errorf("a tenant without a secret store records a path prefix: %v", ns.Annotations)
+	}
+	withStore := desiredNamespace(sampleTenant(func(t *twv1.Tenant) {
+		t.Spec.SecretStore = &twv1.TenantSecretStore{Name: "vault", PathPrefix: "tenants/acme/"}
+	}))
+	if got := withStore.Annotations[labels.SecretPathPrefixAnnotation]; got != "tenants/acme" {
+		t.Errorf("%s = %q, want the cleaned path prefix tenants/acme", labels.SecretPathPrefixAnnotation, got)
+	}
 }
 
 func TestDesiredPurgedNamespaceKeepsTheNamespaceAndMarksItPurged(t *testing.T) {

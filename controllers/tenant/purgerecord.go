@@ -59,6 +59,16 @@ func purgeInventory(t *twv1.Tenant, kr *keyring.Keyring, integrations []twv1.Int
 					Location: storeLocation(string(s.Kind), s.Name, path.Join(s.PathPrefix, c.RemoteKey)), Integration: in.Name})
 			}
 		}
+		if s := t.Spec.SecretStore; s != nil {
+			// The rotated tokens the PushSecret wrote back live at the same paths, as refresh_token.
+			for _, ep := range []twv1.Endpoint{in.Spec.Source, in.Spec.Destination} {
+				if ep.System.RotatesRefreshTokens() {
+					rec.Remaining = append(rec.Remaining, twv1.PurgeRemainder{Kind: twv1.PurgeRemainderPushedRefreshToken,
+						Location:    storeLocation(string(s.Kind), s.Name, path.Join(s.PathPrefix, ep.Credentials.RemoteKey)) + " (property refresh_token)",
+						Integration: in.Name})
+				}
+			}
+		}
 	}
 	return rec
 }

@@ -42,6 +42,11 @@ func purgeIntegration(name, dsn string) twv1.Integration {
 	return in
 }
 
+func withSystems(in twv1.Integration, source, destination twv1.System) twv1.Integration {
+	in.Spec.Source.System, in.Spec.Destination.System = source, destination
+	return in
+}
+
 func TestPurgeInventory(t *testing.T) {
 	now := metav1.NewTime(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC))
 	kr := testKeyring(t, 2)
@@ -80,6 +85,19 @@ func TestPurgeInventory(t *testing.T) {
 				{Kind: twv1.PurgeRemainderVaultCredentials, Location: "ClusterSecretStore/tenant-vault: tenants/acme/cerbo-to-quickbooks/db", Integration: "cerbo-to-quickbooks"},
 				{Kind: twv1.PurgeRemainderVaultCredentials, Location: "ClusterSecretStore/tenant-vault: tenants/acme/zoho/source", Integration: "zoho"},
 				{Kind: twv1.PurgeRemainderVaultCredentials, Location: "ClusterSecretStore/tenant-vault: tenants/acme/zoho/destination", Integration: "zoho"},
+			},
+		},
+		"rotated refresh tokens pushed back to the vault remain": {
+			tenant: withStore, keyring: kr, policy: &twv1.KeyPolicy{}, wantVersions: 2, wantExport: "offboarding-export",
+			integrations: []twv1.Integration{withSystems(purgeIntegration("qb-to-ghl", ""), twv1.SystemQuickBooks, twv1.SystemGoHighLevel),
+				withSystems(purgeIntegration("cerbo-to-zoho", ""), twv1.SystemCerbo, twv1.SystemZoho)},
+			wantRemaining: []twv1.PurgeRemainder{
+				{Kind: twv1.PurgeRemainderVaultCredentials, Location: "ClusterSecretStore/tenant-vault: tenants/acme/cerbo-to-zoho/source", Integration: "cerbo-to-zoho"},
+				{Kind: twv1.PurgeRemainderVaultCredentials, Location: "ClusterSecretStore/tenant-vault: tenants/acme/cerbo-to-zoho/destination", Integration: "cerbo-to-zoho"},
+				{Kind: twv1.PurgeRemainderVaultCredentials, Location: "ClusterSecretStore/tenant-vault: tenants/acme/qb-to-ghl/source", Integration: "qb-to-ghl"},
+				{Kind: twv1.PurgeRemainderVaultCredentials, Location: "ClusterSecretStore/tenant-vault: tenants/acme/qb-to-ghl/destination", Integration: "qb-to-ghl"},
+				{Kind: twv1.PurgeRemainderPushedRefreshToken, Location: "ClusterSecretStore/tenant-vault: tenants/acme/qb-to-ghl/source (property refresh_token)", Integration: "qb-to-ghl"},
+				{Kind: twv1.PurgeRemainderPushedRefreshToken, Location: "ClusterSecretStore/tenant-vault: tenants/acme/qb-to-ghl/destination (property refresh_token)", Integration: "qb-to-ghl"},
 			},
 		},
 	}

@@ -61,6 +61,10 @@ func slimSecret(s *corev1.Secret) {
 		}
 		s.StringData = nil
 	}
+	if s.Labels[labels.Component] == labels.RotatedTokenComponent {
+		// Refresh tokens a sync pod wrote back: no controller reads them.
+		s.Data, s.StringData = nil, nil
+	}
 	s.Labels = withoutESOLabels(s.Labels)
 	active, ok := s.Annotations[keyring.ActiveVersionAnnotation]
 	slimMeta(s)

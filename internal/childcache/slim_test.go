@@ -83,6 +83,9 @@ func TestSlimKeepsWhatControllersRead(t *testing.T) {
 			in: ourSecret(labels.CredentialsComponent, "empty", nil, nil),
 			want: ourSecret(labels.CredentialsComponent, "empty", nil,
 				map[string][]byte{childcache.DataDigestKey: childcache.SecretDataDigest(&corev1.Secret{})})},
+		"rotated-token Secret keeps none of its tokens": {
+			in:   ourSecret(labels.RotatedTokenComponent, "crm-rotated-token", nil, map[string][]byte{"destination.refresh_token": []byte("rt")}),
+			want: ourSecret(labels.RotatedTokenComponent, "crm-rotated-token", nil, nil)},
 		"keyring keeps its data and active version": {
 			in:   ourSecret("keyring", keyring.SecretName, keyringAnnotations, keyringData),
 			want: ourSecret("keyring", keyring.SecretName, map[string]string{keyring.ActiveVersionAnnotation: "3"}, keyringData)},

@@ -90,8 +90,12 @@ func (p *pod) mount(ctx context.Context, kubectl Kubectl, namespace string, v co
 		files = s.Data
 	case v.EmptyDir != nil, v.PersistentVolumeClaim != nil:
 		return nil
+	case v.Projected != nil:
+		// The token writer's projected ServiceAccount token: a kubelet's to request, and the
+		// runtime here writes no token back (Runtime drops tokenWriter).
+		return nil
 	default:
-		return errors.New("not a ConfigMap, Secret, emptyDir or claim")
+		return errors.New("not a ConfigMap, Secret, projected token, emptyDir or claim")
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {

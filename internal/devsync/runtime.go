@@ -124,6 +124,12 @@ func (r *Runtime) prepare(ctx context.Context) error {
 	note("  destination credential token_url -> %s", tokenURL)
 	note("  the fakes' certificate is trusted through SSL_CERT_FILE=%s", r.fakes.caFile)
 
+	if cfg.TokenWriter != nil {
+		// A pod patches rotated refresh tokens into the cluster with a token only a kubelet may
+		// request; from here the fakes' rotated tokens stay in the state directory's store.
+		note("  tokenWriter %s/%s -> none (no projected token here; rotated tokens stay in the local store)", cfg.TokenWriter.Namespace, cfg.TokenWriter.Secret)
+		cfg.TokenWriter = nil
+	}
 	for _, p := range []*string{&cfg.Source.CredentialsDir, &cfg.Destination.CredentialsDir, &cfg.KeyringFile, &cfg.StateDir} {
 		if *p != "" {
 			*p = r.pod.local(*p)

@@ -53,6 +53,19 @@ func FieldOwner(controller string) string { return "tenantwire-" + controller }
 // of those Secrets' data (childcache).
 const CredentialsComponent = "credentials"
 
+// SecretPathPrefixAnnotation on a tenant namespace is the Tenant's spec.secretStore.pathPrefix,
+// cleaned. The admission policy tenantwire-tenant-workloads admits a PushSecret only to keys under
+// it; the Tenant controller sets it, and only cluster administrators may update namespaces.
+const SecretPathPrefixAnnotation = "tenantwire.io/secret-path-prefix"
+
+// Components of an Integration's write-back channel for rotated OAuth refresh tokens: the token
+// writer ServiceAccount, and the rotated-token Secret with its PushSecret. The manager's cache
+// keeps none of that Secret's tokens (childcache).
+const (
+	TokenWriterComponent  = "token-writer"
+	RotatedTokenComponent = "rotated-token"
+)
+
 // Export Jobs: one per Integration, named for it, carrying the request it runs. The Integration
 // controller creates them and the Tenant controller reports on them.
 const (

@@ -59,11 +59,14 @@ type Options struct {
 	// pods' NetworkPolicy admits to read the cycle summary.
 	OperatorNamespace   string
 	OperatorPodSelector string
-	EnableHTTP2         bool
-	GracefulShutdown    time.Duration
-	PprofAddr           string
-	StatusTiming        status.Timing
-	Zap                 zap.Options
+	// APIServerEgress are <cidr>:<port> where the API server answers, which the sync pods of an
+	// Integration whose vendor rotates refresh tokens may reach to write them back.
+	APIServerEgress  []string
+	EnableHTTP2      bool
+	GracefulShutdown time.Duration
+	PprofAddr        string
+	StatusTiming     status.Timing
+	Zap              zap.Options
 	// Hosts is the platform's allowlist of vendor hosts, PostgreSQL hosts and egress networks.
 	Hosts hostpolicy.Config
 	// BAACoveredSystems are the destination systems the platform has a business associate
@@ -115,6 +118,9 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"Namespace the manager runs in: its pods there (--operator-pod-selector) are the only ones the sync pods admit to their health port, to read each cycle's summary.")
 	fs.StringVar(&o.OperatorPodSelector, "operator-pod-selector", "app.kubernetes.io/name=tenantwire,app.kubernetes.io/component=manager",
 		"Label selector (k=v[,k=v]) of the manager's pods.")
+	fs.Var(&commaList{&o.APIServerEgress}, "api-server-egress",
+		"Comma-separated <cidr>:<port> where the API server answers (its endpoints, as the network plugin sees them): the sync pods of an Integration "+
+			"whose vendor rotates refresh tokens (QuickBooks, GoHighLevel) may reach them to write rotated tokens back. Default: none, and the tokens stay in the pods' stores.")
 	fs.BoolVar(&o.EnableHTTP2, "enable-http2", false, "Serve metrics over HTTP/2 (off by default: CVE-2023-44487, CVE-2023-39325).")
 	fs.DurationVar(&o.GracefulShutdown, "graceful-shutdown-timeout", 30*time.Second, "How long running reconciles may take to finish on shutdown.")
 	fs.StringVar(&o.PprofAddr, "pprof-bind-address", "", "Address of the Go pprof endpoints (/debug/pprof); empty disables them. Bind it to loopback: it is unauthenticated.")
@@ -274,6 +280,10 @@ func New(o Options) (ctrl.Manager, error) {
 	if err := tr.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: o.TenantConcurrency}); err != nil {
 		return nil, err
 	}
+	apiServer, err := integration.ParseAPIServerEgress(o.APIServerEgress)
+	if err != nil {
+		return nil, err
+	}
 	ir := &integration.Reconciler{
 		Client:               mgr.GetClient(),
 		APIReader:            mgr.GetAPIReader(),
@@ -291,6 +301,7 @@ func New(o Options) (ctrl.Manager, error) {
 		Children:             children,
 		Cycles:               &integration.PodCycleReader{Reader: mgr.GetAPIReader()},
 		Operator:             operator,
+		APIServer:            apiServer,
 	}
 	if err := ir.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: o.IntegrationConcurrency}); err != nil {
 		return nil, err

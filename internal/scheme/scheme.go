@@ -3,6 +3,7 @@ package scheme
 
 import (
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	esv1alpha1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1alpha1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 
@@ -13,7 +14,7 @@ import (
 // External Secrets Operator types tenantwire writes.
 func New() *runtime.Scheme {
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, twv1.AddToScheme, esv1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, twv1.AddToScheme, esv1.AddToScheme, esv1alpha1.AddToScheme} {
 		if err := add(s); err != nil {
 			panic(err)
 		}

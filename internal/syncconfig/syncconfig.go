@@ -22,6 +22,15 @@ const (
 	CredentialsDir = "/var/run/tenantwire/credentials"
 	KeyringDir     = "/var/run/tenantwire/keyring"
 	StateDir       = "/var/lib/tenantwire"
+	// TokenWriterDir holds the projected ServiceAccount token (TokenWriterTokenFile) and the
+	// cluster's CA bundle (TokenWriterCAFile) of an Integration's token writer.
+	TokenWriterDir = "/var/run/tenantwire/token-writer"
+)
+
+// Files in TokenWriterDir.
+const (
+	TokenWriterTokenFile = "token"
+	TokenWriterCAFile    = "ca.crt"
 )
 
 // MinTLSVersion is the lowest TLS version any sync client negotiates.
@@ -56,7 +65,28 @@ type Config struct {
 	// Resync is the Integration's spec.resync.request: when it differs from the request the
 	// runtime last started, the next cycle starts from the beginning of the source's changes.
 	Resync string `json:"resync,omitempty"`
+	// TokenWriter is where the runtime writes the refresh tokens a vendor rotates, present when a
+	// side's system rotates them (QuickBooks, GoHighLevel).
+	TokenWriter *TokenWriter `json:"tokenWriter,omitempty"`
 }
+
+// TokenWriter names the one Secret the runtime may patch, and the projected token it patches with.
+// The Secret's keys are RotatedTokenKey and RefusedAtKey of each rotating side.
+type TokenWriter struct {
+	Namespace string `json:"namespace"`
+	Secret    string `json:"secret"`
+	// Dir holds the token and the CA bundle (TokenWriterTokenFile, TokenWriterCAFile).
+	Dir string `json:"dir"`
+	// Sides are the sides whose system rotates refresh tokens: "source", "destination".
+	Sides []string `json:"sides"`
+}
+
+// RotatedTokenKey is the key of the rotated-token Secret holding one side's newest refresh token.
+func RotatedTokenKey(side string) string { return side + ".refresh_token" }
+
+// RefusedAtKey is the key of the rotated-token Secret holding when the vendor last refused one
+// side's refresh token (RFC 3339).
+func RefusedAtKey(side string) string { return side + ".refused_at" }
 
 // Endpoint is one side of the sync.
 type Endpoint struct {

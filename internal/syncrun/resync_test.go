@@ -21,7 +21,7 @@ func TestResyncReadsTheSourceAgainOnceAndRetriesRejected(t *testing.T) {
 	summary := newCycleSummary(s.Metrics)
 	cycle := func(s *Syncer) CycleResult {
 		t.Helper()
-		runCycle(context.Background(), s, summary, testr.New(t), time.Now)
+		runCycle(context.Background(), s, summary, nil, testr.New(t), time.Now)
 		got := summary.Summary()
 		if got.Cycle.Failure != "" {
 			t.Fatalf("the cycle failed: %s", got.Cycle.Failure)

@@ -36,6 +36,9 @@ type Options struct {
 	Now func() time.Time
 	// Ready, when set, is called each time readiness changes; tests use it to wait.
 	Ready func(reason string)
+	// APIServer is the base URL the token writer patches the rotated-token Secret at; "" means
+	// the in-cluster address.
+	APIServer string
 }
 
 // Run serves health and metrics, prepares the mapping store and runs sync cycles on the schedule
@@ -88,9 +91,16 @@ func Run(ctx context.Context, o Options) error {
 	codec := mapping.Codec{Tenant: cfg.Tenant, Keyring: kr}
 	summary.setKeyringVersion(kr.Active)
 
+	writer, err := newTokenWriter(cfg, o.APIServer)
+	if err != nil {
+		return err
+	}
 	stores := ConnectorStores{
 		RefreshTokens: sealedRefreshTokens{store: st, codec: codec, integration: cfg.Integration},
 		Deliveries:    sealedDeliveries{store: st, codec: codec, queue: cfg.Integration, log: log.WithValues("system", cfg.Source.System)},
+	}
+	if writer != nil {
+		stores.RefreshTokens = writtenBackTokens{RefreshTokenStore: stores.RefreshTokens, writer: writer}
 	}
 	endpoint := func(ep syncconfig.Endpoint) (connector.Connector, connector.Credentials, error) {
 		creds, err := connector.ReadCredentials(ep.CredentialsDir)
@@ -136,7 +146,7 @@ func Run(ctx context.Context, o Options) error {
 			log.Error(errors.New("unreadable mapping rows"), "not syncing: restore the keyring versions these rows use", "rows", kv.Unknown)
 		} else {
 			report("")
-			runCycle(ctx, syncer, summary, log, now)
+			runCycle(ctx, syncer, summary, writer, log, now)
 		}
 		if ctx.Err() != nil {
 			log.Info("stopping: the cursor stays after the last complete page")
@@ -156,7 +166,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 }
 
-func runCycle(ctx context.Context, s *Syncer, summary *cycleSummary, log logr.Logger, now func() time.Time) {
+func runCycle(ctx context.Context, s *Syncer, summary *cycleSummary, writer *tokenWriter, log logr.Logger, now func() time.Time) {
 	start := now()
 	summary.begin()
 	err := s.beginResync(ctx)
@@ -180,6 +190,9 @@ func runCycle(ctx context.Context, s *Syncer, summary *cycleSummary, log logr.Lo
 		log.Info("sync cycle interrupted by shutdown", kv...)
 	case err != nil:
 		log.Error(err, "sync cycle failed; the next cycle resumes from the last committed page", kv...)
+		if werr := writer.recordRefusal(err, now()); werr != nil {
+			log.Error(werr, "recording the vendor's refusal of the refresh token")
+		}
 	default:
 		log.Info("sync cycle finished", kv...)
 	}

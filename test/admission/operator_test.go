@@ -6,12 +6,17 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	esv1alpha1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
@@ -134,6 +139,7 @@ func TestOperatorConvergesUnderThePolicies(t *testing.T) {
 	if err := admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: keyring.SecretName}, &corev1.Secret{}); err != nil {
 		t.Errorf("the operator did not write the keyring: %v", err)
 	}
+	checkTokenWriter(t, ctx, ns, "cerbo-to-quickbooks")
 
 	// The purge, under the namespace deletion guard: the operator destroys the keyring, labels
 	// the namespace purged and deletes it (envtest runs no namespace controller: it stays
@@ -203,6 +209,89 @@ func createFile(t *testing.T, ctx context.Context, rel string) {
 	for _, o := range objs {
 		if err := admin.Create(ctx, o); err != nil {
 			t.Fatalf("%s: creating %s: %v", rel, o.GetName(), err)
+		}
+	}
+}
+
+// checkTokenWriter checks the write-back channel the operator built, under the policies and with
+// the RBAC it ships, for an Integration whose destination (QuickBooks) rotates refresh tokens: the
+// rotated-token Secret, empty; the token writer's Role, exactly patch on that Secret; its binding;
+// the PushSecret, admitted; and the sync pods running as the token writer with a projected token.
+// Then it plays a compromised sync pod, whose only API credential is the token writer's token:
+// the API server's authorizer lets it patch that Secret and nothing else.
+func checkTokenWriter(t *testing.T, ctx context.Context, ns, integration string) {
+	t.Helper()
+	secretName, writer := integration+"-rotated-token", integration+"-token-writer"
+	secret := &corev1.Secret{}
+	if err := admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: secretName}, secret); err != nil {
+		t.Fatalf("the rotated-token Secret: %v", err)
+	}
+	if len(secret.Data) != 0 {
+		t.Errorf("the operator put %d keys into the rotated-token Secret", len(secret.Data))
+	}
+	role := &rbacv1.Role{}
+	if err := admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: writer}, role); err != nil {
+		t.Fatalf("the token writer's Role: %v", err)
+	}
+	want := []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"patch"}, ResourceNames: []string{secretName}}}
+	if !reflect.DeepEqual(role.Rules, want) {
+		t.Errorf("token writer rules = %+v, want %+v", role.Rules, want)
+	}
+	binding := &rbacv1.RoleBinding{}
+	if err := admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: writer}, binding); err != nil {
+		t.Fatalf("the token writer's RoleBinding: %v", err)
+	}
+	if len(binding.Subjects) != 1 || binding.Subjects[0].Kind != rbacv1.ServiceAccountKind || binding.Subjects[0].Name != writer ||
+		binding.RoleRef.Name != writer {
+		t.Errorf("token writer binding = %+v", binding)
+	}
+	ps := &esv1alpha1.PushSecret{}
+	if err := admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: secretName}, ps); err != nil {
+		t.Fatalf("the PushSecret: %v", err)
+	}
+	if ps.Spec.Selector.Secret == nil || ps.Spec.Selector.Secret.Name != secretName || len(ps.Spec.Data) != 1 ||
+		ps.Spec.Data[0].Match.RemoteRef.Property != "refresh_token" {
+		t.Errorf("PushSecret spec = %+v", ps.Spec)
+	}
+	d := &appsv1.Deployment{}
+	if err := admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: integration + "-sync"}, d); err != nil {
+		t.Fatal(err)
+	}
+	if pod := d.Spec.Template.Spec; pod.ServiceAccountName != writer || ptr.Deref(pod.AutomountServiceAccountToken, true) {
+		t.Errorf("sync pods run as %q with automount %v, want %s without", pod.ServiceAccountName, pod.AutomountServiceAccountToken, writer)
+	}
+
+	user := "system:serviceaccount:" + ns + ":" + writer
+	ask := func(verb, resource, subresource, name string) (bool, error) {
+		sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			User: user, Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"},
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: ns, Verb: verb, Resource: resource, Subresource: subresource, Name: name}}}
+		err := admin.Create(ctx, sar)
+		return sar.Status.Allowed, err
+	}
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if ok, err := ask("patch", "secrets", "", secretName); err != nil || !ok {
+			return fmt.Errorf("the token writer may not patch %s (err %v)", secretName, err)
+		}
+		return nil
+	})
+	denied := []struct{ verb, resource, subresource, name string }{
+		{"get", "secrets", "", secretName}, {"list", "secrets", "", ""}, {"watch", "secrets", "", secretName},
+		{"update", "secrets", "", secretName}, {"delete", "secrets", "", secretName}, {"create", "secrets", "", ""},
+		{"get", "secrets", "", keyring.SecretName}, {"patch", "secrets", "", keyring.SecretName},
+		{"get", "secrets", "", integration + "-destination-credentials"}, {"patch", "secrets", "", integration + "-destination-credentials"},
+		{"patch", "secrets", "", "other-rotated-token"},
+		{"create", "serviceaccounts", "token", writer}, {"create", "serviceaccounts", "token", integration + "-sync"},
+		{"list", "pods", "", ""}, {"create", "pods", "", ""}, {"get", "configmaps", "", integration + "-sync-config"},
+		{"patch", "pushsecrets", "", secretName},
+	}
+	for _, a := range denied {
+		ok, err := ask(a.verb, a.resource, a.subresource, a.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			t.Errorf("a compromised sync pod (the token writer) may %s %s %s", a.verb, strings.TrimSuffix(a.resource+"/"+a.subresource, "/"), a.name)
 		}
 	}
 }

@@ -59,6 +59,10 @@ const (
 	syncDeployment   = "cerbo-to-quickbooks-sync"
 	syncPod          = "cerbo-to-quickbooks-sync-0"
 	syncConfig       = "cerbo-to-quickbooks-sync-config"
+	// rotatedTokenSecret is where the Integration's token writer keeps its rotated refresh token.
+	rotatedTokenSecret = "cerbo-to-quickbooks-rotated-token"
+	// pathPrefix is the tenant's vault prefix, as the Tenant controller records it on the namespace.
+	pathPrefix = "tenants/acme"
 )
 
 var (
@@ -120,7 +124,10 @@ func setup(ctx context.Context) error {
 	clients[clusterAdmin] = identity{c: admin, cs: adminCS}
 	objs := []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNS}},
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: tenantNS}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: tenantNS,
+			Annotations: map[string]string{labels.SecretPathPrefixAnnotation: pathPrefix}}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: rotatedTokenSecret, Namespace: tenantNS},
+			Data: map[string][]byte{"destination.refresh_token": []byte("written-by-the-token-writer")}},
 		keyringSecret(),
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: syncConfig, Namespace: tenantNS,
 			Labels: map[string]string{labels.ManagedBy: labels.ManagedByValue}},

@@ -180,20 +180,14 @@ func TestTenantRolesGrantNoSecrets(t *testing.T) {
 	}
 }
 
-// readOnlySecretVerbs is all the operator may do with Secrets in general: it reads the ones ESO
-// writes. The one exception is keyringWriteVerbs on the keyring Secret, by name.
-var readOnlySecretVerbs = []string{"get", "list", "watch"}
-
-// keyringWriteVerbs are what the KeyPolicy controller (server-side apply, which authorizes create
-// with the object's name) and the purge (delete) need on the tenant keyring Secret, and nothing more.
-var keyringWriteVerbs = []string{"create", "patch", "delete"}
-
-// isKeyringWrite is a rule writing exactly the keyring Secret, by name, with keyringWriteVerbs.
-func isKeyringWrite(r rbacv1.PolicyRule) bool {
-	return slices.Equal(r.APIGroups, []string{""}) && slices.Equal(r.Resources, []string{"secrets"}) &&
-		slices.Equal(r.ResourceNames, []string{"tenantwire-keyring"}) &&
-		!slices.ContainsFunc(r.Verbs, func(v string) bool { return !slices.Contains(keyringWriteVerbs, v) })
-}
+// secretVerbs is all the operator may do with Secrets: read the ones ESO writes (get, list,
+// watch), and create, patch and delete the keyring and the rotated-token Secrets. A rotated-token
+// Secret is named for its Integration, so no rule can name it in advance, and the API server lets
+// the operator create the Role that grants a token writer patch on it only if the operator holds
+// patch on it itself. The admission policy tenantwire-operator-reach confines these writes to the
+// keyring and to empty *-rotated-token Secrets in tenant namespaces (test/admission). update,
+// which no controller uses, and every other verb stay out.
+var secretVerbs = []string{"get", "list", "watch", "create", "patch", "delete"}
 
 // leastPrivilegeViolations lists what no role of the operator may grant: wildcards, escalate,
 // impersonate, bind beyond the two tenant roles, and writes on Secrets.
@@ -221,10 +215,10 @@ func leastPrivilegeViolations(rules []rbacv1.PolicyRule) []string {
 				}
 			}
 		}
-		if reachesSecrets(r) && !isKeyringWrite(r) {
+		if reachesSecrets(r) {
 			for _, verb := range r.Verbs {
-				if !slices.Contains(readOnlySecretVerbs, verb) {
-					violations = append(violations, fmt.Sprintf("%s: %s on secrets (only %q allowed)", where, verb, readOnlySecretVerbs))
+				if !slices.Contains(secretVerbs, verb) {
+					violations = append(violations, fmt.Sprintf("%s: %s on secrets (only %q allowed)", where, verb, secretVerbs))
 				}
 			}
 		}
@@ -282,14 +276,15 @@ func TestLeastPrivilegeChecksCatchBadGrants(t *testing.T) {
 		wantViolation   string // empty: none
 		wantSecretsRule bool
 	}{
-		"read secrets":         {rule: core([]string{"secrets"}, "get", "list", "watch"), wantSecretsRule: true},
-		"write configmaps":     {rule: core([]string{"configmaps"}, "create", "update", "patch", "delete")},
-		"the tenant role bind": {rule: tenantBind},
-		"wildcard verb":        {rule: core([]string{"configmaps"}, "*"), wantViolation: `wildcard "*" in verbs`},
-		"wildcard resource":    {rule: core([]string{"*"}, "get"), wantViolation: `wildcard "*" in resources`, wantSecretsRule: true},
-		"wildcard subresource": {rule: core([]string{"pods/*"}, "get"), wantViolation: `wildcard "pods/*" in resources`},
-		"wildcard api group":   {rule: rbacv1.PolicyRule{APIGroups: []string{"*"}, Resources: []string{"deployments"}, Verbs: []string{"get"}}, wantViolation: `wildcard "*" in apiGroups`},
-		"create secrets":       {rule: core([]string{"secrets"}, "get", "create"), wantViolation: "create on secrets", wantSecretsRule: true},
+		"read secrets":             {rule: core([]string{"secrets"}, "get", "list", "watch"), wantSecretsRule: true},
+		"write configmaps":         {rule: core([]string{"configmaps"}, "create", "update", "patch", "delete")},
+		"the tenant role bind":     {rule: tenantBind},
+		"wildcard verb":            {rule: core([]string{"configmaps"}, "*"), wantViolation: `wildcard "*" in verbs`},
+		"wildcard resource":        {rule: core([]string{"*"}, "get"), wantViolation: `wildcard "*" in resources`, wantSecretsRule: true},
+		"wildcard subresource":     {rule: core([]string{"pods/*"}, "get"), wantViolation: `wildcard "pods/*" in resources`},
+		"wildcard api group":       {rule: rbacv1.PolicyRule{APIGroups: []string{"*"}, Resources: []string{"deployments"}, Verbs: []string{"get"}}, wantViolation: `wildcard "*" in apiGroups`},
+		"update secrets":           {rule: core([]string{"secrets"}, "get", "update"), wantViolation: "update on secrets", wantSecretsRule: true},
+		"deletecollection secrets": {rule: core([]string{"secrets"}, "deletecollection"), wantViolation: "deletecollection on secrets", wantSecretsRule: true},
 		"keyring writes by name": {
 			rule:            rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create", "patch", "delete"}, ResourceNames: []string{"tenantwire-keyring"}},
 			wantSecretsRule: true,
@@ -298,17 +293,18 @@ func TestLeastPrivilegeChecksCatchBadGrants(t *testing.T) {
 			rule:          rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"update"}, ResourceNames: []string{"tenantwire-keyring"}},
 			wantViolation: "update on secrets", wantSecretsRule: true,
 		},
-		"writes on another secret by name": {
-			rule:          rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"patch"}, ResourceNames: []string{"tenantwire-keyring", "db-password"}},
-			wantViolation: "patch on secrets", wantSecretsRule: true,
+		"rotated-token writes": {rule: core([]string{"secrets"}, "create", "patch", "delete"), wantSecretsRule: true},
+		"update another secret by name": {
+			rule:          rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"update"}, ResourceNames: []string{"tenantwire-keyring", "db-password"}},
+			wantViolation: "update on secrets", wantSecretsRule: true,
 		},
-		"patch secrets among other kinds": {rule: core([]string{"configmaps", "secrets"}, "get", "patch"), wantViolation: "patch on secrets", wantSecretsRule: true},
-		"delete a secrets subresource":    {rule: core([]string{"secrets/status"}, "delete"), wantViolation: "delete on secrets", wantSecretsRule: true},
-		"escalate":                        {rule: rbacv1.PolicyRule{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"clusterroles"}, Verbs: []string{"escalate"}}, wantViolation: "grants escalate"},
-		"impersonate":                     {rule: core([]string{"serviceaccounts"}, "impersonate"), wantViolation: "grants impersonate"},
-		"bind any clusterrole":            {rule: withNames(), wantViolation: "bind is allowed only"},
-		"bind cluster-admin too":          {rule: withNames("tenantwire-tenant-admin", "tenantwire-tenant-approver", "tenantwire-tenant-viewer", "cluster-admin"), wantViolation: "bind is allowed only"},
-		"bind one tenant role":            {rule: withNames("tenantwire-tenant-admin"), wantViolation: "bind is allowed only"},
+		"update secrets among other kinds": {rule: core([]string{"configmaps", "secrets"}, "get", "update"), wantViolation: "update on secrets", wantSecretsRule: true},
+		"update a secrets subresource":     {rule: core([]string{"secrets/status"}, "update"), wantViolation: "update on secrets", wantSecretsRule: true},
+		"escalate":                         {rule: rbacv1.PolicyRule{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"clusterroles"}, Verbs: []string{"escalate"}}, wantViolation: "grants escalate"},
+		"impersonate":                      {rule: core([]string{"serviceaccounts"}, "impersonate"), wantViolation: "grants impersonate"},
+		"bind any clusterrole":             {rule: withNames(), wantViolation: "bind is allowed only"},
+		"bind cluster-admin too":           {rule: withNames("tenantwire-tenant-admin", "tenantwire-tenant-approver", "tenantwire-tenant-viewer", "cluster-admin"), wantViolation: "bind is allowed only"},
+		"bind one tenant role":             {rule: withNames("tenantwire-tenant-admin"), wantViolation: "bind is allowed only"},
 		"bind roles": {
 			rule:          rbacv1.PolicyRule{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"roles"}, Verbs: []string{"bind"}, ResourceNames: tenantRoles},
 			wantViolation: "bind is allowed only",
