@@ -334,6 +334,24 @@ func attacks() map[string]attack {
 			cm.Data["sync.yaml"] = "source: {allowedHosts: [mallory" + suffix + ".example]}"
 			return id.c.Update(ctx, cm)
 		}}, policy: operatorDataPolicy, message: "configmap " + syncConfig + " in tenant namespace tenant-acme " + operatorWrites},
+		// A rotated-token Secret is pushed to the practice's vault path: whoever writes it writes
+		// the practice's vendor credential.
+		"rotated-token Secret planted with a refresh token of mallory's": create(mallory, operatorDataPolicy, "-rotated-token in tenant namespace tenant-acme "+operatorWrites, func(suffix string) client.Object {
+			return &corev1.Secret{ObjectMeta: meta("mallory" + suffix + "-rotated-token"),
+				Data: map[string][]byte{"destination.refresh_token": []byte("mallory-chosen")}}
+		}),
+		"rotated token overwritten by mallory": {attempt: attempt{as: mallory, do: func(ctx context.Context, id identity, suffix string) error {
+			return id.c.Patch(ctx, &corev1.Secret{ObjectMeta: meta(rotatedTokenSecret)}, client.RawPatch(types.MergePatchType,
+				[]byte(`{"data":{"destination.refresh_token":"`+base64.StdEncoding.EncodeToString([]byte("mallory"+suffix))+`"}}`)))
+		}}, policy: operatorDataPolicy, message: "secret " + rotatedTokenSecret + " in tenant namespace tenant-acme " + operatorWrites},
+		"rotated-token Secret deleted by mallory": {attempt: attempt{as: mallory, do: func(ctx context.Context, id identity, suffix string) error {
+			// The operator's empty Secret, so that no other attack loses the one it writes to.
+			victim := &corev1.Secret{ObjectMeta: meta("victim" + suffix + "-rotated-token")}
+			if err := clients[operatorUser].c.Create(ctx, victim); err != nil {
+				return err
+			}
+			return id.c.Delete(ctx, victim)
+		}}, policy: operatorDataPolicy, message: "-rotated-token in tenant namespace tenant-acme " + operatorWrites},
 		"ConfigMap posing as the operator's": create(mallory, operatorDataPolicy, "in tenant namespace tenant-acme "+operatorWrites, func(suffix string) client.Object {
 			m := meta("posing" + suffix)
 			m.Labels = map[string]string{labels.ManagedBy: labels.ManagedByValue}
@@ -507,6 +525,10 @@ func allowed() map[string]attempt {
 				return err
 			}
 			return id.c.Delete(ctx, cm)
+		}},
+		"token writer patches its rotated token": {as: tokenWriter, do: func(ctx context.Context, id identity, _ string) error {
+			return id.c.Patch(ctx, &corev1.Secret{ObjectMeta: meta(rotatedTokenSecret)}, client.RawPatch(types.MergePatchType,
+				[]byte(`{"data":{"destination.refresh_token":"`+base64.StdEncoding.EncodeToString([]byte("rotated-by-the-vendor"))+`"}}`)))
 		}},
 		"service account controller creates the default ServiceAccount": create(serviceAccountController,
 			&corev1.ServiceAccount{ObjectMeta: meta("default")}),

@@ -59,6 +59,8 @@ const (
 	syncDeployment   = "cerbo-to-quickbooks-sync"
 	syncPod          = "cerbo-to-quickbooks-sync-0"
 	syncConfig       = "cerbo-to-quickbooks-sync-config"
+	// tokenWriter is the Integration's token writer, the one identity its sync pods carry.
+	tokenWriter = "system:serviceaccount:" + tenantNS + ":cerbo-to-quickbooks-token-writer"
 	// rotatedTokenSecret is where the Integration's token writer keeps its rotated refresh token.
 	rotatedTokenSecret = "cerbo-to-quickbooks-rotated-token"
 	// pathPrefix is the tenant's vault prefix, as the Tenant controller records it on the namespace.
@@ -101,7 +103,7 @@ func setup(ctx context.Context) error {
 	if admin, err = client.New(env.Config, client.Options{Scheme: twscheme.New()}); err != nil {
 		return err
 	}
-	for _, user := range []string{mallory, practiceAdmin, operatorUser, replicaSetController, jobController, deploymentController, garbageCollector, serviceAccountController, node} {
+	for _, user := range []string{mallory, practiceAdmin, operatorUser, replicaSetController, jobController, deploymentController, garbageCollector, serviceAccountController, node, tokenWriter} {
 		cfg := rest.CopyConfig(env.Config)
 		cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
 		if user == node {
@@ -136,6 +138,12 @@ func setup(ctx context.Context) error {
 			Data: map[string][]byte{"apiKey": []byte("not-a-real-key")}},
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: syncSA, Namespace: tenantNS}, AutomountServiceAccountToken: ptr.To(false)},
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: tenantSyncSA, Namespace: tenantNS}, AutomountServiceAccountToken: ptr.To(false)},
+		// The token writer's Role as the operator builds it: patch on its one Secret.
+		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "cerbo-to-quickbooks-token-writer", Namespace: tenantNS}, Rules: []rbacv1.PolicyRule{{
+			APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{rotatedTokenSecret}, Verbs: []string{"patch"}}}},
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "cerbo-to-quickbooks-token-writer", Namespace: tenantNS},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "cerbo-to-quickbooks-token-writer"},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "cerbo-to-quickbooks-token-writer", Namespace: tenantNS}}},
 		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: keyringReader, Namespace: tenantNS}, Rules: []rbacv1.PolicyRule{{
 			APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{keyring.SecretName}, Verbs: []string{"get"}}}},
 		syncWorkload(),
