@@ -304,31 +304,36 @@ func TestManagerDeployment(t *testing.T) {
 	}
 }
 
-// The chart hands the platform's BAA coverage to the manager in a form its flag accepts.
-func TestChartBAACoverageFlag(t *testing.T) {
+// The chart hands the platform's BAA coverage and the API server's endpoints for token write-back
+// to the manager in a form its flags accept.
+func TestChartPlatformPolicyFlags(t *testing.T) {
 	d := find(decodeAll(t, helmTemplate(t, kustomizeNamespace, "--values", optionsValues)), "Deployment", "tenantwire-manager")
 	if d == nil {
 		t.Fatal("no Deployment tenantwire-manager")
 	}
 	containers, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
 	args, _, _ := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
-	var baa []string
+	var policy []string
 	for _, a := range args {
-		if strings.HasPrefix(a, "--baa-covered-systems=") {
-			baa = append(baa, a)
+		if strings.HasPrefix(a, "--baa-covered-systems=") || strings.HasPrefix(a, "--api-server-egress=") {
+			policy = append(policy, a)
 		}
 	}
-	if !slices.Equal(baa, []string{"--baa-covered-systems=zoho,gohighlevel"}) {
-		t.Fatalf("--baa-covered-systems args %q, want exactly --baa-covered-systems=zoho,gohighlevel", baa)
+	want := []string{"--baa-covered-systems=zoho,gohighlevel", "--api-server-egress=10.96.0.1/32:443,172.18.0.2/32:6443"}
+	if !slices.Equal(policy, want) {
+		t.Fatalf("platform policy args %q, want exactly %q", policy, want)
 	}
 	fs := flag.NewFlagSet("tenantwire manager", flag.ContinueOnError)
 	var o manager.Options
 	o.BindFlags(fs)
-	if err := fs.Parse(baa); err != nil {
-		t.Fatalf("the manager refuses the chart's flag: %v", err)
+	if err := fs.Parse(policy); err != nil {
+		t.Fatalf("the manager refuses the chart's flags: %v", err)
 	}
 	if got := o.BAACovered.String(); got != "zoho,gohighlevel" {
 		t.Errorf("the manager read coverage %q", got)
+	}
+	if !slices.Equal(o.APIServerEgress, []string{"10.96.0.1/32:443", "172.18.0.2/32:6443"}) {
+		t.Errorf("the manager read API server egress %q", o.APIServerEgress)
 	}
 }
 
