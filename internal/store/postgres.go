@@ -45,6 +45,7 @@ func openPostgres(ctx context.Context, dsn string) (*postgresStore, error) {
 		// pgx errors can quote the DSN, password included: say only that it did not parse.
 		return nil, errors.New("store: postgres DSN does not parse")
 	}
+	cfg.AfterConnect = requireDurableCommit
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store: connecting to postgres: %w", err)
@@ -55,6 +56,22 @@ func openPostgres(ctx context.Context, dsn string) (*postgresStore, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// requireDurableCommit makes every commit of the session durable before PostgreSQL acknowledges
+// it. The sync relies on that: once a batch's mapping rows (or a cursor, or an acknowledged
+// webhook delivery) are committed it moves on, and the next batches are composed and sent on the
+// strength of them. A server (or a role, a database, the DSN's options) set to
+// synchronous_commit=off acknowledges a commit before its WAL is flushed, and a crash then loses
+// the last commits: the mapping forgets patients the destination already holds, the cursor goes
+// back, and the replay composes other batches under other requestids, which the destination
+// takes for new customers. Only off is raised (to local, which waits for the local WAL flush), so
+// a stronger setting (on, remote_write, remote_apply) is kept as the server has it.
+func requireDurableCommit(ctx context.Context, conn *pgx.Conn) error {
+	if _, err := conn.Exec(ctx, `SELECT set_config('synchronous_commit', 'local', false) WHERE current_setting('synchronous_commit') = 'off'`); err != nil {
+		return fmt.Errorf("store: requiring durable commits on postgres: %w", err)
+	}
+	return nil
 }
 
 func (s *postgresStore) migrate(ctx context.Context) error {

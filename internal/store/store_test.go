@@ -409,3 +409,55 @@ func TestOpenRejects(t *testing.T) {
 		})
 	}
 }
+
+// TestPostgresCommitSurvivesACrash: what the store acknowledged is there after PostgreSQL crashes
+// right after it, on a server that acknowledges commits before their WAL is flushed
+// (synchronous_commit=off, as pgtest's cluster runs). The sync moves on once a batch's rows and
+// the cursor after them are committed; a crash that took them back would make it create the
+// batch's customers again.
+func TestPostgresCommitSurvivesACrash(t *testing.T) {
+	if os.Getenv("STORE_SKIP_POSTGRES") == "1" {
+		t.Skip("STORE_SKIP_POSTGRES=1")
+	}
+	ctx := context.Background()
+	crashed, err := pgtest.Start(ctx)
+	if err != nil {
+		t.Fatalf("PostgreSQL tests cannot run: %v", err)
+	}
+	t.Cleanup(func() { _ = crashed.Stop() })
+	dsn, err := crashed.NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const batches = 3
+	for b := range batches {
+		if err := s.WriteRows(ctx, []Row{{Token: tok(2 * b), Value: val(1, "a")}, {Token: tok(2*b + 1), Value: val(1, "b")}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetCursor(ctx, "sync/cerbo", fmt.Sprintf("page-%d", b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := crashed.Halt(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+	if err := crashed.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dsn)
+	lost := 0
+	for i := range 2 * batches {
+		if _, err := s.Get(ctx, tok(i)); err != nil {
+			lost++
+		}
+	}
+	cursor, err := s.Cursor(ctx, "sync/cerbo")
+	if lost > 0 || err != nil || cursor != fmt.Sprintf("page-%d", batches-1) {
+		t.Fatalf("after a crash %d of %d acknowledged rows are gone and the cursor is %q (%v), want page-%d", lost, 2*batches, cursor, err, batches-1)
+	}
+}

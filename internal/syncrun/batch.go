@@ -2,8 +2,12 @@ package syncrun
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tenantwire/tenantwire/internal/connector"
@@ -23,23 +27,31 @@ func batchTimeout(n int) time.Duration {
 
 // batchCarry is what a page left for the next batch: fewer records than a batch takes, carried
 // over so that every batch but a cycle's last is full (Cerbo pages hold 100 records, QuickBooks
-// batches 30). from is the cursor of the page the first of them came from.
+// batches 30). pages holds, for each carried record, the cursor of the page it came from.
 type batchCarry struct {
 	records []connector.Record
-	from    string
+	pages   []string
 }
 
 // syncBatches writes a page's records, after those carried from earlier pages, to a destination
 // that takes many per request: in full batches of MaxBatch, and on the cycle's last page the rest
-// too. It returns the cursor to commit: after the page when nothing is carried, else the cursor of
-// the page the carried records came from, which a cycle stopped before writing them reads again.
+// too. It returns the cursor to commit: after the page when nothing is carried, else a position
+// inside the page the first carried record came from (resumeCursor), so that a cycle stopped
+// before writing them resumes at that record and composes the same batches as this one did: the
+// same records under the same requestid, which the destination answers with what it holds. A
+// resume at the page's start would put the page's written records back in front of the carried
+// ones and move every later batch's boundaries, so a batch written and not mapped would go out
+// again composed otherwise, under another requestid, and be created twice.
 // Each batch's write is finished and its mapping rows queued on rows (writeBehind) before ctx is
 // checked again, so SIGTERM stops between batches, and the records already written are found
 // through the mapping next time.
 func (s *Syncer) syncBatches(ctx context.Context, dest connector.BatchDestination, rows *writeBehind, carry *batchCarry, cursor string, page connector.Page, res *CycleResult) (string, error) {
 	limit := max(dest.MaxBatch(), 1)
-	carried := len(carry.records)
 	records := append(carry.records, page.Records...)
+	pages := carry.pages
+	for range page.Records {
+		pages = append(pages, cursor)
+	}
 	written := 0
 	for len(records)-written >= limit || (!page.More && written < len(records)) {
 		if err := ctx.Err(); err != nil {
@@ -56,14 +68,62 @@ func (s *Syncer) syncBatches(ctx context.Context, dest connector.BatchDestinatio
 		}
 		written += n
 	}
-	if written >= carried {
-		carry.from = cursor
-	}
 	carry.records = slices.Clone(records[written:])
+	carry.pages = slices.Clone(pages[written:])
 	if len(carry.records) == 0 {
 		return page.Next, nil
 	}
-	return carry.from, nil
+	return resumeCursor{Page: carry.pages[0], At: carry.records[0].ID}.encode(), nil
+}
+
+// resumePrefix marks a committed cursor that resumes inside a page (resumeCursor). A source's own
+// cursor never begins with it (the connectors' begin with their version, "v1.").
+const resumePrefix = "tenantwire-resume.v1."
+
+// resumeCursor is a committed position inside a page: read the page at Page and begin at the
+// record whose ID is At. The records before it were written and their mapping rows committed
+// before this cursor was. A page that no longer holds At (the source changed in between) is
+// read whole: its records are found through the mapping, and none is skipped.
+type resumeCursor struct {
+	Page string `json:"p"`
+	At   string `json:"at"`
+}
+
+func (c resumeCursor) encode() string {
+	b, err := json.Marshal(c)
+	if err != nil {
+		panic(fmt.Sprintf("syncrun: resume cursor does not encode: %v", err))
+	}
+	return resumePrefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// parseResumeCursor reads a committed cursor: a source's own cursor is the page to read from,
+// with no record to begin at.
+func parseResumeCursor(committed string) (resumeCursor, error) {
+	raw, ok := strings.CutPrefix(committed, resumePrefix)
+	if !ok {
+		return resumeCursor{Page: committed}, nil
+	}
+	var c resumeCursor
+	b, err := base64.RawURLEncoding.DecodeString(raw)
+	if err == nil {
+		err = json.Unmarshal(b, &c)
+	}
+	if err != nil {
+		return resumeCursor{}, errors.New("the committed cursor is a resume position that does not parse")
+	}
+	return c, nil
+}
+
+// begin drops the records of the resumed page before the one at c.At, when the page holds it.
+func (c resumeCursor) begin(records []connector.Record) []connector.Record {
+	if c.At == "" {
+		return records
+	}
+	if i := slices.IndexFunc(records, func(r connector.Record) bool { return r.ID == c.At }); i >= 0 {
+		return records[i:]
+	}
+	return records
 }
 
 // batchLength is how many of records go in the next batch: at most limit, and never two records

@@ -114,15 +114,19 @@ func TestBatchStoppedByShutdownFinishesTheBatchAndResumesWithoutDuplicates(t *te
 		t.Fatalf("the batch in flight at shutdown must finish: creates %d, want 8", dst.creates)
 	}
 	// The first page's last records went out with the second page's batch, which did not
-	// complete the second page: the cursor stays before the first page, which comes again.
-	cursor, err := s.readCursor(context.Background())
-	if err != nil || cursor != "" {
-		t.Fatalf("cursor after shutdown = %q, %v; want the beginning", cursor, err)
+	// complete the second page: the cursor stays on the first page, at its first record the
+	// first batch did not take, so the resume composes the second batch as it was.
+	saved, err := s.readCursor(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cursor, err := parseResumeCursor(saved); err != nil || cursor != (resumeCursor{Page: "", At: "p4"}) {
+		t.Fatalf("cursor after shutdown = %+v, %v; want the first page at p4", cursor, err)
 	}
 	dst.onBatch = nil
 	res, err := s.Cycle(context.Background())
-	if err != nil || dst.creates != 12 || res.Updated != 8 || res.Created != 4 {
-		t.Fatalf("resume: %+v, %v with %d creates; want the 8 written records found through the mapping", res, err, dst.creates)
+	if err != nil || dst.creates != 12 || res.Updated != 4 || res.Created != 4 || fmt.Sprint(dst.batches) != "[4 4 4 4]" {
+		t.Fatalf("resume: %+v, %v with %d creates, batches %v; want the second batch again (4 found through the mapping), then the last 4 created", res, err, dst.creates, dst.batches)
 	}
 }
 
@@ -290,6 +294,39 @@ func TestBatchRowsAreWrittenBehindTheNextRequest(t *testing.T) {
 	for _, r := range patients(6) {
 		if rec, err := patientmap.Lookup(context.Background(), gated, s.Codec, "cerbo", r.ID); err != nil || rec.IDs["quickbooks"] == "" {
 			t.Errorf("%s is not mapped when the cycle returned: %v, %v", r.ID, rec, err)
+		}
+	}
+}
+
+// TestBatchStoreFailureAnywhereReplaysTheSameBatches fails the store at each of a cycle's writes
+// in turn (a batch's rows or a page's cursor) while pages and QuickBooks batches do not line up,
+// so a batch begins with records carried from an earlier page. The cycle after the outage must
+// compose every batch that was written and not mapped as it was composed the first time, or
+// QuickBooks takes it, under another requestid, for new customers with the same names.
+func TestBatchStoreFailureAnywhereReplaysTheSameBatches(t *testing.T) {
+	const n = 70 // QuickBooks batches of 30
+	for _, pageSize := range []int{20, 7} {
+		for failAt := 1; failAt <= 14; failAt++ {
+			t.Run(fmt.Sprintf("pages of %d, write %d fails", pageSize, failAt), func(t *testing.T) {
+				served := serveVendor(t, batchVendors[0], nil)
+				records := patientsWithEmail(n)
+				failing := &failingStore{Store: openSQLite(t), failAt: failAt}
+				s := newVendorSyncer(t, &pagedSource{records: records, pageSize: pageSize, failAt: -1}, batchVendors[0].name, served.connect(t), failing, newKeyring(t, 1, 1))
+				_, failed := s.Cycle(context.Background())
+				failing.up()
+				res, err := s.Cycle(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if held, st := served.held(), served.stats(); held != n || st.Duplicates != 0 || res.Rejected != 0 {
+					t.Fatalf("after the outage (%v) QuickBooks holds %d customers for %d patients, stats %+v, cycle %+v; want the unmapped batches replayed as they were sent", failed, held, n, st, res)
+				}
+				for _, r := range records {
+					if rec, err := patientmap.Lookup(context.Background(), failing, s.Codec, "cerbo", r.ID); err != nil || rec.IDs[batchVendors[0].name] == "" {
+						t.Errorf("%s is not mapped after the outage: %v, %v", r.ID, rec, err)
+					}
+				}
+			})
 		}
 	}
 }

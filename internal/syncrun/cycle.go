@@ -48,17 +48,23 @@ func (s *Syncer) cursorName() string { return s.Integration + "/" + s.SourceSyst
 
 // Cycle reads every page the source has changed since the committed cursor and writes each
 // record to the destination. The cursor is committed after each page; a cycle stopped by ctx
-// (SIGTERM) or by an error leaves it after the last complete page, and the records of the
+// (SIGTERM) or by an error leaves it after the last complete page (for a batch destination, at
+// the first record a batch has not taken yet, see syncBatches), and the records of the
 // interrupted page are found again next time through the mapping, so nothing is written twice.
 func (s *Syncer) Cycle(ctx context.Context) (res CycleResult, err error) {
 	if len(s.Fields.Fields()) == 0 {
 		return res, errNoFields
 	}
 	start := s.Now()
-	cursor, err := s.readCursor(ctx)
+	saved, err := s.readCursor(ctx)
 	if err != nil {
 		return res, err
 	}
+	resume, err := parseResumeCursor(saved)
+	if err != nil {
+		return res, s.fail(reasonMapping, err)
+	}
+	cursor := resume.Page
 	var carry batchCarry // what a batch destination's next batch begins with (batch.go)
 	// A batch destination's mapping rows and the cursors after them are written behind the
 	// requests (writebehind.go); whatever is queued is written before Cycle returns, also when
@@ -77,6 +83,8 @@ func (s *Syncer) Cycle(ctx context.Context) (res CycleResult, err error) {
 		if err != nil {
 			return res, s.fail(failureReason(reasonSource, err), fmt.Errorf("listing %s changes: %w", s.SourceSystem, err))
 		}
+		// The first page may resume inside it, after records already written and mapped.
+		page.Records, resume = resume.begin(page.Records), resumeCursor{}
 		records, committed := page.Records, page.Next
 		batch, batched := s.Destination.(connector.BatchDestination)
 		if batched {

@@ -158,3 +158,39 @@ func (c *crashingStore) WriteRows(ctx context.Context, upserts []store.Row, dele
 	}
 	return c.Store.WriteRows(ctx, upserts, deletes)
 }
+
+// failingStore fails its failAt-th write (a batch's mapping rows or a cursor, counted together)
+// and every one after it, as a store that went down would; each write is all or nothing.
+type failingStore struct {
+	store.Store
+	mu             sync.Mutex
+	failAt, writes int
+}
+
+func (f *failingStore) down() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.writes++
+	return f.failAt > 0 && f.writes >= f.failAt
+}
+
+func (f *failingStore) WriteRows(ctx context.Context, upserts []store.Row, deletes [][]byte) error {
+	if f.down() {
+		return errors.New("store down")
+	}
+	return f.Store.WriteRows(ctx, upserts, deletes)
+}
+
+func (f *failingStore) SetCursor(ctx context.Context, name, value string) error {
+	if f.down() {
+		return errors.New("store down")
+	}
+	return f.Store.SetCursor(ctx, name, value)
+}
+
+// up ends the outage.
+func (f *failingStore) up() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failAt = 0
+}
