@@ -129,8 +129,12 @@ func TestRunSyncsServesProbesAndStopsOnSignal(t *testing.T) {
 		t.Fatalf("source credentials not read from the mounted files: %v", len(gotCreds))
 	}
 	testenv.Eventually(t, 10*time.Second, func() error {
-		if _, body := get(t, "http://"+cfg.MetricsAddr+"/metrics"); !strings.Contains(body, `tenantwire_sync_records_total{result="created"} 5`) {
-			return errors.New("the first cycle's five creates are not in the metrics yet")
+		// The creates are counted as the destination answers; the mapping's gauge after the cycle,
+		// once its rows are committed (written behind the requests), which can come a moment later.
+		_, body := get(t, "http://"+cfg.MetricsAddr+"/metrics")
+		if !strings.Contains(body, `tenantwire_sync_records_total{result="created"} 5`) ||
+			!strings.Contains(body, `tenantwire_sync_mapping_records{key_version="1"} 10`) {
+			return errors.New("the first cycle's five creates and their mapping rows are not in the metrics yet")
 		}
 		return nil
 	})
