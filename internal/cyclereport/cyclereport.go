@@ -51,6 +51,9 @@ type Summary struct {
 	KeyringVersion int32 `json:"keyringVersion"`
 	// ResyncObserved is the last resync request (sync.yaml resync) a full pass completed for.
 	ResyncObserved string `json:"resyncObserved,omitempty"`
+	// PendingReplay counts the records the destination rejected that are kept for replay, as of
+	// the end of the last cycle.
+	PendingReplay int64 `json:"pendingReplay"`
 }
 
 // Cycle is one sync cycle.
@@ -114,7 +117,7 @@ func SortRejections(r []Rejection) []Rejection {
 // "other"), non-negative counts, at most MaxRejections rejections.
 func Sanitize(s Summary) Summary {
 	out := Summary{ConsecutiveFailures: max(s.ConsecutiveFailures, 0), AuthorizationRefused: s.AuthorizationRefused,
-		KeyringVersion: max(s.KeyringVersion, 0)}
+		KeyringVersion: max(s.KeyringVersion, 0), PendingReplay: max(s.PendingReplay, 0)}
 	if len(s.ResyncObserved) <= 63 && resyncRequest.MatchString(s.ResyncObserved) {
 		out.ResyncObserved = s.ResyncObserved
 	}

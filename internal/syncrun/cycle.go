@@ -176,7 +176,7 @@ func (s *Syncer) syncRecord(ctx context.Context, rec connector.Record) (string, 
 	}
 	newID, err := s.Destination.Upsert(ctx, destID, s.authorized(rec))
 	if connector.IsRejected(err) {
-		return s.rejected(err), nil
+		return s.rejected(ctx, patient, err)
 	}
 	if err != nil {
 		return "", s.fail(failureReason(reasonDestination, err), fmt.Errorf("writing to %s: %w", s.DestSystem, err))

@@ -119,7 +119,7 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("rewrapping the mapping: %w", err)
 	}
 	log.Info("mapping store ready", "activeKeyVersion", kr.Active, "rows", kv.Rows, "unknownVersionRows", kv.Unknown,
-		"sealedState", kv.State, "unknownVersionState", kv.UnknownState)
+		"sealedState", kv.State, "unknownVersionState", kv.UnknownState, "rejected", kv.Rejected, "unknownVersionRejected", kv.UnknownRejected)
 	log.Info("moving only the authorized fields", "fields", fields.String())
 
 	syncer := &Syncer{
@@ -172,9 +172,16 @@ func runCycle(ctx context.Context, s *Syncer, summary *cycleSummary, log logr.Lo
 		}
 		summary.setResyncObserved(done)
 	}
+	// Counted also after a failed or interrupted cycle: the records it kept are pending as well.
+	pending, perr := s.Store.CountRejected(context.WithoutCancel(ctx), s.Integration)
+	if perr != nil {
+		log.Error(perr, "counting the rejected records kept for replay")
+	} else {
+		summary.setPendingReplay(pending)
+	}
 	// The cycle's one summary line: counts only, nothing of a record.
 	kv := []any{"read", res.Read, "created", res.Created, "updated", res.Updated, "rejected", res.Rejected, "pages", res.Pages,
-		"duration", now().Sub(start).Round(time.Millisecond).String()}
+		"pendingReplay", pending, "duration", now().Sub(start).Round(time.Millisecond).String()}
 	switch {
 	case errors.Is(err, context.Canceled):
 		log.Info("sync cycle interrupted by shutdown", kv...)

@@ -58,6 +58,13 @@ func (c *cycleSummary) setResyncObserved(request string) {
 	c.summary.ResyncObserved = request
 }
 
+// setPendingReplay records how many rejected records are kept for replay.
+func (c *cycleSummary) setPendingReplay(n int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.summary.PendingReplay = n
+}
+
 // end records a finished cycle: its result, and what the counters gained since begin.
 func (c *cycleSummary) end(start, end time.Time, res CycleResult, err error) {
 	after := c.read()
