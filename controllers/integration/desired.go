@@ -257,6 +257,7 @@ func desiredConfigMap(in *twv1.Integration, ip inputs) (*corev1.ConfigMap, error
 		MetricsAddr: ":9090",
 		WebhookAddr: webhookAddr(in),
 		Resync:      resyncRequest(in),
+		Replay:      replayRequest(in),
 	})
 	if err != nil {
 		return nil, err

@@ -56,6 +56,9 @@ type Config struct {
 	// Resync is the Integration's spec.resync.request: when it differs from the request the
 	// runtime last started, the next cycle starts from the beginning of the source's changes.
 	Resync string `json:"resync,omitempty"`
+	// Replay is the Integration's spec.replay.request: when it differs from the request the
+	// runtime last completed, the next cycle replays the records the destination rejected.
+	Replay string `json:"replay,omitempty"`
 }
 
 // Endpoint is one side of the sync.

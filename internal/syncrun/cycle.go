@@ -35,6 +35,8 @@ type Syncer struct {
 	Now     func() time.Time
 	// Resync is the requested resync (sync.yaml resync), "" for none (resync.go).
 	Resync string
+	// Replay is the requested replay of rejected records (sync.yaml replay), "" for none (replay.go).
+	Replay string
 }
 
 // CycleResult says what one cycle did: records read from the source, and what became of them.

@@ -17,6 +17,7 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/tenantwire/tenantwire/internal/connector"
+	"github.com/tenantwire/tenantwire/internal/cyclereport"
 	"github.com/tenantwire/tenantwire/internal/mapping"
 	"github.com/tenantwire/tenantwire/internal/syncconfig"
 )
@@ -126,7 +127,7 @@ func Run(ctx context.Context, o Options) error {
 		Integration:  cfg.Integration,
 		SourceSystem: cfg.Source.System, DestSystem: cfg.Destination.System,
 		Source: src, Destination: dst, Fields: fields, Store: st, Codec: codec, Metrics: m, Log: log, Now: now,
-		Resync: cfg.Resync,
+		Resync: cfg.Resync, Replay: cfg.Replay,
 	}
 	for start := now(); ; {
 		if kv.Unknown > 0 {
@@ -161,6 +162,12 @@ func runCycle(ctx context.Context, s *Syncer, summary *cycleSummary, log logr.Lo
 	summary.begin()
 	err := s.beginResync(ctx)
 	var res CycleResult
+	if err == nil {
+		var replayed *cyclereport.Replay
+		if replayed, err = s.replay(ctx); replayed != nil {
+			summary.setReplay(*replayed)
+		}
+	}
 	if err == nil {
 		res, err = s.Cycle(ctx)
 	}
