@@ -2,12 +2,15 @@ package syncrun
 
 import (
 	"context"
+	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr/testr"
 
 	"github.com/tenantwire/tenantwire/internal/connector"
+	"github.com/tenantwire/tenantwire/internal/connector/fakesystem"
 	"github.com/tenantwire/tenantwire/internal/cyclereport"
 )
 
@@ -116,5 +119,49 @@ func TestReplayFromASourceThatCannotReadByIDSaysSo(t *testing.T) {
 	got := summary.Summary()
 	if got.Replay == nil || !got.Replay.Unsupported || got.Replay.Replayed != 0 || got.PendingReplay != 1 {
 		t.Fatalf("replay %+v pending %d; want unsupported with the row kept", got.Replay, got.PendingReplay)
+	}
+}
+
+// TestReplayReadsARejectedCerboPatientByID runs the replay against the Cerbo fake behind the real
+// connector: the rejected patient is read again with GET /api/v1/patients/{id}, once, and only it.
+func TestReplayReadsARejectedCerboPatientByID(t *testing.T) {
+	var gets atomic.Int32
+	cerbo := serveVendor(t, batchVendor{name: connector.SystemCerbo,
+		serve: func() (http.Handler, func() fakesystem.Stats, func() int) {
+			c := fakesystem.NewCerbo("api-user", "k3y",
+				map[string]any{"id": 1, "first_name": "A", "last_name": "One", "updated_at": "2026-01-01T00:00:00Z"},
+				map[string]any{"id": 2, "first_name": "B", "last_name": "Two", "updated_at": "2026-01-02T00:00:00Z"})
+			return c, func() fakesystem.Stats { return fakesystem.Stats{} }, func() int { return 0 }
+		},
+		creds: func(string) connector.Credentials {
+			return connector.Credentials{"username": []byte("api-user"), "api_key": []byte("k3y")}
+		}}, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// The connector is pointed at the server's root; the fake serves under Cerbo's base path.
+			r.URL.Path = fakesystem.CerboBasePath + r.URL.Path
+			if r.Method == http.MethodGet && r.URL.Path == fakesystem.CerboBasePath+"/patients/2" {
+				gets.Add(1)
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	st := openSQLite(t)
+	dst := newMemoryDestination()
+	dst.reject["2"] = true
+	s := newSyncer(t, cerbo.connect(t), dst, st, newKeyring(t, 1, 1))
+	summary := newCycleSummary(s.Metrics)
+	runCycle(context.Background(), s, summary, testr.New(t), time.Now)
+	if got := summary.Summary(); got.Cycle.Failure != "" || got.Cycle.Rejected != 1 || got.PendingReplay != 1 {
+		t.Fatalf("first cycle %+v, pending %d; want patient 2 rejected and kept", got.Cycle, got.PendingReplay)
+	}
+	delete(dst.reject, "2")
+	s.Replay = "ticket-1"
+	runCycle(context.Background(), s, summary, testr.New(t), time.Now)
+	got := summary.Summary()
+	if got.Replay == nil || *got.Replay != (cyclereport.Replay{Request: "ticket-1", Replayed: 1}) || got.PendingReplay != 0 {
+		t.Fatalf("replay %+v, pending %d; want patient 2 replayed", got.Replay, got.PendingReplay)
+	}
+	if gets.Load() != 1 || dst.creates != 2 {
+		t.Errorf("GET /patients/2 %d times, %d creates; want 1 and 2", gets.Load(), dst.creates)
 	}
 }
