@@ -60,6 +60,10 @@ type CycleSummary struct {
 	// KeyringVersion is the keyring version the runtime seals new mapping rows with.
 	// +optional
 	KeyringVersion int32 `json:"keyringVersion,omitempty"`
+	// PendingReplay is how many records the destination rejected are kept (sealed, by lookup
+	// token) for a replay (spec.replay).
+	// +optional
+	PendingReplay int64 `json:"pendingReplay,omitempty"`
 }
 
 // RejectionCount counts the records one vendor error code refused for one field.
@@ -94,4 +98,40 @@ type IntegrationResyncStatus struct {
 	// once the requested resync is done.
 	// +optional
 	Observed string `json:"observed,omitempty"`
+}
+
+// IntegrationReplay asks the sync to replay the records the destination rejected: each is read
+// again from the source by its ID and written again; those the destination accepts leave the
+// table of rejected records. Only a source that can read one record by its ID can replay (cerbo).
+type IntegrationReplay struct {
+	// Request names this replay: each new value runs one, the same value never twice. For example
+	// a ticket number or a date.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Request string `json:"request"`
+}
+
+// IntegrationReplayStatus reports where the last replay request stands, with the counts of the
+// last replay the sync runtime completed.
+type IntegrationReplayStatus struct {
+	// Request is spec.replay.request.
+	Request string `json:"request"`
+	// Observed is the last request the sync runtime completed a replay for; equal to Request once
+	// the requested replay is done. The counts below are of that replay.
+	// +optional
+	Observed string `json:"observed,omitempty"`
+	// Replayed counts records the destination accepted; they left the table.
+	// +optional
+	Replayed int64 `json:"replayed,omitempty"`
+	// Rejected counts records the destination rejected again; they stay for a later replay.
+	// +optional
+	Rejected int64 `json:"rejected,omitempty"`
+	// Gone counts records the source no longer holds; they left the table.
+	// +optional
+	Gone int64 `json:"gone,omitempty"`
+	// Unsupported is true when the source cannot read a record by its ID, so nothing was replayed.
+	// +optional
+	Unsupported bool `json:"unsupported,omitempty"`
 }

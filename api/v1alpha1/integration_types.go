@@ -181,6 +181,7 @@ type EgressRule struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.fields) || self.destination.system != 'quickbooks' || 'name' in self.fields",message="spec.fields: quickbooks needs name: a Customer must carry a name"
 // +kubebuilder:validation:XValidation:rule="!has(self.fields) || self.destination.system != 'zoho' || 'name' in self.fields",message="spec.fields: zoho needs name: a Contact must carry a last name"
 // +kubebuilder:validation:XValidation:rule="!has(self.fields) || self.destination.system != 'gohighlevel' || 'email' in self.fields || 'phone' in self.fields",message="spec.fields: gohighlevel needs email or phone: it finds an existing contact by one of them"
+// +kubebuilder:validation:XValidation:rule="!has(self.replay) || self.source.system == 'cerbo'",message="spec.replay: only a cerbo source can read a rejected record again by its ID; request spec.resync instead"
 type IntegrationSpec struct {
 	// Source is the system records are read from.
 	// +required
@@ -251,6 +252,11 @@ type IntegrationSpec struct {
 	// Resync asks the sync to read the source again from the beginning, once per request.
 	// +optional
 	Resync *IntegrationResync `json:"resync,omitempty"`
+	// Replay asks the sync to read the records the destination rejected again from the source, by
+	// their IDs, and write them again, once per request. Only a cerbo source can (see
+	// IntegrationReplay); for others request a resync.
+	// +optional
+	Replay *IntegrationReplay `json:"replay,omitempty"`
 }
 
 // IntegrationStatus is the observed state of an Integration.
@@ -297,6 +303,9 @@ type IntegrationStatus struct {
 	// Resync reports the last spec.resync request and the one the sync runtime completed.
 	// +optional
 	Resync *IntegrationResyncStatus `json:"resync,omitempty"`
+	// Replay reports the last spec.replay request and the one the sync runtime completed.
+	// +optional
+	Replay *IntegrationReplayStatus `json:"replay,omitempty"`
 	// Conditions: Ready, CredentialsReady, WorkloadReady, Approved (while the Tenant requires
 	// approval), MappingDurable, SyncHealthy once a cycle was reported, and Reconciling or Stalled
 	// while they apply.

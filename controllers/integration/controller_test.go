@@ -391,6 +391,17 @@ func TestIntegrationValidation(t *testing.T) {
 			mut:     func(in *twv1.Integration) { in.Spec.Resync = &twv1.IntegrationResync{Request: "ticket 4711"} },
 			wantMsg: "spec.resync.request in body should match",
 		},
+		"replay from a source that cannot read a record by ID": {
+			mut: func(in *twv1.Integration) {
+				in.Spec.Source.System = twv1.SystemWebhook
+				in.Spec.Replay = &twv1.IntegrationReplay{Request: "ticket-4711"}
+			},
+			wantMsg: "spec.replay: only a cerbo source can read a rejected record again by its ID; request spec.resync instead",
+		},
+		"replay request with a space": {
+			mut:     func(in *twv1.Integration) { in.Spec.Replay = &twv1.IntegrationReplay{Request: "ticket 4711"} },
+			wantMsg: "spec.replay.request in body should match",
+		},
 		"invalid CIDR": {
 			mut:     func(in *twv1.Integration) { in.Spec.Egress[0].CIDR = "10.0.0.0/33" },
 			wantMsg: "cidr must be a valid IPv4 or IPv6 CIDR",

@@ -179,6 +179,7 @@ func lastCycleStatus(s *cyclereport.Summary) *twv1.CycleSummary {
 		StartTime: metav1.NewTime(c.Start.Truncate(time.Second)), CompletionTime: metav1.NewTime(c.End.Truncate(time.Second)),
 		Read: int64(c.Read), Created: int64(c.Created), Updated: int64(c.Updated), Rejected: int64(c.Rejected),
 		FailureReason: c.Failure, ConsecutiveFailures: int32(min(s.ConsecutiveFailures, 1<<30)), KeyringVersion: s.KeyringVersion,
+		PendingReplay: s.PendingReplay,
 	}
 	for _, r := range c.Rejections {
 		out.Rejections = append(out.Rejections, twv1.RejectionCount{Code: r.Code, Field: r.Field, Count: int64(r.Count)})
@@ -213,7 +214,8 @@ func setSyncHealthy(st *twv1.IntegrationStatus, gen int64, now metav1.Time) {
 			c.FailureReason))
 	case c.Rejected > 0:
 		set(false, twv1.ReasonRecordsRejected, fmt.Sprintf("The destination refused %d of %d records in the last cycle: %s; "+
-			"correct the records at the source (or spec.fields) and they are written on their next change", c.Rejected, c.Read, rejectionList(c.Rejections)))
+			"correct the records at the source (or spec.fields) and they are written on their next change, "+
+			"or, with a cerbo source, by a replay (spec.replay)", c.Rejected, c.Read, rejectionList(c.Rejections)))
 	default:
 		set(true, twv1.ReasonCycleSucceeded, fmt.Sprintf("The last sync cycle read %d records: %d created, %d updated, none rejected",
 			c.Read, c.Created, c.Updated))
@@ -273,6 +275,35 @@ func resyncStatus(in *twv1.Integration, s *cyclereport.Summary) *twv1.Integratio
 	}
 	if s != nil && s.ResyncObserved != "" {
 		st.Observed = s.ResyncObserved
+	}
+	return st
+}
+
+// replayRequest is the replay of rejected records the Integration asks for, "" for none.
+func replayRequest(in *twv1.Integration) string {
+	if in.Spec.Replay == nil {
+		return ""
+	}
+	return in.Spec.Replay.Request
+}
+
+// replayStatus echoes spec.replay.request with the last replay the runtime completed and its
+// counts, as the runtime reported them (or as the status last recorded them, while no summary is
+// read).
+func replayStatus(in *twv1.Integration, s *cyclereport.Summary) *twv1.IntegrationReplayStatus {
+	req := replayRequest(in)
+	if req == "" {
+		return nil
+	}
+	st := &twv1.IntegrationReplayStatus{Request: req}
+	if prev := in.Status.Replay; prev != nil {
+		st = prev.DeepCopy()
+		st.Request = req
+	}
+	if s != nil && s.Replay != nil {
+		r := s.Replay
+		st.Observed, st.Unsupported = r.Request, r.Unsupported
+		st.Replayed, st.Rejected, st.Gone = int64(r.Replayed), int64(r.Rejected), int64(r.Gone)
 	}
 	return st
 }

@@ -323,3 +323,44 @@ func TestResyncRequestIsRenderedAndEchoed(t *testing.T) {
 		t.Errorf("no request, status %+v", got)
 	}
 }
+
+func TestReplayRequestIsRenderedAndEchoedWithItsCounts(t *testing.T) {
+	in := sampleIntegration(func(in *twv1.Integration) { in.Spec.Replay = &twv1.IntegrationReplay{Request: "ticket-4711"} })
+	cm, err := desiredConfigMap(in, sampleInputs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := cm.Data["sync.yaml"]; !strings.Contains(body, "replay: ticket-4711") {
+		t.Errorf("sync.yaml does not carry the request:\n%s", body)
+	}
+	done := &twv1.IntegrationReplayStatus{Request: "ticket-4711", Observed: "ticket-4711", Replayed: 3, Rejected: 1, Gone: 1}
+	cases := map[string]struct {
+		prev    *twv1.IntegrationReplayStatus
+		summary *cyclereport.Summary
+		want    *twv1.IntegrationReplayStatus
+	}{
+		"requested, not read yet": {want: &twv1.IntegrationReplayStatus{Request: "ticket-4711"}},
+		"an earlier replay": {summary: &cyclereport.Summary{Replay: &cyclereport.Replay{Request: "ticket-1", Replayed: 2}},
+			want: &twv1.IntegrationReplayStatus{Request: "ticket-4711", Observed: "ticket-1", Replayed: 2}},
+		"done": {summary: &cyclereport.Summary{Replay: &cyclereport.Replay{Request: "ticket-4711", Replayed: 3, Rejected: 1, Gone: 1}},
+			want: done},
+		"done, pod gone": {prev: done, want: done},
+		"unsupported": {summary: &cyclereport.Summary{Replay: &cyclereport.Replay{Request: "ticket-4711", Unsupported: true}},
+			want: &twv1.IntegrationReplayStatus{Request: "ticket-4711", Observed: "ticket-4711", Unsupported: true}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			in := in.DeepCopy()
+			in.Status.Replay = tc.prev
+			if got := replayStatus(in, tc.summary); *got != *tc.want {
+				t.Errorf("replay status %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+	if got := replayStatus(sampleIntegration(), &cyclereport.Summary{Replay: &cyclereport.Replay{Request: "ticket-4711"}}); got != nil {
+		t.Errorf("no request, status %+v", got)
+	}
+	if got := lastCycleStatus(&cyclereport.Summary{Cycle: &cyclereport.Cycle{}, PendingReplay: 7}); got.PendingReplay != 7 {
+		t.Errorf("status.lastCycle.pendingReplay %d, want 7", got.PendingReplay)
+	}
+}

@@ -260,6 +260,7 @@ func desiredConfigMap(in *twv1.Integration, ip inputs) (*corev1.ConfigMap, error
 		WebhookAddr: webhookAddr(in),
 		Resync:      resyncRequest(in),
 		TokenWriter: tokenWriterConfig(in),
+		Replay:      replayRequest(in),
 	})
 	if err != nil {
 		return nil, err

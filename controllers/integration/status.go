@@ -102,6 +102,7 @@ func computeStatus(in *twv1.Integration, obs observation, now metav1.Time) twv1.
 		st.LastCycle = c
 	}
 	st.Resync = resyncStatus(in, obs.cycle)
+	st.Replay = replayStatus(in, obs.cycle)
 	setSyncHealthy(&st, gen, now)
 
 	deps := []string{twv1.IntegrationConditionCredentialsReady, twv1.IntegrationConditionWorkloadReady}

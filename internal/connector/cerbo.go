@@ -3,6 +3,7 @@ package connector
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -27,6 +28,7 @@ const cerboMaxPageSize = 100
 //	GET   {base}/patients?updated_since=<RFC 3339>&limit=<n>&offset=<k>&sort=updated_at&order=desc
 //	      -> {"data": [{"id": 123, "updated_at": "...", ...}], "total": 250}
 //	POST  {base}/patients       (create) -> the patient, with its "id"
+//	GET   {base}/patients/{id}  (one patient, for the replay) -> the patient
 //	PATCH {base}/patients/{id}  (update) -> the patient
 //	errors: {"error": {"code": "...", "field": "..."}} or {"error": "..."}
 //
@@ -88,6 +90,25 @@ func (c *cerbo) Changes(ctx context.Context, cursor string) (Page, error) {
 		more = cur.Pos+len(records) < *out.Total && len(records) > 0
 	}
 	return Page{Records: records, Next: encodeCursor(cur.next(records, len(records), more, 0)), More: more}, nil
+}
+
+// Get reads one patient again by ID (the replay of a rejected record); a patient Cerbo no longer
+// has is ErrRecordGone.
+func (c *cerbo) Get(ctx context.Context, id string) (Record, error) {
+	var out cerbocodec.Patient
+	_, err := c.api.do(ctx, call{op: "get patient", method: http.MethodGet, path: "/patients/" + url.PathEscape(id), out: &out})
+	var status *StatusError
+	if errors.As(err, &status) && status.Status == http.StatusNotFound {
+		return Record{}, fmt.Errorf("connector: cerbo: get patient: %w", ErrRecordGone)
+	}
+	if err != nil {
+		return Record{}, err
+	}
+	patient, err := cerbocodec.Decode(out)
+	if err != nil {
+		return Record{}, fmt.Errorf("connector: cerbo: get patient: %w", err)
+	}
+	return canonicalRecord(patient), nil
 }
 
 // Upsert encodes r.Patient with the codec: a PATCH names only the fields the patient holds, and a

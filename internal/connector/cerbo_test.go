@@ -154,3 +154,22 @@ func TestScanCursorNext(t *testing.T) {
 		})
 	}
 }
+
+func TestCerboGetReadsOnePatientAgain(t *testing.T) {
+	srv := newFake(t, newFakeCerbo())
+	c := mustNew(t, SystemCerbo, srv.URL+"/api/v1", cerboCreds, testOptions(srv.Server))
+	src, ok := c.(RecordSource)
+	if !ok {
+		t.Fatal("the Cerbo connector cannot read a patient by ID: rejected records could not be replayed")
+	}
+	rec, err := src.Get(context.Background(), "2")
+	if err != nil || rec.ID != "2" || rec.PatientID != "2" || rec.Patient.Name.Given != "B" {
+		t.Fatalf("Get(2) = %+v, %v; want patient 2", rec, err)
+	}
+	if last := srv.requests[len(srv.requests)-1]; last.Method != http.MethodGet || last.URL.Path != "/api/v1/patients/2" {
+		t.Errorf("request %s %s, want GET /api/v1/patients/2", last.Method, last.URL.Path)
+	}
+	if _, err := src.Get(context.Background(), "99"); !errors.Is(err, ErrRecordGone) {
+		t.Errorf("Get of a patient Cerbo no longer has = %v, want ErrRecordGone", err)
+	}
+}

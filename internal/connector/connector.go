@@ -10,6 +10,7 @@ package connector
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/tenantwire/tenantwire/internal/record"
@@ -53,6 +54,16 @@ type Page struct {
 type Source interface {
 	Changes(ctx context.Context, cursor string) (Page, error)
 }
+
+// RecordSource is a Source that can read one record again by its ID in that system, as the replay
+// of rejected records needs. A source without it (a webhook source: records are delivered to it,
+// it cannot ask for one) cannot replay.
+type RecordSource interface {
+	Get(ctx context.Context, id string) (Record, error)
+}
+
+// ErrRecordGone means the source no longer holds a record with the ID asked for.
+var ErrRecordGone = errors.New("the source no longer holds the record")
 
 // Destination writes records. Upsert updates the record with destination ID id, or creates one when
 // id is empty, and returns the destination's ID of the record. Calling it again with the returned ID

@@ -51,6 +51,28 @@ type Summary struct {
 	KeyringVersion int32 `json:"keyringVersion"`
 	// ResyncObserved is the last resync request (sync.yaml resync) a full pass completed for.
 	ResyncObserved string `json:"resyncObserved,omitempty"`
+	// PendingReplay counts the records the destination rejected that are kept for replay, as of
+	// the end of the last cycle.
+	PendingReplay int64 `json:"pendingReplay"`
+	// Replay is the last replay of rejected records (sync.yaml replay) the runtime completed.
+	Replay *Replay `json:"replay,omitempty"`
+}
+
+// Replay is what one replay of rejected records did.
+type Replay struct {
+	// Request is the replay request (sync.yaml replay) it ran for.
+	Request string `json:"request"`
+	// Replayed counts records the destination accepted; their rows are removed.
+	Replayed int `json:"replayed"`
+	// Rejected counts records the destination rejected again; their rows stay.
+	Rejected int `json:"rejected"`
+	// Gone counts records the source no longer holds; their rows are removed.
+	Gone int `json:"gone"`
+	// Unreadable counts rows that do not open under the keyring; they stay, counted by key version.
+	Unreadable int `json:"unreadable,omitempty"`
+	// Unsupported is true when the source cannot read a record by its ID (a webhook source), so
+	// nothing was replayed.
+	Unsupported bool `json:"unsupported,omitempty"`
 }
 
 // Cycle is one sync cycle.
@@ -77,7 +99,7 @@ type Rejection struct {
 // token is what a vendor error code or a field name may look like: QuickBooks "6080", Zoho
 // "MANDATORY_NOT_FOUND", GoHighLevel "422", a property "PrimaryEmailAddr.Address". A value (a
 // name with a space, an address with "@") does not match.
-// resyncRequest is what spec.resync.request may be.
+// resyncRequest is what spec.resync.request and spec.replay.request may be.
 var resyncRequest = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 var token = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,64}$`)
@@ -114,9 +136,13 @@ func SortRejections(r []Rejection) []Rejection {
 // "other"), non-negative counts, at most MaxRejections rejections.
 func Sanitize(s Summary) Summary {
 	out := Summary{ConsecutiveFailures: max(s.ConsecutiveFailures, 0), AuthorizationRefused: s.AuthorizationRefused,
-		KeyringVersion: max(s.KeyringVersion, 0)}
+		KeyringVersion: max(s.KeyringVersion, 0), PendingReplay: max(s.PendingReplay, 0)}
 	if len(s.ResyncObserved) <= 63 && resyncRequest.MatchString(s.ResyncObserved) {
 		out.ResyncObserved = s.ResyncObserved
+	}
+	if r := s.Replay; r != nil && len(r.Request) <= 63 && resyncRequest.MatchString(r.Request) {
+		out.Replay = &Replay{Request: r.Request, Replayed: max(r.Replayed, 0), Rejected: max(r.Rejected, 0), Gone: max(r.Gone, 0),
+			Unreadable: max(r.Unreadable, 0), Unsupported: r.Unsupported}
 	}
 	if s.Cycle == nil {
 		return out

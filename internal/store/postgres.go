@@ -29,6 +29,20 @@ var postgresMigrations = []string{
 		sealed TEXT NOT NULL
 	);
 	CREATE INDEX deliveries_queue ON deliveries (queue, seq);`,
+	// Records the destination rejected, kept for replay (rejected.go).
+	`CREATE TABLE rejected (
+		integration TEXT NOT NULL,
+		token       BYTEA NOT NULL,
+		version     INTEGER NOT NULL,
+		data        BYTEA NOT NULL,
+		code        TEXT NOT NULL,
+		field       TEXT NOT NULL,
+		first_seen  BIGINT NOT NULL,
+		last_seen   BIGINT NOT NULL,
+		attempts    BIGINT NOT NULL,
+		PRIMARY KEY (integration, token)
+	);
+	CREATE INDEX rejected_version ON rejected (version, integration, token);`,
 }
 
 // migrationLock is the advisory lock key that serializes migrations of replicas starting at once.

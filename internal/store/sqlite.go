@@ -30,6 +30,20 @@ var sqliteMigrations = []string{
 		sealed TEXT NOT NULL
 	);
 	CREATE INDEX deliveries_queue ON deliveries (queue, seq);`,
+	// Records the destination rejected, kept for replay (rejected.go).
+	`CREATE TABLE rejected (
+		integration TEXT NOT NULL,
+		token       BLOB NOT NULL,
+		version     INTEGER NOT NULL,
+		data        BLOB NOT NULL,
+		code        TEXT NOT NULL,
+		field       TEXT NOT NULL,
+		first_seen  INTEGER NOT NULL,
+		last_seen   INTEGER NOT NULL,
+		attempts    INTEGER NOT NULL,
+		PRIMARY KEY (integration, token)
+	) WITHOUT ROWID;
+	CREATE INDEX rejected_version ON rejected (version, integration, token);`,
 }
 
 type sqliteStore struct {

@@ -1,6 +1,7 @@
 // Package store keeps the sync runtime's data at rest: the sealed patient-ID mapping (rows found by
 // an opaque lookup token, holding a key version and ciphertext), the sealed sync cursors and saved
-// tokens, and the sealed webhook deliveries received but not yet synced. It sees no
+// tokens, the sealed webhook deliveries received but not yet synced, and the records the
+// destination rejected (by lookup token, their source ID sealed), kept for replay. It sees no
 // key material and no plaintext; internal/mapping produces what it stores.
 //
 // Two implementations share one schema and one conformance suite: SQLite (pure Go, a file on the
@@ -80,6 +81,27 @@ type Store interface {
 	// ResealDelivery replaces the sealed value of a delivery in place (the rewrap); a delivery
 	// deleted meanwhile is not an error.
 	ResealDelivery(ctx context.Context, seq int64, sealed string) error
+
+	// PutRejected keeps a record the destination rejected (r.LastSeen is when): a new row with
+	// one attempt, or the existing row under (r.Integration, r.Token) with its value, code, field
+	// and last-seen time replaced and one attempt more.
+	PutRejected(ctx context.Context, r Rejected) error
+	// ListRejected returns up to limit rejected rows of an integration whose token sorts after
+	// after (nil: from the start), ordered by token; the replay pages through them with it.
+	ListRejected(ctx context.Context, integration string, after []byte, limit int) ([]Rejected, error)
+	// ListRejectedByVersion returns up to limit rejected rows of a key version, of every
+	// integration; the rewrap moves them onto the active version with it.
+	ListRejectedByVersion(ctx context.Context, version int32, limit int) ([]Rejected, error)
+	// MoveRejected moves a rejected row onto newToken with the sealed value v (of another key
+	// version), keeping its code, times and attempts; when a row under newToken exists already
+	// (the record was rejected again since the rotation), it is newer and the old row is dropped.
+	MoveRejected(ctx context.Context, integration string, oldToken, newToken []byte, v Value) error
+	// DeleteRejected removes a rejected row; a missing row is not an error.
+	DeleteRejected(ctx context.Context, integration string, token []byte) error
+	// CountRejected counts an integration's rejected rows: the records pending replay.
+	CountRejected(ctx context.Context, integration string) (int64, error)
+	// CountRejectedByVersion counts rejected rows by key version (versions without rows are absent).
+	CountRejectedByVersion(ctx context.Context) (map[int32]int64, error)
 
 	// Close releases the store.
 	Close() error

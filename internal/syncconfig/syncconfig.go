@@ -68,6 +68,9 @@ type Config struct {
 	// TokenWriter is where the runtime writes the refresh tokens a vendor rotates, present when a
 	// side's system rotates them (QuickBooks, GoHighLevel).
 	TokenWriter *TokenWriter `json:"tokenWriter,omitempty"`
+	// Replay is the Integration's spec.replay.request: when it differs from the request the
+	// runtime last completed, the next cycle replays the records the destination rejected.
+	Replay string `json:"replay,omitempty"`
 }
 
 // TokenWriter names the one Secret the runtime may patch, and the projected token it patches with.

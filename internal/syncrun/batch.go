@@ -189,7 +189,10 @@ func (s *Syncer) syncBatch(parent context.Context, dest connector.BatchDestinati
 	for i, w := range written {
 		switch {
 		case connector.IsRejected(w.Err):
-			results[i] = s.rejected(w.Err)
+			var err error
+			if results[i], err = s.rejected(ctx, patients[i], w.Err); err != nil && failed == nil {
+				failed = err
+			}
 		case w.Err != nil:
 			if failed == nil {
 				failed = s.fail(failureReason(reasonDestination, w.Err), fmt.Errorf("writing to %s: %w", s.DestSystem, w.Err))

@@ -35,6 +35,8 @@ type Syncer struct {
 	Now     func() time.Time
 	// Resync is the requested resync (sync.yaml resync), "" for none (resync.go).
 	Resync string
+	// Replay is the requested replay of rejected records (sync.yaml replay), "" for none (replay.go).
+	Replay string
 }
 
 // CycleResult says what one cycle did: records read from the source, and what became of them.
@@ -184,7 +186,7 @@ func (s *Syncer) syncRecord(ctx context.Context, rec connector.Record) (string, 
 	}
 	newID, err := s.Destination.Upsert(ctx, destID, s.authorized(rec))
 	if connector.IsRejected(err) {
-		return s.rejected(err), nil
+		return s.rejected(ctx, patient, err)
 	}
 	if err != nil {
 		return "", s.fail(failureReason(reasonDestination, err), fmt.Errorf("writing to %s: %w", s.DestSystem, err))

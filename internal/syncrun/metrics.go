@@ -34,7 +34,10 @@ type Metrics struct {
 	SealedState *prometheus.GaugeVec
 	// UnknownVersionState counts sealed state under a key version the keyring no longer holds.
 	UnknownVersionState prometheus.Gauge
-	// Rewrapped counts mapping rows and sealed state values moved onto the active key version.
+	// RejectedRecords counts records kept for replay after the destination rejected them, by key
+	// version; like mapping rows, older versions drain to zero as the rewrap runs.
+	RejectedRecords *prometheus.GaugeVec
+	// Rewrapped counts mapping rows, sealed state values and rejected records moved onto the active key version.
 	Rewrapped prometheus.Counter
 	// Ready is 1 while the readiness endpoint answers OK.
 	Ready prometheus.Gauge
@@ -74,6 +77,9 @@ func NewMetrics() *Metrics {
 			Name: "tenantwire_sync_sealed_state_unknown_version_entries",
 			Help: "Sealed state entries under a key version the keyring no longer holds (unreadable).",
 		}),
+		RejectedRecords: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tenantwire_sync_rejected_records", Help: "Records the destination rejected, kept sealed for replay, by key version.",
+		}, []string{"key_version"}),
 		Rewrapped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tenantwire_sync_rewrapped_records_total", Help: "Mapping rows and sealed state entries moved onto the active key version.",
 		}),
@@ -82,7 +88,7 @@ func NewMetrics() *Metrics {
 		}),
 	}
 	m.Registry.MustRegister(m.Records, m.Rejections, m.Failures, m.LastSuccess, m.CycleDuration, m.MappingRecords,
-		m.UnknownVersionRecords, m.SealedState, m.UnknownVersionState, m.Rewrapped, m.Ready,
+		m.UnknownVersionRecords, m.SealedState, m.UnknownVersionState, m.RejectedRecords, m.Rewrapped, m.Ready,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{resultCreated, resultUpdated, resultRejected} {
 		m.Records.WithLabelValues(r)

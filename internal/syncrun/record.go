@@ -86,16 +86,6 @@ func (s *Syncer) putRows(ctx context.Context, rows []mapping.Record) error {
 	return nil
 }
 
-// rejected counts a record the destination refused for good.
-func (s *Syncer) rejected(err error) string {
-	code, field := connector.RejectionOf(err)
-	s.Metrics.Rejections.WithLabelValues(code, field).Inc()
-	// Logged without the record: its ID would be a patient ID in clear. The error names the
-	// vendor's code and field, never a value.
-	s.Log.Info("destination rejected a record; skipping it until the source changes it", "destination", s.DestSystem, "error", err.Error())
-	return resultRejected
-}
-
 // tally counts one record's result in the cycle's result and the metrics.
 func (s *Syncer) tally(res *CycleResult, result string) {
 	s.Metrics.Records.WithLabelValues(result).Inc()

@@ -26,12 +26,17 @@ type KeyVersions struct {
 	// UnknownState counts sealed state under versions the keyring does not hold. A cursor then
 	// starts over and a saved token falls back to the mounted one; a delivery is lost.
 	UnknownState int64
+	// Rejected counts the records kept for replay (rejected.go) by key version.
+	Rejected map[int32]int64
+	// UnknownRejected counts rejected records under versions the keyring does not hold: they
+	// cannot be replayed.
+	UnknownRejected int64
 }
 
-// OnlyActive says every row and every sealed state value is under the active version, which is
+// OnlyActive says every row, sealed state value and rejected record is under the active version, which is
 // what the runtime's readiness promises the operator before it may trim older versions.
 func (kv KeyVersions) OnlyActive(active int32) bool {
-	for _, counts := range []map[int32]int64{kv.Rows, kv.State} {
+	for _, counts := range []map[int32]int64{kv.Rows, kv.State, kv.Rejected} {
 		for v, n := range counts {
 			if v != active && n > 0 {
 				return false
@@ -41,7 +46,7 @@ func (kv KeyVersions) OnlyActive(active int32) bool {
 	return true
 }
 
-// MeasureKeyVersions counts rows and sealed state by version and publishes the figures as metrics.
+// MeasureKeyVersions counts rows, sealed state and rejected records by version and publishes the figures as metrics.
 func MeasureKeyVersions(ctx context.Context, s store.Store, c mapping.Codec, m *Metrics) (KeyVersions, error) {
 	counts, err := s.CountByVersion(ctx)
 	if err != nil {
@@ -60,11 +65,15 @@ func MeasureKeyVersions(ctx context.Context, s store.Store, c mapping.Codec, m *
 		return kv, fmt.Errorf("counting sealed state by key version: %w", err)
 	}
 	publishState(kv, m)
+	if err := measureRejected(ctx, s, c, &kv, m); err != nil {
+		return kv, err
+	}
 	return kv, nil
 }
 
 // RewrapRetained moves every row of a retained, non-active version onto the active version,
-// oldest version first (it is the next to be trimmed), then every sealed state value. Rows and
+// oldest version first (it is the next to be trimmed), then every sealed state value and every
+// rejected record kept for replay. Rows and
 // state under versions the keyring no longer holds cannot be moved; they are counted, not skipped
 // silently.
 func RewrapRetained(ctx context.Context, s store.Store, c mapping.Codec, m *Metrics) (KeyVersions, error) {
@@ -97,7 +106,15 @@ func RewrapRetained(ctx context.Context, s store.Store, c mapping.Codec, m *Metr
 			return kv, err
 		}
 	}
-	if len(versions) == 0 && !staleState {
+	stale := staleRejectedVersions(kv, c)
+	for _, v := range stale {
+		n, err := rewrapRejected(ctx, s, c, v)
+		m.Rewrapped.Add(float64(n))
+		if err != nil {
+			return kv, err
+		}
+	}
+	if len(versions) == 0 && !staleState && len(stale) == 0 {
 		return kv, nil
 	}
 	return MeasureKeyVersions(ctx, s, c, m)

@@ -17,6 +17,7 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/tenantwire/tenantwire/internal/connector"
+	"github.com/tenantwire/tenantwire/internal/cyclereport"
 	"github.com/tenantwire/tenantwire/internal/mapping"
 	"github.com/tenantwire/tenantwire/internal/syncconfig"
 )
@@ -129,14 +130,14 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("rewrapping the mapping: %w", err)
 	}
 	log.Info("mapping store ready", "activeKeyVersion", kr.Active, "rows", kv.Rows, "unknownVersionRows", kv.Unknown,
-		"sealedState", kv.State, "unknownVersionState", kv.UnknownState)
+		"sealedState", kv.State, "unknownVersionState", kv.UnknownState, "rejected", kv.Rejected, "unknownVersionRejected", kv.UnknownRejected)
 	log.Info("moving only the authorized fields", "fields", fields.String())
 
 	syncer := &Syncer{
 		Integration:  cfg.Integration,
 		SourceSystem: cfg.Source.System, DestSystem: cfg.Destination.System,
 		Source: src, Destination: dst, Fields: fields, Store: st, Codec: codec, Metrics: m, Log: log, Now: now,
-		Resync: cfg.Resync,
+		Resync: cfg.Resync, Replay: cfg.Replay,
 	}
 	for start := now(); ; {
 		if kv.Unknown > 0 {
@@ -172,6 +173,12 @@ func runCycle(ctx context.Context, s *Syncer, summary *cycleSummary, writer *tok
 	err := s.beginResync(ctx)
 	var res CycleResult
 	if err == nil {
+		var replayed *cyclereport.Replay
+		if replayed, err = s.replay(ctx); replayed != nil {
+			summary.setReplay(*replayed)
+		}
+	}
+	if err == nil {
 		res, err = s.Cycle(ctx)
 	}
 	summary.end(start, now(), res, err)
@@ -182,9 +189,16 @@ func runCycle(ctx context.Context, s *Syncer, summary *cycleSummary, writer *tok
 		}
 		summary.setResyncObserved(done)
 	}
+	// Counted also after a failed or interrupted cycle: the records it kept are pending as well.
+	pending, perr := s.Store.CountRejected(context.WithoutCancel(ctx), s.Integration)
+	if perr != nil {
+		log.Error(perr, "counting the rejected records kept for replay")
+	} else {
+		summary.setPendingReplay(pending)
+	}
 	// The cycle's one summary line: counts only, nothing of a record.
 	kv := []any{"read", res.Read, "created", res.Created, "updated", res.Updated, "rejected", res.Rejected, "pages", res.Pages,
-		"duration", now().Sub(start).Round(time.Millisecond).String()}
+		"pendingReplay", pending, "duration", now().Sub(start).Round(time.Millisecond).String()}
 	switch {
 	case errors.Is(err, context.Canceled):
 		log.Info("sync cycle interrupted by shutdown", kv...)

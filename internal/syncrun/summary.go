@@ -58,6 +58,20 @@ func (c *cycleSummary) setResyncObserved(request string) {
 	c.summary.ResyncObserved = request
 }
 
+// setPendingReplay records how many rejected records are kept for replay.
+func (c *cycleSummary) setPendingReplay(n int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.summary.PendingReplay = n
+}
+
+// setReplay records the last replay of rejected records the runtime completed.
+func (c *cycleSummary) setReplay(r cyclereport.Replay) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.summary.Replay = &r
+}
+
 // end records a finished cycle: its result, and what the counters gained since begin.
 func (c *cycleSummary) end(start, end time.Time, res CycleResult, err error) {
 	after := c.read()
@@ -136,6 +150,10 @@ func (c *cycleSummary) Summary() cyclereport.Summary {
 		cycle := *s.Cycle
 		cycle.Rejections = append([]cyclereport.Rejection(nil), cycle.Rejections...)
 		s.Cycle = &cycle
+	}
+	if s.Replay != nil {
+		r := *s.Replay
+		s.Replay = &r
 	}
 	return s
 }

@@ -20,6 +20,7 @@ const CerboBasePath = "/api/v1"
 //
 //	GET   /api/v1/patients?updated_since=&limit=&offset=  newest first, {"data": [...], "total": n}
 //	POST  /api/v1/patients       creates, answers the patient with its new "id"
+//	GET   /api/v1/patients/{id}  one patient
 //	PATCH /api/v1/patients/{id}  updates the given fields
 //
 // Patients are objects with the properties of CerboPatientProperties. A write naming any other
@@ -100,6 +101,12 @@ func (c *Cerbo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.list(w, r)
 	case r.Method == http.MethodPost && r.URL.Path == collection:
 		c.write(w, r, nil)
+	case r.Method == http.MethodGet && isPatient:
+		if p := c.find(id); p != nil {
+			writeJSON(w, http.StatusOK, p)
+			return
+		}
+		writeJSON(w, http.StatusNotFound, map[string]any{"error": map[string]any{"code": "not_found"}})
 	case r.Method == http.MethodPatch && isPatient:
 		if p := c.find(id); p != nil {
 			c.write(w, r, p)
