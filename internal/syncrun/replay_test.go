@@ -47,7 +47,7 @@ func TestReplayWritesARejectedRecordOnceAndRemovesIt(t *testing.T) {
 	summary := newCycleSummary(s.Metrics)
 	cycle := func(s *Syncer) cyclereport.Summary {
 		t.Helper()
-		runCycle(context.Background(), s, summary, testr.New(t), time.Now)
+		runCycle(context.Background(), s, summary, nil, testr.New(t), time.Now)
 		got := summary.Summary()
 		if got.Cycle.Failure != "" {
 			t.Fatalf("the cycle failed: %s", got.Cycle.Failure)
@@ -113,9 +113,9 @@ func TestReplayFromASourceThatCannotReadByIDSaysSo(t *testing.T) {
 	dst.reject["p0"] = true
 	s := newSyncer(t, &pagedSource{records: patients(1), pageSize: 2, failAt: -1}, dst, st, newKeyring(t, 1, 1))
 	summary := newCycleSummary(s.Metrics)
-	runCycle(context.Background(), s, summary, testr.New(t), time.Now)
+	runCycle(context.Background(), s, summary, nil, testr.New(t), time.Now)
 	s.Replay = "ticket-1"
-	runCycle(context.Background(), s, summary, testr.New(t), time.Now)
+	runCycle(context.Background(), s, summary, nil, testr.New(t), time.Now)
 	got := summary.Summary()
 	if got.Replay == nil || !got.Replay.Unsupported || got.Replay.Replayed != 0 || got.PendingReplay != 1 {
 		t.Fatalf("replay %+v pending %d; want unsupported with the row kept", got.Replay, got.PendingReplay)
@@ -150,13 +150,13 @@ func TestReplayReadsARejectedCerboPatientByID(t *testing.T) {
 	dst.reject["2"] = true
 	s := newSyncer(t, cerbo.connect(t), dst, st, newKeyring(t, 1, 1))
 	summary := newCycleSummary(s.Metrics)
-	runCycle(context.Background(), s, summary, testr.New(t), time.Now)
+	runCycle(context.Background(), s, summary, nil, testr.New(t), time.Now)
 	if got := summary.Summary(); got.Cycle.Failure != "" || got.Cycle.Rejected != 1 || got.PendingReplay != 1 {
 		t.Fatalf("first cycle %+v, pending %d; want patient 2 rejected and kept", got.Cycle, got.PendingReplay)
 	}
 	delete(dst.reject, "2")
 	s.Replay = "ticket-1"
-	runCycle(context.Background(), s, summary, testr.New(t), time.Now)
+	runCycle(context.Background(), s, summary, nil, testr.New(t), time.Now)
 	got := summary.Summary()
 	if got.Replay == nil || *got.Replay != (cyclereport.Replay{Request: "ticket-1", Replayed: 1}) || got.PendingReplay != 0 {
 		t.Fatalf("replay %+v, pending %d; want patient 2 replayed", got.Replay, got.PendingReplay)
