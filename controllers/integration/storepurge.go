@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"slices"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -114,7 +115,9 @@ func storePurgeOutcome(job *batchv1.Job, counts *store.PurgeCounts) *twv1.Integr
 // again. It returns the status to report (the current one when nothing is due).
 func (r *Reconciler) reconcileStorePurge(ctx context.Context, in *twv1.Integration, t *twv1.Tenant) (*twv1.IntegrationStorePurge, error) {
 	cur := in.Status.StorePurge
-	if postgresStore(in) == nil || !storePurgeDue(t) {
+	if postgresStore(in) == nil || !storePurgeDue(t) || !slices.Contains(t.Status.Purge.Integrations, in.Name) {
+		// Only an Integration the purge's inventory lists: one a tenant admin creates while the
+		// purge runs starts no Job (and has no rendered configuration to run one with).
 		return nil, nil
 	}
 	if cur != nil && cur.Phase != twv1.StorePurgeRunning {

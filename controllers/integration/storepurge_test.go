@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,10 +12,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
 	"github.com/tenantwire/tenantwire/internal/keyring"
 	"github.com/tenantwire/tenantwire/internal/labels"
+	twscheme "github.com/tenantwire/tenantwire/internal/scheme"
 	"github.com/tenantwire/tenantwire/internal/testenv"
 )
 
@@ -136,5 +139,24 @@ func TestPurgedTenantPurgesItsPostgreSQLStoreBeforeTheKeyring(t *testing.T) {
 	}
 	if err := k8s.Get(ctx, keyringKey, &corev1.Secret{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the keyring survived the purge (err=%v)", err)
+	}
+}
+
+// A tenant admin may create Integrations while the tenant is purged; one the purge's inventory
+// does not list starts no purge Job and reports nothing the Tenant would record.
+func TestStorePurgeRunsOnlyForIntegrationsInThePurgeRecord(t *testing.T) {
+	c := fake.NewClientBuilder().WithScheme(twscheme.New()).Build()
+	r := (&Reconciler{Client: c, APIReader: c, Scheme: c.Scheme(), SyncImage: "sync:1"}).complete()
+	tn := &twv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "acme"}, Status: twv1.TenantStatus{
+		Purge: &twv1.TenantPurgeRecord{Integrations: []string{"listed"}}}}
+	late := sampleIntegration(withPostgres())
+	late.Name = "created-during-the-purge"
+	st, err := r.reconcileStorePurge(context.Background(), late, tn)
+	if err != nil || st != nil {
+		t.Errorf("an Integration outside the inventory reports %+v (err %v), want nothing", st, err)
+	}
+	jobs := &batchv1.JobList{}
+	if err := c.List(context.Background(), jobs); err != nil || len(jobs.Items) != 0 {
+		t.Errorf("%d purge Jobs (err %v), want none", len(jobs.Items), err)
 	}
 }
