@@ -1,10 +1,11 @@
 // Command tenantwire is the tenantwire operator. One binary serves every role of the image: the
-// controller manager (default), the per-tenant sync runtime, the offboarding export, and the API
+// controller manager (default), the per-tenant sync runtime, the offboarding export, the purge of a PostgreSQL mapping store, and the API
 // check the Helm chart's test runs.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -35,12 +36,14 @@ func main() {
 		os.Exit(runSync(args[1:]))
 	case args[0] == "export":
 		os.Exit(runExport(args[1:]))
+	case args[0] == "purge-store":
+		os.Exit(runPurgeStore(args[1:]))
 	case args[0] == "check-api":
 		os.Exit(runCheckAPI(args[1:]))
 	default:
 		// An unknown subcommand must fail loudly: starting the manager in its place (in a sync pod,
 		// say) would be a silent and dangerous surprise.
-		fmt.Fprintf(os.Stderr, "tenantwire: unknown command %q; available: manager, sync, export, check-api\n", args[0])
+		fmt.Fprintf(os.Stderr, "tenantwire: unknown command %q; available: manager, sync, export, purge-store, check-api\n", args[0])
 		os.Exit(2)
 	}
 }
@@ -112,6 +115,37 @@ func runExport(args []string) int {
 	if err := syncrun.ExportFile(ctx, *config, opts, log); err != nil {
 		log.Error(err, "export failed")
 		return 1
+	}
+	return 0
+}
+
+// runPurgeStore deletes the Integration's rows from its PostgreSQL mapping store and prints the
+// counts, as JSON, on stdout and to --result-file (the container's termination message, which the
+// operator reads into the Tenant's purge record). Counts only: never a row, never the DSN.
+func runPurgeStore(args []string) int {
+	fs := flag.NewFlagSet("tenantwire purge-store", flag.ExitOnError)
+	config := fs.String("config", "/etc/tenantwire/sync.yaml", "The Integration's rendered sync configuration.")
+	resultFile := fs.String("result-file", "", "A file that receives the counts as well, such as /dev/termination-log.")
+	_ = fs.Parse(args)
+	log := syncrun.NewLogger(os.Stderr)
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer cancel()
+	counts, err := syncrun.PurgeStore(ctx, *config)
+	if err != nil {
+		log.Error(err, "purge of the mapping store failed")
+		return 1
+	}
+	out, err := json.Marshal(counts)
+	if err != nil {
+		log.Error(err, "encoding the purge counts")
+		return 1
+	}
+	fmt.Println(string(out))
+	if *resultFile != "" {
+		if err := os.WriteFile(*resultFile, out, 0o600); err != nil {
+			log.Error(err, "writing the purge counts")
+			return 1
+		}
 	}
 	return 0
 }

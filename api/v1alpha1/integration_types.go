@@ -306,6 +306,10 @@ type IntegrationStatus struct {
 	// Replay reports the last spec.replay request and the one the sync runtime completed.
 	// +optional
 	Replay *IntegrationReplayStatus `json:"replay,omitempty"`
+	// StorePurge reports the purge Job of a PostgreSQL mapping store, run while the Tenant is
+	// purged; the Tenant controller reads it into status.purge before it destroys the keyring.
+	// +optional
+	StorePurge *IntegrationStorePurge `json:"storePurge,omitempty"`
 	// Conditions: Ready, CredentialsReady, WorkloadReady, Approved (while the Tenant requires
 	// approval), MappingDurable, SyncHealthy once a cycle was reported, and Reconciling or Stalled
 	// while they apply.

@@ -61,10 +61,63 @@ type TenantPurgeRecord struct {
 	// the purge.
 	// +optional
 	ExportClaim string `json:"exportClaim,omitempty"`
+	// Stores are the PostgreSQL mapping stores whose rows a purge Job deleted before the keyring
+	// was destroyed, one per Integration, with the rows deleted (counts only).
+	// +optional
+	// +listType=atomic
+	Stores []PurgedStore `json:"stores,omitempty"`
 	// Remaining lists the copies the operator cannot destroy, for the vendor to destroy by hand.
 	// +optional
 	// +listType=atomic
 	Remaining []PurgeRemainder `json:"remaining,omitempty"`
+}
+
+// PurgedStore is one PostgreSQL mapping store emptied by a purge Job.
+type PurgedStore struct {
+	Integration string `json:"integration"`
+	// Location is the host, port and database (never the user or a password).
+	Location string `json:"location"`
+	// Deleted counts the rows the Job deleted; absent when its pod's report could not be read.
+	// +optional
+	Deleted *PurgedRows `json:"deleted,omitempty"`
+}
+
+// PurgedRows counts the rows a mapping store purge deleted, by what they held.
+type PurgedRows struct {
+	// MappingRows are the sealed patient-ID mapping rows.
+	MappingRows int64 `json:"mappingRows"`
+	// SavedTokens are the sealed rotated OAuth refresh tokens the runtime kept.
+	SavedTokens int64 `json:"savedTokens"`
+	// Cursors are the sealed sync cursors and resync markers.
+	Cursors int64 `json:"cursors"`
+	// Deliveries are the sealed webhook deliveries not yet synced.
+	Deliveries int64 `json:"deliveries"`
+}
+
+// StorePurgePhase is where an Integration's mapping store purge stands.
+// +kubebuilder:validation:Enum=Running;Succeeded;Failed
+type StorePurgePhase string
+
+const (
+	StorePurgeRunning   StorePurgePhase = "Running"
+	StorePurgeSucceeded StorePurgePhase = "Succeeded"
+	// StorePurgeFailed: the purge Job failed after its retries (or its deadline). The tenant's
+	// purge goes on: the rows stay, listed under status.purge.remaining, and are crypto-shredded
+	// with the keyring.
+	StorePurgeFailed StorePurgePhase = "Failed"
+)
+
+// IntegrationStorePurge is the Integration controller's report on the purge Job of its
+// PostgreSQL mapping store, which it runs once its Tenant's purge record is written
+// (status.purge) and which the Tenant controller waits for before it destroys the keyring.
+type IntegrationStorePurge struct {
+	Phase StorePurgePhase `json:"phase"`
+	// Deleted counts the rows the Job deleted; set once it Succeeded.
+	// +optional
+	Deleted *PurgedRows `json:"deleted,omitempty"`
+	// Message says why a purge Failed.
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // PurgedKeyVersion is one destroyed keyring version.
@@ -83,4 +136,8 @@ type PurgeRemainder struct {
 	// Integration whose configuration names this copy; empty for the tenant's keys.
 	// +optional
 	Integration string `json:"integration,omitempty"`
+	// Reason says why the operator could not destroy a copy it tried to (a PostgreSQL store whose
+	// purge Job failed); empty for copies outside its reach.
+	// +optional
+	Reason string `json:"reason,omitempty"`
 }

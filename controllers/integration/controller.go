@@ -587,7 +587,8 @@ var integrationStatus = status.Kind[twv1.IntegrationStatus]{
 	// A change of the honoured approval was announced with an event, which every reconcile would
 	// announce again until the status shows it.
 	Urgent: func(cur, next *twv1.IntegrationStatus) bool {
-		return !equality.Semantic.DeepEqual(cur.Approval, next.Approval)
+		// The Tenant controller waits for the store purge's outcome before destroying the keyring.
+		return !equality.Semantic.DeepEqual(cur.Approval, next.Approval) || !equality.Semantic.DeepEqual(cur.StorePurge, next.StorePurge)
 	},
 }
 

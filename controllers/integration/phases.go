@@ -85,8 +85,10 @@ func (r *Reconciler) resolve(ctx context.Context, in *twv1.Integration, obs *obs
 }
 
 // offboard stops the workload of an offboarding tenant and removes its credentials from the
-// cluster; the export still runs.
+// cluster; the export still runs, and once the Tenant's purge record is written, the purge of a
+// PostgreSQL mapping store.
 func (r *Reconciler) offboard(ctx context.Context, in *twv1.Integration, tenant *twv1.Tenant, obs *observation) error {
+	obs.storePurge = in.Status.StorePurge
 	obs.blocked = &conditions.Problem{Reason: twv1.ReasonTenantOffboarding,
 		Message: fmt.Sprintf("Tenant %s is offboarding: the sync workload is stopped and its credentials are removed", tenant.Name)}
 	if _, err := r.deleteDeployment(ctx, in); err != nil {
@@ -100,7 +102,12 @@ func (r *Reconciler) offboard(ctx context.Context, in *twv1.Integration, tenant 
 	if err := r.removeTokenWriter(ctx, in); err != nil {
 		return err
 	}
-	return r.reconcileExport(ctx, in, tenant)
+	if err := r.reconcileExport(ctx, in, tenant); err != nil {
+		return err
+	}
+	var err error
+	obs.storePurge, err = r.reconcileStorePurge(ctx, in, tenant)
+	return err
 }
 
 // checkCluster refuses what the cluster lacks rather than the spec: External Secrets Operator (and its

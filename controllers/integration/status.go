@@ -36,6 +36,9 @@ type observation struct {
 	fields []twv1.PatientField
 	// cycle is the running sync pod's summary of its last cycle, nil when none was read.
 	cycle *cyclereport.Summary
+	// storePurge is the purge of the PostgreSQL mapping store while the Tenant is purged; nil
+	// when none is due.
+	storePurge *twv1.IntegrationStorePurge
 }
 
 // computeStatus is a pure function of the Integration, what the reconcile observed and the time.
@@ -45,6 +48,7 @@ func computeStatus(in *twv1.Integration, obs observation, now metav1.Time) twv1.
 	st.ObservedGeneration = gen
 	st.Tenant = obs.tenant
 	st.Fields = obs.fields
+	st.StorePurge = obs.storePurge
 	if obs.credentialsHash != "" {
 		st.CredentialsHash = obs.credentialsHash
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -100,7 +101,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		// paths overlap it are refused; status writes change no path.
 		Watches(&twv1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.tenantToOverlapping),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&batchv1.Job{}, handler.EnqueueRequestsFromMapFunc(exportJobToTenant))
+		Watches(&batchv1.Job{}, handler.EnqueueRequestsFromMapFunc(exportJobToTenant)).
+		// The purge waits for the Integrations' store purges (their status.storePurge).
+		Watches(&twv1.Integration{}, handler.EnqueueRequestsFromMapFunc(storePurgeToTenant))
 	owned, err := r.Children.OwnedBy(&twv1.Tenant{}, &networkingv1.NetworkPolicy{}, &corev1.ResourceQuota{},
 		&corev1.LimitRange{}, &rbacv1.RoleBinding{}, &corev1.ServiceAccount{})
 	if err != nil {
@@ -120,6 +123,15 @@ func exportJobToTenant(_ context.Context, obj client.Object) []reconcile.Request
 		return nil
 	}
 	return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: l[labels.Tenant]}}}
+}
+
+// storePurgeToTenant wakes the Tenant of an Integration that reports a store purge.
+func storePurgeToTenant(_ context.Context, obj client.Object) []reconcile.Request {
+	in, ok := obj.(*twv1.Integration)
+	if !ok || in.Status.StorePurge == nil || !strings.HasPrefix(in.Namespace, twv1.TenantNamespacePrefix) {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: strings.TrimPrefix(in.Namespace, twv1.TenantNamespacePrefix)}}}
 }
 
 // tenantToOverlapping wakes the other Tenants whose secret store paths overlap a Tenant's. An
@@ -201,13 +213,29 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		err = errors.Join(err, ierr)
 		result.RequeueAfter = time.Second
 	case lc.Purge:
-		if err = errors.Join(err, r.purge(ctx, t, t.Status.Purge)); err == nil {
-			lc.Purge, lc.Purged = false, true
-			obs.purge = t.Status.Purge.DeepCopy()
-			completed := metav1.NewTime(now)
-			obs.purge.CompletedAt = &completed
-		} else {
-			obs.namespace = &conditions.Problem{Reason: twv1.ReasonPurging, Message: err.Error()}
+		rec, waiting, perr := r.observeStorePurges(ctx, t, now)
+		switch {
+		case perr != nil:
+			err = errors.Join(err, perr)
+		case len(waiting) > 0 || !equality.Semantic.DeepEqual(rec, t.Status.Purge):
+			// The stores' outcomes are recorded before the keyring goes, as the inventory is; an
+			// Integration's status write wakes this Tenant, the requeue bounds the wait.
+			obs.purge = rec
+			result.RequeueAfter = time.Second
+			if len(waiting) > 0 {
+				obs.namespace = &conditions.Problem{Reason: twv1.ReasonPurging, Message: fmt.Sprintf(
+					"Waiting for the purge Jobs of the PostgreSQL mapping stores of Integrations %v (at most %s) before the keyring is destroyed", waiting, storePurgeTimeout)}
+				result.RequeueAfter = storePurgeTimeout / 30
+			}
+		default:
+			if err = errors.Join(err, r.purge(ctx, t, t.Status.Purge)); err == nil {
+				lc.Purge, lc.Purged = false, true
+				obs.purge = t.Status.Purge.DeepCopy()
+				completed := metav1.NewTime(now)
+				obs.purge.CompletedAt = &completed
+			} else {
+				obs.namespace = &conditions.Problem{Reason: twv1.ReasonPurging, Message: err.Error()}
+			}
 		}
 	default:
 		var cerr error
@@ -281,6 +309,17 @@ func (r *Reconciler) purgeInventory(ctx context.Context, t *twv1.Tenant, now met
 		}
 	}
 	return purgeInventory(t, kr, ins.Items, policy, now), nil
+}
+
+// observeStorePurges reads the tenant's Integrations from the cache and applies their store
+// purges' outcomes to the purge record.
+func (r *Reconciler) observeStorePurges(ctx context.Context, t *twv1.Tenant, now time.Time) (*twv1.TenantPurgeRecord, []string, error) {
+	ins := &twv1.IntegrationList{}
+	if err := r.Client.List(ctx, ins, client.InNamespace(t.NamespaceName())); err != nil {
+		return nil, nil, err
+	}
+	rec, waiting := applyStorePurges(t.Status.Purge, ins.Items, now)
+	return rec, waiting, nil
 }
 
 // observeExport reads the tenant's Integrations and export Jobs from the cache.

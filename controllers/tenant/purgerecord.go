@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -103,6 +104,9 @@ func remainingMessage(rec *twv1.TenantPurgeRecord) string {
 		if r.Integration != "" {
 			item += " (Integration " + r.Integration + ")"
 		}
+		if r.Reason != "" {
+			item += ": " + r.Reason
+		}
 		items = append(items, item)
 	}
 	return "The operator cannot destroy these copies; destroy them by hand: " + strings.Join(items, "; ")
@@ -118,4 +122,52 @@ func destroyedKeysMessage(rec *twv1.TenantPurgeRecord) string {
 		vs = append(vs, fmt.Sprintf("%d (%s)", v.Version, v.Fingerprint))
 	}
 	return "keyring versions " + strings.Join(vs, ", ") + " destroyed"
+}
+
+// storePurgeTimeout bounds the wait for the Integrations' store purge Jobs (each bounded at ten
+// minutes, retries included): past it, the keyring is destroyed all the same.
+const storePurgeTimeout = 15 * time.Minute
+
+// cryptoShreddedNote ends the reason of a PostgreSQL store the operator could not purge.
+const cryptoShreddedNote = "; its rows stay, sealed with the destroyed keyring (crypto-shredded), and the database must be cleared by hand"
+
+// applyStorePurges is a pure function of the purge record, the tenant's Integrations (their
+// status.storePurge is the Integration controller's report) and the time: it moves each
+// PostgreSQL store whose purge Job succeeded from Remaining to Stores with its counts, gives a
+// reason to each one that failed, and names the Integrations still being waited for.
+func applyStorePurges(rec *twv1.TenantPurgeRecord, integrations []twv1.Integration, now time.Time) (*twv1.TenantPurgeRecord, []string) {
+	out := rec.DeepCopy()
+	out.Remaining = nil
+	var waiting []string
+	for _, r := range rec.Remaining {
+		if r.Kind != twv1.PurgeRemainderPostgreSQLDatabase || r.Reason != "" {
+			out.Remaining = append(out.Remaining, r)
+			continue
+		}
+		var in *twv1.Integration
+		for i := range integrations {
+			if integrations[i].Name == r.Integration {
+				in = &integrations[i]
+			}
+		}
+		var sp *twv1.IntegrationStorePurge
+		if in != nil {
+			sp = in.Status.StorePurge
+		}
+		switch {
+		case in == nil:
+			r.Reason = "the Integration was deleted before its store was purged" + cryptoShreddedNote
+		case sp != nil && sp.Phase == twv1.StorePurgeSucceeded:
+			out.Stores = append(out.Stores, twv1.PurgedStore{Integration: r.Integration, Location: r.Location, Deleted: sp.Deleted.DeepCopy()})
+			continue
+		case sp != nil && sp.Phase == twv1.StorePurgeFailed:
+			r.Reason = sp.Message + cryptoShreddedNote
+		case now.Sub(rec.StartedAt.Time) >= storePurgeTimeout:
+			r.Reason = fmt.Sprintf("no outcome of the store purge Job within %s", storePurgeTimeout) + cryptoShreddedNote
+		default:
+			waiting = append(waiting, r.Integration)
+		}
+		out.Remaining = append(out.Remaining, r)
+	}
+	return out, waiting
 }

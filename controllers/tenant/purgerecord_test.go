@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -191,6 +192,88 @@ func TestComputeStatusReportsWhatThePurgeLeft(t *testing.T) {
 			}
 			if c != nil && (c.Status != metav1.ConditionTrue || c.Reason != twv1.ReasonExternalCopiesRemain || !strings.Contains(c.Message, tc.wantMessage)) {
 				t.Errorf("ManualPurgeRequired = %+v", c)
+			}
+		})
+	}
+}
+
+func TestApplyStorePurges(t *testing.T) {
+	started := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	pg := func(in string) twv1.PurgeRemainder {
+		return twv1.PurgeRemainder{Kind: twv1.PurgeRemainderPostgreSQLDatabase, Location: "postgres://db:5432/" + in, Integration: in}
+	}
+	vault := twv1.PurgeRemainder{Kind: twv1.PurgeRemainderVaultCredentials, Location: "ClusterSecretStore/v: a", Integration: "a"}
+	rec := &twv1.TenantPurgeRecord{StartedAt: metav1.NewTime(started), Remaining: []twv1.PurgeRemainder{vault, pg("a"), pg("b")}}
+	reporting := func(name string, sp *twv1.IntegrationStorePurge) twv1.Integration {
+		in := purgeIntegration(name, "postgres://db:5432/"+name)
+		in.Status.StorePurge = sp
+		return in
+	}
+	rows := &twv1.PurgedRows{MappingRows: 7, SavedTokens: 1, Cursors: 2, Deliveries: 3}
+	succeeded := &twv1.IntegrationStorePurge{Phase: twv1.StorePurgeSucceeded, Deleted: rows}
+	tests := map[string]struct {
+		integrations  []twv1.Integration
+		after         time.Duration
+		wantWaiting   []string
+		wantStores    []string
+		wantReasonFor map[string]string
+	}{
+		"not reported yet: both waited for": {
+			integrations: []twv1.Integration{reporting("a", nil), reporting("b", &twv1.IntegrationStorePurge{Phase: twv1.StorePurgeRunning})},
+			wantWaiting:  []string{"a", "b"},
+		},
+		"one succeeded, one running": {
+			integrations: []twv1.Integration{reporting("a", succeeded), reporting("b", nil)},
+			wantWaiting:  []string{"b"}, wantStores: []string{"a"},
+		},
+		"one failed after its retries: listed with the reason, not waited for": {
+			integrations:  []twv1.Integration{reporting("a", succeeded), reporting("b", &twv1.IntegrationStorePurge{Phase: twv1.StorePurgeFailed, Message: "purge Job b-store-purge failed (BackoffLimitExceeded): x"})},
+			wantStores:    []string{"a"},
+			wantReasonFor: map[string]string{"b": "BackoffLimitExceeded"},
+		},
+		"no outcome within the bound: the keyring goes all the same": {
+			integrations: []twv1.Integration{reporting("a", nil), reporting("b", nil)}, after: storePurgeTimeout,
+			wantReasonFor: map[string]string{"a": "no outcome", "b": "no outcome"},
+		},
+		"an Integration deleted before its purge": {
+			integrations:  []twv1.Integration{reporting("a", succeeded)},
+			wantStores:    []string{"a"},
+			wantReasonFor: map[string]string{"b": "deleted"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, waiting := applyStorePurges(rec, tc.integrations, started.Add(tc.after))
+			if !reflect.DeepEqual(waiting, tc.wantWaiting) {
+				t.Errorf("waiting for %v, want %v", waiting, tc.wantWaiting)
+			}
+			var stores []string
+			for _, s := range got.Stores {
+				stores = append(stores, s.Integration)
+				if !reflect.DeepEqual(s.Deleted, rows) || s.Location != "postgres://db:5432/"+s.Integration {
+					t.Errorf("store %s recorded as %+v", s.Integration, s)
+				}
+			}
+			if !reflect.DeepEqual(stores, tc.wantStores) {
+				t.Errorf("stores %v, want %v", stores, tc.wantStores)
+			}
+			if got.Remaining[0] != vault {
+				t.Errorf("the vault remainder changed: %+v", got.Remaining[0])
+			}
+			for _, r := range got.Remaining[1:] {
+				if slices.Contains(stores, r.Integration) {
+					t.Errorf("purged store %s is still listed as remaining", r.Integration)
+				}
+				want, failed := tc.wantReasonFor[r.Integration]
+				switch {
+				case failed && (!strings.Contains(r.Reason, want) || !strings.Contains(r.Reason, "crypto-shredded")):
+					t.Errorf("remainder %s reason %q, want one naming %q and the crypto-shredding", r.Integration, r.Reason, want)
+				case !failed && r.Reason != "":
+					t.Errorf("remainder %s has reason %q while it is waited for", r.Integration, r.Reason)
+				}
+			}
+			if len(rec.Stores) != 0 || rec.Remaining[1].Reason != "" {
+				t.Error("the input record was changed")
 			}
 		})
 	}

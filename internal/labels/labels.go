@@ -77,3 +77,10 @@ const (
 
 // ExportJobName is the Job that exports one Integration's mapping.
 func ExportJobName(integration string) string { return integration + "-export" }
+
+// StorePurgeComponent is the component label of the Jobs (and their pods) that delete an
+// Integration's rows from its PostgreSQL mapping store when its Tenant is purged.
+const StorePurgeComponent = "store-purge"
+
+// StorePurgeJobName is the Job that purges one Integration's PostgreSQL mapping store.
+func StorePurgeJobName(integration string) string { return integration + "-store-purge" }

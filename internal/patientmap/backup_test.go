@@ -26,6 +26,9 @@ type backupMedium struct {
 	open    func(t *testing.T) store.Store
 	backup  func(t *testing.T, s store.Store) []byte
 	restore func(t *testing.T, copy []byte) store.Store
+	// purge empties the live store as the purge's store Job does; nil where the store goes with
+	// the tenant's namespace (a SQLite file on the Integration's volume).
+	purge func(t *testing.T, s store.Store)
 }
 
 func sqliteBackups() backupMedium {
@@ -120,6 +123,11 @@ func postgresBackups(t *testing.T) backupMedium {
 			})
 			return s
 		},
+		purge: func(t *testing.T, s store.Store) {
+			if _, err := store.PurgePostgres(ctx, dsns[s]); err != nil {
+				t.Fatal(err)
+			}
+		},
 	}
 }
 
@@ -196,6 +204,13 @@ func TestBackupRestoredAfterThePurgeOpensNoRow(t *testing.T) {
 			// The purge destroys every version. Afterwards the tenant can only have new keys: a
 			// fresh keyring numbered from 1 again, or one started after the lost versions.
 			destroyed := kr
+			if m.purge != nil {
+				// A PostgreSQL store is emptied too; the dump taken before keeps its rows.
+				m.purge(t, live)
+				if _, rows := opened(t, live, mapping.Codec{Tenant: tenant, Keyring: kr}); rows != 0 {
+					t.Fatalf("the purged store still holds %d rows", rows)
+				}
+			}
 			again := rotate(t, rotate(t, nil, rng, t0, 2), rng, t0, 2)
 			m2, err := keyring.NewMaterial(nil)
 			if err != nil {

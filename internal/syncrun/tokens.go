@@ -29,7 +29,7 @@ type savedRefreshToken struct {
 const tokenIOTimeout = 10 * time.Second
 
 func (t sealedRefreshTokens) name(system string) string {
-	return "oauth/" + t.integration + "/" + system
+	return store.SavedTokenPrefix + t.integration + "/" + system
 }
 
 func digestOf(token string) string {
