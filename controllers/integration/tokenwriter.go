@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
@@ -183,8 +184,13 @@ func (r *Reconciler) removeTokenWriter(ctx context.Context, in *twv1.Integration
 	r.esWatchMu.Unlock()
 	errs := []error{err}
 	for _, obj := range cached {
+		var notCached *cache.ErrResourceNotCached
 		switch err := r.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); {
 		case apierrors.IsNotFound(err):
+		case errors.As(err, &notCached):
+			// The watch just started (after a restart, the first reconcile starts it): its initial
+			// list enqueues this Integration again for any PushSecret it owns, so there is nothing
+			// to remove yet, and no error to report.
 		case err != nil:
 			errs = append(errs, err)
 		case metav1.IsControlledBy(obj, in) && obj.GetDeletionTimestamp().IsZero():
