@@ -4,7 +4,7 @@
 // byte is sent.
 //
 // A Record carries the fields being moved through memory only: the runtime never stores them. What
-// it stores is the patient-ID mapping (internal/patientmap), which links a record's IDs across
+// it stores is the patient-ID mapping (internal/mappingstore), which links a record's IDs across
 // systems and nothing else.
 package connector
 

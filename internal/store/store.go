@@ -2,7 +2,7 @@
 // an opaque lookup token, holding a key version and ciphertext), the sealed sync cursors and saved
 // tokens, the sealed webhook deliveries received but not yet synced, and the records the
 // destination rejected (by lookup token, their source ID sealed), kept for replay. It sees no
-// key material and no plaintext; internal/mapping produces what it stores.
+// key material and no plaintext; internal/mappingseal produces what it stores.
 //
 // Two implementations share one schema and one conformance suite: SQLite (pure Go, a file on the
 // integration's state volume, WAL mode) and PostgreSQL (pgx). Open chooses by DSN.

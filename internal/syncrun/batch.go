@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/tenantwire/tenantwire/internal/connector"
-	"github.com/tenantwire/tenantwire/internal/mapping"
+	"github.com/tenantwire/tenantwire/internal/mappingseal"
 )
 
 // mappingStepTimeout is what one record's mapping lookup and row add to a batch's timeout: a
@@ -159,7 +159,7 @@ func (s *Syncer) syncBatch(parent context.Context, dest connector.BatchDestinati
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), batchTimeout(len(batch)))
 	defer cancel()
-	known := make([]mapping.Record, len(batch))
+	known := make([]mappingseal.Record, len(batch))
 	destIDs := make([]string, len(batch))
 	authorized := make([]connector.Record, len(batch))
 	for i, rec := range batch {
@@ -184,7 +184,7 @@ func (s *Syncer) syncBatch(parent context.Context, dest connector.BatchDestinati
 		return nil, s.fail(failureReason(reasonDestination, err), fmt.Errorf("writing a batch of %d records to %s: %w", len(batch), s.DestSystem, err))
 	}
 	results := make([]string, len(batch))
-	var mapped []mapping.Record
+	var mapped []mappingseal.Record
 	var failed error
 	for i, w := range written {
 		switch {
@@ -198,7 +198,7 @@ func (s *Syncer) syncBatch(parent context.Context, dest connector.BatchDestinati
 				failed = s.fail(failureReason(reasonDestination, w.Err), fmt.Errorf("writing to %s: %w", s.DestSystem, w.Err))
 			}
 		default:
-			var row *mapping.Record
+			var row *mappingseal.Record
 			if results[i], row = s.mapped(known[i], patients[i], destIDs[i], w.ID); row != nil {
 				mapped = append(mapped, *row)
 			}

@@ -15,7 +15,7 @@ import (
 	"github.com/tenantwire/tenantwire/internal/connector/contract"
 	"github.com/tenantwire/tenantwire/internal/connector/fakesystem"
 	"github.com/tenantwire/tenantwire/internal/keyring"
-	"github.com/tenantwire/tenantwire/internal/patientmap"
+	"github.com/tenantwire/tenantwire/internal/mappingstore"
 	"github.com/tenantwire/tenantwire/internal/record"
 	"github.com/tenantwire/tenantwire/internal/store"
 )
@@ -64,7 +64,7 @@ func TestBatchCycleWritesEachPageInBatchesOfMaxBatch(t *testing.T) {
 	if cursor, err := s.readCursor(context.Background()); err != nil || cursor != "12" {
 		t.Fatalf("cursor = %q, %v; want 12", cursor, err)
 	}
-	rec, err := patientmap.Lookup(context.Background(), st, s.Codec, "cerbo", "p11")
+	rec, err := mappingstore.Lookup(context.Background(), st, s.Codec, "cerbo", "p11")
 	if err != nil || rec.IDs["quickbooks"] == "" {
 		t.Fatalf("p11's mapping = %v, %v", rec, err)
 	}
@@ -242,7 +242,7 @@ func TestBatchKilledBetweenWriteAndMappingCreatesNoDuplicates(t *testing.T) {
 					t.Fatalf("after the resume the destination holds %d records for %d patients, stats %+v, cycle %+v; want no duplicate", got, n, st, res)
 				}
 				for _, r := range records {
-					if rec, err := patientmap.Lookup(context.Background(), crashing, s.Codec, "cerbo", r.ID); err != nil || rec.IDs[vendor.name] == "" {
+					if rec, err := mappingstore.Lookup(context.Background(), crashing, s.Codec, "cerbo", r.ID); err != nil || rec.IDs[vendor.name] == "" {
 						t.Errorf("%s is not mapped after the resume: %v, %v", r.ID, rec, err)
 					}
 				}
@@ -292,7 +292,7 @@ func TestBatchRowsAreWrittenBehindTheNextRequest(t *testing.T) {
 		t.Fatalf("the second batch's request did not go out while the first batch's rows were written (held: %v, gave up: %v)", gated.waited, gated.gaveUp)
 	}
 	for _, r := range patients(6) {
-		if rec, err := patientmap.Lookup(context.Background(), gated, s.Codec, "cerbo", r.ID); err != nil || rec.IDs["quickbooks"] == "" {
+		if rec, err := mappingstore.Lookup(context.Background(), gated, s.Codec, "cerbo", r.ID); err != nil || rec.IDs["quickbooks"] == "" {
 			t.Errorf("%s is not mapped when the cycle returned: %v, %v", r.ID, rec, err)
 		}
 	}
@@ -322,7 +322,7 @@ func TestBatchStoreFailureAnywhereReplaysTheSameBatches(t *testing.T) {
 					t.Fatalf("after the outage (%v) QuickBooks holds %d customers for %d patients, stats %+v, cycle %+v; want the unmapped batches replayed as they were sent", failed, held, n, st, res)
 				}
 				for _, r := range records {
-					if rec, err := patientmap.Lookup(context.Background(), failing, s.Codec, "cerbo", r.ID); err != nil || rec.IDs[batchVendors[0].name] == "" {
+					if rec, err := mappingstore.Lookup(context.Background(), failing, s.Codec, "cerbo", r.ID); err != nil || rec.IDs[batchVendors[0].name] == "" {
 						t.Errorf("%s is not mapped after the outage: %v, %v", r.ID, rec, err)
 					}
 				}

@@ -9,7 +9,7 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/tenantwire/tenantwire/internal/connector"
-	"github.com/tenantwire/tenantwire/internal/mapping"
+	"github.com/tenantwire/tenantwire/internal/mappingseal"
 	"github.com/tenantwire/tenantwire/internal/record"
 	"github.com/tenantwire/tenantwire/internal/store"
 )
@@ -29,7 +29,7 @@ type Syncer struct {
 	// reduced to them before the destination adapter sees it. With none, Cycle refuses to run.
 	Fields  record.Set
 	Store   store.Store
-	Codec   mapping.Codec
+	Codec   mappingseal.Codec
 	Metrics *Metrics
 	Log     logr.Logger
 	Now     func() time.Time
@@ -147,7 +147,7 @@ func (s *Syncer) readCursor(ctx context.Context) (string, error) {
 	}
 	cursor, err := s.Codec.OpenState(s.cursorName(), sealed)
 	switch {
-	case errors.Is(err, mapping.ErrUnknownVersion):
+	case errors.Is(err, mappingseal.ErrUnknownVersion):
 		s.Log.Info("the cursor is under a key version no longer held; starting from the beginning")
 		return "", nil
 	case err != nil:

@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tenantwire/tenantwire/internal/keyring"
-	"github.com/tenantwire/tenantwire/internal/patientmap"
+	"github.com/tenantwire/tenantwire/internal/mappingstore"
 )
 
 func TestCycleCreatesThenUpdatesThroughTheMapping(t *testing.T) {
@@ -27,7 +27,7 @@ func TestCycleCreatesThenUpdatesThroughTheMapping(t *testing.T) {
 	if res.Created != 7 || res.Pages != 3 || dst.creates != 7 {
 		t.Fatalf("first cycle: %+v, destination creates %d; want 7 created over 3 pages", res, dst.creates)
 	}
-	rec, err := patientmap.Lookup(ctx, st, s.Codec, "cerbo", "p4")
+	rec, err := mappingstore.Lookup(ctx, st, s.Codec, "cerbo", "p4")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestCreateRetriedAfterAKillBeforeItsMappingIsNotDuplicated(t *testing.T) {
 	if dst.creates != 4 || len(dst.byID) != 4 {
 		t.Fatalf("after the restart: %d creates, %d records at the destination; want 4 and 4", dst.creates, len(dst.byID))
 	}
-	rec, err := patientmap.Lookup(ctx, st, s.Codec, "cerbo", "p1")
+	rec, err := mappingstore.Lookup(ctx, st, s.Codec, "cerbo", "p1")
 	if err != nil || rec.IDs["quickbooks"] != "dest-2" {
 		t.Fatalf("p1 maps to %v (%v), want the record created before the kill, dest-2", rec.IDs, err)
 	}

@@ -25,7 +25,7 @@ import (
 	"github.com/tenantwire/tenantwire/internal/connector/quickbooks"
 	webhookcodec "github.com/tenantwire/tenantwire/internal/connector/webhook"
 	"github.com/tenantwire/tenantwire/internal/keyring"
-	"github.com/tenantwire/tenantwire/internal/mapping"
+	"github.com/tenantwire/tenantwire/internal/mappingseal"
 	"github.com/tenantwire/tenantwire/internal/record"
 	"github.com/tenantwire/tenantwire/internal/record/recordtest"
 	"github.com/tenantwire/tenantwire/internal/store"
@@ -403,7 +403,7 @@ func TestAuthorizeRunsBeforeEveryDestinationEncodes(t *testing.T) {
 				defer func() { _ = st.Close() }()
 				s := &syncrun.Syncer{Integration: "planted", SourceSystem: "source", DestSystem: system,
 					Source: onePatient{}, Destination: adapter, Fields: fields, Store: st,
-					Codec: mapping.Codec{Tenant: "acme", Keyring: testKeyring(t)}, Metrics: syncrun.NewMetrics(), Log: testr.New(t), Now: time.Now}
+					Codec: mappingseal.Codec{Tenant: "acme", Keyring: testKeyring(t)}, Metrics: syncrun.NewMetrics(), Log: testr.New(t), Now: time.Now}
 				res, err := s.Cycle(context.Background())
 				if len(fields.Fields()) == 0 {
 					if err == nil || len(dst.bodies()) != 0 {

@@ -9,7 +9,7 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/tenantwire/tenantwire/internal/connector"
-	"github.com/tenantwire/tenantwire/internal/mapping"
+	"github.com/tenantwire/tenantwire/internal/mappingseal"
 	"github.com/tenantwire/tenantwire/internal/store"
 )
 
@@ -28,7 +28,7 @@ type ConnectorStores struct {
 // the answer and the sync loses nothing: the next pod over the same store syncs it.
 type sealedDeliveries struct {
 	store store.Store
-	codec mapping.Codec
+	codec mappingseal.Codec
 	// queue is the Integration: Integrations of a tenant may share a PostgreSQL store.
 	queue string
 	log   logr.Logger
@@ -64,7 +64,7 @@ func (d sealedDeliveries) After(ctx context.Context, seq uint64, limit int) ([]c
 	out := make([]connector.LoggedDelivery, 0, len(rows))
 	for _, row := range rows {
 		plain, err := d.codec.OpenState(deliveryStateName(d.queue), row.Sealed)
-		if errors.Is(err, mapping.ErrUnknownVersion) {
+		if errors.Is(err, mappingseal.ErrUnknownVersion) {
 			// Sealed under a version trimmed before any pod could rewrap it: it can never be read.
 			// Counted (sealed-state metrics), said here, and passed over, so the cursor after it
 			// removes it instead of every later page stopping on it.
@@ -77,7 +77,7 @@ func (d sealedDeliveries) After(ctx context.Context, seq uint64, limit int) ([]c
 		}
 		var r connector.Record
 		if err := json.Unmarshal([]byte(plain), &r); err != nil {
-			return nil, fmt.Errorf("decoding delivery %d: %w", row.Seq, mapping.ErrMalformed)
+			return nil, fmt.Errorf("decoding delivery %d: %w", row.Seq, mappingseal.ErrMalformed)
 		}
 		out = append(out, connector.LoggedDelivery{Seq: uint64(row.Seq), Record: r})
 	}

@@ -18,7 +18,7 @@ import (
 
 	"github.com/tenantwire/tenantwire/internal/connector"
 	"github.com/tenantwire/tenantwire/internal/keyring"
-	"github.com/tenantwire/tenantwire/internal/mapping"
+	"github.com/tenantwire/tenantwire/internal/mappingseal"
 	"github.com/tenantwire/tenantwire/internal/record"
 	"github.com/tenantwire/tenantwire/internal/store"
 )
@@ -40,7 +40,7 @@ func startWebhookRuntime(t *testing.T, dsn string, k *keyring.Keyring, dst *memo
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	codec := mapping.Codec{Tenant: "acme", Keyring: k}
+	codec := mappingseal.Codec{Tenant: "acme", Keyring: k}
 	stores := ConnectorStores{Deliveries: sealedDeliveries{store: st, codec: codec, queue: "hook-to-quickbooks", log: testr.New(t)}}
 	src, err := connector.New(connector.SystemWebhook, "https://hook.example.invalid", connector.Credentials{"signing_secret": []byte(webhookSecret)},
 		connector.Options{Now: func() time.Time { return now }, Webhook: connector.WebhookOptions{Deliveries: stores.Deliveries}})

@@ -16,7 +16,7 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/tenantwire/tenantwire/internal/exportarchive"
-	"github.com/tenantwire/tenantwire/internal/mapping"
+	"github.com/tenantwire/tenantwire/internal/mappingseal"
 	"github.com/tenantwire/tenantwire/internal/store"
 )
 
@@ -32,7 +32,7 @@ type ExportResult struct {
 // holding the whole record; only the row keyed by the patient's first system (by name) is
 // written, so each patient appears once. Unreadable rows are counted and fail the export after
 // everything readable was written: an export that silently misses patients would be worse.
-func Export(ctx context.Context, st store.Store, c mapping.Codec, w io.Writer) (ExportResult, error) {
+func Export(ctx context.Context, st store.Store, c mappingseal.Codec, w io.Writer) (ExportResult, error) {
 	var res ExportResult
 	enc := json.NewEncoder(w)
 	var after []byte
@@ -67,13 +67,13 @@ func Export(ctx context.Context, st store.Store, c mapping.Codec, w io.Writer) (
 }
 
 // openRow opens a row and says whether it is the patient's canonical row.
-func openRow(c mapping.Codec, row store.Row) (mapping.Record, bool, error) {
-	tok := mapping.Token{Version: row.Version}
-	if len(row.Token) != mapping.TokenSize {
-		return mapping.Record{}, false, mapping.ErrMalformed
+func openRow(c mappingseal.Codec, row store.Row) (mappingseal.Record, bool, error) {
+	tok := mappingseal.Token{Version: row.Version}
+	if len(row.Token) != mappingseal.TokenSize {
+		return mappingseal.Record{}, false, mappingseal.ErrMalformed
 	}
 	copy(tok.Sum[:], row.Token)
-	rec, err := c.Open(tok, mapping.Sealed{Version: row.Version, Data: row.Data})
+	rec, err := c.Open(tok, mappingseal.Sealed{Version: row.Version, Data: row.Data})
 	if err != nil || len(rec.IDs) == 0 {
 		return rec, false, err
 	}
@@ -146,7 +146,7 @@ func ExportFile(ctx context.Context, configPath string, opts ExportOptions, log 
 		}
 	}
 	buf := bufio.NewWriter(sink)
-	res, err := Export(ctx, st, mapping.Codec{Tenant: cfg.Tenant, Keyring: kr}, buf)
+	res, err := Export(ctx, st, mappingseal.Codec{Tenant: cfg.Tenant, Keyring: kr}, buf)
 	log.Info("export finished", "tenant", cfg.Tenant, "integration", cfg.Integration, "patients", res.Patients,
 		"unreadableRows", res.Unreadable, "encrypted", !opts.Plaintext)
 	if err != nil {

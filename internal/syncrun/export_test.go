@@ -20,7 +20,7 @@ import (
 	"github.com/tenantwire/tenantwire/internal/connector"
 	"github.com/tenantwire/tenantwire/internal/exportarchive"
 	"github.com/tenantwire/tenantwire/internal/keyring"
-	"github.com/tenantwire/tenantwire/internal/mapping"
+	"github.com/tenantwire/tenantwire/internal/mappingseal"
 	"github.com/tenantwire/tenantwire/internal/store"
 )
 
@@ -35,7 +35,7 @@ func TestExportWritesEachPatientOnceAcrossKeyVersions(t *testing.T) {
 	// Rotate without rewrapping: the export must read both versions.
 	m, _ := keyring.NewMaterial(nil)
 	k2 := keyring.Rotate(k1, k1.Algorithm, m, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), 2)
-	s.Codec = mapping.Codec{Tenant: "acme", Keyring: k2}
+	s.Codec = mappingseal.Codec{Tenant: "acme", Keyring: k2}
 	s.Source = &pagedSource{records: patients(800), pageSize: 300, failAt: -1}
 	if err := s.commitCursor(ctx, "700"); err != nil {
 		t.Fatal(err)
@@ -55,7 +55,7 @@ func TestExportWritesEachPatientOnceAcrossKeyVersions(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, l := range lines {
-		var rec mapping.Record
+		var rec mappingseal.Record
 		if err := json.Unmarshal([]byte(l), &rec); err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +66,7 @@ func TestExportWritesEachPatientOnceAcrossKeyVersions(t *testing.T) {
 	}
 
 	// Without the keyring's old version the export refuses to pass for complete.
-	_, err = Export(ctx, st, mapping.Codec{Tenant: "acme", Keyring: keyring.Trim(k2, 0)}, &bytes.Buffer{})
+	_, err = Export(ctx, st, mappingseal.Codec{Tenant: "acme", Keyring: keyring.Trim(k2, 0)}, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "1400 mapping rows could not be read") {
 		t.Fatalf("export with a trimmed keyring = %v, want 1400 unreadable rows reported", err)
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/tenantwire/tenantwire/internal/connector"
 	"github.com/tenantwire/tenantwire/internal/keyring"
-	"github.com/tenantwire/tenantwire/internal/mapping"
+	"github.com/tenantwire/tenantwire/internal/mappingseal"
 	"github.com/tenantwire/tenantwire/internal/record"
 	"github.com/tenantwire/tenantwire/internal/store"
 )
@@ -126,7 +126,7 @@ func openSQLite(t *testing.T) store.Store {
 func newSyncer(t *testing.T, src connector.Source, dst connector.Destination, st store.Store, k *keyring.Keyring) *Syncer {
 	return &Syncer{
 		Integration: "cerbo-to-quickbooks", SourceSystem: "cerbo", DestSystem: "quickbooks",
-		Source: src, Destination: dst, Fields: record.DefaultMinimum(), Store: st, Codec: mapping.Codec{Tenant: "acme", Keyring: k},
+		Source: src, Destination: dst, Fields: record.DefaultMinimum(), Store: st, Codec: mappingseal.Codec{Tenant: "acme", Keyring: k},
 		Metrics: NewMetrics(), Log: testr.New(t), Now: time.Now,
 	}
 }

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/tenantwire/tenantwire/internal/connector/fakesystem"
-	"github.com/tenantwire/tenantwire/internal/mapping"
-	"github.com/tenantwire/tenantwire/internal/patientmap"
+	"github.com/tenantwire/tenantwire/internal/mappingseal"
+	"github.com/tenantwire/tenantwire/internal/mappingstore"
 	"github.com/tenantwire/tenantwire/internal/store"
 	"github.com/tenantwire/tenantwire/internal/store/pgtest"
 	"github.com/tenantwire/tenantwire/internal/testenv"
@@ -47,7 +47,7 @@ func firstCycle(t *testing.T, s *Syncer, vendor servedVendor) {
 // faultRun is where a data-plane fault left things once the runtime recovered.
 type faultRun struct {
 	store    store.Store
-	codec    mapping.Codec
+	codec    mappingseal.Codec
 	vendor   servedVendor
 	recovery time.Duration
 }
@@ -72,7 +72,7 @@ func TestFaultMatrixDataPlane(t *testing.T) {
 			run := tc.play(t)
 			lost := 0
 			for _, r := range patientsWithEmail(faultPatients) {
-				if rec, err := patientmap.Lookup(context.Background(), run.store, run.codec, "cerbo", r.ID); err != nil || rec.IDs[run.vendor.vendor.name] == "" {
+				if rec, err := mappingstore.Lookup(context.Background(), run.store, run.codec, "cerbo", r.ID); err != nil || rec.IDs[run.vendor.vendor.name] == "" {
 					lost++
 				}
 			}

@@ -7,8 +7,8 @@ import (
 	"maps"
 
 	"github.com/tenantwire/tenantwire/internal/connector"
-	"github.com/tenantwire/tenantwire/internal/mapping"
-	"github.com/tenantwire/tenantwire/internal/patientmap"
+	"github.com/tenantwire/tenantwire/internal/mappingseal"
+	"github.com/tenantwire/tenantwire/internal/mappingstore"
 	"github.com/tenantwire/tenantwire/internal/store"
 )
 
@@ -25,17 +25,17 @@ func patientOf(rec connector.Record) string {
 }
 
 // lookup returns what the mapping knows of a patient: no IDs when it knows nothing yet.
-func (s *Syncer) lookup(ctx context.Context, patient string) (mapping.Record, error) {
-	known, err := patientmap.Lookup(ctx, s.Store, s.Codec, s.SourceSystem, patient)
+func (s *Syncer) lookup(ctx context.Context, patient string) (mappingseal.Record, error) {
+	known, err := mappingstore.Lookup(ctx, s.Store, s.Codec, s.SourceSystem, patient)
 	switch {
 	case err == nil:
 		return known, nil
 	case errors.Is(err, store.ErrNotFound):
-		return mapping.Record{}, nil
-	case errors.Is(err, mapping.ErrTampered), errors.Is(err, mapping.ErrMalformed), errors.Is(err, mapping.ErrUnknownVersion):
-		return mapping.Record{}, s.fail(reasonMapping, fmt.Errorf("reading the mapping: %w", err))
+		return mappingseal.Record{}, nil
+	case errors.Is(err, mappingseal.ErrTampered), errors.Is(err, mappingseal.ErrMalformed), errors.Is(err, mappingseal.ErrUnknownVersion):
+		return mappingseal.Record{}, s.fail(reasonMapping, fmt.Errorf("reading the mapping: %w", err))
 	default:
-		return mapping.Record{}, s.fail(reasonStore, fmt.Errorf("reading the mapping: %w", err))
+		return mappingseal.Record{}, s.fail(reasonStore, fmt.Errorf("reading the mapping: %w", err))
 	}
 }
 
@@ -50,10 +50,10 @@ func (s *Syncer) idempotencyKey(patient string) (string, error) {
 
 // written records a write the destination accepted: the mapping row when it changed, and whether
 // the record was created or updated.
-func (s *Syncer) written(ctx context.Context, known mapping.Record, patient, destID, newID string) (string, error) {
+func (s *Syncer) written(ctx context.Context, known mappingseal.Record, patient, destID, newID string) (string, error) {
 	result, row := s.mapped(known, patient, destID, newID)
 	if row != nil {
-		if err := s.putRows(ctx, []mapping.Record{*row}); err != nil {
+		if err := s.putRows(ctx, []mappingseal.Record{*row}); err != nil {
 			return "", err
 		}
 	}
@@ -62,7 +62,7 @@ func (s *Syncer) written(ctx context.Context, known mapping.Record, patient, des
 
 // mapped says what a write the destination accepted did (created or updated) and the mapping
 // record to store for it, nil when the mapping already holds it.
-func (s *Syncer) mapped(known mapping.Record, patient, destID, newID string) (string, *mapping.Record) {
+func (s *Syncer) mapped(known mappingseal.Record, patient, destID, newID string) (string, *mappingseal.Record) {
 	if newID == destID && known.IDs[s.SourceSystem] == patient {
 		return resultUpdated, nil
 	}
@@ -73,14 +73,14 @@ func (s *Syncer) mapped(known mapping.Record, patient, destID, newID string) (st
 	ids[s.SourceSystem] = patient
 	ids[s.DestSystem] = newID
 	if destID == "" {
-		return resultCreated, &mapping.Record{IDs: ids}
+		return resultCreated, &mappingseal.Record{IDs: ids}
 	}
-	return resultUpdated, &mapping.Record{IDs: ids}
+	return resultUpdated, &mappingseal.Record{IDs: ids}
 }
 
 // putRows stores mapping records in one transaction.
-func (s *Syncer) putRows(ctx context.Context, rows []mapping.Record) error {
-	if err := patientmap.PutAll(ctx, s.Store, s.Codec, rows); err != nil {
+func (s *Syncer) putRows(ctx context.Context, rows []mappingseal.Record) error {
+	if err := mappingstore.PutAll(ctx, s.Store, s.Codec, rows); err != nil {
 		return s.fail(reasonStore, fmt.Errorf("recording the mapping: %w", err))
 	}
 	return nil

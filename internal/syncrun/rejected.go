@@ -7,7 +7,7 @@ import (
 	"strconv"
 
 	"github.com/tenantwire/tenantwire/internal/connector"
-	"github.com/tenantwire/tenantwire/internal/mapping"
+	"github.com/tenantwire/tenantwire/internal/mappingseal"
 	"github.com/tenantwire/tenantwire/internal/store"
 )
 
@@ -46,23 +46,23 @@ func (s *Syncer) keepRejected(ctx context.Context, patient, code, field string) 
 }
 
 // sealRejected is the active token of a patient's source ID and the ID sealed for that token.
-func (s *Syncer) sealRejected(patient string) (mapping.Token, mapping.Sealed, error) {
+func (s *Syncer) sealRejected(patient string) (mappingseal.Token, mappingseal.Sealed, error) {
 	token, err := s.Codec.Token(s.SourceSystem, patient)
 	if err != nil {
-		return mapping.Token{}, mapping.Sealed{}, err
+		return mappingseal.Token{}, mappingseal.Sealed{}, err
 	}
-	sealed, err := s.Codec.Seal(token, mapping.Record{IDs: map[string]string{s.SourceSystem: patient}})
+	sealed, err := s.Codec.Seal(token, mappingseal.Record{IDs: map[string]string{s.SourceSystem: patient}})
 	return token, sealed, err
 }
 
 // openRejected returns the source system and ID a rejected row holds, checked against its token.
-func openRejected(c mapping.Codec, row store.Rejected) (string, string, mapping.Token, error) {
-	token := mapping.Token{Version: row.Version}
-	if len(row.Token) != mapping.TokenSize {
-		return "", "", token, mapping.ErrMalformed
+func openRejected(c mappingseal.Codec, row store.Rejected) (string, string, mappingseal.Token, error) {
+	token := mappingseal.Token{Version: row.Version}
+	if len(row.Token) != mappingseal.TokenSize {
+		return "", "", token, mappingseal.ErrMalformed
 	}
 	copy(token.Sum[:], row.Token)
-	r, err := c.Open(token, mapping.Sealed{Version: row.Version, Data: row.Data})
+	r, err := c.Open(token, mappingseal.Sealed{Version: row.Version, Data: row.Data})
 	if err != nil {
 		return "", "", token, err
 	}
@@ -71,13 +71,13 @@ func openRejected(c mapping.Codec, row store.Rejected) (string, string, mapping.
 			return system, id, token, nil
 		}
 	}
-	return "", "", token, mapping.ErrMalformed
+	return "", "", token, mappingseal.ErrMalformed
 }
 
 // rewrapRejected moves every rejected row of a retained, non-active version onto the active
 // version and returns how many it moved or dropped (a row the record was rejected again under
 // since the rotation is newer). A row that does not open stops the rewrap, as a mapping row's does.
-func rewrapRejected(ctx context.Context, s store.Store, c mapping.Codec, from int32) (int, error) {
+func rewrapRejected(ctx context.Context, s store.Store, c mappingseal.Codec, from int32) (int, error) {
 	done := 0
 	for {
 		rows, err := s.ListRejectedByVersion(ctx, from, rewrapBatch)
@@ -93,7 +93,7 @@ func rewrapRejected(ctx context.Context, s store.Store, c mapping.Codec, from in
 			if err != nil {
 				return done, err
 			}
-			sealed, err := c.Seal(active, mapping.Record{IDs: map[string]string{system: id}})
+			sealed, err := c.Seal(active, mappingseal.Record{IDs: map[string]string{system: id}})
 			if err != nil {
 				return done, err
 			}
@@ -106,7 +106,7 @@ func rewrapRejected(ctx context.Context, s store.Store, c mapping.Codec, from in
 }
 
 // measureRejected counts rejected rows by key version into kv and the metrics.
-func measureRejected(ctx context.Context, s store.Store, c mapping.Codec, kv *KeyVersions, m *Metrics) error {
+func measureRejected(ctx context.Context, s store.Store, c mappingseal.Codec, kv *KeyVersions, m *Metrics) error {
 	counts, err := s.CountRejectedByVersion(ctx)
 	if err != nil {
 		return fmt.Errorf("counting rejected records by key version: %w", err)
@@ -123,7 +123,7 @@ func measureRejected(ctx context.Context, s store.Store, c mapping.Codec, kv *Ke
 }
 
 // staleRejectedVersions are the retained, non-active versions rejected rows are under, oldest first.
-func staleRejectedVersions(kv KeyVersions, c mapping.Codec) []int32 {
+func staleRejectedVersions(kv KeyVersions, c mappingseal.Codec) []int32 {
 	var out []int32
 	for v, n := range kv.Rejected {
 		if n > 0 && v != c.Keyring.Active && c.Keyring.Get(v) != nil {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/tenantwire/tenantwire/internal/connector"
 	"github.com/tenantwire/tenantwire/internal/keyring"
-	"github.com/tenantwire/tenantwire/internal/mapping"
+	"github.com/tenantwire/tenantwire/internal/mappingseal"
 	"github.com/tenantwire/tenantwire/internal/store"
 )
 
@@ -118,7 +118,7 @@ func TestRejectedRecordIsKeptByTokenAndSealedNotInClear(t *testing.T) {
 			if row.code != "ValidationFault" || row.attempts != 2 {
 				t.Errorf("row code %q attempts %d, want ValidationFault and 2", row.code, row.attempts)
 			}
-			opened, err := s.Codec.Open(token, mapping.Sealed{Version: row.version, Data: row.data})
+			opened, err := s.Codec.Open(token, mappingseal.Sealed{Version: row.version, Data: row.data})
 			if err != nil || opened.IDs["cerbo"] != plantedID {
 				t.Errorf("the sealed value does not open to the source ID: %v", err)
 			}
@@ -147,7 +147,7 @@ func TestRejectedRecordsAreRewrappedAndUnreadableWithoutTheKeyring(t *testing.T)
 		t.Fatal(err)
 	}
 	k2 := keyring.Rotate(k1, k1.Algorithm, m, time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), 2)
-	c2 := mapping.Codec{Tenant: "acme", Keyring: k2}
+	c2 := mappingseal.Codec{Tenant: "acme", Keyring: k2}
 	metrics := NewMetrics()
 	// Rows: two per written patient (one), plus the cursor, plus the rejected record.
 	if _, err := RewrapRetained(ctx, st, c2, metrics); err != nil {
@@ -161,7 +161,7 @@ func TestRejectedRecordsAreRewrappedAndUnreadableWithoutTheKeyring(t *testing.T)
 		t.Fatalf("rejected rows %+v, want one under version %d", rows, k2.Active)
 	}
 	// Trimming version 1 loses nothing: the record opens under the active version alone.
-	c3 := mapping.Codec{Tenant: "acme", Keyring: keyring.Trim(k2, 0)}
+	c3 := mappingseal.Codec{Tenant: "acme", Keyring: keyring.Trim(k2, 0)}
 	token, err := c3.Token("cerbo", plantedID)
 	if err != nil {
 		t.Fatal(err)
@@ -169,12 +169,12 @@ func TestRejectedRecordsAreRewrappedAndUnreadableWithoutTheKeyring(t *testing.T)
 	if !bytes.Equal(rows[0].token, token.Bytes()) {
 		t.Fatal("the rewrapped row is not under the active version's token")
 	}
-	if _, err := c3.Open(token, mapping.Sealed{Version: rows[0].version, Data: rows[0].data}); err != nil {
+	if _, err := c3.Open(token, mappingseal.Sealed{Version: rows[0].version, Data: rows[0].data}); err != nil {
 		t.Fatalf("rewrapped rejected record does not open after the trim: %v", err)
 	}
 	// Crypto-shredding (the purge destroys the keyring): with other keys nothing opens.
-	other := mapping.Codec{Tenant: "acme", Keyring: newKeyring(t, 1, 1)}
-	if _, err := other.Open(token, mapping.Sealed{Version: rows[0].version, Data: rows[0].data}); err == nil {
+	other := mappingseal.Codec{Tenant: "acme", Keyring: newKeyring(t, 1, 1)}
+	if _, err := other.Open(token, mappingseal.Sealed{Version: rows[0].version, Data: rows[0].data}); err == nil {
 		t.Fatal("a rejected record opened without its keyring")
 	}
 }

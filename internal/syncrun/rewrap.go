@@ -6,8 +6,8 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/tenantwire/tenantwire/internal/mapping"
-	"github.com/tenantwire/tenantwire/internal/patientmap"
+	"github.com/tenantwire/tenantwire/internal/mappingseal"
+	"github.com/tenantwire/tenantwire/internal/mappingstore"
 	"github.com/tenantwire/tenantwire/internal/store"
 )
 
@@ -47,7 +47,7 @@ func (kv KeyVersions) OnlyActive(active int32) bool {
 }
 
 // MeasureKeyVersions counts rows, sealed state and rejected records by version and publishes the figures as metrics.
-func MeasureKeyVersions(ctx context.Context, s store.Store, c mapping.Codec, m *Metrics) (KeyVersions, error) {
+func MeasureKeyVersions(ctx context.Context, s store.Store, c mappingseal.Codec, m *Metrics) (KeyVersions, error) {
 	counts, err := s.CountByVersion(ctx)
 	if err != nil {
 		return KeyVersions{}, fmt.Errorf("counting mapping rows by key version: %w", err)
@@ -76,7 +76,7 @@ func MeasureKeyVersions(ctx context.Context, s store.Store, c mapping.Codec, m *
 // rejected record kept for replay. Rows and
 // state under versions the keyring no longer holds cannot be moved; they are counted, not skipped
 // silently.
-func RewrapRetained(ctx context.Context, s store.Store, c mapping.Codec, m *Metrics) (KeyVersions, error) {
+func RewrapRetained(ctx context.Context, s store.Store, c mappingseal.Codec, m *Metrics) (KeyVersions, error) {
 	kv, err := MeasureKeyVersions(ctx, s, c, m)
 	if err != nil {
 		return kv, err
@@ -89,7 +89,7 @@ func RewrapRetained(ctx context.Context, s store.Store, c mapping.Codec, m *Metr
 	}
 	slices.Sort(versions)
 	for _, v := range versions {
-		n, err := patientmap.Rewrap(ctx, s, c, v, rewrapBatch)
+		n, err := mappingstore.Rewrap(ctx, s, c, v, rewrapBatch)
 		m.Rewrapped.Add(float64(n))
 		if err != nil {
 			return kv, err

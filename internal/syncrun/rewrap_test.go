@@ -8,8 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tenantwire/tenantwire/internal/keyring"
-	"github.com/tenantwire/tenantwire/internal/mapping"
-	"github.com/tenantwire/tenantwire/internal/patientmap"
+	"github.com/tenantwire/tenantwire/internal/mappingseal"
+	"github.com/tenantwire/tenantwire/internal/mappingstore"
 )
 
 func TestRewrapRetainedMovesEveryRowOntoTheActiveVersion(t *testing.T) {
@@ -25,7 +25,7 @@ func TestRewrapRetainedMovesEveryRowOntoTheActiveVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	k2 := keyring.Rotate(k1, k1.Algorithm, m, time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), 2)
-	c2 := mapping.Codec{Tenant: "acme", Keyring: k2}
+	c2 := mappingseal.Codec{Tenant: "acme", Keyring: k2}
 
 	metrics := NewMetrics()
 	kv, err := RewrapRetained(ctx, st, c2, metrics)
@@ -41,8 +41,8 @@ func TestRewrapRetainedMovesEveryRowOntoTheActiveVersion(t *testing.T) {
 		t.Fatalf("rewrapped metric %v, want 2401", got)
 	}
 	// Trimming version 1 now loses nothing.
-	c3 := mapping.Codec{Tenant: "acme", Keyring: keyring.Trim(k2, 0)}
-	if _, err := patientmap.Lookup(ctx, st, c3, "quickbooks", "dest-1000"); err != nil {
+	c3 := mappingseal.Codec{Tenant: "acme", Keyring: keyring.Trim(k2, 0)}
+	if _, err := mappingstore.Lookup(ctx, st, c3, "quickbooks", "dest-1000"); err != nil {
 		t.Fatalf("lookup after trim: %v", err)
 	}
 }
@@ -62,7 +62,7 @@ func TestRowsUnderATrimmedVersionAreReportedNotSkipped(t *testing.T) {
 	// Rotated with retain 0: version 1 is gone before any rewrap could run.
 	k2 := keyring.Rotate(k1, k1.Algorithm, m, time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), 0)
 	metrics := NewMetrics()
-	kv, err := RewrapRetained(ctx, st, mapping.Codec{Tenant: "acme", Keyring: k2}, metrics)
+	kv, err := RewrapRetained(ctx, st, mappingseal.Codec{Tenant: "acme", Keyring: k2}, metrics)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/tenantwire/tenantwire/internal/connector"
 	"github.com/tenantwire/tenantwire/internal/keyring"
-	"github.com/tenantwire/tenantwire/internal/mapping"
+	"github.com/tenantwire/tenantwire/internal/mappingseal"
 	"github.com/tenantwire/tenantwire/internal/store"
 )
 
@@ -49,7 +49,7 @@ func TestMappingSurvivesARollAndAKeyRotation(t *testing.T) {
 			volume = t.TempDir()
 		}
 		st = openAt(t, filepath.Join(volume, "mapping.db"))
-		if _, err := RewrapRetained(ctx, st, mapping.Codec{Tenant: "acme", Keyring: k2}, NewMetrics()); err != nil {
+		if _, err := RewrapRetained(ctx, st, mappingseal.Codec{Tenant: "acme", Keyring: k2}, NewMetrics()); err != nil {
 			t.Fatal(err)
 		}
 		pod2 := newSyncer(t, source(), dst, st, k2)

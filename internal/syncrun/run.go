@@ -18,7 +18,7 @@ import (
 
 	"github.com/tenantwire/tenantwire/internal/connector"
 	"github.com/tenantwire/tenantwire/internal/cyclereport"
-	"github.com/tenantwire/tenantwire/internal/mapping"
+	"github.com/tenantwire/tenantwire/internal/mappingseal"
 	"github.com/tenantwire/tenantwire/internal/syncconfig"
 )
 
@@ -89,7 +89,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer func() { _ = st.Close() }()
-	codec := mapping.Codec{Tenant: cfg.Tenant, Keyring: kr}
+	codec := mappingseal.Codec{Tenant: cfg.Tenant, Keyring: kr}
 	summary.setKeyringVersion(kr.Active)
 
 	writer, err := newTokenWriter(cfg, o.APIServer)

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/tenantwire/tenantwire/internal/mapping"
+	"github.com/tenantwire/tenantwire/internal/mappingseal"
 	"github.com/tenantwire/tenantwire/internal/store"
 )
 
@@ -51,11 +51,11 @@ func forEachSealedState(ctx context.Context, s store.Store, fn func(name, sealed
 
 // measureState counts sealed state by key version into kv. A value that does not carry a version
 // (written before cursors were sealed) counts under version 0, which no keyring holds.
-func measureState(ctx context.Context, s store.Store, c mapping.Codec, kv *KeyVersions) error {
+func measureState(ctx context.Context, s store.Store, c mappingseal.Codec, kv *KeyVersions) error {
 	kv.State = map[int32]int64{}
 	kv.UnknownState = 0
 	return forEachSealedState(ctx, s, func(_, sealed string, _ func(string) error) error {
-		v, err := mapping.StateVersion(sealed)
+		v, err := mappingseal.StateVersion(sealed)
 		if err != nil {
 			v = 0
 		}
@@ -70,10 +70,10 @@ func measureState(ctx context.Context, s store.Store, c mapping.Codec, kv *KeyVe
 // rewrapState reseals every state value of a retained, non-active version under the active one
 // and returns how many it moved. Values under versions the keyring no longer holds stay as they
 // are and are counted by measureState.
-func rewrapState(ctx context.Context, s store.Store, c mapping.Codec) (int, error) {
+func rewrapState(ctx context.Context, s store.Store, c mappingseal.Codec) (int, error) {
 	moved := 0
 	err := forEachSealedState(ctx, s, func(name, sealed string, write func(string) error) error {
-		v, err := mapping.StateVersion(sealed)
+		v, err := mappingseal.StateVersion(sealed)
 		if err != nil || v == c.Keyring.Active || c.Keyring.Get(v) == nil {
 			return nil
 		}

@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tenantwire/tenantwire/internal/keyring"
-	"github.com/tenantwire/tenantwire/internal/mapping"
+	"github.com/tenantwire/tenantwire/internal/mappingseal"
 )
 
 // A cursor and a saved refresh token sealed under version 1 survive a rotation, the rewrap and
@@ -17,7 +17,7 @@ func TestRewrapMovesCursorsAndSavedTokensBeforeATrim(t *testing.T) {
 	ctx := context.Background()
 	st := openSQLite(t)
 	k1 := newKeyring(t, 1, 1)
-	c1 := mapping.Codec{Tenant: "acme", Keyring: k1}
+	c1 := mappingseal.Codec{Tenant: "acme", Keyring: k1}
 	s1 := newSyncer(t, &pagedSource{failAt: -1, pageSize: 1}, newMemoryDestination(), st, k1)
 	if err := s1.commitCursor(ctx, "page-7"); err != nil {
 		t.Fatal(err)
@@ -32,7 +32,7 @@ func TestRewrapMovesCursorsAndSavedTokensBeforeATrim(t *testing.T) {
 	}
 	k2 := keyring.Rotate(k1, k1.Algorithm, m, time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), 1)
 	metrics := NewMetrics()
-	kv, err := RewrapRetained(ctx, st, mapping.Codec{Tenant: "acme", Keyring: k2}, metrics)
+	kv, err := RewrapRetained(ctx, st, mappingseal.Codec{Tenant: "acme", Keyring: k2}, metrics)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestSealedStateUnderATrimmedVersionIsCounted(t *testing.T) {
 	}
 	k2 := keyring.Rotate(k1, k1.Algorithm, m, time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), 0)
 	metrics := NewMetrics()
-	kv, err := RewrapRetained(ctx, st, mapping.Codec{Tenant: "acme", Keyring: k2}, metrics)
+	kv, err := RewrapRetained(ctx, st, mappingseal.Codec{Tenant: "acme", Keyring: k2}, metrics)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/tenantwire/tenantwire/internal/mapping"
+	"github.com/tenantwire/tenantwire/internal/mappingseal"
 	"github.com/tenantwire/tenantwire/internal/store"
 )
 
@@ -17,7 +17,7 @@ import (
 // vault's token changes (someone authorized the app again), the mounted token wins.
 type sealedRefreshTokens struct {
 	store       store.Store
-	codec       mapping.Codec
+	codec       mappingseal.Codec
 	integration string
 }
 
@@ -48,7 +48,7 @@ func (t sealedRefreshTokens) Load(system, mounted string) (string, error) {
 		return "", err
 	}
 	plain, err := t.codec.OpenState(t.name(system), sealed)
-	if errors.Is(err, mapping.ErrUnknownVersion) {
+	if errors.Is(err, mappingseal.ErrUnknownVersion) {
 		// Sealed under a trimmed version: fall back to the mounted token.
 		return "", nil
 	}

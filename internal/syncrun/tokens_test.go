@@ -5,13 +5,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tenantwire/tenantwire/internal/mapping"
+	"github.com/tenantwire/tenantwire/internal/mappingseal"
 )
 
 func TestSealedRefreshTokens(t *testing.T) {
 	st := openSQLite(t)
 	k := newKeyring(t, 1, 1)
-	tokens := sealedRefreshTokens{store: st, codec: mapping.Codec{Tenant: "acme", Keyring: k}, integration: "cerbo-to-quickbooks"}
+	tokens := sealedRefreshTokens{store: st, codec: mappingseal.Codec{Tenant: "acme", Keyring: k}, integration: "cerbo-to-quickbooks"}
 	if got, err := tokens.Load("quickbooks", "rt-1"); err != nil || got != "" {
 		t.Fatalf("nothing saved: Load = %q, %v", got, err)
 	}

@@ -22,7 +22,7 @@ import (
 	"github.com/tenantwire/tenantwire/internal/connector/gohighlevel"
 	"github.com/tenantwire/tenantwire/internal/connector/quickbooks"
 	zohocrm "github.com/tenantwire/tenantwire/internal/connector/zoho"
-	"github.com/tenantwire/tenantwire/internal/patientmap"
+	"github.com/tenantwire/tenantwire/internal/mappingstore"
 	"github.com/tenantwire/tenantwire/internal/record"
 	"github.com/tenantwire/tenantwire/internal/store"
 	"github.com/tenantwire/tenantwire/internal/syncrun"
@@ -282,7 +282,7 @@ func backfill(ctx context.Context, system string, cfg backfillConfig) (f backfil
 	}
 	lost := 0
 	for i := range cfg.Patients {
-		rec, err := patientmap.Lookup(ctx, st, codec, connector.SystemCerbo, strconv.Itoa(1+i))
+		rec, err := mappingstore.Lookup(ctx, st, codec, connector.SystemCerbo, strconv.Itoa(1+i))
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return f, err
 		}

@@ -3,28 +3,28 @@ package main
 import (
 	"context"
 
-	"github.com/tenantwire/tenantwire/internal/mapping"
-	"github.com/tenantwire/tenantwire/internal/patientmap"
+	"github.com/tenantwire/tenantwire/internal/mappingseal"
+	"github.com/tenantwire/tenantwire/internal/mappingstore"
 	"github.com/tenantwire/tenantwire/internal/store"
 )
 
 // path is one way of doing the benchmark's two operations. All paths issue the same statements
 // with the same arguments in the same order (run_test.go checks that they leave the same rows), so
 // their difference is the code between the caller and the driver: nothing for the raw driver, the
-// store for store, the store plus HMAC tokens and AES-GCM for patientmap.
+// store for store, the store plus HMAC tokens and AES-GCM for mappingstore.
 type path interface {
 	name() string
 	// lookup finds an existing patient by their ID in systems[system].
 	lookup(ctx context.Context, p *patient, system int) error
 	// put writes a patient's record in one transaction: per system, an upsert under the active
-	// token and a delete under each older token, which is what patientmap.Put does.
+	// token and a delete under each older token, which is what mappingstore.Put does.
 	put(ctx context.Context, p *patient) error
 }
 
 const (
 	pathRaw        = "raw driver"
 	pathStore      = "store"
-	pathPatientmap = "patientmap"
+	pathMappingstore = "mappingstore"
 )
 
 // statements are the hot path's statements, run with values sealed beforehand: a get, and a
@@ -69,19 +69,19 @@ func (ss storeStatements) write(ctx context.Context, upserts []store.Row, delete
 	return ss.s.WriteRows(ctx, upserts, deletes)
 }
 
-// patientmapPath is the full path the sync runtime takes: tokens, sealing and opening included.
-type patientmapPath struct {
+// mappingstorePath is the full path the sync runtime takes: tokens, sealing and opening included.
+type mappingstorePath struct {
 	s store.Store
-	c mapping.Codec
+	c mappingseal.Codec
 }
 
-func (patientmapPath) name() string { return pathPatientmap }
+func (mappingstorePath) name() string { return pathMappingstore }
 
-func (pp patientmapPath) lookup(ctx context.Context, p *patient, system int) error {
-	_, err := patientmap.Lookup(ctx, pp.s, pp.c, systems[system], p.record.IDs[systems[system]])
+func (pp mappingstorePath) lookup(ctx context.Context, p *patient, system int) error {
+	_, err := mappingstore.Lookup(ctx, pp.s, pp.c, systems[system], p.record.IDs[systems[system]])
 	return err
 }
 
-func (pp patientmapPath) put(ctx context.Context, p *patient) error {
-	return patientmap.Put(ctx, pp.s, pp.c, p.record)
+func (pp mappingstorePath) put(ctx context.Context, p *patient) error {
+	return mappingstore.Put(ctx, pp.s, pp.c, p.record)
 }

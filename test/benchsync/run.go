@@ -50,7 +50,7 @@ func runDatabase(ctx context.Context, backend string, db *database, cfg config, 
 	paths := []path{
 		statementPath{label: pathRaw, run: db.raw},
 		statementPath{label: pathStore, run: storeStatements{db.store}},
-		patientmapPath{s: db.store, c: codec},
+		mappingstorePath{s: db.store, c: codec},
 	}
 	newPatients := patientSource{codec: codec, next: len(existing), min: len(existing)}
 

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tenantwire/tenantwire/internal/mapping"
-	"github.com/tenantwire/tenantwire/internal/patientmap"
+	"github.com/tenantwire/tenantwire/internal/mappingseal"
+	"github.com/tenantwire/tenantwire/internal/mappingstore"
 	"github.com/tenantwire/tenantwire/internal/store"
 )
 
@@ -29,7 +29,7 @@ func openTestSQLite(t *testing.T) *database {
 }
 
 // olderCodec is c with its oldest version active, to write rows as they were before a rotation.
-func olderCodec(c mapping.Codec) mapping.Codec {
+func olderCodec(c mappingseal.Codec) mappingseal.Codec {
 	k := *c.Keyring
 	k.Active = k.Versions[0].Version
 	c.Keyring = &k
@@ -37,7 +37,7 @@ func olderCodec(c mapping.Codec) mapping.Codec {
 }
 
 // The comparison is fair only if every path does the same work: the same rows written, the same
-// older rows deleted, and what the raw driver wrote opens as patientmap's own rows do.
+// older rows deleted, and what the raw driver wrote opens as mappingstore's own rows do.
 func TestPathsLeaveTheSameRows(t *testing.T) {
 	ctx := context.Background()
 	codec, err := newCodec()
@@ -52,13 +52,13 @@ func TestPathsLeaveTheSameRows(t *testing.T) {
 	for _, newPath := range []func(db *database) path{
 		func(db *database) path { return statementPath{label: pathRaw, run: db.raw} },
 		func(db *database) path { return statementPath{label: pathStore, run: storeStatements{db.store}} },
-		func(db *database) path { return patientmapPath{s: db.store, c: codec} },
+		func(db *database) path { return mappingstorePath{s: db.store, c: codec} },
 	} {
 		db := openTestSQLite(t)
 		p := newPath(db)
 		// Half the patients have rows from before the rotation, which put must remove.
 		for _, pt := range patients[:10] {
-			if err := patientmap.Put(ctx, db.store, olderCodec(codec), pt.record); err != nil {
+			if err := mappingstore.Put(ctx, db.store, olderCodec(codec), pt.record); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -72,9 +72,9 @@ func TestPathsLeaveTheSameRows(t *testing.T) {
 				if err := p.lookup(ctx, &patients[i], system); err != nil {
 					t.Errorf("%s: lookup of patient %d in %s: %v", p.name(), i, systems[system], err)
 				}
-				got, err := patientmap.Lookup(ctx, db.store, codec, systems[system], patients[i].record.IDs[systems[system]])
+				got, err := mappingstore.Lookup(ctx, db.store, codec, systems[system], patients[i].record.IDs[systems[system]])
 				if err != nil || !maps.Equal(got.IDs, patients[i].record.IDs) {
-					t.Errorf("%s: patientmap.Lookup of what it wrote for patient %d: %v, %v", p.name(), i, got.IDs, err)
+					t.Errorf("%s: mappingstore.Lookup of what it wrote for patient %d: %v, %v", p.name(), i, got.IDs, err)
 				}
 			}
 		}
@@ -89,17 +89,17 @@ func TestPathsLeaveTheSameRows(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	raw, st, full := dumps[pathRaw], dumps[pathStore], dumps[pathPatientmap]
+	raw, st, full := dumps[pathRaw], dumps[pathStore], dumps[pathMappingstore]
 	if len(raw) != len(st) || len(raw) != len(full) {
-		t.Fatalf("rows: raw %d, store %d, patientmap %d", len(raw), len(st), len(full))
+		t.Fatalf("rows: raw %d, store %d, mappingstore %d", len(raw), len(st), len(full))
 	}
 	for i := range raw {
 		if !bytes.Equal(raw[i].Token, st[i].Token) || !bytes.Equal(raw[i].Token, full[i].Token) {
 			t.Errorf("row %d: the paths wrote different tokens", i)
 		}
-		// The values sealed beforehand are the same bytes; patientmap seals with fresh nonces.
+		// The values sealed beforehand are the same bytes; mappingstore seals with fresh nonces.
 		if !bytes.Equal(raw[i].Data, st[i].Data) || len(raw[i].Data) != len(full[i].Data) {
-			t.Errorf("row %d: raw and store wrote different values, or patientmap's differs in size", i)
+			t.Errorf("row %d: raw and store wrote different values, or mappingstore's differs in size", i)
 		}
 	}
 }

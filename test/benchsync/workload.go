@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/tenantwire/tenantwire/internal/keyring"
-	"github.com/tenantwire/tenantwire/internal/mapping"
+	"github.com/tenantwire/tenantwire/internal/mappingseal"
 	"github.com/tenantwire/tenantwire/internal/store"
 )
 
@@ -25,7 +25,7 @@ var systems = [...]string{"cerbo", "zoho"}
 // patient is one patient's record and, computed before any timing, the rows Put writes for it, so
 // that the raw and store paths do no cryptography while they are timed.
 type patient struct {
-	record mapping.Record
+	record mappingseal.Record
 	rows   [len(systems)]patientRow
 }
 
@@ -38,23 +38,23 @@ type patientRow struct {
 }
 
 // newCodec returns a codec over a fresh keyring of keyVersions versions, the newest active.
-func newCodec() (mapping.Codec, error) {
+func newCodec() (mappingseal.Codec, error) {
 	var k *keyring.Keyring
 	for range keyVersions {
 		m, err := keyring.NewMaterial(nil)
 		if err != nil {
-			return mapping.Codec{}, err
+			return mappingseal.Codec{}, err
 		}
 		k = keyring.Rotate(k, "AES-256-GCM", m, time.Now(), keyVersions)
 	}
 	if err := k.Validate(); err != nil {
-		return mapping.Codec{}, err
+		return mappingseal.Codec{}, err
 	}
-	return mapping.Codec{Tenant: benchTenant, Keyring: k}, nil
+	return mappingseal.Codec{Tenant: benchTenant, Keyring: k}, nil
 }
 
 // makePatients builds patients from..from+n-1; patient i has the same IDs in every run.
-func makePatients(c mapping.Codec, from, n int) ([]patient, error) {
+func makePatients(c mappingseal.Codec, from, n int) ([]patient, error) {
 	out := make([]patient, n)
 	for k := range out {
 		i := from + k
@@ -84,7 +84,7 @@ func makePatients(c mapping.Codec, from, n int) ([]patient, error) {
 
 // patientSource hands out patients that are in no row yet, sealed ahead of the timing.
 type patientSource struct {
-	codec mapping.Codec
+	codec mappingseal.Codec
 	// next is the index of the next new patient; min is the fewest patients a take prepares.
 	next, min int
 	// bestRate is the fastest put of new patients so far, in operations per second.

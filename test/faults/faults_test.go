@@ -19,8 +19,8 @@ import (
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
 	"github.com/tenantwire/tenantwire/internal/conditions"
 	"github.com/tenantwire/tenantwire/internal/keyring"
-	"github.com/tenantwire/tenantwire/internal/mapping"
-	"github.com/tenantwire/tenantwire/internal/patientmap"
+	"github.com/tenantwire/tenantwire/internal/mappingseal"
+	"github.com/tenantwire/tenantwire/internal/mappingstore"
 	"github.com/tenantwire/tenantwire/internal/store"
 	"github.com/tenantwire/tenantwire/internal/testenv"
 )
@@ -101,9 +101,9 @@ func sealMapping(t *testing.T, tenant string, kr *keyring.Keyring) mappingOf {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	codec := mapping.Codec{Tenant: tenant, Keyring: kr}
+	codec := mappingseal.Codec{Tenant: tenant, Keyring: kr}
 	for i := range mappedPatients {
-		if err := patientmap.Put(ctx, st, codec, mapping.Record{IDs: map[string]string{"cerbo": "p" + strconv.Itoa(i), "quickbooks": "qb" + strconv.Itoa(i)}}); err != nil {
+		if err := mappingstore.Put(ctx, st, codec, mappingseal.Record{IDs: map[string]string{"cerbo": "p" + strconv.Itoa(i), "quickbooks": "qb" + strconv.Itoa(i)}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -114,12 +114,12 @@ func sealMapping(t *testing.T, tenant string, kr *keyring.Keyring) mappingOf {
 // the destination because their mapping does not open (TestMappingSurvivesARollAndAKeyRotation
 // shows the runtime creates a patient whose mapping it cannot read).
 func (m mappingOf) loss(kr *keyring.Keyring) (rows, duplicates int) {
-	codec := mapping.Codec{Tenant: m.tenant, Keyring: kr}
+	codec := mappingseal.Codec{Tenant: m.tenant, Keyring: kr}
 	for i := range mappedPatients {
 		ids := map[string]string{"cerbo": "p" + strconv.Itoa(i), "quickbooks": "qb" + strconv.Itoa(i)}
 		lostOne := false
 		for _, system := range mappedSystems {
-			rec, err := patientmap.Lookup(ctx, m.store, codec, system, ids[system])
+			rec, err := mappingstore.Lookup(ctx, m.store, codec, system, ids[system])
 			if err != nil || rec.IDs["quickbooks"] != ids["quickbooks"] {
 				rows++
 				lostOne = true

@@ -1,58 +1,58 @@
-// Package patientmap is the patient-ID mapping of one tenant: internal/mapping's sealed records
+// Package mappingstore is the patient-ID mapping of one tenant: internal/mappingseal's sealed records
 // kept in an internal/store. A patient's record is stored once per system it is known in, each row
 // under the lookup token of that system's ID, so a sync can find the patient from any side.
 //
-// It keeps the invariant that internal/mapping documents: a row is wholly of one key version.
+// It keeps the invariant that internal/mappingseal documents: a row is wholly of one key version.
 // Put writes under the active version and removes the patient's rows of older versions; Lookup
 // tries every retained version, active first; Rewrap moves the rows of an old version onto the
 // active one, after which the operator may trim that version without losing a record.
-package patientmap
+package mappingstore
 
 import (
 	"context"
 	"errors"
 	"fmt"
 
-	"github.com/tenantwire/tenantwire/internal/mapping"
+	"github.com/tenantwire/tenantwire/internal/mappingseal"
 	"github.com/tenantwire/tenantwire/internal/store"
 )
 
 // ErrOrphan means an authentic row's token was computed from none of the IDs its record holds; the
 // rewrap cannot recompute its token. It indicates a bug or a record edited outside Put.
-var ErrOrphan = errors.New("patientmap: row's token matches none of its record's IDs")
+var ErrOrphan = errors.New("mappingstore: row's token matches none of its record's IDs")
 
 // Lookup finds the record of the patient with id in system. It returns store.ErrNotFound when no
 // retained key version has a row for it.
-func Lookup(ctx context.Context, s store.Store, c mapping.Codec, system, id string) (mapping.Record, error) {
+func Lookup(ctx context.Context, s store.Store, c mappingseal.Codec, system, id string) (mappingseal.Record, error) {
 	for _, t := range c.Tokens(system, id) {
 		v, err := s.Get(ctx, t.Bytes())
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
 		if err != nil {
-			return mapping.Record{}, err
+			return mappingseal.Record{}, err
 		}
-		return c.Open(t, mapping.Sealed{Version: v.Version, Data: v.Data})
+		return c.Open(t, mappingseal.Sealed{Version: v.Version, Data: v.Data})
 	}
-	return mapping.Record{}, store.ErrNotFound
+	return mappingseal.Record{}, store.ErrNotFound
 }
 
 // Put writes a patient's record under the active token of each of its IDs and removes the rows
 // of those IDs under older versions, so the older row cannot shadow or overwrite this one.
-func Put(ctx context.Context, s store.Store, c mapping.Codec, r mapping.Record) error {
-	return PutAll(ctx, s, c, []mapping.Record{r})
+func Put(ctx context.Context, s store.Store, c mappingseal.Codec, r mappingseal.Record) error {
+	return PutAll(ctx, s, c, []mappingseal.Record{r})
 }
 
 // PutAll does what Put does for every record, in one store transaction: a batch's mapping rows
 // are committed together or not at all.
-func PutAll(ctx context.Context, s store.Store, c mapping.Codec, records []mapping.Record) error {
+func PutAll(ctx context.Context, s store.Store, c mappingseal.Codec, records []mappingseal.Record) error {
 	var upserts []store.Row
 	var deletes [][]byte
 	for _, r := range records {
 		for system, id := range r.IDs {
 			tokens := c.Tokens(system, id)
 			if len(tokens) == 0 {
-				return mapping.ErrUnknownVersion
+				return mappingseal.ErrUnknownVersion
 			}
 			active := tokens[0]
 			sealed, err := c.Seal(active, r)
@@ -74,9 +74,9 @@ func PutAll(ctx context.Context, s store.Store, c mapping.Codec, records []mappi
 // since the rotation), that row is newer and is kept; the old row is dropped. Rewrap returns how
 // many rows it moved or dropped. It stops at the first row that does not open rather than skip it,
 // since a skipped row would be lost when its version is trimmed.
-func Rewrap(ctx context.Context, s store.Store, c mapping.Codec, from int32, batch int) (int, error) {
+func Rewrap(ctx context.Context, s store.Store, c mappingseal.Codec, from int32, batch int) (int, error) {
 	if c.Keyring == nil || c.Keyring.ActiveVersion() == nil {
-		return 0, mapping.ErrUnknownVersion
+		return 0, mappingseal.ErrUnknownVersion
 	}
 	if from == c.Keyring.Active {
 		return 0, nil
@@ -92,20 +92,20 @@ func Rewrap(ctx context.Context, s store.Store, c mapping.Codec, from int32, bat
 		}
 		for _, row := range rows {
 			if err := rewrapRow(ctx, s, c, row); err != nil {
-				return done, fmt.Errorf("patientmap: rewrap of a version %d row: %w", from, err)
+				return done, fmt.Errorf("mappingstore: rewrap of a version %d row: %w", from, err)
 			}
 			done++
 		}
 	}
 }
 
-func rewrapRow(ctx context.Context, s store.Store, c mapping.Codec, row store.Row) error {
-	old := mapping.Token{Version: row.Version}
-	if len(row.Token) != mapping.TokenSize {
-		return mapping.ErrMalformed
+func rewrapRow(ctx context.Context, s store.Store, c mappingseal.Codec, row store.Row) error {
+	old := mappingseal.Token{Version: row.Version}
+	if len(row.Token) != mappingseal.TokenSize {
+		return mappingseal.ErrMalformed
 	}
 	copy(old.Sum[:], row.Token)
-	r, err := c.Open(old, mapping.Sealed{Version: row.Version, Data: row.Data})
+	r, err := c.Open(old, mappingseal.Sealed{Version: row.Version, Data: row.Data})
 	if err != nil {
 		return err
 	}

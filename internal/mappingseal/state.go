@@ -1,4 +1,4 @@
-package mapping
+package mappingseal
 
 import (
 	"crypto/rand"
@@ -31,7 +31,7 @@ func (c Codec) SealState(name, cursor string) (string, error) {
 	}
 	data := make([]byte, NonceSize, NonceSize+len(cursor)+aead.Overhead())
 	if _, err := io.ReadFull(rnd, data); err != nil {
-		return "", fmt.Errorf("mapping: drawing a nonce: %w", err)
+		return "", fmt.Errorf("mappingseal: drawing a nonce: %w", err)
 	}
 	data = aead.Seal(data, data[:NonceSize], []byte(cursor), c.stateData(v, name))
 	return strconv.Itoa(int(v)) + "." + base64.RawStdEncoding.EncodeToString(data), nil

@@ -1,4 +1,4 @@
-package patientmap
+package mappingstore
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/tenantwire/tenantwire/internal/keyring"
-	"github.com/tenantwire/tenantwire/internal/mapping"
+	"github.com/tenantwire/tenantwire/internal/mappingseal"
 	"github.com/tenantwire/tenantwire/internal/store"
 )
 
@@ -49,7 +49,7 @@ func seedBytes(rng *rand.Rand) (s [32]byte) {
 	return s
 }
 
-func put(t *testing.T, s store.Store, c mapping.Codec, r mapping.Record) {
+func put(t *testing.T, s store.Store, c mappingseal.Codec, r mappingseal.Record) {
 	t.Helper()
 	if err := Put(context.Background(), s, c, r); err != nil {
 		t.Fatal(err)
@@ -57,7 +57,7 @@ func put(t *testing.T, s store.Store, c mapping.Codec, r mapping.Record) {
 }
 
 // missing lists the (system, id) pairs of want that do not look up to their record.
-func missing(t *testing.T, s store.Store, c mapping.Codec, want map[int]mapping.Record) []string {
+func missing(t *testing.T, s store.Store, c mappingseal.Codec, want map[int]mappingseal.Record) []string {
 	t.Helper()
 	var out []string
 	for _, r := range want {
@@ -83,7 +83,7 @@ func rows(t *testing.T, s store.Store) (total int64, counts map[int32]int64) {
 	return total, counts
 }
 
-func idCount(want map[int]mapping.Record) (n int64) {
+func idCount(want map[int]mappingseal.Record) (n int64) {
 	for _, r := range want {
 		n += int64(len(r.IDs))
 	}
@@ -104,11 +104,11 @@ func TestRotationAndRewrapNeverLoseARecord(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 0x7e4a))
 			s := newStore(t)
 			k := rotate(t, nil, rng, t0, 1)
-			codec := mapping.Codec{Tenant: tenant, Keyring: k}
+			codec := mappingseal.Codec{Tenant: tenant, Keyring: k}
 
-			want := map[int]mapping.Record{}
+			want := map[int]mappingseal.Record{}
 			for i := range 3 + rng.IntN(25) {
-				r := mapping.Record{IDs: map[string]string{"cerbo": fmt.Sprintf("C-%d", i), "quickbooks": fmt.Sprintf("QB-%d", i)}}
+				r := mappingseal.Record{IDs: map[string]string{"cerbo": fmt.Sprintf("C-%d", i), "quickbooks": fmt.Sprintf("QB-%d", i)}}
 				if rng.IntN(2) == 0 {
 					r.IDs["zoho"] = fmt.Sprintf("Z-%d", i)
 				}
@@ -119,7 +119,7 @@ func TestRotationAndRewrapNeverLoseARecord(t *testing.T) {
 			for step := range 1 + rng.IntN(5) {
 				retain := 1 + rng.IntN(3)
 				k = rotate(t, k, rng, t0.Add(time.Duration(step+1)*time.Hour), retain)
-				codec = mapping.Codec{Tenant: tenant, Keyring: k}
+				codec = mappingseal.Codec{Tenant: tenant, Keyring: k}
 				if m := missing(t, s, codec, want); len(m) > 0 {
 					t.Fatalf("step %d, after rotation, before rewrap: lost %v", step, m)
 				}
@@ -157,7 +157,7 @@ func TestRotationAndRewrapNeverLoseARecord(t *testing.T) {
 				}
 
 				k = keyring.Trim(k, rng.IntN(retain+1))
-				codec = mapping.Codec{Tenant: tenant, Keyring: k}
+				codec = mappingseal.Codec{Tenant: tenant, Keyring: k}
 				if m := missing(t, s, codec, want); len(m) > 0 {
 					t.Fatalf("step %d, after rewrap and trim to %v: lost %v", step, k.VersionNumbers(), m)
 				}
@@ -173,7 +173,7 @@ func TestRotationAndRewrapNeverLoseARecord(t *testing.T) {
 			if !slices.Equal(other.VersionNumbers(), k.VersionNumbers()) {
 				t.Fatalf("other keyring has versions %v, want %v", other.VersionNumbers(), k.VersionNumbers())
 			}
-			for name, c := range map[string]mapping.Codec{
+			for name, c := range map[string]mappingseal.Codec{
 				"destroyed": {Tenant: tenant},
 				"empty":     {Tenant: tenant, Keyring: &keyring.Keyring{}},
 				"other":     {Tenant: tenant, Keyring: other},
@@ -186,10 +186,10 @@ func TestRotationAndRewrapNeverLoseARecord(t *testing.T) {
 					t.Fatal(err)
 				}
 				for _, row := range stored {
-					var tok mapping.Token
+					var tok mappingseal.Token
 					tok.Version = row.Version
 					copy(tok.Sum[:], row.Token)
-					if _, err := c.Open(tok, mapping.Sealed{Version: row.Version, Data: row.Data}); err == nil {
+					if _, err := c.Open(tok, mappingseal.Sealed{Version: row.Version, Data: row.Data}); err == nil {
 						t.Errorf("keyring %s: a stored row opened", name)
 					}
 				}
@@ -204,10 +204,10 @@ func TestTrimWithoutRewrapLosesRecords(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	s := newStore(t)
 	k := rotate(t, nil, rng, t0, 1)
-	want := map[int]mapping.Record{0: {IDs: map[string]string{"cerbo": "C-0", "zoho": "Z-0"}}}
-	put(t, s, mapping.Codec{Tenant: tenant, Keyring: k}, want[0])
+	want := map[int]mappingseal.Record{0: {IDs: map[string]string{"cerbo": "C-0", "zoho": "Z-0"}}}
+	put(t, s, mappingseal.Codec{Tenant: tenant, Keyring: k}, want[0])
 	k = rotate(t, k, rng, t0.Add(time.Hour), 0)
-	if m := missing(t, s, mapping.Codec{Tenant: tenant, Keyring: k}, want); len(m) != 2 {
+	if m := missing(t, s, mappingseal.Codec{Tenant: tenant, Keyring: k}, want); len(m) != 2 {
 		t.Errorf("after trimming an unrewrapped version, %d of 2 IDs are missing; want both", len(m))
 	}
 }
@@ -217,14 +217,14 @@ func TestRewrap(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	k1 := rotate(t, nil, rng, t0, 2)
 	k2 := rotate(t, k1, rng, t0.Add(time.Hour), 2)
-	c1 := mapping.Codec{Tenant: tenant, Keyring: k1}
-	c2 := mapping.Codec{Tenant: tenant, Keyring: k2}
+	c1 := mappingseal.Codec{Tenant: tenant, Keyring: k1}
+	c2 := mappingseal.Codec{Tenant: tenant, Keyring: k2}
 
 	t.Run("a newer row under the active token wins", func(t *testing.T) {
 		s := newStore(t)
-		put(t, s, c1, mapping.Record{IDs: map[string]string{"cerbo": "C-1", "zoho": "OLD"}})
+		put(t, s, c1, mappingseal.Record{IDs: map[string]string{"cerbo": "C-1", "zoho": "OLD"}})
 		// Written under v2 without removing the v1 rows, as a Put racing the rewrap might leave it.
-		newer := mapping.Record{IDs: map[string]string{"cerbo": "C-1", "zoho": "NEW"}}
+		newer := mappingseal.Record{IDs: map[string]string{"cerbo": "C-1", "zoho": "NEW"}}
 		tok, _ := c2.Token("cerbo", "C-1")
 		sealed, _ := c2.Seal(tok, newer)
 		if err := s.Upsert(ctx, tok.Bytes(), store.Value{Version: sealed.Version, Data: sealed.Data}); err != nil {
@@ -240,14 +240,14 @@ func TestRewrap(t *testing.T) {
 	})
 	t.Run("a row that does not open stops the rewrap", func(t *testing.T) {
 		s := newStore(t)
-		put(t, s, c1, mapping.Record{IDs: map[string]string{"cerbo": "C-1"}})
+		put(t, s, c1, mappingseal.Record{IDs: map[string]string{"cerbo": "C-1"}})
 		stored, _ := s.ListByVersion(ctx, 1, 10)
 		stored[0].Data[len(stored[0].Data)-1] ^= 1
 		if err := s.Upsert(ctx, stored[0].Token, stored[0].Value); err != nil {
 			t.Fatal(err)
 		}
 		n, err := Rewrap(ctx, s, c2, 1, 10)
-		if !errors.Is(err, mapping.ErrTampered) || n != 0 {
+		if !errors.Is(err, mappingseal.ErrTampered) || n != 0 {
 			t.Errorf("Rewrap = %d, %v; want 0, ErrTampered", n, err)
 		}
 		if _, counts := rows(t, s); counts[1] != 1 {
@@ -257,7 +257,7 @@ func TestRewrap(t *testing.T) {
 	t.Run("a row whose token matches none of its IDs", func(t *testing.T) {
 		s := newStore(t)
 		tok, _ := c1.Token("cerbo", "C-1")
-		sealed, _ := c1.Seal(tok, mapping.Record{IDs: map[string]string{"cerbo": "C-2"}})
+		sealed, _ := c1.Seal(tok, mappingseal.Record{IDs: map[string]string{"cerbo": "C-2"}})
 		if err := s.Upsert(ctx, tok.Bytes(), store.Value{Version: sealed.Version, Data: sealed.Data}); err != nil {
 			t.Fatal(err)
 		}
@@ -267,7 +267,7 @@ func TestRewrap(t *testing.T) {
 	})
 	t.Run("the active version is a no-op", func(t *testing.T) {
 		s := newStore(t)
-		put(t, s, c2, mapping.Record{IDs: map[string]string{"cerbo": "C-1"}})
+		put(t, s, c2, mappingseal.Record{IDs: map[string]string{"cerbo": "C-1"}})
 		if n, err := Rewrap(ctx, s, c2, 2, 10); n != 0 || err != nil {
 			t.Errorf("Rewrap of the active version = %d, %v", n, err)
 		}

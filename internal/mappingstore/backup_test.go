@@ -1,4 +1,4 @@
-package patientmap
+package mappingstore
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantwire/tenantwire/internal/keyring"
-	"github.com/tenantwire/tenantwire/internal/mapping"
+	"github.com/tenantwire/tenantwire/internal/mappingseal"
 	"github.com/tenantwire/tenantwire/internal/store"
 	"github.com/tenantwire/tenantwire/internal/store/pgtest"
 )
@@ -133,7 +133,7 @@ func postgresBackups(t *testing.T) backupMedium {
 
 // opened counts the rows of a store that a keyring opens, and all rows: a row opens with its own
 // token and the key of its version, which is all a backup holds.
-func opened(t *testing.T, s store.Store, c mapping.Codec) (open, rows int) {
+func opened(t *testing.T, s store.Store, c mappingseal.Codec) (open, rows int) {
 	t.Helper()
 	var after []byte
 	for {
@@ -146,9 +146,9 @@ func opened(t *testing.T, s store.Store, c mapping.Codec) (open, rows int) {
 		}
 		for _, row := range page {
 			rows++
-			tok := mapping.Token{Version: row.Version}
+			tok := mappingseal.Token{Version: row.Version}
 			copy(tok.Sum[:], row.Token)
-			if _, err := c.Open(tok, mapping.Sealed{Version: row.Version, Data: row.Data}); err == nil {
+			if _, err := c.Open(tok, mappingseal.Sealed{Version: row.Version, Data: row.Data}); err == nil {
 				open++
 			}
 		}
@@ -180,10 +180,10 @@ func TestBackupRestoredAfterThePurgeOpensNoRow(t *testing.T) {
 				if i == patients/2 {
 					kr = rotate(t, kr, rng, t0.Add(90*24*time.Hour), 2)
 				}
-				c := mapping.Codec{Tenant: tenant, Keyring: kr}
+				c := mappingseal.Codec{Tenant: tenant, Keyring: kr}
 				id := fmt.Sprintf("cerbo-patient-%04d", i)
 				ids = append(ids, id)
-				put(t, live, c, mapping.Record{IDs: map[string]string{"cerbo": id, "quickbooks": fmt.Sprintf("qb-%04d", i)}})
+				put(t, live, c, mappingseal.Record{IDs: map[string]string{"cerbo": id, "quickbooks": fmt.Sprintf("qb-%04d", i)}})
 			}
 			if counts, err := live.CountByVersion(ctx); err != nil || len(counts) != 2 {
 				t.Fatalf("rows by version = %v (%v), want rows under both versions", counts, err)
@@ -197,7 +197,7 @@ func TestBackupRestoredAfterThePurgeOpensNoRow(t *testing.T) {
 
 			// A keyring copy that outlived the purge opens every row: the test can tell.
 			survivor := m.restore(t, copyTaken)
-			if open, rows := opened(t, survivor, mapping.Codec{Tenant: tenant, Keyring: kr}); rows != 2*patients || open != rows {
+			if open, rows := opened(t, survivor, mappingseal.Codec{Tenant: tenant, Keyring: kr}); rows != 2*patients || open != rows {
 				t.Fatalf("with the tenant's keyring %d of %d restored rows open, want all %d", open, rows, 2*patients)
 			}
 
@@ -207,7 +207,7 @@ func TestBackupRestoredAfterThePurgeOpensNoRow(t *testing.T) {
 			if m.purge != nil {
 				// A PostgreSQL store is emptied too; the dump taken before keeps its rows.
 				m.purge(t, live)
-				if _, rows := opened(t, live, mapping.Codec{Tenant: tenant, Keyring: kr}); rows != 0 {
+				if _, rows := opened(t, live, mappingseal.Codec{Tenant: tenant, Keyring: kr}); rows != 0 {
 					t.Fatalf("the purged store still holds %d rows", rows)
 				}
 			}
@@ -220,7 +220,7 @@ func TestBackupRestoredAfterThePurgeOpensNoRow(t *testing.T) {
 			restored := m.restore(t, copyTaken)
 			for keysName, keys := range map[string]*keyring.Keyring{"a new keyring with the same version numbers": again,
 				"a keyring started after the destroyed versions": after, "no keyring": nil} {
-				c := mapping.Codec{Tenant: tenant, Keyring: keys}
+				c := mappingseal.Codec{Tenant: tenant, Keyring: keys}
 				if open, rows := opened(t, restored, c); rows != 2*patients || open != 0 {
 					t.Errorf("%s: %d of %d restored rows open, want 0 of %d", keysName, open, rows, 2*patients)
 				}

@@ -1,4 +1,4 @@
-// Package mapping is the cryptography of the sync runtime's only data at rest: the mapping that
+// Package mappingseal is the cryptography of the sync runtime's only data at rest: the mapping that
 // links one patient across systems by their IDs. It is pure (no I/O) and knows nothing of storage.
 //
 // A row of the mapping is found by a lookup token and holds a sealed record:
@@ -25,7 +25,7 @@
 // (crypto-shredding) makes every row unreadable and unfindable.
 //
 // Errors name what failed, never key material, tokens' inputs or patient IDs.
-package mapping
+package mappingseal
 
 import (
 	"bytes"
@@ -58,15 +58,15 @@ const (
 var (
 	// ErrUnknownVersion means the keyring holds no such version: it was trimmed or destroyed, or
 	// the value belongs to another keyring.
-	ErrUnknownVersion = errors.New("mapping: key version not in the keyring")
+	ErrUnknownVersion = errors.New("mappingseal: key version not in the keyring")
 	// ErrTampered means the value does not authenticate under its key, tenant and token: it was
 	// modified, moved to another row or tenant, or sealed with other keys.
-	ErrTampered = errors.New("mapping: sealed value failed authentication")
+	ErrTampered = errors.New("mappingseal: sealed value failed authentication")
 	// ErrMalformed means an authentic value or an input does not have the expected shape.
-	ErrMalformed = errors.New("mapping: malformed input")
+	ErrMalformed = errors.New("mappingseal: malformed input")
 	// ErrNotActive means a value was about to be sealed under a token of a version that is not
 	// the active one, which would break the invariant that a row is wholly of one version.
-	ErrNotActive = errors.New("mapping: token is not of the active key version")
+	ErrNotActive = errors.New("mappingseal: token is not of the active key version")
 )
 
 // Record is what the mapping knows of one patient: their ID in each system, by system name. It
@@ -183,7 +183,7 @@ func (c Codec) Seal(token Token, r Record) (Sealed, error) {
 	}
 	data := make([]byte, NonceSize, NonceSize+len(plain)+aead.Overhead())
 	if _, err := io.ReadFull(rnd, data); err != nil {
-		return Sealed{}, fmt.Errorf("mapping: drawing a nonce: %w", err)
+		return Sealed{}, fmt.Errorf("mappingseal: drawing a nonce: %w", err)
 	}
 	data = aead.Seal(data, data[:NonceSize], plain, c.associatedData(token.Version, token))
 	return Sealed{Version: token.Version, Data: data}, nil
