@@ -92,6 +92,9 @@ type PurgedRows struct {
 	Cursors int64 `json:"cursors"`
 	// Deliveries are the sealed webhook deliveries not yet synced.
 	Deliveries int64 `json:"deliveries"`
+	// RejectedRecords are the records a destination refused, kept (sealed) for a replay.
+	// +optional
+	RejectedRecords int64 `json:"rejectedRecords,omitempty"`
 }
 
 // StorePurgePhase is where an Integration's mapping store purge stands.

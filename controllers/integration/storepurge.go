@@ -96,7 +96,7 @@ func storePurgeOutcome(job *batchv1.Job, counts *store.PurgeCounts) *twv1.Integr
 			st := &twv1.IntegrationStorePurge{Phase: twv1.StorePurgeSucceeded}
 			if counts != nil {
 				st.Deleted = &twv1.PurgedRows{MappingRows: counts.MappingRows, SavedTokens: counts.SavedTokens,
-					Cursors: counts.Cursors, Deliveries: counts.Deliveries}
+					Cursors: counts.Cursors, Deliveries: counts.Deliveries, RejectedRecords: counts.RejectedRecords}
 			} else {
 				st.Message = "the purge Job succeeded; its pod's counts could not be read"
 			}

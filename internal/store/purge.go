@@ -18,11 +18,13 @@ type PurgeCounts struct {
 	SavedTokens int64 `json:"savedTokens"`
 	Cursors     int64 `json:"cursors"`
 	Deliveries  int64 `json:"deliveries"`
+	// RejectedRecords are records a destination refused, kept (sealed source IDs) for a replay.
+	RejectedRecords int64 `json:"rejectedRecords"`
 }
 
 // PurgePostgres deletes, in one transaction, every row the mapping store holds in the PostgreSQL
 // database (and search path) the DSN names: the sealed mapping rows, the cursors, the saved
-// refresh tokens and the pending webhook deliveries. An Integration's store is its own database
+// refresh tokens, the pending webhook deliveries and the rejected records kept for a replay. An Integration's store is its own database
 // or schema, so this is everything the store holds for that Integration and its tenant; the
 // schema version table stays. A store that was never opened (no tables) purges to zero. The DSN
 // may hold a password: it is never part of an error.
@@ -54,6 +56,7 @@ func PurgePostgres(ctx context.Context, dsn string) (PurgeCounts, error) {
 			{"cursors", `DELETE FROM cursors WHERE starts_with(name, $1)`, []any{SavedTokenPrefix}, &counts.SavedTokens},
 			{"cursors", `DELETE FROM cursors`, nil, &counts.Cursors},
 			{"deliveries", `DELETE FROM deliveries`, nil, &counts.Deliveries},
+			{"rejected", `DELETE FROM rejected`, nil, &counts.RejectedRecords},
 		} {
 			var exists bool
 			if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, step.table).Scan(&exists); err != nil {

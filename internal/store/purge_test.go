@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"testing"
+	"time"
 )
 
 // TestPurgePostgresDeletesOnlyTheIntegrationsStore fills two Integrations' stores (each its own
@@ -25,6 +26,12 @@ func TestPurgePostgresDeletesOnlyTheIntegrationsStore(t *testing.T) {
 		if _, err := s.AppendDelivery(ctx, "webhook", "sealed"); err != nil {
 			t.Fatal(err)
 		}
+		// A record the destination refused, kept for a replay: the source ID, sealed.
+		now := time.Now()
+		if err := s.PutRejected(ctx, Rejected{Integration: "in", Token: tok(100), Value: val(1, "sealed"),
+			Code: "6240", Field: "DisplayName", FirstSeen: now, LastSeen: now, Attempts: 1}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	purged, kept := backends["postgres"](t), backends["postgres"](t)
 	fill(purged, 5)
@@ -34,10 +41,11 @@ func TestPurgePostgresDeletesOnlyTheIntegrationsStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (PurgeCounts{MappingRows: 5, SavedTokens: 2, Cursors: 1, Deliveries: 1}); counts != want {
+	if want := (PurgeCounts{MappingRows: 5, SavedTokens: 2, Cursors: 1, Deliveries: 1, RejectedRecords: 1}); counts != want {
 		t.Fatalf("purge counted %+v, want %+v", counts, want)
 	}
 	remaining := func(dsn string) (rows int64, cursors, deliveries int) {
+		t.Helper()
 		s := openStore(t, dsn)
 		byVersion, err := s.CountByVersion(ctx)
 		if err != nil {
@@ -54,13 +62,17 @@ func TestPurgePostgresDeletesOnlyTheIntegrationsStore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return rows, len(cs), len(ds)
+		rejected, err := s.CountRejected(ctx, "in")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows + rejected, len(cs), len(ds)
 	}
 	if r, c, d := remaining(purged); r+int64(c)+int64(d) != 0 {
-		t.Errorf("purged store still holds %d mapping rows, %d cursors, %d deliveries", r, c, d)
+		t.Errorf("purged store still holds %d mapping and rejected rows, %d cursors, %d deliveries", r, c, d)
 	}
-	if r, c, d := remaining(kept); r != 3 || c != 3 || d != 1 {
-		t.Errorf("the other Integration's store holds %d mapping rows, %d cursors, %d deliveries; want 3, 3, 1", r, c, d)
+	if r, c, d := remaining(kept); r != 4 || c != 3 || d != 1 {
+		t.Errorf("the other Integration's store holds %d mapping and rejected rows, %d cursors, %d deliveries; want 4, 3, 1", r, c, d)
 	}
 
 	again, err := PurgePostgres(ctx, purged)
