@@ -354,13 +354,6 @@ func withRecordID(raw []byte, id string) ([]byte, error) {
 	return json.Marshal(body)
 }
 
-func (z *Zoho) find(id string) map[string]any {
-	if i := z.ids.first("id", id); i >= 0 {
-		return z.contacts[i]
-	}
-	return nil
-}
-
 // recordIndex reads i from a violation path under array[i].
 func recordIndex(path, array string) (int, bool) {
 	rest, ok := strings.CutPrefix(path, array+"[")
