@@ -212,7 +212,7 @@ type KeyRotationRequestStatus struct {
 	Request string `json:"request"`
 	// Rotated counts the tenants named by the request that carried it out.
 	Rotated int32 `json:"rotated"`
-	// Pending counts the tenants named by the request that have not yet.
+	// Pending counts the tenants named by the request that have not carried it out yet.
 	Pending int32 `json:"pending"`
 }
 
