@@ -22,7 +22,7 @@ const (
 	// ExportMountPath is where the export claim is mounted in the export pod.
 	ExportMountPath = "/export"
 	// exportDeadline bounds an export; a mapping of a million patients takes minutes.
-	exportDeadline = 3600
+	exportDeadline int64 = 3600
 )
 
 // exportArgs are the export command's arguments: the request's directory in the claim, and the
@@ -49,17 +49,31 @@ func desiredExportJob(in *twv1.Integration, ip inputs, export *twv1.TenantExport
 	mounts = append(mounts, corev1.VolumeMount{Name: "export", MountPath: ExportMountPath})
 	volumes = append(volumes, corev1.Volume{Name: "export", VolumeSource: corev1.VolumeSource{
 		PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: export.ClaimName}}})
-	podLabels := runtimePodLabels(in, ip, labels.ExportComponent)
-	meta := childMeta(in, ip.tenant.Name, labels.ExportJobName(in.Name), labels.ExportComponent)
-	meta.Annotations = map[string]string{labels.ExportRequestAnnotation: export.Request}
+	job := runtimeJob(in, ip, labels.ExportJobName(in.Name), labels.ExportComponent, exportDeadline, corev1.Container{
+		Name:         "export",
+		Args:         exportArgs(export),
+		VolumeMounts: mounts,
+	}, volumes)
+	job.Annotations = map[string]string{labels.ExportRequestAnnotation: export.Request}
+	job.Spec.Template.Annotations = map[string]string{labels.ExportRequestAnnotation: export.Request}
+	return job
+}
+
+// runtimeJob is a Job of the Integration that runs one command of the operator's sync image with
+// the sync pods' identity, hardening and resources, and no API credentials: the export and the
+// store purge. The container's name, arguments and mounts are the caller's.
+func runtimeJob(in *twv1.Integration, ip inputs, name, component string, deadline int64, c corev1.Container, volumes []corev1.Volume) *batchv1.Job {
+	c.Image = ip.syncImage
+	c.SecurityContext = containerSecurityContext()
+	c.Resources = syncResources(in)
 	return &batchv1.Job{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
-		ObjectMeta: meta,
+		ObjectMeta: childMeta(in, ip.tenant.Name, name, component),
 		Spec: batchv1.JobSpec{
 			BackoffLimit:          ptr.To[int32](2),
-			ActiveDeadlineSeconds: ptr.To[int64](exportDeadline),
+			ActiveDeadlineSeconds: ptr.To(deadline),
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: map[string]string{labels.ExportRequestAnnotation: export.Request}},
+				ObjectMeta: metav1.ObjectMeta{Labels: runtimePodLabels(in, ip, component)},
 				Spec: corev1.PodSpec{
 					RestartPolicy:                corev1.RestartPolicyNever,
 					ImagePullSecrets:             imagePullSecrets(ip),
@@ -67,15 +81,8 @@ func desiredExportJob(in *twv1.Integration, ip inputs, export *twv1.TenantExport
 					AutomountServiceAccountToken: ptr.To(false),
 					EnableServiceLinks:           ptr.To(false),
 					SecurityContext:              podSecurityContext(),
-					Containers: []corev1.Container{{
-						Name:            "export",
-						Image:           ip.syncImage,
-						Args:            exportArgs(export),
-						SecurityContext: containerSecurityContext(),
-						Resources:       syncResources(in),
-						VolumeMounts:    mounts,
-					}},
-					Volumes: volumes,
+					Containers:                   []corev1.Container{c},
+					Volumes:                      volumes,
 				},
 			},
 		},

@@ -11,7 +11,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
@@ -23,7 +22,7 @@ import (
 const (
 	// storePurgeDeadline bounds a store purge Job, retries included: a DELETE of a million rows
 	// takes seconds, so ten minutes means the database is unreachable.
-	storePurgeDeadline = 600
+	storePurgeDeadline int64 = 600
 	// storePurgeResultFile is the container's termination message: the counts reach the
 	// controller through the pod's status, so nothing but the counts leaves the Job.
 	storePurgeResultFile = "/dev/termination-log"
@@ -50,38 +49,14 @@ func desiredStorePurgeJob(in *twv1.Integration, ip inputs) *batchv1.Job {
 			LocalObjectReference: corev1.LocalObjectReference{Name: configName(in)}}}},
 		secretVolume(storeCreds, credentialsName(in, storeSide)),
 	}
-	podLabels := runtimePodLabels(in, ip, labels.StorePurgeComponent)
-	return &batchv1.Job{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
-		ObjectMeta: childMeta(in, ip.tenant.Name, labels.StorePurgeJobName(in.Name), labels.StorePurgeComponent),
-		Spec: batchv1.JobSpec{
-			BackoffLimit:          ptr.To[int32](2),
-			ActiveDeadlineSeconds: ptr.To[int64](storePurgeDeadline),
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
-				Spec: corev1.PodSpec{
-					RestartPolicy:                corev1.RestartPolicyNever,
-					ImagePullSecrets:             imagePullSecrets(ip),
-					ServiceAccountName:           syncName(in),
-					AutomountServiceAccountToken: ptr.To(false),
-					EnableServiceLinks:           ptr.To(false),
-					SecurityContext:              podSecurityContext(),
-					Containers: []corev1.Container{{
-						Name:  "purge-store",
-						Image: ip.syncImage,
-						Args: []string{"purge-store", "--config", path.Join(syncconfig.ConfigDir, syncconfig.FileName),
-							"--result-file", storePurgeResultFile},
-						TerminationMessagePath:   storePurgeResultFile,
-						TerminationMessagePolicy: corev1.TerminationMessageReadFile,
-						SecurityContext:          containerSecurityContext(),
-						Resources:                syncResources(in),
-						VolumeMounts:             mounts,
-					}},
-					Volumes: volumes,
-				},
-			},
-		},
-	}
+	return runtimeJob(in, ip, labels.StorePurgeJobName(in.Name), labels.StorePurgeComponent, storePurgeDeadline, corev1.Container{
+		Name: "purge-store",
+		Args: []string{"purge-store", "--config", path.Join(syncconfig.ConfigDir, syncconfig.FileName),
+			"--result-file", storePurgeResultFile},
+		TerminationMessagePath:   storePurgeResultFile,
+		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+		VolumeMounts:             mounts,
+	}, volumes)
 }
 
 // storePurgeOutcome is a pure function of the Job and, once it completed, the counts its pod

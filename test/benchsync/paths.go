@@ -22,8 +22,8 @@ type path interface {
 }
 
 const (
-	pathRaw        = "raw driver"
-	pathStore      = "store"
+	pathRaw          = "raw driver"
+	pathStore        = "store"
 	pathMappingstore = "mappingstore"
 )
 
