@@ -23,13 +23,15 @@ func TestRecordReadyTransition(t *testing.T) {
 		reconciling bool
 		want        string // "" means no event
 	}{
-		"first Ready":                {status: metav1.ConditionTrue, reason: twv1.ReasonReconciled, want: corev1.EventTypeNormal + " Ready"},
-		"still Ready: no event":      {before: ready(metav1.ConditionTrue, twv1.ReasonReconciled), status: metav1.ConditionTrue, reason: twv1.ReasonReconciled},
-		"progressing is silent":      {status: metav1.ConditionFalse, reason: twv1.ReasonCredentialsPending, reconciling: true},
-		"failure while reconciling":  {status: metav1.ConditionFalse, reason: twv1.ReasonApplyFailed, reconciling: true, want: corev1.EventTypeWarning + " ApplyFailed"},
-		"stalled is a Warning":       {status: metav1.ConditionFalse, reason: twv1.ReasonSecretStoreMissing, want: corev1.EventTypeWarning + " SecretStoreMissing"},
-		"same failure again: silent": {before: ready(metav1.ConditionFalse, twv1.ReasonApplyFailed), status: metav1.ConditionFalse, reason: twv1.ReasonApplyFailed},
-		"Ready lost is a Warning":    {before: ready(metav1.ConditionTrue, twv1.ReasonReconciled), status: metav1.ConditionFalse, reason: twv1.ReasonDeploymentUnavailable, reconciling: true, want: corev1.EventTypeWarning + " DeploymentUnavailable"},
+		"first Ready is silent":        {status: metav1.ConditionTrue, reason: twv1.ReasonReconciled},
+		"Ready after progress: silent": {before: ready(metav1.ConditionFalse, twv1.ReasonCredentialsPending), status: metav1.ConditionTrue, reason: twv1.ReasonReconciled},
+		"Ready after a failure":        {before: ready(metav1.ConditionFalse, twv1.ReasonApplyFailed), status: metav1.ConditionTrue, reason: twv1.ReasonReconciled, want: corev1.EventTypeNormal + " Ready"},
+		"still Ready: no event":        {before: ready(metav1.ConditionTrue, twv1.ReasonReconciled), status: metav1.ConditionTrue, reason: twv1.ReasonReconciled},
+		"progressing is silent":        {status: metav1.ConditionFalse, reason: twv1.ReasonCredentialsPending, reconciling: true},
+		"failure while reconciling":    {status: metav1.ConditionFalse, reason: twv1.ReasonApplyFailed, reconciling: true, want: corev1.EventTypeWarning + " ApplyFailed"},
+		"stalled is a Warning":         {status: metav1.ConditionFalse, reason: twv1.ReasonSecretStoreMissing, want: corev1.EventTypeWarning + " SecretStoreMissing"},
+		"same failure again: silent":   {before: ready(metav1.ConditionFalse, twv1.ReasonApplyFailed), status: metav1.ConditionFalse, reason: twv1.ReasonApplyFailed},
+		"Ready lost is a Warning":      {before: ready(metav1.ConditionTrue, twv1.ReasonReconciled), status: metav1.ConditionFalse, reason: twv1.ReasonDeploymentUnavailable, reconciling: true, want: corev1.EventTypeWarning + " DeploymentUnavailable"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
