@@ -48,6 +48,11 @@ var Contracts = map[schema.GroupKind]Contract{
 	{Group: "external-secrets.io", Kind: "ExternalSecret"}: {
 		Kept: append(slices.Clone(metadataKept), "status"),
 	},
+	// The Integration controller reads only whether a token writer's PushSecret exists, and its
+	// UID to delete it.
+	{Group: "external-secrets.io", Kind: "PushSecret"}: {
+		Kept: slices.Clone(metadataKept),
+	},
 	// See slimSecret.
 	{Group: "", Kind: "Secret"}: {
 		Kept: append(slices.Clone(metadataKept), "type", "immutable"),

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	esv1alpha1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -44,6 +45,7 @@ func TestSlimKeepsExactlyTheContract(t *testing.T) {
 	}{
 		"Deployment":          {obj: &appsv1.Deployment{}},
 		"ExternalSecret":      {obj: &esv1.ExternalSecret{}},
+		"PushSecret":          {obj: &esv1alpha1.PushSecret{}},
 		"credential Secret":   {obj: &corev1.Secret{}, mut: credential},
 		"keyring Secret":      {obj: &corev1.Secret{}, mut: keyringSecret},
 		"other Secret":        {obj: &corev1.Secret{}},
@@ -132,6 +134,8 @@ func TestReal(t *testing.T) {
 		"annotations are dropped":          {"Deployment", "metadata.annotations", false},
 		"ExternalSecret status":            {"ExternalSecret", "status.conditions", true},
 		"ExternalSecret spec is dropped":   {"ExternalSecret", "spec.target", false},
+		"PushSecret status is dropped":     {"PushSecret", "status.conditions", false},
+		"PushSecret owners are kept":       {"PushSecret", "metadata.ownerReferences", true},
 		"Secret data is narrowed":          {"Secret", "data", false},
 		"Secret type":                      {"Secret", "type", true},
 		"Job spec passes whole":            {"Job", "spec.template.spec", true},
@@ -141,7 +145,7 @@ func TestReal(t *testing.T) {
 		"a field beneath a kept one":       {"Deployment", "status.observedGeneration", true},
 		"a path that only starts like one": {"Deployment", "spec.replicasX", false},
 	}
-	groups := map[string]string{"Deployment": "apps", "ExternalSecret": "external-secrets.io", "Secret": "", "Job": "batch"}
+	groups := map[string]string{"Deployment": "apps", "ExternalSecret": "external-secrets.io", "PushSecret": "external-secrets.io", "Secret": "", "Job": "batch"}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			gk := schema.GroupKind{Group: groups[tc.kind], Kind: tc.kind}

@@ -8,6 +8,7 @@ import (
 	"unique"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	esv1alpha1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -41,6 +42,10 @@ func Slim(obj any) (any, error) {
 		slimDeployment(o)
 	case *esv1.ExternalSecret:
 		o.Spec = esv1.ExternalSecretSpec{}
+	case *esv1alpha1.PushSecret:
+		// Only whether the token writer's PushSecret exists, and its UID to delete it, is read.
+		// Kept whole, the 2000 of 1000 tenants were 4 MiB.
+		o.Spec, o.Status = esv1alpha1.PushSecretSpec{}, esv1alpha1.PushSecretStatus{}
 	default:
 		return obj, nil
 	}
