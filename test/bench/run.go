@@ -53,11 +53,14 @@ type result struct {
 	SteadyWrites     float64
 	SettleWrites     float64
 	ApplyRequests    float64
-	// What ESO did in each phase.
-	FloorESO, OperatorESO esoPhase
+	// What ESO did in each phase, and after each until its queue was empty.
+	FloorESO, OperatorESO           esoPhase
+	FloorESODrain, OperatorESODrain esoDrain
 	// The writes broken down: applies and status writes by kind, creates (events).
 	AppliesByKind, StatusWritesByKind, StatusWritesByReason string
-	EventWrites                                             float64
+	// AuditWrites is the operator's writes by verb and resource, from the API server's audit log.
+	AuditWrites string
+	EventWrites float64
 	// Cgroup is what the operator's memory cgroup saw (Version 0: it ran in none).
 	Cgroup cgroupStats
 	// GoMemLimitMiB is the Go memory limit the operator ran with, from its metrics (0: none).
@@ -270,7 +273,8 @@ func runOperator(ctx context.Context, c *cluster, cfg config, r *result, esoBefo
 	r.OperatorTime = time.Since(start)
 	fmt.Printf("   operator: all Ready in %s\n", r.OperatorTime.Round(time.Millisecond))
 	var err error
-	if r.OperatorESO, _, err = esoPhaseSince(ctx, c, esoBefore, start, false); err != nil {
+	var esoEnd esoPhase
+	if r.OperatorESO, esoEnd, err = esoPhaseSince(ctx, c, esoBefore, start, false); err != nil {
 		return err
 	}
 	fmt.Printf("   operator: ESO %s\n", r.OperatorESO)
@@ -287,6 +291,9 @@ func runOperator(ctx context.Context, c *cluster, cfg config, r *result, esoBefo
 	r.AppliesByKind = m.byLabel("tenantwire_child_applies_total", "kind")
 	r.StatusWritesByKind = m.byLabel("tenantwire_status_writes_total", "kind")
 	r.StatusWritesByReason = m.byLabel("tenantwire_status_writes_total", "reason")
+	if r.AuditWrites, err = auditWritesIn(c.AuditLog, managerUser, start, time.Now()); err != nil {
+		return fmt.Errorf("breaking the writes down from the audit log: %w", err)
+	}
 	// The operator creates nothing but events (children are applied with PATCH).
 	r.EventWrites = m.sum("rest_client_requests_total", `method="POST"`)
 	r.ReconcileP50, r.ReconcileP99 = m.quantile("controller_runtime_reconcile_time_seconds", 0.5), m.quantile("controller_runtime_reconcile_time_seconds", 0.99)
@@ -329,6 +336,12 @@ func runOperator(ctx context.Context, c *cluster, cfg config, r *result, esoBefo
 		// The last CPU slice may reach up to cpuSlice past the last Ready: quiet time, few samples.
 		prof.stop()
 	}
+	// ESO's follow-ups of the operator phase, counted as the floor's are: the two phases' ESO work
+	// compares whole (phase plus drain).
+	if r.OperatorESODrain, _, err = drainESO(ctx, c.esoMetricsAddr, esoEnd); err != nil {
+		return err
+	}
+	fmt.Printf("   operator: after the last Ready ESO ran %s\n", r.OperatorESODrain)
 	return nil
 }
 
@@ -366,6 +379,11 @@ func runFloor(ctx context.Context, c *cluster, cfg config, r *result, esoBefore 
 		return esoBefore, err
 	}
 	fmt.Printf("   floor: ESO %s\n", r.FloorESO)
+	// The operator phase starts with ESO idle, as the floor did.
+	if r.FloorESODrain, esoBefore, err = drainESO(ctx, c.esoMetricsAddr, esoBefore); err != nil {
+		return esoBefore, err
+	}
+	fmt.Printf("   floor: then ESO ran %s\n", r.FloorESODrain)
 	return esoBefore, nil
 }
 
