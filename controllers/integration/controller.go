@@ -46,6 +46,7 @@ import (
 	"github.com/tenantwire/tenantwire/internal/imagepolicy"
 	"github.com/tenantwire/tenantwire/internal/keyring"
 	"github.com/tenantwire/tenantwire/internal/labels"
+	"github.com/tenantwire/tenantwire/internal/secretpath"
 	"github.com/tenantwire/tenantwire/internal/status"
 )
 
@@ -146,6 +147,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 	// An Integration learns its tenant from its namespace, and whether it consumes a keyring from
 	// the KeyPolicies.
 	if err := childcache.ReadsFromCache(mgr.GetCache(), &corev1.Namespace{}, &twv1.KeyPolicy{}); err != nil {
+		return err
+	}
+	// Whether a tenant's key vault path is its own is read through an index of the paths.
+	if err := secretpath.Register(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
@@ -406,12 +411,12 @@ func (r *Reconciler) checkSecretPath(ctx context.Context, t *twv1.Tenant) (*cond
 	if t.Spec.SecretStore == nil {
 		return nil, nil
 	}
-	// Read-only and without a deep copy: only the specs are compared.
-	tenants := &twv1.TenantList{}
-	if err := r.Client.List(ctx, tenants, client.UnsafeDisableDeepCopy); err != nil {
+	// Through the cache's index of paths: only the tenants whose paths overlap, read in place.
+	tenants, err := secretpath.Overlapping(ctx, r.Client, t)
+	if err != nil {
 		return nil, err
 	}
-	return conditions.SecretPathProblem(t, tenants.Items), nil
+	return conditions.SecretPathProblem(t, tenants), nil
 }
 
 // observeCredentials mirrors the ExternalSecrets' Ready conditions and returns both credential

@@ -18,6 +18,7 @@ import (
 	"github.com/tenantwire/tenantwire/internal/conditions"
 	"github.com/tenantwire/tenantwire/internal/labels"
 	twscheme "github.com/tenantwire/tenantwire/internal/scheme"
+	"github.com/tenantwire/tenantwire/internal/secretpath"
 )
 
 // Without External Secrets Operator the Integration says so and re-checks later, without
@@ -28,7 +29,8 @@ func TestMissingExternalSecretsCRDIsACondition(t *testing.T) {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "tenant-acme", Labels: map[string]string{labels.ManagedBy: labels.ManagedByValue, labels.Tenant: "acme"}}}
 	in := sampleIntegration()
 	in.ResourceVersion = ""
-	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(tn, ns, in).WithStatusSubresource(in).Build()
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(tn, ns, in).WithStatusSubresource(in).
+		WithIndex(&twv1.Tenant{}, secretpath.IndexField, secretpath.Keys).Build()
 
 	// A REST mapper that knows the built-in kinds but not external-secrets.io.
 	mapper := meta.NewDefaultRESTMapper([]schema.GroupVersion{corev1.SchemeGroupVersion})

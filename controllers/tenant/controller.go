@@ -38,6 +38,7 @@ import (
 	"github.com/tenantwire/tenantwire/internal/labels"
 	"github.com/tenantwire/tenantwire/internal/lifecycle"
 	"github.com/tenantwire/tenantwire/internal/metrics"
+	"github.com/tenantwire/tenantwire/internal/secretpath"
 	"github.com/tenantwire/tenantwire/internal/status"
 )
 
@@ -92,6 +93,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 	// The tenant's export status and purge record read its Integrations; the purge record reads
 	// the KeyPolicy of its keys.
 	if err := childcache.ReadsFromCache(mgr.GetCache(), &twv1.Integration{}, &twv1.KeyPolicy{}); err != nil {
+		return err
+	}
+	// Whether a tenant's key vault path is its own is read through an index of the paths.
+	if err := secretpath.Register(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
@@ -272,11 +277,11 @@ func (r *Reconciler) observeSecretPath(ctx context.Context, t *twv1.Tenant) (*co
 	if t.Spec.SecretStore == nil {
 		return nil, nil
 	}
-	tenants := &twv1.TenantList{}
-	if err := r.Client.List(ctx, tenants, client.UnsafeDisableDeepCopy); err != nil {
+	tenants, err := secretpath.Overlapping(ctx, r.Client, t)
+	if err != nil {
 		return nil, err
 	}
-	return conditions.SecretPathProblem(t, tenants.Items), nil
+	return conditions.SecretPathProblem(t, tenants), nil
 }
 
 // purgeInventory reads what the purge is about to destroy: the keyring (around the cache, whole),

@@ -122,7 +122,22 @@ func TestTenantCreatesIsolatedNamespace(t *testing.T) {
 		t.Errorf("approvers binding = %+v: %v", rb, err)
 	}
 
-	testenv.Eventually(t, timeout, func() error { return expectEvent("alpha", twv1.ConditionReady) })
+	// A tenant that comes up records no Ready event (its conditions show it); only a recovery
+	// from a Warning does.
+	testenv.Eventually(t, timeout, func() error {
+		tn := &twv1.Tenant{}
+		if err := k8s.Get(context.Background(), client.ObjectKey{Name: "alpha"}, tn); err != nil {
+			return err
+		}
+		if !conditions.IsTrue(tn.Status.Conditions, twv1.ConditionReady) {
+			return fmt.Errorf("tenant alpha is not Ready yet")
+		}
+		return nil
+	})
+	time.Sleep(2 * time.Second)
+	if err := expectEvent("alpha", twv1.ConditionReady); err == nil {
+		t.Error("a Ready event was recorded for a tenant that came up without a Warning")
+	}
 }
 
 func expectEvent(tenant, reason string) error {
