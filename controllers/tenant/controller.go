@@ -147,14 +147,14 @@ func (r *Reconciler) tenantToOverlapping(ctx context.Context, obj client.Object)
 	if !ok || t.Spec.SecretStore == nil {
 		return nil
 	}
-	tenants := &twv1.TenantList{}
-	if err := r.Client.List(ctx, tenants, client.UnsafeDisableDeepCopy); err != nil {
+	overlapping, err := secretpath.Overlapping(ctx, r.Client, t)
+	if err != nil {
 		log.FromContext(ctx).Error(err, "listing tenants for overlapping secret paths", "tenant", t.Name)
 		return nil
 	}
 	var reqs []reconcile.Request
-	for _, o := range tenants.Items {
-		if o.Name != t.Name && twv1.SecretPathsOverlap(t.Spec.SecretStore, o.Spec.SecretStore) {
+	for _, o := range overlapping {
+		if o.Name != t.Name {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Name: o.Name}})
 		}
 	}
