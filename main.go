@@ -57,6 +57,11 @@ func runManager(args []string) int {
 	log := ctrl.Log.WithName("setup")
 	if limit := manager.SetMemoryLimit(); limit > 0 {
 		log.Info("Go memory limit set from the container's", "bytes", limit)
+		// The container is charged for the page cache of the binary's faults: read no more than
+		// the page a fault needs.
+		if err := manager.AdviseRandomCodeReads(); err != nil {
+			log.Error(err, "advising random reads of the binary")
+		}
 	}
 
 	mgr, err := manager.New(opts)
