@@ -55,13 +55,12 @@ func runManager(args []string) int {
 	_ = fs.Parse(args)
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.Zap)))
 	log := ctrl.Log.WithName("setup")
-	if limit := manager.SetMemoryLimit(); limit > 0 {
+	limit, err := manager.SetMemoryLimit()
+	if err != nil {
+		log.Error(err, "advising random reads of the binary: the memory limit keeps room for all of it that start-up read")
+	}
+	if limit > 0 {
 		log.Info("Go memory limit set from the container's", "bytes", limit)
-		// The container is charged for the page cache of the binary's faults: read no more than
-		// the page a fault needs.
-		if err := manager.AdviseRandomCodeReads(); err != nil {
-			log.Error(err, "advising random reads of the binary")
-		}
 	}
 
 	mgr, err := manager.New(opts)

@@ -87,21 +87,23 @@ func readLimit(root fs.FS, name string) (int64, bool) {
 // SetMemoryLimit gives the Go runtime a soft memory limit derived from the container's limit
 // (SoftMemoryLimit), unless GOMEMLIMIT is set. Without it the collector lets the heap reach twice
 // the live heap (GOGC=100), which is what the container limit has to cover; with it the peak stays
-// near the live heap and the collector only works harder near the limit. It returns the limit
-// set, or 0. Call it after package initialisation, when the binary's pages that start-up touches
-// are mapped.
-func SetMemoryLimit() int64 {
-	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
-		return 0
-	}
+// near the live heap and the collector only works harder near the limit. In a container with a
+// limit it first advises random reads of the binary (AdviseRandomCodeReads), whatever GOMEMLIMIT
+// says, and returns why that failed, if it did. It returns the limit set, or 0. Call it after
+// package initialisation, when the binary's pages that start-up touches are mapped.
+func SetMemoryLimit() (int64, error) {
 	root := os.DirFS("/")
 	limit, ok := containerMemoryLimit(root)
 	if !ok {
-		return 0
+		return 0, nil
 	}
-	soft := SoftMemoryLimit(limit, fileResident(root))
+	adviseErr := AdviseRandomCodeReads()
+	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
+		return 0, adviseErr
+	}
+	soft := SoftMemoryLimit(limit, binaryReserve(fileResident(root), adviseErr == nil))
 	debug.SetMemoryLimit(soft)
-	return soft
+	return soft, adviseErr
 }
 
 // binaryWorkingSet is how much of its own binary the manager keeps using once it runs. Start-up
@@ -109,18 +111,29 @@ func SetMemoryLimit() int64 {
 // but under load at 1000 tenants the manager referenced 13 MiB of those pages in 30s and 13.4 MiB
 // in 60s (cleared with /proc/PID/clear_refs, summed from smaps; docs/benchmarks.md, run L). The
 // kernel reclaims the pages nobody touches before the ones in use, so the pages start-up alone
-// needed make room for the heap; reserving them all left the heap 20 MiB less at 128Mi, and the
+// needed make room for the heap; reserving them all left the heap 23 MiB less at 128Mi, and the
 // collector ran ten times a second where that room would have let it rest.
 const binaryWorkingSet = 20 << 20
 
-// SoftMemoryLimit is the Go memory limit for a container limited to limit bytes whose process maps
-// mapped bytes of its own binary: 90% of the limit, less the binary's working set (binaryWorkingSet,
-// or what is mapped if that is less). The container's accounting counts the binary's pages (page
-// cache charged to it) beside the runtime's memory, and a limit that leaves the pages in use no
-// room makes the kernel evict and re-read the manager's code while the heap grows. The runtime
-// keeps at least a quarter of the limit, whatever the binary maps.
-func SoftMemoryLimit(limit, mapped int64) int64 {
-	return max(int64(float64(limit)*memoryLimitShare)-min(mapped, binaryWorkingSet), limit/4)
+// binaryReserve is how much of the container's limit the binary's pages (mapped: what start-up
+// left resident) keep: its working set, or what is mapped if that is less. Without random reads a
+// fault on a reclaimed page reads the device's read-ahead window around it into the container's
+// charge, and a working set's reserve thrashed (docs/benchmarks.md, run M): then all of it.
+func binaryReserve(mapped int64, randomReads bool) int64 {
+	if !randomReads {
+		return mapped
+	}
+	return min(mapped, binaryWorkingSet)
+}
+
+// SoftMemoryLimit is the Go memory limit for a container limited to limit bytes whose binary
+// keeps reserved bytes of it (binaryReserve): 90% of the limit, less those. The container's
+// accounting counts the binary's pages (page cache charged to it) beside the runtime's memory, and
+// a limit that leaves the pages in use no room makes the kernel evict and re-read the manager's
+// code while the heap grows. The runtime keeps at least a quarter of the limit, whatever the
+// binary keeps.
+func SoftMemoryLimit(limit, reserved int64) int64 {
+	return max(int64(float64(limit)*memoryLimitShare)-reserved, limit/4)
 }
 
 // fileResident reads the process's file-backed resident pages (RssFile of /proc/self/status), in

@@ -75,17 +75,36 @@ func TestCgroupPaths(t *testing.T) {
 func TestSoftMemoryLimit(t *testing.T) {
 	const mi = 1 << 20
 	tests := map[string]struct {
-		limit, mapped, want int64
+		limit, reserved, want int64
 	}{
-		"nothing mapped: 90% of the limit":                    {limit: 256 * mi, mapped: 0, want: 256 * mi * 9 / 10},
-		"the binary's pages come off the share":               {limit: 128 * mi, mapped: 12 * mi, want: 128*mi*9/10 - 12*mi},
-		"only its working set, of all start-up left resident": {limit: 128 * mi, mapped: 43 * mi, want: 128*mi*9/10 - 20*mi},
-		"at least a quarter of the limit":                     {limit: 24 * mi, mapped: 60 * mi, want: 6 * mi},
+		"nothing reserved: 90% of the limit":       {limit: 256 * mi, reserved: 0, want: 256 * mi * 9 / 10},
+		"the binary's reserve comes off the share": {limit: 128 * mi, reserved: 40 * mi, want: 128*mi*9/10 - 40*mi},
+		"at least a quarter of the limit":          {limit: 64 * mi, reserved: 60 * mi, want: 16 * mi},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			if got := SoftMemoryLimit(tc.limit, tc.mapped); got != tc.want {
-				t.Errorf("SoftMemoryLimit(%d, %d) = %d, want %d", tc.limit, tc.mapped, got, tc.want)
+			if got := SoftMemoryLimit(tc.limit, tc.reserved); got != tc.want {
+				t.Errorf("SoftMemoryLimit(%d, %d) = %d, want %d", tc.limit, tc.reserved, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestBinaryReserve(t *testing.T) {
+	const mi = 1 << 20
+	tests := map[string]struct {
+		mapped      int64
+		randomReads bool
+		want        int64
+	}{
+		"read at random: only the working set of all start-up left resident": {mapped: 43 * mi, randomReads: true, want: binaryWorkingSet},
+		"read at random, less mapped than the working set: what is mapped":   {mapped: 12 * mi, randomReads: true, want: 12 * mi},
+		"with read-ahead: all start-up left resident":                        {mapped: 43 * mi, randomReads: false, want: 43 * mi},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := binaryReserve(tc.mapped, tc.randomReads); got != tc.want {
+				t.Errorf("binaryReserve(%d, %t) = %d, want %d", tc.mapped, tc.randomReads, got, tc.want)
 			}
 		})
 	}
