@@ -75,8 +75,13 @@ start_eso() {
   # reconciles share a store, and its fake store could not take the push anyway (it refuses a key
   # it defines). The operator's PushSecrets are still created and admitted; the write-back is
   # proven without ESO (internal/syncrun, test/admission).
+  # The (Cluster)SecretStore reconciler builds a fake-provider client too, every
+  # --store-requeue-interval (5m by default), and doing so beside an ExternalSecret reconcile is
+  # the same race: a T=1000 benchmark's ESO died of it 25 minutes in. The store is reconciled when
+  # it is created or changed, which is all these clusters need.
   KUBECONFIG="$KUBECONFIG_OUT" nohup "$($TOOLS path external-secrets)" \
     --metrics-addr="$ESO_METRICS_ADDR" --live-addr=127.0.0.1:0 --concurrent="$ESO_CONCURRENT" \
+    --store-requeue-interval=24h \
     --enable-push-secret-reconciler=false --enable-cluster-push-secret-reconciler=false \
     --enable-leader-election=false --loglevel="${ESO_LOG_LEVEL:-info}" \
     >"$DEV_DIR/external-secrets.log" 2>&1 &
@@ -85,7 +90,7 @@ start_eso() {
 
 up() {
   mkdir -p "$DEV_DIR"
-  log "making sure the toolchain is built (first time: ~10-15 minutes)"
+  log "making sure the toolchain is built (first time on a fresh machine: 20 minutes or more, see the README)"
   $TOOLS ensure
   if cluster_up; then
     log "cluster $CLUSTER_NAME is already up"

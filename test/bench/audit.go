@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -27,13 +28,18 @@ type auditEvent struct {
 	StageTimestamp time.Time `json:"stageTimestamp"`
 }
 
-// writeVerbs are the audit verbs of the requests the bench counts as writes.
-var writeVerbs = map[string]bool{"create": true, "update": true, "patch": true, "delete": true, "deletecollection": true}
+// writeVerbs are the audit verbs of the requests the bench counts as writes, readVerbs those of
+// the reads it counts (watches are long-lived and not counted).
+var (
+	writeVerbs = map[string]bool{"create": true, "update": true, "patch": true, "delete": true, "deletecollection": true}
+	readVerbs  = map[string]bool{"get": true, "list": true}
+)
 
-// auditWrites counts the write requests user sent from since to until, by verb and resource (with
-// its subresource), from the API server's audit log. The operator's client metrics say how many
-// writes it sent; the log says to what. Events are not in it (config/audit/policy.yaml drops them).
-func auditWrites(r io.Reader, user string, since, until time.Time) (map[string]int, error) {
+// auditCounts counts the requests with one of verbs that user sent from since to until, by verb
+// and resource (with its subresource), from the API server's audit log. The operator's client
+// metrics say how many writes it sent; the log says to what. Events are not in it
+// (config/audit/policy.yaml drops them).
+func auditCounts(r io.Reader, user string, since, until time.Time, verbs map[string]bool) (map[string]int, error) {
 	counts := map[string]int{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
@@ -42,7 +48,7 @@ func auditWrites(r io.Reader, user string, since, until time.Time) (map[string]i
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			return nil, fmt.Errorf("audit log: %w", err)
 		}
-		if e.User.Username != user || !writeVerbs[e.Verb] || e.ObjectRef == nil ||
+		if e.User.Username != user || !verbs[e.Verb] || e.ObjectRef == nil ||
 			e.StageTimestamp.Before(since) || e.StageTimestamp.After(until) {
 			continue
 		}
@@ -55,18 +61,44 @@ func auditWrites(r io.Reader, user string, since, until time.Time) (map[string]i
 	return counts, sc.Err()
 }
 
-// auditWritesIn reads the audit log at path; see auditWrites.
-func auditWritesIn(path, user string, since, until time.Time) (string, error) {
-	f, err := os.Open(path)
+// auditCountsIn reads the audit log at path and the segments the API server rotated out of it
+// (it starts a new file every 100 MB, a T=1000 run writing several); see auditCounts.
+func auditCountsIn(path, user string, since, until time.Time, verbs map[string]bool) (string, error) {
+	files, err := auditSegments(path)
 	if err != nil {
 		return "", err
+	}
+	total := map[string]int{}
+	for _, name := range files {
+		counts, err := auditCountsInFile(name, user, since, until, verbs)
+		if err != nil {
+			return "", err
+		}
+		for k, v := range counts {
+			total[k] += v
+		}
+	}
+	return formatCounts(total), nil
+}
+
+// auditSegments lists the audit log at path after the segments rotated out of it
+// (audit-<time>.log beside audit.log), oldest first.
+func auditSegments(path string) ([]string, error) {
+	rotated, err := filepath.Glob(strings.TrimSuffix(path, filepath.Ext(path)) + "-*" + filepath.Ext(path))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(rotated) // their names carry the time of the rotation
+	return append(rotated, path), nil
+}
+
+func auditCountsInFile(name, user string, since, until time.Time, verbs map[string]bool) (map[string]int, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
 	}
 	defer func() { _ = f.Close() }()
-	counts, err := auditWrites(f, user, since, until)
-	if err != nil {
-		return "", err
-	}
-	return formatCounts(counts), nil
+	return auditCounts(f, user, since, until, verbs)
 }
 
 // formatCounts lists counts largest first, then by name.

@@ -15,6 +15,10 @@ import (
 // ExternalSecrets to appear (last created close to last synced) or working through a backlog.
 type esoPhase struct {
 	Requests, Writes, Reconciles float64
+	// ReconcileSeconds is the wall time its ExternalSecret reconciles took, CPUSeconds its process's
+	// CPU: with one worker, a longer reconcile at the same CPU is time spent waiting on the API
+	// server.
+	ReconcileSeconds, CPUSeconds float64
 	// results counts the reconciles by result: success, requeue, requeue_after, error.
 	results map[string]float64
 	// Since the phase's start, to the second (object timestamps have no finer grain).
@@ -32,10 +36,12 @@ func esoCounters(addr string) (esoPhase, error) {
 		results[r] = m.sum("controller_runtime_reconcile_total", `controller="externalsecret"`, `result="`+r+`"`)
 	}
 	return esoPhase{
-		results:    results,
-		Requests:   m.sum("rest_client_requests_total"),
-		Writes:     m.mutating(),
-		Reconciles: m.sum("controller_runtime_reconcile_total", `controller="externalsecret"`),
+		results:          results,
+		Requests:         m.sum("rest_client_requests_total"),
+		Writes:           m.mutating(),
+		Reconciles:       m.sum("controller_runtime_reconcile_total", `controller="externalsecret"`),
+		ReconcileSeconds: m.sum("controller_runtime_reconcile_time_seconds_sum", `controller="externalsecret"`),
+		CPUSeconds:       m.sum("process_cpu_seconds_total"),
 	}, nil
 }
 
@@ -43,6 +49,8 @@ func (p esoPhase) minus(q esoPhase) esoPhase {
 	p.Requests -= q.Requests
 	p.Writes -= q.Writes
 	p.Reconciles -= q.Reconciles
+	p.ReconcileSeconds -= q.ReconcileSeconds
+	p.CPUSeconds -= q.CPUSeconds
 	results := map[string]float64{}
 	for k, v := range p.results {
 		results[k] = v - q.results[k]
@@ -123,6 +131,14 @@ func (d esoDrain) String() string {
 }
 
 func (p esoPhase) String() string {
-	return fmt.Sprintf("%.0f reconciles (%.0f success, %.0f requeue after, %.0f requeued or failed), %.0f API requests (%.0f writes); last ExternalSecret created at +%s, last synced at +%s",
-		p.Reconciles, p.results["success"], p.results["requeue_after"], p.results["requeue"]+p.results["error"], p.Requests, p.Writes, p.LastCreated, p.LastSynced)
+	return fmt.Sprintf("%.0f reconciles (%.0f success, %.0f requeue after, %.0f requeued or failed), %.0f API requests (%.0f writes); last ExternalSecret created at +%s, last synced at +%s; %s",
+		p.Reconciles, p.results["success"], p.results["requeue_after"], p.results["requeue"]+p.results["error"], p.Requests, p.Writes, p.LastCreated, p.LastSynced, p.perReconcile())
+}
+
+// perReconcile says what one reconcile cost ESO on average: wall time and its own CPU.
+func (p esoPhase) perReconcile() string {
+	if p.Reconciles == 0 {
+		return "no reconciles"
+	}
+	return fmt.Sprintf("%.1f ms a reconcile, %.1f ms of its CPU", 1000*p.ReconcileSeconds/p.Reconciles, 1000*p.CPUSeconds/p.Reconciles)
 }

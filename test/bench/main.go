@@ -29,6 +29,7 @@ func main() {
 	profileDir := flag.String("profile-dir", "", "save CPU profiles of the operator phase and a heap profile at its end (with go tool pprof -top reports) in this directory")
 	memoryLimit := flag.String("memory-limit", "", "run the operator in a memory cgroup with this limit (e.g. 128Mi), as in a container; where none can be made, only with the GOMEMLIMIT it would give; empty: no limit")
 	skipFloor := flag.Bool("skip-floor", false, "leave the floor phase out (no time ratio): for iterating on the operator's writes and memory")
+	sharedCluster := flag.Bool("shared-cluster", false, "run the operator phase on the floor's cluster, with the floor's objects still in it (every run recorded before this option); by default each phase starts a cluster of its own")
 	operatorArgs := flag.String("operator-args", "", "extra manager flags, space-separated (e.g. --status-settle-delay=5s)")
 	flag.Parse()
 	// The bench's watch caches would otherwise complain that no logger is set.
@@ -54,7 +55,8 @@ func main() {
 			fatalf("bad -tenants value %q", s)
 		}
 		cfg := config{Tenants: t, Integrations: *integrations, Concurrency: *concurrency, QPS: *qps, Steady: *steady, ProfileDir: *profileDir,
-			MemoryLimit: *memoryLimit, MemoryLimitBytes: limitBytes, OperatorArgs: strings.Fields(*operatorArgs), SkipFloor: *skipFloor}
+			MemoryLimit: *memoryLimit, MemoryLimitBytes: limitBytes, OperatorArgs: strings.Fields(*operatorArgs), SkipFloor: *skipFloor,
+			SharedCluster: *sharedCluster}
 		ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 		r, err := run(ctx, cfg)
 		cancel()

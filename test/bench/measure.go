@@ -197,11 +197,13 @@ func (r result) print(w io.Writer) {
 	fmt.Fprintf(&b, "  applies by kind: %s\n  status writes by kind: %s; creates (events): %.0f\n", r.AppliesByKind, r.StatusWritesByKind, r.EventWrites)
 	fmt.Fprintf(&b, "  status writes by the Ready reason written: %s\n", r.StatusWritesByReason)
 	fmt.Fprintf(&b, "  writes by verb and resource (audit log, events not logged): %s\n", r.AuditWrites)
+	fmt.Fprintf(&b, "  reads by verb and resource (audit log: uncached gets and lists, the caches' initial lists): %s\n", r.AuditReads)
 	fmt.Fprintf(&b, "  peak RSS %.1f MiB (at the sampled peak: %.1f anonymous, %.1f file-backed), peak heap in use %.1f MiB, %s\n",
 		r.PeakRSSMiB, r.PeakAnonMiB, r.PeakFileMiB, r.PeakHeapMiB, r.goMemLimit())
 	fmt.Fprintf(&b, "  memory limit: %s\n", r.memoryLimit())
 	fmt.Fprintf(&b, "  ESO during the floor: %s\n    then %s\n", r.FloorESO, r.FloorESODrain)
 	fmt.Fprintf(&b, "  ESO during the operator phase: %s\n    then %s\n", r.OperatorESO, r.OperatorESODrain)
+	fmt.Fprintf(&b, "  CPU during the floor: %s\n  CPU during the operator phase: %s\n", r.FloorCPU, r.OperatorCPU)
 	fmt.Fprintf(&b, "  reconcile duration p50 <= %s, p99 <= %s (histogram bucket bounds)\n", r.ReconcileP50, r.ReconcileP99)
 	fmt.Fprintf(&b, "  writes in the 10s after the last Ready: %.0f; during the following %s of steady state: %.0f\n", r.SettleWrites, r.Steady, r.SteadyWrites)
 }

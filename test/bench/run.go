@@ -35,6 +35,10 @@ type config struct {
 	// SkipFloor leaves the floor phase out: for iterating on the operator's writes and memory,
 	// which do not depend on it. The time ratio is then not measured.
 	SkipFloor bool
+	// SharedCluster runs the operator phase on the floor's cluster, with the floor's objects
+	// still in it (every run recorded before this option); by default each phase has a cluster of
+	// its own.
+	SharedCluster bool
 }
 
 type result struct {
@@ -56,10 +60,14 @@ type result struct {
 	// What ESO did in each phase, and after each until its queue was empty.
 	FloorESO, OperatorESO           esoPhase
 	FloorESODrain, OperatorESODrain esoDrain
+	// Where the machine's CPU went in each phase, by process.
+	FloorCPU, OperatorCPU cpuUse
 	// The writes broken down: applies and status writes by kind, creates (events).
 	AppliesByKind, StatusWritesByKind, StatusWritesByReason string
 	// AuditWrites is the operator's writes by verb and resource, from the API server's audit log.
 	AuditWrites string
+	// AuditReads is its gets and lists (uncached reads) by resource, from the same log.
+	AuditReads  string
 	EventWrites float64
 	// Cgroup is what the operator's memory cgroup saw (Version 0: it ran in none).
 	Cgroup cgroupStats
@@ -194,7 +202,8 @@ func run(ctx context.Context, cfg config) (result, error) {
 	if err != nil {
 		return r, err
 	}
-	defer c.stop()
+	// c is replaced between the phases; stop whichever is running.
+	defer func() { c.stop() }()
 
 	esoBefore, err := esoCounters(c.esoMetricsAddr)
 	if err != nil {
@@ -208,6 +217,20 @@ func run(ctx context.Context, cfg config) (result, error) {
 	if !cfg.SkipFloor {
 		if esoBefore, err = runFloor(ctx, c, cfg, &r, esoBefore); err != nil {
 			return r, err
+		}
+		if !cfg.SharedCluster {
+			// The floor's objects would stay in etcd, in the API server's watch caches (which it
+			// checks against etcd every five minutes), in the controller-manager and in kwok,
+			// all through the operator phase: twice what the floor ran against. The operator phase
+			// gets a cluster as empty as the floor's was.
+			fmt.Println("   floor: done; starting a fresh simulated cluster for the operator phase")
+			c.stop()
+			if c, err = startCluster(ctx, cfg); err != nil {
+				return r, err
+			}
+			if esoBefore, err = esoCounters(c.esoMetricsAddr); err != nil {
+				return r, fmt.Errorf("ESO metrics: %w", err)
+			}
 		}
 	}
 
@@ -226,9 +249,12 @@ func run(ctx context.Context, cfg config) (result, error) {
 
 // runOperator is the operator phase, from the first create to the end of steady state. It ends
 // as soon as the operator exits.
-func runOperator(ctx context.Context, c *cluster, cfg config, r *result, esoBefore esoPhase) error {
+func runOperator(ctx context.Context, c *cluster, cfg config, r *result, esoBefore esoPhase) (err error) {
 	ctx, cancel := c.untilExit(ctx)
 	defer cancel()
+	ctx, stopESOWatch := untilESOExits(ctx, c.DevDir)
+	defer stopESOWatch()
+	defer func() { err = esoCause(ctx, err) }()
 	mem := watchMemory(ctx, c)
 	prefix := fmt.Sprintf("T%d", cfg.Tenants)
 	var prof *profiler
@@ -236,6 +262,7 @@ func runOperator(ctx context.Context, c *cluster, cfg config, r *result, esoBefo
 		prof = startCPUProfiles(ctx, c.pprofAddr, cfg.ProfileDir, prefix)
 	}
 	fmt.Println("   operator: creating tenants and integrations")
+	cpuStart, cpuErr := takeCPUSnapshot()
 	start := time.Now()
 	if err := forEach(ctx, cfg.Tenants, cfg.Concurrency, func(ctx context.Context, i int) error {
 		t := benchTenant("bench", i)
@@ -272,7 +299,8 @@ func runOperator(ctx context.Context, c *cluster, cfg config, r *result, esoBefo
 	}
 	r.OperatorTime = time.Since(start)
 	fmt.Printf("   operator: all Ready in %s\n", r.OperatorTime.Round(time.Millisecond))
-	var err error
+	r.OperatorCPU = phaseCPU(cpuStart, cpuErr)
+	fmt.Printf("   operator: CPU %s\n", r.OperatorCPU)
 	var esoEnd esoPhase
 	if r.OperatorESO, esoEnd, err = esoPhaseSince(ctx, c, esoBefore, start, false); err != nil {
 		return err
@@ -291,8 +319,12 @@ func runOperator(ctx context.Context, c *cluster, cfg config, r *result, esoBefo
 	r.AppliesByKind = m.byLabel("tenantwire_child_applies_total", "kind")
 	r.StatusWritesByKind = m.byLabel("tenantwire_status_writes_total", "kind")
 	r.StatusWritesByReason = m.byLabel("tenantwire_status_writes_total", "reason")
-	if r.AuditWrites, err = auditWritesIn(c.AuditLog, managerUser, start, time.Now()); err != nil {
+	end := time.Now()
+	if r.AuditWrites, err = auditCountsIn(c.AuditLog, managerUser, start, end, writeVerbs); err != nil {
 		return fmt.Errorf("breaking the writes down from the audit log: %w", err)
+	}
+	if r.AuditReads, err = auditCountsIn(c.AuditLog, managerUser, start, end, readVerbs); err != nil {
+		return fmt.Errorf("breaking the reads down from the audit log: %w", err)
 	}
 	// The operator creates nothing but events (children are applied with PATCH).
 	r.EventWrites = m.sum("rest_client_requests_total", `method="POST"`)
@@ -347,8 +379,12 @@ func runOperator(ctx context.Context, c *cluster, cfg config, r *result, esoBefo
 
 // runFloor is the floor phase: a plain client, as the operator's ServiceAccount, creates every
 // child object, then waits for ESO and the Deployments. It returns ESO's counters at its end.
-func runFloor(ctx context.Context, c *cluster, cfg config, r *result, esoBefore esoPhase) (esoPhase, error) {
+func runFloor(ctx context.Context, c *cluster, cfg config, r *result, esoBefore esoPhase) (_ esoPhase, err error) {
+	ctx, stopESOWatch := untilESOExits(ctx, c.DevDir)
+	defer stopESOWatch()
+	defer func() { err = esoCause(ctx, err) }()
 	fmt.Println("   floor: creating the same objects with a plain client")
+	cpuStart, cpuErr := takeCPUSnapshot()
 	start := time.Now()
 	var created atomic.Int64
 	if err := forEach(ctx, cfg.Tenants, cfg.Concurrency, func(ctx context.Context, i int) error {
@@ -374,7 +410,8 @@ func runFloor(ctx context.Context, c *cluster, cfg config, r *result, esoBefore 
 		return esoBefore, fmt.Errorf("floor created %d objects, expected %d", n, r.FloorObjects)
 	}
 	fmt.Printf("   floor: %d objects, all Deployments Available and ExternalSecrets synced in %s\n", r.FloorObjects, r.FloorTime.Round(time.Millisecond))
-	var err error
+	r.FloorCPU = phaseCPU(cpuStart, cpuErr)
+	fmt.Printf("   floor: CPU %s\n", r.FloorCPU)
 	if r.FloorESO, esoBefore, err = esoPhaseSince(ctx, c, esoBefore, start, true); err != nil {
 		return esoBefore, err
 	}
