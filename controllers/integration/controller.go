@@ -117,6 +117,9 @@ type Reconciler struct {
 	// announced with an event, so that a reconcile reading a status older than its own last
 	// write does not announce it twice (announceOnce).
 	announced sync.Map
+	// cycleReads holds, by Integration key, the cycleRead of its last summary read: the summary
+	// is read once per poll interval, not on every reconcile.
+	cycleReads sync.Map
 }
 
 // +kubebuilder:rbac:groups=tenantwire.io,resources=integrations,verbs=get;list;watch
@@ -189,7 +192,8 @@ func (r *Reconciler) ensureExternalSecretWatch() (bool, error) {
 	}
 	if r.controller != nil {
 		src := source.Kind(r.cache, &esv1.ExternalSecret{},
-			handler.TypedEnqueueRequestForOwner[*esv1.ExternalSecret](r.Scheme, r.RESTMapper, &twv1.Integration{}, handler.OnlyControllerOwner()))
+			handler.TypedEnqueueRequestForOwner[*esv1.ExternalSecret](r.Scheme, r.RESTMapper, &twv1.Integration{}, handler.OnlyControllerOwner()),
+			externalSecretChanged)
 		if err := r.controller.Watch(src); err != nil {
 			return false, err
 		}
@@ -294,6 +298,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.Get(ctx, req.NamespacedName, in); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.carriedHashes.Delete(req.NamespacedName)
+			r.cycleReads.Delete(req.NamespacedName)
 			for _, topic := range announcementTopics {
 				r.announced.Delete(announcement{key: req.NamespacedName, topic: topic})
 			}

@@ -151,13 +151,46 @@ func cyclePollInterval(in *twv1.Integration) time.Duration {
 	return min(max(every, cyclePollMin), cyclePollMax)
 }
 
-// observeCycle reads the summary of a running, available workload into obs and says when to read
-// it again. A pod that does not answer is no error of the reconcile: the last summary stays.
+// cycleRead is when an Integration's summary was last read, and from which generation of its
+// Deployment.
+type cycleRead struct {
+	at         time.Time
+	generation int64
+}
+
+// cycleReadDue says whether the summary is to be read now and, if not, how long until it is. A
+// reconcile is woken by much besides the poll (its Secrets, its siblings, the Deployment's status,
+// the status write itself), and each read costs an uncached pod list and a request to the pod: the
+// summary is read when the workload first comes up, after each rollout (a new Deployment
+// generation), and otherwise once per poll interval.
+func cycleReadDue(last *cycleRead, generation int64, now time.Time, every time.Duration) (bool, time.Duration) {
+	if last == nil || last.generation != generation {
+		return true, 0
+	}
+	if after := last.at.Add(every).Sub(now); after > 0 {
+		return false, after
+	}
+	return true, 0
+}
+
+// observeCycle reads the summary of a running, available workload into obs when a read is due,
+// and says when to read it next. A pod that does not answer is no error of the reconcile: the last
+// summary stays, and the read is tried again at the next poll.
 func (r *Reconciler) observeCycle(ctx context.Context, in *twv1.Integration, obs *observation) time.Duration {
 	if r.Cycles == nil || in.Spec.State != twv1.StateRunning || obs.blocked != nil || obs.tenantSuspended ||
 		obs.deployment == nil || workloadProblem(in, *obs) != nil {
 		return 0
 	}
+	key := client.ObjectKeyFromObject(in)
+	var last *cycleRead
+	if v, ok := r.cycleReads.Load(key); ok {
+		last = v.(*cycleRead)
+	}
+	now, every := r.Clock.Now(), cyclePollInterval(in)
+	if due, after := cycleReadDue(last, obs.deployment.Generation, now, every); !due {
+		return after
+	}
+	r.cycleReads.Store(key, &cycleRead{at: now, generation: obs.deployment.Generation})
 	ctx, cancel := context.WithTimeout(ctx, cycleReadTimeout)
 	defer cancel()
 	s, err := r.Cycles.ReadCycle(ctx, in)
@@ -165,7 +198,7 @@ func (r *Reconciler) observeCycle(ctx context.Context, in *twv1.Integration, obs
 		log.FromContext(ctx).V(1).Info("reading the sync pod's cycle summary", "error", err.Error())
 	}
 	obs.cycle = s
-	return wait.Jitter(cyclePollInterval(in), 0.1)
+	return wait.Jitter(every, 0.1)
 }
 
 // lastCycleStatus turns the runtime's summary into the status field. Times are cut to seconds, as

@@ -33,13 +33,18 @@ var testOperator = OperatorPeer{Namespace: "tenantwire-system",
 
 // fakeCycles plays the sync pods' summaries in envtest, where no pod runs.
 type fakeCycles struct {
-	mu sync.Mutex
-	by map[string]cyclereport.Summary
+	mu    sync.Mutex
+	by    map[string]cyclereport.Summary
+	reads map[string]int
 }
 
 func (f *fakeCycles) ReadCycle(_ context.Context, in *twv1.Integration) (*cyclereport.Summary, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.reads == nil {
+		f.reads = map[string]int{}
+	}
+	f.reads[in.Namespace+"/"+in.Name]++
 	s, ok := f.by[in.Namespace+"/"+in.Name]
 	if !ok {
 		return nil, nil
@@ -54,6 +59,12 @@ func (f *fakeCycles) set(in *twv1.Integration, s cyclereport.Summary) {
 		f.by = map[string]cyclereport.Summary{}
 	}
 	f.by[in.Namespace+"/"+in.Name] = s
+}
+
+func (f *fakeCycles) readsOf(in *twv1.Integration) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reads[in.Namespace+"/"+in.Name]
 }
 
 // TestCycleSummaryIngressAdmitsOnlyTheOperator: the summary port is opened to one peer, the
@@ -229,7 +240,7 @@ func TestCycleSummaryReachesStatusOnceWithOneEventPerTransition(t *testing.T) {
 	end := time.Date(2026, 3, 1, 10, 0, 5, 123456789, time.UTC)
 	cycles.set(in, cyclereport.Summary{KeyringVersion: 1, Cycle: &cyclereport.Cycle{Start: end.Add(-5 * time.Second), End: end,
 		Read: 5, Created: 3, Rejected: 2, Rejections: []cyclereport.Rejection{{Code: "6240", Field: "DisplayName", Count: 2}}}})
-	reconcileNow(t, in)
+	pollNow(t, in)
 	got := waitCondition(t, in, twv1.IntegrationConditionSyncHealthy, metav1.ConditionFalse, twv1.ReasonRecordsRejected)
 	lc := got.Status.LastCycle
 	if lc == nil || lc.Read != 5 || lc.Created != 3 || lc.Rejected != 2 || len(lc.Rejections) != 1 || lc.Rejections[0].Code != "6240" ||
@@ -244,7 +255,7 @@ func TestCycleSummaryReachesStatusOnceWithOneEventPerTransition(t *testing.T) {
 	time.Sleep(time.Second)
 	before := writes.Writes()
 	for range 2 {
-		reconcileNow(t, in)
+		pollNow(t, in)
 	}
 	if n := writes.Writes() - before; n != 0 {
 		t.Errorf("reading an unchanged summary made %d writes, want 0", n)
@@ -255,7 +266,7 @@ func TestCycleSummaryReachesStatusOnceWithOneEventPerTransition(t *testing.T) {
 
 	cycles.set(in, cyclereport.Summary{KeyringVersion: 1, ConsecutiveFailures: 1, AuthorizationRefused: true,
 		Cycle: &cyclereport.Cycle{Start: end.Add(time.Minute), End: end.Add(time.Minute + time.Second), Failure: cyclereport.FailureAuthorization}})
-	reconcileNow(t, in)
+	pollNow(t, in)
 	got = waitCondition(t, in, twv1.IntegrationConditionSyncHealthy, metav1.ConditionFalse, twv1.ReasonVendorAuthorizationExpired)
 	if c := conditions.Get(got.Status.Conditions, twv1.IntegrationConditionSyncHealthy); !strings.Contains(c.Message, "refresh token") {
 		t.Errorf("the message does not say what to do: %q", c.Message)
@@ -263,8 +274,65 @@ func TestCycleSummaryReachesStatusOnceWithOneEventPerTransition(t *testing.T) {
 	waitEvents(t, in, twv1.ReasonVendorAuthorizationExpired, 1)
 
 	cycles.set(in, cyclereport.Summary{KeyringVersion: 1, Cycle: &cyclereport.Cycle{Start: end.Add(2 * time.Minute), End: end.Add(2*time.Minute + time.Second), Read: 2, Updated: 2}})
-	reconcileNow(t, in)
+	pollNow(t, in)
 	waitCondition(t, in, twv1.IntegrationConditionSyncHealthy, metav1.ConditionTrue, twv1.ReasonCycleSucceeded)
+}
+
+// pollNow reconciles as the poll does once its interval has passed since the last read: the
+// summary is read again.
+func pollNow(t *testing.T, in *twv1.Integration) {
+	t.Helper()
+	reconciler.cycleReads.Delete(client.ObjectKeyFromObject(in))
+	reconcileNow(t, in)
+}
+
+// TestCycleSummaryIsReadOncePerPollInterval: reconciles that the poll did not bring (a Secret, a
+// sibling, a status write) do not call the pod; the poll's does.
+func TestCycleSummaryIsReadOncePerPollInterval(t *testing.T) {
+	ns := setupTenant(t, "cyclepoll", true)
+	in := newIntegration(ns, "cerbo-qb")
+	createIntegration(t, in)
+	syncCredentials(t, in, "v1")
+	markAvailable(t, in)
+	waitCondition(t, in, twv1.ConditionReady, metav1.ConditionTrue, "")
+	first := cycles.readsOf(in)
+	if first == 0 {
+		t.Fatal("the summary of an available workload was never read")
+	}
+	for range 3 {
+		reconcileNow(t, in)
+	}
+	if n := cycles.readsOf(in) - first; n != 0 {
+		t.Errorf("%d reads in three reconciles within the poll interval, want 0", n)
+	}
+	pollNow(t, in)
+	if n := cycles.readsOf(in) - first; n != 1 {
+		t.Errorf("%d reads when the poll came, want 1", n)
+	}
+}
+
+func TestCycleReadDue(t *testing.T) {
+	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name      string
+		last      *cycleRead
+		gen       int64
+		due       bool
+		wantAfter time.Duration
+	}{
+		{name: "never read", gen: 1, due: true},
+		{name: "read this interval", last: &cycleRead{at: now.Add(-20 * time.Second), generation: 1}, gen: 1, wantAfter: 40 * time.Second},
+		{name: "the interval passed", last: &cycleRead{at: now.Add(-time.Minute), generation: 1}, gen: 1, due: true},
+		{name: "a rollout since", last: &cycleRead{at: now.Add(-time.Second), generation: 1}, gen: 2, due: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			due, after := cycleReadDue(tc.last, tc.gen, now, time.Minute)
+			if due != tc.due || after != tc.wantAfter {
+				t.Errorf("due %v after %s, want %v after %s", due, after, tc.due, tc.wantAfter)
+			}
+		})
+	}
 }
 
 func reconcileNow(t *testing.T, in *twv1.Integration) {

@@ -1,0 +1,36 @@
+package integration
+
+import (
+	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+)
+
+// externalSecretChanged passes the ExternalSecret events an Integration acts on: creation,
+// deletion, a new generation, a deletion starting, and a change of ESO's Ready condition, the
+// only part of its status the Integration reads (externalSecretProblem). ESO writes each
+// ExternalSecret two or three times per sync (its finalizer or annotations, the status with a
+// new refresh time), and the Secret it writes wakes the Integration anyway.
+var externalSecretChanged = predicate.TypedFuncs[*esv1.ExternalSecret]{
+	UpdateFunc: func(e event.TypedUpdateEvent[*esv1.ExternalSecret]) bool {
+		o, n := e.ObjectOld, e.ObjectNew
+		return o.Generation != n.Generation || !o.DeletionTimestamp.Equal(n.DeletionTimestamp) ||
+			!sameReady(readyCondition(o), readyCondition(n))
+	},
+}
+
+func readyCondition(es *esv1.ExternalSecret) *esv1.ExternalSecretStatusCondition {
+	for i := range es.Status.Conditions {
+		if es.Status.Conditions[i].Type == esv1.ExternalSecretReady {
+			return &es.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+func sameReady(a, b *esv1.ExternalSecretStatusCondition) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Status == b.Status && a.Reason == b.Reason && a.Message == b.Message
+}
