@@ -460,20 +460,18 @@ func (r *Reconciler) observeCredentials(ctx context.Context, in *twv1.Integratio
 
 // externalSecretProblem reads ESO's Ready condition; its reason and message carry no secret data.
 func externalSecretProblem(es *esv1.ExternalSecret, s side) *conditions.Problem {
-	for _, c := range es.Status.Conditions {
-		if c.Type != esv1.ExternalSecretReady {
-			continue
-		}
-		if c.Status == corev1.ConditionTrue {
-			return nil
-		}
-		reason := twv1.ReasonCredentialsPending
-		if c.Reason == esv1.ConditionReasonSecretSyncedError {
-			reason = twv1.ReasonCredentialsSyncFailed
-		}
-		return &conditions.Problem{Reason: reason, Message: fmt.Sprintf("%s credentials: %s: %s", s, c.Reason, c.Message)}
+	c := readyCondition(es)
+	switch {
+	case c == nil:
+		return &conditions.Problem{Reason: twv1.ReasonCredentialsPending, Message: fmt.Sprintf("%s credentials: waiting for External Secrets Operator to sync", s)}
+	case c.Status == corev1.ConditionTrue:
+		return nil
 	}
-	return &conditions.Problem{Reason: twv1.ReasonCredentialsPending, Message: fmt.Sprintf("%s credentials: waiting for External Secrets Operator to sync", s)}
+	reason := twv1.ReasonCredentialsPending
+	if c.Reason == esv1.ConditionReasonSecretSyncedError {
+		reason = twv1.ReasonCredentialsSyncFailed
+	}
+	return &conditions.Problem{Reason: reason, Message: fmt.Sprintf("%s credentials: %s: %s", s, c.Reason, c.Message)}
 }
 
 // removeCredentials deletes the ExternalSecrets of the given sides that still exist; the Secrets

@@ -10,7 +10,8 @@ import (
 )
 
 func TestExternalSecretChangedPassesWhatTheIntegrationReads(t *testing.T) {
-	old := &esv1.ExternalSecret{ObjectMeta: metav1.ObjectMeta{Name: "sync-source-credentials", Generation: 1, ResourceVersion: "5"},
+	old := &esv1.ExternalSecret{ObjectMeta: metav1.ObjectMeta{Name: "sync-source-credentials", Generation: 1, ResourceVersion: "5",
+		Labels: map[string]string{"team": "a"}, OwnerReferences: []metav1.OwnerReference{{Kind: "Integration", Name: "sync", UID: "u1"}}},
 		Status: esv1.ExternalSecretStatus{Conditions: []esv1.ExternalSecretStatusCondition{
 			{Type: esv1.ExternalSecretReady, Status: corev1.ConditionFalse, Reason: "SecretSyncing", Message: "syncing"}}}}
 	now := metav1.Now()
@@ -29,6 +30,8 @@ func TestExternalSecretChangedPassesWhatTheIntegrationReads(t *testing.T) {
 		{name: "a sync error's message", want: true, change: func(es *esv1.ExternalSecret) { es.Status.Conditions[0].Message = "could not get secret" }},
 		{name: "no Ready condition any more", want: true, change: func(es *esv1.ExternalSecret) { es.Status.Conditions = nil }},
 		{name: "a spec change", want: true, change: func(es *esv1.ExternalSecret) { es.Generation++ }},
+		{name: "a label edited", want: true, change: func(es *esv1.ExternalSecret) { es.Labels = map[string]string{"team": "b"} }},
+		{name: "its owner removed", want: true, change: func(es *esv1.ExternalSecret) { es.OwnerReferences = nil }},
 		{name: "deletion started", want: true, change: func(es *esv1.ExternalSecret) { es.DeletionTimestamp = &now }},
 	}
 	for _, tc := range tests {

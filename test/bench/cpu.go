@@ -28,7 +28,7 @@ var cpuProcesses = []struct{ comm, label string }{
 const clockTicks = 100
 
 // cpuSnapshot is the CPU seconds each process of cpuProcesses had used, and the machine's busy
-// and total CPU seconds (/proc/stat), at one moment.
+// and total CPU seconds (/proc/stat), at one moment (or, as cpuUse, between two).
 type cpuSnapshot struct {
 	byLabel     map[string]float64
 	busy, total float64
@@ -108,11 +108,9 @@ func parseProcStat(stat string) (comm string, secs float64, err error) {
 	return stat[open+1 : end], (u + s) / clockTicks, nil
 }
 
-// cpuUse is the CPU each process and the machine used between two snapshots.
-type cpuUse struct {
-	byLabel     map[string]float64
-	busy, total float64
-}
+// cpuUse is the CPU each process and the machine used between two snapshots: a difference of
+// two, in the same shape.
+type cpuUse = cpuSnapshot
 
 func (s cpuSnapshot) since(before cpuSnapshot) cpuUse {
 	u := cpuUse{byLabel: map[string]float64{}, busy: s.busy - before.busy, total: s.total - before.total}
