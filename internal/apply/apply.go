@@ -1,8 +1,8 @@
 // Package apply writes desired child objects with server-side apply and skips the call when the
 // child already holds the applied intent, so that a converged reconcile makes no writes at all (the
 // approach of Flux's ssa manager and Cluster API's ssa cache, without a dry run). The cache holds
-// children slimmed, so "already holds" is known from a resourceVersion verified earlier, or from one
-// uncached read.
+// children slimmed, so "already holds" is known from a version (childcache.Stamp) verified earlier,
+// or from one uncached read.
 package apply
 
 import (
@@ -62,7 +62,7 @@ type Applier struct {
 type WatchedChildren interface {
 	// Watched reports whether children of gvk are watched rather than cached.
 	Watched(gvk schema.GroupVersionKind) bool
-	// Stamp returns the child's childcache.StampOf and whether it exists.
+	// Stamp returns the child's childcache.Stamp and whether it exists.
 	Stamp(gvk schema.GroupVersionKind, key client.ObjectKey) (stamp uint64, exists bool, err error)
 }
 
@@ -70,8 +70,9 @@ type WatchedChildren interface {
 // the scheme, with name (and namespace) set; its status is never applied. On success desired is
 // given the live object's metadata and status (after a write, it is the apply response whole).
 //
-// A converged child costs no request at all, nor the rendering of its intent: its cached
-// resourceVersion is one this Applier already verified for a desired object with the same
+// A converged child costs no request at all, nor the rendering of its intent: its cached version
+// (childcache.Stamp, which another controller's status write does not move) is one this Applier
+// already verified for a desired object with the same
 // fingerprint. A child that changed since (or was never verified by this process, as after a
 // restart) costs one uncached read, and a write only when it no longer holds the intent.
 func (a *Applier) Apply(ctx context.Context, desired client.Object) (Result, error) {
@@ -124,7 +125,7 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (Result, err
 	}
 	metrics.ChildApplies.WithLabelValues(a.Owner, c.gvk.Kind).Inc()
 	// The apply response is the live object: it holds the intent at its resourceVersion.
-	a.verified.record(c.key, stampOf(intent), c.fingerprint)
+	a.verified.record(c.key, stampOf(c.gvk, intent), c.fingerprint)
 	return Applied, runtime.DefaultUnstructuredConverter.FromUnstructured(intent.Object, desired)
 }
 
@@ -170,7 +171,7 @@ type child struct {
 	// when a request needs it (render).
 	fingerprint uint64
 	intent      *unstructured.Unstructured
-	// stamp identifies the version known of the child (childcache.StampOf); cacheErr is NotFound
+	// stamp identifies the version known of the child (childcache.Stamp); cacheErr is NotFound
 	// when none is known, or the cache read's error.
 	stamp    uint64
 	cacheErr error
@@ -218,7 +219,7 @@ func (a *Applier) lookup(ctx context.Context, desired client.Object) (child, err
 		return child{}, err
 	}
 	if c.cacheErr = a.Client.Get(ctx, objKey, cached); c.cacheErr == nil {
-		c.cached, c.stamp = cached, stampOf(cached)
+		c.cached, c.stamp = cached, stampOf(gvk, cached)
 	}
 	return c, nil
 }
@@ -237,9 +238,9 @@ func Fingerprint(desired client.Object) (uint64, error) {
 	return h.Sum64(), nil
 }
 
-// stampOf is the childcache.StampOf of an object at hand.
-func stampOf(obj metav1.Object) uint64 {
-	return childcache.StampOf(obj.GetUID(), obj.GetResourceVersion())
+// stampOf is the childcache.Stamp of an object at hand.
+func stampOf(gvk schema.GroupVersionKind, obj metav1.Object) uint64 {
+	return childcache.Stamp(gvk.GroupKind(), obj)
 }
 
 // cachedIntent is the intent digest a cached child carries, when the cache keeps its annotations
@@ -263,7 +264,7 @@ func (a *Applier) verify(ctx context.Context, c *child, desired client.Object) (
 	if err != nil || !held {
 		return false, err
 	}
-	a.verified.record(c.key, stampOf(live), c.fingerprint)
+	a.verified.record(c.key, stampOf(c.gvk, live), c.fingerprint)
 	return true, copyLive(desired, live)
 }
 

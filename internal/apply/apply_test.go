@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -123,32 +124,37 @@ func TestCopyLiveKeepsTheDesiredSpec(t *testing.T) {
 	}
 }
 
+var (
+	secretGVK    = corev1.SchemeGroupVersion.WithKind("Secret")
+	configMapGVK = corev1.SchemeGroupVersion.WithKind("ConfigMap")
+)
+
 func TestVerifiedIsPerVersionAndFingerprint(t *testing.T) {
 	var v verified
 	obj := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{UID: "u", ResourceVersion: "1"}}
 	key := childKey(corev1.SchemeGroupVersion.WithKind("Secret"), client.ObjectKey{Namespace: "ns", Name: "s"})
-	if v.holds(key, stampOf(obj), 1) {
+	if v.holds(key, stampOf(secretGVK, obj), 1) {
 		t.Fatal("holds before record")
 	}
-	v.record(key, stampOf(obj), 1)
-	if !v.holds(key, stampOf(obj), 1) {
+	v.record(key, stampOf(secretGVK, obj), 1)
+	if !v.holds(key, stampOf(secretGVK, obj), 1) {
 		t.Fatal("does not hold what was recorded")
 	}
-	if v.holds(key, stampOf(obj), 2) {
+	if v.holds(key, stampOf(secretGVK, obj), 2) {
 		t.Error("holds for another desired object")
 	}
 	changed := obj.DeepCopy()
 	changed.ResourceVersion = "2"
-	if v.holds(key, stampOf(changed), 1) {
+	if v.holds(key, stampOf(secretGVK, changed), 1) {
 		t.Error("holds at a newer resourceVersion")
 	}
 	recreated := obj.DeepCopy()
 	recreated.UID = "u2"
-	if v.holds(key, stampOf(recreated), 1) {
+	if v.holds(key, stampOf(secretGVK, recreated), 1) {
 		t.Error("holds for a recreated object")
 	}
 	v.forget(key)
-	if v.len() != 0 || v.holds(key, stampOf(obj), 1) {
+	if v.len() != 0 || v.holds(key, stampOf(secretGVK, obj), 1) {
 		t.Error("forget left the entry")
 	}
 }
@@ -174,16 +180,16 @@ func TestKnown(t *testing.T) {
 	}{
 		"not cached, never written": {want: Absent},
 		"not cached, but written by this Applier (the cache lags)": {want: Unknown,
-			record: func(v *verified) { v.record(key, stampOf(cached), fingerprint(desired("v"))) }},
+			record: func(v *verified) { v.record(key, stampOf(configMapGVK, cached), fingerprint(desired("v"))) }},
 		"cached at the version verified for this intent": {cached: cached, want: Held,
-			record: func(v *verified) { v.record(key, stampOf(cached), fingerprint(desired("v"))) }},
+			record: func(v *verified) { v.record(key, stampOf(configMapGVK, cached), fingerprint(desired("v"))) }},
 		"cached, verified for another intent": {cached: cached, want: Unknown,
-			record: func(v *verified) { v.record(key, stampOf(cached), fingerprint(desired("old"))) }},
+			record: func(v *verified) { v.record(key, stampOf(configMapGVK, cached), fingerprint(desired("old"))) }},
 		"cached, changed since it was verified": {cached: cached, want: Unknown,
 			record: func(v *verified) {
 				older := cached.DeepCopy()
 				older.ResourceVersion = "6"
-				v.record(key, stampOf(older), fingerprint(desired("v")))
+				v.record(key, stampOf(configMapGVK, older), fingerprint(desired("v")))
 			}},
 		"cached, never verified": {cached: cached, want: Unknown},
 	}
@@ -225,7 +231,7 @@ func TestApplyWhenTheCacheLags(t *testing.T) {
 			f := newApplyFixture(t)
 			a := f.applier(tc.onServer, interceptor.Funcs{}, nil)
 			if tc.written {
-				a.verified.record(f.key, stampOf(f.live), f.fingerprint)
+				a.verified.record(f.key, stampOf(configMapGVK, f.live), f.fingerprint)
 			}
 			if _, err := a.Apply(context.Background(), f.desired.DeepCopy()); err != nil {
 				t.Fatal(err)
@@ -331,7 +337,7 @@ func TestApplyWatchedChild(t *testing.T) {
 					return nil
 				}}, tc.watch)
 			if tc.verified {
-				a.verified.record(f.key, stampOf(f.live), f.fingerprint)
+				a.verified.record(f.key, stampOf(configMapGVK, f.live), f.fingerprint)
 			}
 			known, err := a.Known(context.Background(), f.desired.DeepCopy())
 			if err != nil {
@@ -345,6 +351,74 @@ func TestApplyWatchedChild(t *testing.T) {
 			}
 			if f.reads != tc.wantReads || f.applies != tc.wantApplies {
 				t.Errorf("reads %d, applies %d; want %d and %d", f.reads, f.applies, tc.wantReads, tc.wantApplies)
+			}
+		})
+	}
+}
+
+// TestStatusWritesNeedNoReadBack: another controller's status write moves a cached child's
+// resourceVersion but not its generation; the Applier trusts the version it verified and reads
+// nothing. A spec edit (a new generation) or a label edit costs one read, and an apply when the
+// child no longer holds the intent.
+func TestStatusWritesNeedNoReadBack(t *testing.T) {
+	scheme := twscheme.New()
+	desired := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "d", Labels: map[string]string{"app": "sync"}},
+		Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](1)}}
+	intent, err := Intent(desired, scheme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := &appsv1.Deployment{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(intent.Object, live); err != nil {
+		t.Fatal(err)
+	}
+	live.UID, live.ResourceVersion, live.Generation = "u", "7", 1
+	tests := map[string]struct {
+		change    func(*appsv1.Deployment)
+		wantReads int
+	}{
+		"status written by the Deployment controller": {change: func(d *appsv1.Deployment) {
+			d.ResourceVersion, d.Status.ReadyReplicas = "8", 1
+		}},
+		"spec edited by hand": {change: func(d *appsv1.Deployment) {
+			d.ResourceVersion, d.Generation, d.Spec.Replicas = "8", 2, ptr.To[int32](3)
+		}, wantReads: 1},
+		"label edited by hand": {change: func(d *appsv1.Deployment) {
+			d.ResourceVersion, d.Labels = "8", map[string]string{"app": "other"}
+		}, wantReads: 1},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			now := live.DeepCopy()
+			tc.change(now)
+			reads := 0
+			cache := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
+				Get: func(_ context.Context, _ client.WithWatch, _ client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
+					now.DeepCopyInto(obj.(*appsv1.Deployment))
+					return nil
+				},
+				Apply: func(context.Context, client.WithWatch, runtime.ApplyConfiguration, ...client.ApplyOption) error {
+					return nil
+				},
+			}).Build()
+			server := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
+				Get: func(_ context.Context, _ client.WithWatch, _ client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
+					reads++
+					now.DeepCopyInto(obj.(*appsv1.Deployment))
+					return nil
+				}}).Build()
+			a := &Applier{Client: cache, Reader: server, Scheme: scheme, Owner: "test"}
+			fp, err := Fingerprint(desired)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.verified.record(childKey(appsv1.SchemeGroupVersion.WithKind("Deployment"), client.ObjectKeyFromObject(desired)),
+				stampOf(appsv1.SchemeGroupVersion.WithKind("Deployment"), live), fp)
+			if _, err := a.Apply(context.Background(), desired.DeepCopy()); err != nil {
+				t.Fatal(err)
+			}
+			if reads != tc.wantReads {
+				t.Errorf("reads %d, want %d", reads, tc.wantReads)
 			}
 		})
 	}

@@ -9,16 +9,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// verified remembers, per child, the last version of it known to hold our intent: the object's UID
-// and resourceVersion with the Fingerprint of the desired object whose intent it holds. The
-// manager's cache holds children without the fields we set, or not at all (see childcache), so the
-// cache alone cannot say whether a child still holds the intent; an unchanged resourceVersion can. Any change to the object (a hand edit, another controller's
-// status write) changes its resourceVersion and costs one uncached read to verify again.
+// verified remembers, per child, the last version of it known to hold our intent: the object's
+// childcache.Stamp with the Fingerprint of the desired object whose intent it holds. The manager's
+// cache holds children without the fields we set, or not at all (see childcache), so the cache
+// alone cannot say whether a child still holds the intent; an unchanged stamp can. A change that
+// may have touched what we apply (a hand edit of the spec or labels) moves the stamp and costs one
+// uncached read to verify again; another controller's status write does not.
 //
 // Keys and versions are stored as 64-bit FNV hashes, about 40 bytes per child with the map's own
 // overhead: the memo must stay small next to the slim cache it stands in for. A collision could at
-// worst skip one apply of an object whose kind, name, UID, resourceVersion and desired object all
-// hash alike.
+// worst skip one apply of an object whose kind, name, stamp and desired object all hash alike.
 type verified struct {
 	mu sync.Mutex
 	m  map[uint64]uint64
@@ -33,7 +33,7 @@ func childKey(gvk schema.GroupVersionKind, key client.ObjectKey) uint64 {
 	return h.Sum64()
 }
 
-// versionOf combines a child's stamp (childcache.StampOf: its UID and resourceVersion) with the
+// versionOf combines a child's stamp (childcache.Stamp) with the
 // Fingerprint of the desired object whose intent it holds.
 func versionOf(stamp, fingerprint uint64) uint64 {
 	h := fnv.New64a()

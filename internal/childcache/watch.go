@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"net/http"
 
 	corev1 "k8s.io/api/core/v1"
@@ -14,8 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -41,8 +40,21 @@ var WatchedKinds = []client.Object{
 	&rbacv1.RoleBinding{}, &corev1.ServiceAccount{}, &corev1.ConfigMap{}, &corev1.PersistentVolumeClaim{},
 }
 
-// Watches watches the WatchedKinds without caching them. Of each child it keeps a stamp of its UID
-// and resourceVersion, which apply.Applier compares with the version it last verified, and its
+// watchedGroupKinds are the WatchedKinds' group and kind, for Stamp.
+var watchedGroupKinds = func() map[schema.GroupKind]bool {
+	out := map[schema.GroupKind]bool{}
+	for _, obj := range WatchedKinds {
+		gvk, err := apiutil.GVKForObject(obj, clientgoscheme.Scheme)
+		if err != nil {
+			panic(err)
+		}
+		out[gvk.GroupKind()] = true
+	}
+	return out
+}()
+
+// Watches watches the WatchedKinds without caching them. Of each child it keeps its Stamp, which
+// apply.Applier compares with the version it last verified, and its
 // owner references and labels (shared with its siblings), which route events to the controllers.
 // One watch per kind serves every controller, as an informer would.
 type Watches struct {
@@ -84,8 +96,7 @@ func (w *Watches) Source(obj client.Object, h handler.EventHandler, preds ...pre
 // ErrNotWatched is returned for a kind that is not one of the WatchedKinds.
 var ErrNotWatched = errors.New("kind is not watched without a cache")
 
-// Stamp reports what the watch knows of a child: the stamp of its UID and resourceVersion
-// (StampOf), and whether it exists. It fails with ErrNotWatched for kinds not watched here, and
+// Stamp reports what the watch knows of a child: its Stamp, and whether it exists. It fails with ErrNotWatched for kinds not watched here, and
 // while the kind has not been listed yet.
 func (w *Watches) Stamp(gvk schema.GroupVersionKind, key client.ObjectKey) (uint64, bool, error) {
 	k, ok := w.kinds[gvk]
@@ -176,15 +187,6 @@ func (w *Watches) start(ctx context.Context, k *kindWatch) error {
 	go r.RunWithContext(ctx)
 	k.started = true
 	return nil
-}
-
-// StampOf is what identifies one version of an object: a hash of its UID and resourceVersion.
-func StampOf(uid types.UID, resourceVersion string) uint64 {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(uid))
-	_, _ = h.Write([]byte{0})
-	_, _ = h.Write([]byte(resourceVersion))
-	return h.Sum64()
 }
 
 // watchSource is one controller's registration on a kind's watch.

@@ -74,7 +74,7 @@ func (k *kindWatch) upsert(obj any) error {
 	if err != nil {
 		return err
 	}
-	key, c := keyOfObject(m), childOf(m)
+	key, c := keyOfObject(m), childOf(k.gvk.GroupKind(), m)
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.put(key, c, m)
@@ -108,7 +108,7 @@ func (k *kindWatch) Replace(list []any, _ string) error {
 		}
 		key := keyOfObject(m)
 		seen[key] = true
-		k.put(key, childOf(m), m)
+		k.put(key, childOf(k.gvk.GroupKind(), m), m)
 	}
 	for key, c := range k.children {
 		if !seen[key] {
@@ -164,8 +164,8 @@ func keyOfObject(m *metav1.PartialObjectMetadata) client.ObjectKey {
 
 // childOf is what is kept of a child. m is given the kept owner references and labels, so that
 // handlers see the same of a child whether it comes from the watch or from what was kept.
-func childOf(m *metav1.PartialObjectMetadata) child {
-	c := child{stamp: StampOf(m.UID, m.ResourceVersion), owners: ownerRefs.share(m.OwnerReferences),
+func childOf(gk schema.GroupKind, m *metav1.PartialObjectMetadata) child {
+	c := child{stamp: Stamp(gk, m), owners: ownerRefs.share(m.OwnerReferences),
 		labels: labelSets.share(routingLabels(m.Labels))}
 	m.OwnerReferences, m.Labels = c.owners, c.labels
 	return c
