@@ -29,6 +29,7 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
@@ -157,11 +158,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		return err
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&twv1.Integration{}).
+		For(&twv1.Integration{}, builder.WithPredicates(integrationChanged)).
 		Owns(&appsv1.Deployment{}).
 		Owns(&batchv1.Job{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToIntegrations)).
-		Watches(&twv1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.tenantToIntegrations)).
+		Watches(&twv1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.tenantToIntegrations), builder.WithPredicates(tenantChanged)).
 		Watches(&twv1.IntegrationApproval{}, handler.EnqueueRequestsFromMapFunc(approvalToIntegration))
 	owned, err := r.Children.OwnedBy(&twv1.Integration{}, &corev1.ConfigMap{}, &corev1.ServiceAccount{}, &rbacv1.Role{},
 		&rbacv1.RoleBinding{}, &networkingv1.NetworkPolicy{}, &corev1.PersistentVolumeClaim{})

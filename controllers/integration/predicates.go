@@ -2,11 +2,15 @@ package integration
 
 import (
 	"maps"
+	"slices"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
 )
 
 // externalSecretChanged passes the ExternalSecret events an Integration acts on: creation,
@@ -38,4 +42,35 @@ func sameReady(a, b *esv1.ExternalSecretStatusCondition) bool {
 		return a == b
 	}
 	return a.Status == b.Status && a.Reason == b.Reason && a.Message == b.Message
+}
+
+// integrationChanged passes the events of an Integration but those of its status alone. Only this
+// controller writes an Integration's status, and each write would wake it once more for nothing.
+var integrationChanged = predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{},
+	predicate.AnnotationChangedPredicate{}, predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		return deletionOrFinalizersChanged(e.ObjectOld, e.ObjectNew)
+	}})
+
+// tenantChanged passes the Tenant events its Integrations act on: a new generation (the vault
+// path, networking, approval rules, export, state), labels (which KeyPolicy governs it),
+// annotations (the keyring version the KeyPolicy controller recorded), deletion, the purge record
+// (storePurgeDue) and its conditions. The conditions are how an Integration hears of what it has no
+// event of its own for: its namespace repaired (NamespaceReady), another Tenant's vault path
+// overlapping or no longer (SecretPathReady; the Integration decides the same from the cache).
+// The rest of the Tenant's status is not read here; the KeyPolicy controller's keyring report
+// alone changed three times per tenant while it came up, and each change woke every Integration
+// of the tenant.
+var tenantChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	o, okOld := e.ObjectOld.(*twv1.Tenant)
+	n, okNew := e.ObjectNew.(*twv1.Tenant)
+	if !okOld || !okNew {
+		return true
+	}
+	return o.Generation != n.Generation || !maps.Equal(o.Labels, n.Labels) || !maps.Equal(o.Annotations, n.Annotations) ||
+		deletionOrFinalizersChanged(o, n) || !equality.Semantic.DeepEqual(o.Status.Purge, n.Status.Purge) ||
+		!equality.Semantic.DeepEqual(o.Status.Conditions, n.Status.Conditions)
+}}
+
+func deletionOrFinalizersChanged(o, n client.Object) bool {
+	return !o.GetDeletionTimestamp().Equal(n.GetDeletionTimestamp()) || !slices.Equal(o.GetFinalizers(), n.GetFinalizers())
 }

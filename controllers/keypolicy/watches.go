@@ -21,6 +21,7 @@ import (
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
 	"github.com/tenantwire/tenantwire/internal/labels"
+	"github.com/tenantwire/tenantwire/internal/tenantevents"
 )
 
 // StatusControllerName names the controller that aggregates a KeyPolicy's status from its tenants.
@@ -50,7 +51,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		return obj.GetLabels()[labels.KeyPolicy] != ""
 	})
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&twv1.Tenant{}).
+		// The keyring report is written here and read by the status controller alone.
+		For(&twv1.Tenant{}, builder.WithPredicates(tenantevents.BeyondKeyringReport)).
 		Watches(&corev1.Secret{}, byTenantLabel, builder.WithPredicates(keyringChild)).
 		// The set of consumers changes when an Integration comes, goes or is relabelled; its
 		// status writes change nothing here.

@@ -36,6 +36,7 @@ import (
 	"github.com/tenantwire/tenantwire/internal/conditions"
 	"github.com/tenantwire/tenantwire/internal/keyring"
 	"github.com/tenantwire/tenantwire/internal/labels"
+	"github.com/tenantwire/tenantwire/internal/tenantevents"
 	"github.com/tenantwire/tenantwire/internal/lifecycle"
 	"github.com/tenantwire/tenantwire/internal/metrics"
 	"github.com/tenantwire/tenantwire/internal/secretpath"
@@ -100,7 +101,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		return err
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&twv1.Tenant{}).
+		For(&twv1.Tenant{}, builder.WithPredicates(tenantevents.BeyondKeyringReport)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(namespaceToTenant)).
 		// A Tenant that appears, goes, or moves its path prefix decides whether the Tenants whose
 		// paths overlap it are refused; status writes change no path.

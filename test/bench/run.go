@@ -64,6 +64,9 @@ type result struct {
 	FloorCPU, OperatorCPU cpuUse
 	// The writes broken down: applies and status writes by kind, creates (events).
 	AppliesByKind, StatusWritesByKind, StatusWritesByReason string
+	// ReconcilesByController counts the reconciles of each controller (woken by an event, a
+	// requeue or a retry), so a change in what wakes a controller shows as a figure.
+	ReconcilesByController string
 	// AuditWrites is the operator's writes by verb and resource, from the API server's audit log.
 	AuditWrites string
 	// AuditReads is its gets and lists (uncached reads) by resource, from the same log.
@@ -318,6 +321,7 @@ func runOperator(ctx context.Context, c *cluster, cfg config, r *result, esoBefo
 	r.ApplyRequests = m.sum("tenantwire_child_applies_total")
 	r.AppliesByKind = m.byLabel("tenantwire_child_applies_total", "kind")
 	r.StatusWritesByKind = m.byLabel("tenantwire_status_writes_total", "kind")
+	r.ReconcilesByController = m.byLabel("controller_runtime_reconcile_total", "controller")
 	r.StatusWritesByReason = m.byLabel("tenantwire_status_writes_total", "reason")
 	end := time.Now()
 	if r.AuditWrites, err = auditCountsIn(c.AuditLog, managerUser, start, end, writeVerbs); err != nil {
