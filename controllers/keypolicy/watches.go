@@ -51,7 +51,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		return obj.GetLabels()[labels.KeyPolicy] != ""
 	})
 	b := ctrl.NewControllerManagedBy(mgr).
-		// The keyring report is written here and read by the status controller alone.
+		// The keyring report is written here: its own write gives this controller nothing to act on.
 		For(&twv1.Tenant{}, builder.WithPredicates(tenantevents.BeyondKeyringReport)).
 		Watches(&corev1.Secret{}, byTenantLabel, builder.WithPredicates(keyringChild)).
 		// The set of consumers changes when an Integration comes, goes or is relabelled; its

@@ -36,11 +36,11 @@ import (
 	"github.com/tenantwire/tenantwire/internal/conditions"
 	"github.com/tenantwire/tenantwire/internal/keyring"
 	"github.com/tenantwire/tenantwire/internal/labels"
-	"github.com/tenantwire/tenantwire/internal/tenantevents"
 	"github.com/tenantwire/tenantwire/internal/lifecycle"
 	"github.com/tenantwire/tenantwire/internal/metrics"
 	"github.com/tenantwire/tenantwire/internal/secretpath"
 	"github.com/tenantwire/tenantwire/internal/status"
+	"github.com/tenantwire/tenantwire/internal/tenantevents"
 )
 
 const (

@@ -72,9 +72,9 @@ type WatchedChildren interface {
 //
 // A converged child costs no request at all, nor the rendering of its intent: its cached version
 // (childcache.Stamp, which another controller's status write does not move) is one this Applier
-// already verified for a desired object with the same
-// fingerprint. A child that changed since (or was never verified by this process, as after a
-// restart) costs one uncached read, and a write only when it no longer holds the intent.
+// already verified for a desired object with the same fingerprint. A child that changed since (or
+// was never verified by this process, as after a restart) costs one uncached read, and a write
+// only when it no longer holds the intent.
 func (a *Applier) Apply(ctx context.Context, desired client.Object) (Result, error) {
 	c, err := a.lookup(ctx, desired)
 	if err != nil {

@@ -33,8 +33,8 @@ func childKey(gvk schema.GroupVersionKind, key client.ObjectKey) uint64 {
 	return h.Sum64()
 }
 
-// versionOf combines a child's stamp (childcache.Stamp) with the
-// Fingerprint of the desired object whose intent it holds.
+// versionOf combines a child's stamp (childcache.Stamp) with the Fingerprint of the desired object
+// whose intent it holds.
 func versionOf(stamp, fingerprint uint64) uint64 {
 	h := fnv.New64a()
 	_, _ = h.Write(binary.LittleEndian.AppendUint64(nil, stamp))

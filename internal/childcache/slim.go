@@ -21,9 +21,9 @@ import (
 // Contracts are the list of what survives, in code and under test; this says why. The controllers
 // read children for their metadata and status (and a Deployment's replicas and pod template
 // annotations, a keyring's data); whether a child still holds what we applied is decided by
-// apply.Applier from its Stamp, with an uncached read when it moved. At 1000 tenants the fields dropped here
-// were about half of the operator's heap: the pod templates alone a seventh. The kinds whose
-// bodies no controller reads at all are not cached (WatchedKinds).
+// apply.Applier from its Stamp, with an uncached read when it moved. At 1000 tenants the fields
+// dropped here were about half of the operator's heap: the pod templates alone a seventh. The
+// kinds whose bodies no controller reads at all are not cached (WatchedKinds).
 //
 // Their metadata keeps no annotations (the applied-intent digest is read from the API server when
 // it matters), and what repeats from child to child is shared: equal label sets are one map, the

@@ -37,21 +37,21 @@ import (
 //   - Any other (a Secret, a Namespace) is stamped by its UID and resourceVersion: every write
 //     moves it.
 func Stamp(gk schema.GroupKind, obj metav1.Object) uint64 {
-	switch StampRule(gk, obj) {
-	case ByMetadata:
-		h := stampHash(obj.GetUID(), obj.GetGeneration(), obj.GetDeletionTimestamp() != nil)
-		writeMap(h, obj.GetLabels())
-		writeMap(h, obj.GetAnnotations())
-		writeOwners(h, obj.GetOwnerReferences())
-		writeManagedFields(h, obj.GetManagedFields())
-		return h.Sum64()
-	case ByGeneration:
-		h := stampHash(obj.GetUID(), obj.GetGeneration(), obj.GetDeletionTimestamp() != nil)
-		writeMap(h, obj.GetLabels())
-		writeOwners(h, obj.GetOwnerReferences())
-		return h.Sum64()
+	rule := StampRule(gk, obj)
+	if rule == ByVersion {
+		return StampOf(obj.GetUID(), obj.GetResourceVersion())
 	}
-	return StampOf(obj.GetUID(), obj.GetResourceVersion())
+	h := fnv.New64a()
+	writeString(h, string(obj.GetUID()))
+	writeString(h, strconv.FormatInt(obj.GetGeneration(), 10))
+	writeString(h, strconv.FormatBool(obj.GetDeletionTimestamp() != nil))
+	writeMap(h, obj.GetLabels())
+	writeOwners(h, obj.GetOwnerReferences())
+	if rule == ByMetadata {
+		writeMap(h, obj.GetAnnotations())
+		writeManagedFields(h, obj.GetManagedFields())
+	}
+	return h.Sum64()
 }
 
 // Rule says what of an object a Stamp is made of.
@@ -71,18 +71,14 @@ const (
 // client may clear them) or without a generation falls back to ByVersion, which is always sound.
 func StampRule(gk schema.GroupKind, obj metav1.Object) Rule {
 	switch {
-	case watchedKind(gk) && len(obj.GetManagedFields()) > 0:
-		return ByMetadata
-	case !watchedKind(gk) && obj.GetGeneration() > 0 &&
-		Real(gk, "metadata.labels") && Real(gk, "metadata.ownerReferences") && Real(gk, "metadata.generation"):
+	case watchedGroupKinds[gk]:
+		if len(obj.GetManagedFields()) > 0 {
+			return ByMetadata
+		}
+	case obj.GetGeneration() > 0 && Real(gk, "metadata.labels") && Real(gk, "metadata.ownerReferences"):
 		return ByGeneration
 	}
 	return ByVersion
-}
-
-// watchedKind reports whether gk is one of the WatchedKinds.
-func watchedKind(gk schema.GroupKind) bool {
-	return watchedGroupKinds[gk]
 }
 
 // StampOf is the ByVersion stamp: a hash of the UID and resourceVersion.
@@ -92,14 +88,6 @@ func StampOf(uid types.UID, resourceVersion string) uint64 {
 	_, _ = h.Write([]byte{0})
 	_, _ = h.Write([]byte(resourceVersion))
 	return h.Sum64()
-}
-
-func stampHash(uid types.UID, generation int64, deleting bool) hash.Hash64 {
-	h := fnv.New64a()
-	writeString(h, string(uid))
-	writeString(h, strconv.FormatInt(generation, 10))
-	writeString(h, strconv.FormatBool(deleting))
-	return h
 }
 
 func writeString(h hash.Hash, s string) {

@@ -54,8 +54,8 @@ var watchedGroupKinds = func() map[schema.GroupKind]bool {
 }()
 
 // Watches watches the WatchedKinds without caching them. Of each child it keeps its Stamp, which
-// apply.Applier compares with the version it last verified, and its
-// owner references and labels (shared with its siblings), which route events to the controllers.
+// apply.Applier compares with the version it last verified, and its owner references and labels
+// (shared with its siblings), which route events to the controllers.
 // One watch per kind serves every controller, as an informer would.
 type Watches struct {
 	client metadata.Interface
@@ -96,8 +96,8 @@ func (w *Watches) Source(obj client.Object, h handler.EventHandler, preds ...pre
 // ErrNotWatched is returned for a kind that is not one of the WatchedKinds.
 var ErrNotWatched = errors.New("kind is not watched without a cache")
 
-// Stamp reports what the watch knows of a child: its Stamp, and whether it exists. It fails with ErrNotWatched for kinds not watched here, and
-// while the kind has not been listed yet.
+// Stamp reports what the watch knows of a child: its Stamp, and whether it exists. It fails with
+// ErrNotWatched for kinds not watched here, and while the kind has not been listed yet.
 func (w *Watches) Stamp(gvk schema.GroupVersionKind, key client.ObjectKey) (uint64, bool, error) {
 	k, ok := w.kinds[gvk]
 	if !ok {

@@ -10,10 +10,11 @@ import (
 )
 
 // BeyondKeyringReport passes every Tenant event but an update that changed only the KeyPolicy
-// controller's report (status.keyring). Neither the Tenant controller nor the KeyPolicy
-// controller reads it to decide anything: the KeyPolicy controller writes it, and the policy's
-// status is computed from it by another controller that has its own watch. Without this filter
-// each report (three per tenant while it comes up) woke both controllers for that tenant.
+// controller's report (status.keyring). The Tenant controller does not read it; the per-tenant
+// KeyPolicy controller writes it and reads back only what it wrote, so its own write gives it
+// nothing new to act on; the policy's status is computed from it by the KeyPolicy status
+// controller, which has its own watch. Without this filter each report (three per tenant while it
+// comes up) woke both controllers for that tenant.
 var BeyondKeyringReport = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 	o, okOld := e.ObjectOld.(*twv1.Tenant)
 	n, okNew := e.ObjectNew.(*twv1.Tenant)
