@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
+	"github.com/tenantwire/tenantwire/internal/apply"
 	"github.com/tenantwire/tenantwire/internal/conditions"
 	"github.com/tenantwire/tenantwire/internal/metrics"
 )
@@ -260,9 +261,11 @@ func (r *Reconciler) rollOut(ctx context.Context, in *twv1.Integration, ip input
 		}
 	}
 	desired := desiredDeployment(in, ip, cm)
-	if _, err := r.apply.Apply(ctx, desired); err != nil {
+	res, err := r.apply.Apply(ctx, desired)
+	if err != nil {
 		return err
 	}
+	obs.workloadApplied = res == apply.Applied
 	r.announceRollout(in, previous, previousKeys, ip)
 	obs.deployment, obs.credentialsHash = desired, ip.credentialsHash
 	return nil

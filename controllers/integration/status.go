@@ -23,6 +23,8 @@ type observation struct {
 	credentialsHash string
 	// deployment is the live sync Deployment, nil when there is none.
 	deployment *appsv1.Deployment
+	// workloadApplied: this reconcile wrote the Deployment.
+	workloadApplied bool
 	// tenantSuspended: the tenant is Suspended, so the workload runs at zero replicas.
 	tenantSuspended bool
 	// approval: whether the current flow may run; its digest is empty when it was not decided.

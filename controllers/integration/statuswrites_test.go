@@ -3,12 +3,19 @@ package integration
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/record"
+	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
+	"github.com/tenantwire/tenantwire/internal/conditions"
+	twscheme "github.com/tenantwire/tenantwire/internal/scheme"
+	"github.com/tenantwire/tenantwire/internal/status"
 	"github.com/tenantwire/tenantwire/internal/testenv"
 )
 
@@ -48,5 +55,51 @@ func TestConvergenceWritesStatusAtMostTwice(t *testing.T) {
 	}
 	if statusWrites < 1 || statusWrites > 2 {
 		t.Errorf("convergence wrote the status %d times, want 1 (Ready) or 2 (first progress and Ready)", statusWrites)
+	}
+}
+
+// TestStatusWaitsAfterApplyingTheDeployment: a reconcile that has just applied the Deployment
+// writes no progress status, even when the Integration has waited longer than
+// --status-min-interval for it (its queue behind): the Deployment controller has not seen the
+// Deployment yet. The status shows the step once it has held still for the settle delay.
+func TestStatusWaitsAfterApplyingTheDeployment(t *testing.T) {
+	start := time.Now()
+	clk := clocktesting.NewFakePassiveClock(start)
+	c := fake.NewClientBuilder().WithScheme(twscheme.New()).WithStatusSubresource(&twv1.Integration{}).Build()
+	r := (&Reconciler{Client: c, APIReader: c, Scheme: c.Scheme(), Recorder: record.NewFakeRecorder(10),
+		StatusCoalescer: status.NewCoalescer(clk, status.DefaultTiming)}).complete()
+	in := sampleIntegration()
+	if err := c.Create(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	progress := func(reason string) twv1.IntegrationStatus {
+		st := *in.Status.DeepCopy()
+		st.ObservedGeneration = in.Generation
+		conditions.False(&st.Conditions, in.Generation, twv1.IntegrationConditionWorkloadReady, reason, reason, metav1.NewTime(start))
+		conditions.SetSummary(&st.Conditions, in.Generation, []string{twv1.IntegrationConditionWorkloadReady}, false, metav1.NewTime(start))
+		return st
+	}
+	written := func() int {
+		got := &twv1.Integration{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(in), got); err != nil {
+			t.Fatal(err)
+		}
+		return len(got.Status.Conditions)
+	}
+
+	if after, err := r.writeStatus(ctx, in, progress(twv1.ReasonCredentialsPending), false); err != nil || after <= 0 {
+		t.Fatalf("first progress: requeue %s, err %v; want it deferred", after, err)
+	}
+	clk.SetTime(clk.Now().Add(20 * time.Second))
+	after, err := r.writeStatus(ctx, in, progress(twv1.ReasonDeploymentProgressing), true)
+	if err != nil || written() != 0 {
+		t.Fatalf("the reconcile that applied the Deployment wrote its progress (err %v)", err)
+	}
+	if min := status.DefaultTiming.SettleDelay; after < min {
+		t.Errorf("requeue after %s, want the settle delay (%s) or more", after, min)
+	}
+	clk.SetTime(clk.Now().Add(status.DefaultTiming.SettleDelay + time.Second))
+	if _, err := r.writeStatus(ctx, in, progress(twv1.ReasonDeploymentProgressing), false); err != nil || written() == 0 {
+		t.Errorf("a rollout still in progress a settle delay later is not shown (err %v)", err)
 	}
 }

@@ -94,5 +94,12 @@ func (r *Reconciler) writeRecord(ctx context.Context, t *twv1.Tenant, kr *keyrin
 	}
 	t.Annotations[twv1.KeyringVersionAnnotation] = strconv.Itoa(int(want.version))
 	t.Annotations[twv1.KeyringFingerprintAnnotation] = want.fingerprint
-	return r.Client.Patch(ctx, t, patch)
+	if err := r.Client.Patch(ctx, t, patch); err != nil {
+		return err
+	}
+	r.awaitCachedTenant(ctx, t.Name, func(cached *twv1.Tenant) bool {
+		rec, ok := recordOf(cached)
+		return ok && rec == want
+	})
+	return nil
 }

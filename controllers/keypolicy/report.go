@@ -2,10 +2,14 @@ package keypolicy
 
 import (
 	"context"
+	"encoding/json"
+	"reflect"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
@@ -97,13 +101,81 @@ func (r *Reconciler) liveRotationRequested(ctx context.Context, kp *twv1.KeyPoli
 	return rotationRequested(kp, live), nil
 }
 
-// writeReport writes the Tenant's status.keyring when it changed, and nothing else of its status:
-// the Tenant controller writes the rest, and neither writes the other's fields.
+// heldBack reports whether next is a report not to write yet: the tenant's first report on this
+// generation of the policy, with nothing to say but that new consumers are settling. The settle
+// ends within seconds and the reconcile requeues for it; the report then written replaces this
+// one, so writing both cost a tenant created with its Integrations three status writes instead of
+// one. Meanwhile the policy's status waits for the tenant to report on this generation
+// (reconcileStatus), so it is not Ready early. A carried-out rotation request is never held back:
+// the report is what keeps the next reconcile from rotating again.
+func heldBack(kp *twv1.KeyPolicy, prev, next *twv1.TenantKeyringStatus) bool {
+	if next.Reason != twv1.ReasonConsumersSettling {
+		return false
+	}
+	if prev != nil && prev.Policy == kp.Name && prev.PolicyGeneration == kp.Generation {
+		return false
+	}
+	carried := ""
+	if prev != nil {
+		carried = prev.RotationRequest
+	}
+	return next.RotationRequest == carried
+}
+
+// writeReport writes the Tenant's status.keyring when it differs from the cached one, and nothing
+// else of its status: the Tenant controller writes the rest, and neither writes the other's fields.
+// The patch replaces the whole report whatever the cache held (reportPatch): a patch computed
+// against a cache that had not yet seen the previous report kept that report's reason after the
+// problem had cleared.
 func (r *Reconciler) writeReport(ctx context.Context, t *twv1.Tenant, report *twv1.TenantKeyringStatus) error {
 	if equality.Semantic.DeepEqual(t.Status.Keyring, report) {
 		return nil
 	}
-	patch := client.MergeFrom(t.DeepCopy())
+	patch, err := reportPatch(report)
+	if err != nil {
+		return err
+	}
 	t.Status.Keyring = report
-	return r.Client.Status().Patch(ctx, t, patch, client.FieldOwner(labels.FieldOwner(ControllerName)))
+	if err := r.Client.Status().Patch(ctx, t, patch, client.FieldOwner(labels.FieldOwner(ControllerName))); err != nil {
+		return err
+	}
+	r.awaitCachedTenant(ctx, t.Name, func(cached *twv1.Tenant) bool {
+		return equality.Semantic.DeepEqual(cached.Status.Keyring, report)
+	})
+	return nil
+}
+
+// reportFields are the JSON names of every field of a report.
+var reportFields = func() []string {
+	var names []string
+	rt := reflect.TypeFor[twv1.TenantKeyringStatus]()
+	for i := range rt.NumField() {
+		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+		names = append(names, name)
+	}
+	return names
+}()
+
+// reportPatch is a JSON merge patch that sets status.keyring to report on any stored Tenant: every
+// field the report leaves out is sent as null, which removes it. The report's fields are scalars
+// and an atomic list, so the merge replaces each whole.
+func reportPatch(report *twv1.TenantKeyringStatus) (client.Patch, error) {
+	raw, err := json.Marshal(report)
+	if err != nil {
+		return nil, err
+	}
+	fields := map[string]any{}
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, err
+	}
+	for _, name := range reportFields {
+		if _, ok := fields[name]; !ok {
+			fields[name] = nil
+		}
+	}
+	body, err := json.Marshal(map[string]any{"status": map[string]any{"keyring": fields}})
+	if err != nil {
+		return nil, err
+	}
+	return client.RawPatch(types.MergePatchType, body), nil
 }

