@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -20,12 +21,17 @@ const (
 	cacheWaitTimeout  = 2 * time.Second
 )
 
-// awaitCachedTenant waits until the cached Tenant satisfies shows, or the wait times out.
+// awaitCachedTenant waits until the cached Tenant satisfies shows, is gone, or the wait times out
+// or fails.
 func (r *Reconciler) awaitCachedTenant(ctx context.Context, name string, shows func(*twv1.Tenant) bool) {
 	_ = wait.PollUntilContextTimeout(ctx, cacheWaitInterval, cacheWaitTimeout, true, func(ctx context.Context) (bool, error) {
 		cached := &twv1.Tenant{}
-		if err := r.Client.Get(ctx, client.ObjectKey{Name: name}, cached); err != nil {
-			return false, client.IgnoreNotFound(err)
+		switch err := r.Client.Get(ctx, client.ObjectKey{Name: name}, cached); {
+		case apierrors.IsNotFound(err):
+			// Deleted since: nothing left to write twice.
+			return true, nil
+		case err != nil:
+			return false, err
 		}
 		return shows(cached), nil
 	})

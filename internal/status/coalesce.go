@@ -57,6 +57,9 @@ type memo struct {
 	pending pending
 	// lastWrite is when this process last wrote the object's status; zero when unknown.
 	lastWrite time.Time
+	// shown counts the progress-only statuses written since the last status that was not one
+	// (Ready, a failure, a new generation): each doubles the wait of the next (Timing.backoff).
+	shown int
 }
 
 // pending is a deferred progress change.
@@ -112,6 +115,8 @@ type decision struct {
 	// pending is the object's pending mark after this decision (zero: none). A write keeps the
 	// mark until it succeeds, so that a failed write is retried without waiting again.
 	pending pending
+	// progress: the write shows a deferred step of progress (it counts in memo.shown).
+	progress bool
 }
 
 // decide is the whole policy, a pure function of the two statuses, whether they are equal or the
@@ -127,7 +132,9 @@ func decide(cur, next summary, equal, urgent, stepped bool, m memo, now time.Tim
 	}
 	// A debounce: each further step restarts the settle delay, so an object stepping through
 	// progress faster than SettleDelay writes only where it stops (often Ready, written at once).
-	// MinInterval from the first deferred step bounds the wait of one that never stops.
+	// MinInterval from the first deferred step bounds the wait of one that never stops. Both grow
+	// with the progress already shown (backoff).
+	settle, interval := t.backoff(m.shown)
 	p := m.pending
 	if p.first.IsZero() {
 		p.first = now
@@ -142,21 +149,40 @@ func decide(cur, next summary, equal, urgent, stepped bool, m memo, now time.Tim
 	if p.since.IsZero() || p.digest != next.digest {
 		p.since, p.digest = now, next.digest
 	}
-	wait := min(p.since.Add(t.SettleDelay).Sub(now), p.first.Add(t.MinInterval).Sub(now))
+	wait := min(p.since.Add(settle).Sub(now), p.first.Add(interval).Sub(now))
 	if !m.lastWrite.IsZero() {
-		wait = max(wait, m.lastWrite.Add(t.MinInterval).Sub(now))
+		wait = max(wait, m.lastWrite.Add(interval).Sub(now))
 	}
 	if wait <= 0 {
-		return decision{write: true, pending: p}
+		return decision{write: true, pending: p, progress: true}
 	}
 	return decision{requeueAfter: wait, pending: p}
 }
 
+// maxBackoff bounds the growth of the waits: the fifth progress status of one generation and
+// every later one wait 16 times SettleDelay and MinInterval (128s and 160s by default).
+const maxBackoff = 16
+
+// backoff returns the settle delay and interval for an object that has shown progress shown times
+// since its last status that was not progress. The first progress shows within MinInterval; each
+// further one of the same convergence (credentials pending, then a rollout that waits for the
+// Deployment controller, ...) waits twice as long, so that an object converging slowly behind
+// busy controllers writes few statuses while the first one still says what it waits for.
+func (t Timing) backoff(shown int) (settle, interval time.Duration) {
+	f := time.Duration(maxBackoff)
+	if shown < 4 {
+		f = 1 << shown
+	}
+	return t.SettleDelay * f, t.MinInterval * f
+}
+
 // forgetAfter is how long an entry outlives its last use. An object with a deferred change is
-// requeued within max(SettleDelay, MinInterval), so an entry older than that plus a minute belongs
-// to an object that is gone (or to a queue a minute behind, which then waits one SettleDelay more);
-// a last write older than MinInterval no longer holds anything back.
-func (t Timing) forgetAfter() time.Duration { return t.SettleDelay + t.MinInterval + time.Minute }
+// requeued within the longest settle delay or interval, so an entry older than that plus a minute
+// belongs to an object that is gone (or to a queue a minute behind, which then waits once more);
+// a last write older than the longest interval no longer holds anything back.
+func (t Timing) forgetAfter() time.Duration {
+	return (t.SettleDelay+t.MinInterval)*maxBackoff + time.Minute
+}
 
 // decide applies the policy to one object and records its pending mark.
 func (c *Coalescer) decide(uid types.UID, cur, next summary, equal, urgent, stepped bool) decision {
@@ -171,11 +197,15 @@ func (c *Coalescer) decide(uid types.UID, cur, next summary, equal, urgent, step
 	return d
 }
 
-// written records a successful status write.
-func (c *Coalescer) written(uid types.UID) {
+// written records a successful status write; progress says it showed a deferred step of progress.
+func (c *Coalescer) written(uid types.UID, progress bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.store(uid, memo{lastWrite: c.clock.Now()})
+	m := memo{lastWrite: c.clock.Now()}
+	if progress {
+		m.shown = c.objects[uid].shown + 1
+	}
+	c.store(uid, m)
 }
 
 func (c *Coalescer) store(uid types.UID, m memo) {

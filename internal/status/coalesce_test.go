@@ -66,7 +66,7 @@ func TestDecide(t *testing.T) {
 		"settle delay and interval over: written": {
 			cur: progress(1, twv1.ReasonCredentialsPending), next: progress(1, twv1.ReasonDeploymentProgressing),
 			memo: memo{pending: pending{first: at(9 * time.Second), since: at(9 * time.Second)}, lastWrite: t0}, now: at(11 * time.Second),
-			want: decision{write: true, pending: pending{first: at(9 * time.Second), since: at(9 * time.Second)}},
+			want: decision{write: true, pending: pending{first: at(9 * time.Second), since: at(9 * time.Second)}, progress: true},
 		},
 		"settle delay over, last write too recent: waits for the interval": {
 			cur: progress(1, twv1.ReasonCredentialsPending), next: progress(1, twv1.ReasonDeploymentProgressing),
@@ -124,7 +124,7 @@ func TestDecide(t *testing.T) {
 		"steps that never stop are written MinInterval after the first": {
 			cur: progress(1, twv1.ReasonCredentialsPending), next: step(3),
 			memo: memo{pending: pending{first: t0, since: at(9500 * time.Millisecond), digest: 2}}, now: at(10 * time.Second),
-			want: decision{write: true, pending: pending{first: t0, since: at(10 * time.Second), digest: 3}},
+			want: decision{write: true, pending: pending{first: t0, since: at(10 * time.Second), digest: 3}, progress: true},
 		},
 		"a step just taken restarts the wait, long after the first": {
 			cur: progress(1, twv1.ReasonCredentialsPending), next: step(2), stepped: true,
@@ -139,10 +139,20 @@ func TestDecide(t *testing.T) {
 		"a step taken on every reconcile restarts the wait once": {
 			cur: progress(1, twv1.ReasonCredentialsPending), next: step(4), stepped: true,
 			memo: memo{pending: pending{first: t0, since: at(9500 * time.Millisecond), digest: 3, restarted: true}}, now: at(10 * time.Second),
-			want: decision{write: true, pending: pending{first: t0, since: at(10 * time.Second), digest: 4, restarted: true}},
+			want: decision{write: true, pending: pending{first: t0, since: at(10 * time.Second), digest: 4, restarted: true}, progress: true},
 		},
 		"a step just taken that leaves Ready is written at once": {
 			cur: ready, next: step(2), stepped: true, memo: memo{lastWrite: at(-time.Minute)}, now: t0, want: decision{write: true},
+		},
+		"a second progress status waits twice as long": {
+			cur: progress(1, twv1.ReasonCredentialsPending), next: step(2),
+			memo: memo{lastWrite: t0, shown: 1}, now: at(11 * time.Second),
+			want: decision{requeueAfter: 9 * time.Second, pending: pending{first: at(11 * time.Second), since: at(11 * time.Second), digest: 2}},
+		},
+		"a second progress status is written once held twice the settle delay, twice the interval after the first": {
+			cur: progress(1, twv1.ReasonCredentialsPending), next: step(2),
+			memo: memo{pending: pending{first: at(11 * time.Second), since: at(11 * time.Second), digest: 2}, lastWrite: t0, shown: 1}, now: at(20 * time.Second),
+			want: decision{write: true, pending: pending{first: at(11 * time.Second), since: at(11 * time.Second), digest: 2}, progress: true},
 		},
 		"first status in progress is deferred": {
 			cur: none, next: progress(1, twv1.ReasonCredentialsPending),
@@ -150,7 +160,7 @@ func TestDecide(t *testing.T) {
 		},
 		"first status in progress is written once settled": {
 			cur: none, next: progress(1, twv1.ReasonCredentialsPending),
-			memo: memo{pending: pending{first: t0, since: t0}}, now: at(2 * time.Second), want: decision{write: true, pending: pending{first: t0, since: t0}},
+			memo: memo{pending: pending{first: t0, since: t0}}, now: at(2 * time.Second), want: decision{write: true, pending: pending{first: t0, since: t0}, progress: true},
 		},
 		"first status Ready within the settle delay is written at once": {
 			cur: none, next: ready, memo: memo{pending: pending{first: t0, since: t0}}, now: at(time.Second),
@@ -170,6 +180,27 @@ func TestDecide(t *testing.T) {
 				t.Errorf("decide = %+v, want %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	tests := []struct {
+		shown                    int
+		wantSettle, wantInterval time.Duration
+	}{
+		{0, 2 * time.Second, 10 * time.Second},
+		{1, 4 * time.Second, 20 * time.Second},
+		{3, 16 * time.Second, 80 * time.Second},
+		{4, 32 * time.Second, 160 * time.Second},
+		{40, 32 * time.Second, 160 * time.Second},
+	}
+	for _, tc := range tests {
+		if settle, interval := timing.backoff(tc.shown); settle != tc.wantSettle || interval != tc.wantInterval {
+			t.Errorf("backoff(%d) = %s, %s; want %s, %s", tc.shown, settle, interval, tc.wantSettle, tc.wantInterval)
+		}
+	}
+	if got, longest := timing.forgetAfter(), 32*time.Second+160*time.Second; got <= longest {
+		t.Errorf("forgetAfter %s would forget an object waiting %s", got, longest)
 	}
 }
 
@@ -197,7 +228,7 @@ func TestCoalescerMemory(t *testing.T) {
 			t.Fatalf("at %s: decide = %+v, want write=%v requeueAfter=%s", clk.Now().Sub(t0), d, wantWrite, wantAfter)
 		}
 		if d.write {
-			c.written(uid)
+			c.written(uid, d.progress)
 		}
 	}
 	step(summary{}, waiting, false, false, 2*time.Second)
@@ -205,19 +236,23 @@ func TestCoalescerMemory(t *testing.T) {
 	step(summary{}, waiting, false, false, time.Second)
 	clk.SetTime(t0.Add(2 * time.Second))
 	step(summary{}, waiting, false, true, 0)
-	// Next progress: settle from now, but the interval since the write decides.
+	if m := c.objects[uid]; m.shown != 1 {
+		t.Fatalf("after the first progress status: shown %d, want 1", m.shown)
+	}
+	// Next progress: settle from now, but the interval since the write decides, doubled since
+	// one progress status was shown.
 	clk.SetTime(t0.Add(3 * time.Second))
-	step(waiting, progressing, false, false, 9*time.Second)
+	step(waiting, progressing, false, false, 19*time.Second)
 	// Back to what is written: nothing to write and no mark left.
 	step(waiting, waiting, true, false, 0)
 	if m := c.objects[uid]; m.pending != (pending{}) {
 		t.Fatalf("equal status kept the waiting mark: %+v", m)
 	}
-	step(waiting, progressing, false, false, 9*time.Second)
+	step(waiting, progressing, false, false, 19*time.Second)
 	clk.SetTime(t0.Add(4 * time.Second))
 	step(waiting, ready, false, true, 0)
-	if m := c.objects[uid]; m.pending != (pending{}) || !m.lastWrite.Equal(clk.Now()) {
-		t.Fatalf("after a write: %+v, want only the write time", m)
+	if m := c.objects[uid]; m.pending != (pending{}) || !m.lastWrite.Equal(clk.Now()) || m.shown != 0 {
+		t.Fatalf("after Ready: %+v, want only the write time", m)
 	}
 
 	// Another object's decision long after sweeps the first one's entry away.

@@ -60,6 +60,7 @@ func WriteAfterStep[S any](ctx context.Context, w Writer, obj client.Object, k K
 func write[S any](ctx context.Context, w Writer, obj client.Object, k Kind[S], current *S, next S, stepped bool) (time.Duration, error) {
 	nextConds := k.Conditions(&next)
 	equal := equality.Semantic.DeepEqual(*current, next)
+	progress := false
 	if w.Coalescer != nil {
 		// Only a change needs telling apart from the one deferred before; a converged reconcile
 		// skips the encoding.
@@ -74,6 +75,7 @@ func write[S any](ctx context.Context, w Writer, obj client.Object, k Kind[S], c
 			// Jitter spreads the writes of objects created together.
 			return jitter(d.requeueAfter), nil
 		}
+		progress = d.progress
 	} else if equal {
 		return 0, nil
 	}
@@ -93,7 +95,7 @@ func write[S any](ctx context.Context, w Writer, obj client.Object, k Kind[S], c
 	}
 	metrics.StatusWrites.WithLabelValues(k.Name, reason).Inc()
 	if w.Coalescer != nil {
-		w.Coalescer.written(obj.GetUID())
+		w.Coalescer.written(obj.GetUID(), progress)
 	}
 	return 0, nil
 }
