@@ -134,7 +134,7 @@ func decide(cur, next summary, equal, urgent, stepped bool, m memo, now time.Tim
 	// progress faster than SettleDelay writes only where it stops (often Ready, written at once).
 	// MinInterval from the first deferred step bounds the wait of one that never stops. Both grow
 	// with the progress already shown (backoff).
-	settle, interval := t.backoff(m.shown)
+	settle, interval := t.backoff(shownSoFar(cur, next, m))
 	p := m.pending
 	if p.first.IsZero() {
 		p.first = now
@@ -157,6 +157,17 @@ func decide(cur, next summary, equal, urgent, stepped bool, m memo, now time.Tim
 		return decision{write: true, pending: p, progress: true}
 	}
 	return decision{requeueAfter: wait, pending: p}
+}
+
+// shownSoFar is how many progress statuses the object has shown in this convergence: what this
+// process counted, and at least one when the status it has is one. The count is forgotten with the
+// entry (an object that waits minutes for its credentials without an event outlives forgetAfter)
+// and after a restart; the status is not.
+func shownSoFar(cur, next summary, m memo) int {
+	if m.shown == 0 && cur.hasReady && cur.progress && cur.observedGeneration == next.observedGeneration {
+		return 1
+	}
+	return m.shown
 }
 
 // maxBackoff bounds the growth of the waits: the fifth progress status of one generation and

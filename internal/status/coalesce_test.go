@@ -54,27 +54,27 @@ func TestDecide(t *testing.T) {
 		now       time.Time
 		want      decision
 	}{
-		"progress to progress is deferred": {
-			cur: progress(1, twv1.ReasonCredentialsPending), next: progress(1, twv1.ReasonDeploymentProgressing),
+		"a step before any status is shown is deferred": {
+			cur: none, next: progress(1, twv1.ReasonDeploymentProgressing),
 			now: t0, want: decision{requeueAfter: 2 * time.Second, pending: pending{first: t0, since: t0}},
 		},
 		"deferred, settle delay not over yet": {
-			cur: progress(1, twv1.ReasonCredentialsPending), next: progress(1, twv1.ReasonDeploymentProgressing),
+			cur: none, next: progress(1, twv1.ReasonDeploymentProgressing),
 			memo: memo{pending: pending{first: t0, since: t0}}, now: at(500 * time.Millisecond),
 			want: decision{requeueAfter: 1500 * time.Millisecond, pending: pending{first: t0, since: t0}},
 		},
 		"settle delay and interval over: written": {
-			cur: progress(1, twv1.ReasonCredentialsPending), next: progress(1, twv1.ReasonDeploymentProgressing),
+			cur: none, next: progress(1, twv1.ReasonDeploymentProgressing),
 			memo: memo{pending: pending{first: at(9 * time.Second), since: at(9 * time.Second)}, lastWrite: t0}, now: at(11 * time.Second),
 			want: decision{write: true, pending: pending{first: at(9 * time.Second), since: at(9 * time.Second)}, progress: true},
 		},
 		"settle delay over, last write too recent: waits for the interval": {
-			cur: progress(1, twv1.ReasonCredentialsPending), next: progress(1, twv1.ReasonDeploymentProgressing),
+			cur: none, next: progress(1, twv1.ReasonDeploymentProgressing),
 			memo: memo{pending: pending{first: at(3 * time.Second), since: at(3 * time.Second)}, lastWrite: at(time.Second)}, now: at(6 * time.Second),
 			want: decision{requeueAfter: 5 * time.Second, pending: pending{first: at(3 * time.Second), since: at(3 * time.Second)}},
 		},
 		"first sight, last write too recent: waits for the later of both": {
-			cur: progress(1, twv1.ReasonCredentialsPending), next: progress(1, twv1.ReasonDeploymentProgressing),
+			cur: none, next: progress(1, twv1.ReasonDeploymentProgressing),
 			memo: memo{lastWrite: at(-9 * time.Second)}, now: t0,
 			want: decision{requeueAfter: 2 * time.Second, pending: pending{first: t0, since: t0}},
 		},
@@ -112,32 +112,32 @@ func TestDecide(t *testing.T) {
 			memo: memo{lastWrite: t0}, now: at(time.Millisecond), want: decision{write: true},
 		},
 		"a further step restarts the settle delay": {
-			cur: progress(1, twv1.ReasonCredentialsPending), next: step(2),
+			cur: none, next: step(2),
 			memo: memo{pending: pending{first: t0, since: t0, digest: 1}}, now: at(1500 * time.Millisecond),
 			want: decision{requeueAfter: 2 * time.Second, pending: pending{first: t0, since: at(1500 * time.Millisecond), digest: 2}},
 		},
 		"the same deferred step does not restart it": {
-			cur: progress(1, twv1.ReasonCredentialsPending), next: step(1),
+			cur: none, next: step(1),
 			memo: memo{pending: pending{first: t0, since: t0, digest: 1}}, now: at(time.Second),
 			want: decision{requeueAfter: time.Second, pending: pending{first: t0, since: t0, digest: 1}},
 		},
 		"steps that never stop are written MinInterval after the first": {
-			cur: progress(1, twv1.ReasonCredentialsPending), next: step(3),
+			cur: none, next: step(3),
 			memo: memo{pending: pending{first: t0, since: at(9500 * time.Millisecond), digest: 2}}, now: at(10 * time.Second),
 			want: decision{write: true, pending: pending{first: t0, since: at(10 * time.Second), digest: 3}, progress: true},
 		},
 		"a step just taken restarts the wait, long after the first": {
-			cur: progress(1, twv1.ReasonCredentialsPending), next: step(2), stepped: true,
+			cur: none, next: step(2), stepped: true,
 			memo: memo{pending: pending{first: t0, since: t0, digest: 1}, lastWrite: at(-time.Minute)}, now: at(20 * time.Second),
 			want: decision{requeueAfter: 2 * time.Second, pending: pending{first: at(20 * time.Second), since: at(20 * time.Second), digest: 2, restarted: true}},
 		},
 		"the next event after the step waits for the settle delay too": {
-			cur: progress(1, twv1.ReasonCredentialsPending), next: step(3),
+			cur: none, next: step(3),
 			memo: memo{pending: pending{first: at(20 * time.Second), since: at(20 * time.Second), digest: 2, restarted: true}}, now: at(20500 * time.Millisecond),
 			want: decision{requeueAfter: 2 * time.Second, pending: pending{first: at(20 * time.Second), since: at(20500 * time.Millisecond), digest: 3, restarted: true}},
 		},
 		"a step taken on every reconcile restarts the wait once": {
-			cur: progress(1, twv1.ReasonCredentialsPending), next: step(4), stepped: true,
+			cur: none, next: step(4), stepped: true,
 			memo: memo{pending: pending{first: t0, since: at(9500 * time.Millisecond), digest: 3, restarted: true}}, now: at(10 * time.Second),
 			want: decision{write: true, pending: pending{first: t0, since: at(10 * time.Second), digest: 4, restarted: true}, progress: true},
 		},
@@ -153,6 +153,11 @@ func TestDecide(t *testing.T) {
 			cur: progress(1, twv1.ReasonCredentialsPending), next: step(2),
 			memo: memo{pending: pending{first: at(11 * time.Second), since: at(11 * time.Second), digest: 2}, lastWrite: t0, shown: 1}, now: at(20 * time.Second),
 			want: decision{write: true, pending: pending{first: at(11 * time.Second), since: at(11 * time.Second), digest: 2}, progress: true},
+		},
+		"a progress status shown, its count forgotten: the wait still doubles": {
+			cur: progress(1, twv1.ReasonCredentialsPending), next: step(2), stepped: true,
+			memo: memo{}, now: at(5 * time.Minute),
+			want: decision{requeueAfter: 4 * time.Second, pending: pending{first: at(5 * time.Minute), since: at(5 * time.Minute), digest: 2, restarted: true}},
 		},
 		"first status in progress is deferred": {
 			cur: none, next: progress(1, twv1.ReasonCredentialsPending),
