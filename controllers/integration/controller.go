@@ -604,8 +604,8 @@ var integrationStatus = status.Kind[twv1.IntegrationStatus]{
 // writeStatus makes at most one status write, and none when nothing changed; it returns when to
 // reconcile again to write a deferred step of progress. A reconcile that has just applied the
 // Deployment does not write the progress it would show: the Deployment controller has not seen it
-// yet, and at 100 tenants created at once, where the queue held an Integration's events for 10 s
-// and more, that status was 128 of 659 Integration status writes.
+// yet. When the queue had held an Integration's events for 10 s or more, that status was written in
+// the very reconcile that created the Deployment, and was out of date a second later.
 func (r *Reconciler) writeStatus(ctx context.Context, in *twv1.Integration, st twv1.IntegrationStatus, workloadApplied bool) (time.Duration, error) {
 	if workloadApplied {
 		return status.WriteAfterStep(ctx, r.statusWriter, in, integrationStatus, &in.Status, st)
