@@ -111,7 +111,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return result, err
 	}
 	report := keyringReport(kp, t, res, onDemand, err == nil)
-	if heldBack(kp, t.Status.Keyring, report) {
+	if heldBack(kp, t, report) {
 		return result, err
 	}
 	return result, errors.Join(err, r.writeReport(ctx, t, report))

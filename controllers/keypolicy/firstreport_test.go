@@ -39,7 +39,9 @@ func TestHeldBack(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			if got := heldBack(kp, tc.prev, tc.next); got != tc.want {
+			tn := sampleTenant()
+			tn.Status.Keyring = tc.prev
+			if got := heldBack(kp, tn, tc.next); got != tc.want {
 				t.Errorf("heldBack = %v, want %v", got, tc.want)
 			}
 		})

@@ -108,15 +108,12 @@ func (r *Reconciler) liveRotationRequested(ctx context.Context, kp *twv1.KeyPoli
 // one. Meanwhile the policy's status waits for the tenant to report on this generation
 // (reconcileStatus), so it is not Ready early. A carried-out rotation request is never held back:
 // the report is what keeps the next reconcile from rotating again.
-func heldBack(kp *twv1.KeyPolicy, prev, next *twv1.TenantKeyringStatus) bool {
-	if next.Reason != twv1.ReasonConsumersSettling {
-		return false
-	}
-	if prev != nil && prev.Policy == kp.Name && prev.PolicyGeneration == kp.Generation {
+func heldBack(kp *twv1.KeyPolicy, t *twv1.Tenant, next *twv1.TenantKeyringStatus) bool {
+	if next.Reason != twv1.ReasonConsumersSettling || reportsOn(t, kp) {
 		return false
 	}
 	carried := ""
-	if prev != nil {
+	if prev := t.Status.Keyring; prev != nil {
 		carried = prev.RotationRequest
 	}
 	return next.RotationRequest == carried
