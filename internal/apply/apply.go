@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
@@ -118,15 +119,22 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (Result, err
 	if err != nil {
 		return Unchanged, err
 	}
-	if err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(intent),
+	body, err := json.Marshal(intent.Object)
+	if err != nil {
+		return Unchanged, err
+	}
+	// The intent goes out as the apply body, and the response is decoded into desired, typed: for
+	// built-in kinds the client asks for protobuf, and a typed decode allocates a fraction of an
+	// unstructured one converted back (a third of the operator's allocations went to applies).
+	if err := a.Client.Patch(ctx, desired, client.RawPatch(types.ApplyPatchType, body),
 		client.FieldOwner(a.Owner), client.ForceOwnership); err != nil {
 		a.verified.forget(c.key)
 		return Unchanged, fmt.Errorf("applying %s %s: %w", c.gvk.Kind, c.objKey, err)
 	}
 	metrics.ChildApplies.WithLabelValues(a.Owner, c.gvk.Kind).Inc()
 	// The apply response is the live object: it holds the intent at its resourceVersion.
-	a.verified.record(c.key, stampOf(c.gvk, intent), c.fingerprint)
-	return Applied, runtime.DefaultUnstructuredConverter.FromUnstructured(intent.Object, desired)
+	a.verified.record(c.key, stampOf(c.gvk, desired), c.fingerprint)
+	return Applied, nil
 }
 
 // Knowledge is what an Applier can tell about a child without a request to the API server.
@@ -229,12 +237,11 @@ func (a *Applier) lookup(ctx context.Context, desired client.Object) (child, err
 // costs six times as much (its unstructured form and sorted encoding), and a converged reconcile
 // only needs to know that it did not change.
 func Fingerprint(desired client.Object) (uint64, error) {
-	raw, err := json.Marshal(desired)
-	if err != nil {
+	// An Encoder writes from a pooled buffer; json.Marshal would copy every encoding out of it.
+	h := fnv.New64a()
+	if err := json.NewEncoder(h).Encode(desired); err != nil {
 		return 0, err
 	}
-	h := fnv.New64a()
-	_, _ = h.Write(raw)
 	return h.Sum64(), nil
 }
 

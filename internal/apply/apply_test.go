@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -277,7 +278,10 @@ func newApplyFixture(t *testing.T) *applyFixture {
 // applier builds an Applier over an empty cache (cacheFuncs intercepts its reads) and an API
 // server that holds the live object when onServer is set.
 func (f *applyFixture) applier(onServer bool, cacheFuncs interceptor.Funcs, watched WatchedChildren) *Applier {
-	cacheFuncs.Apply = func(context.Context, client.WithWatch, runtime.ApplyConfiguration, ...client.ApplyOption) error {
+	cacheFuncs.Patch = func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+		if patch.Type() != types.ApplyPatchType {
+			return c.Patch(ctx, obj, patch, opts...)
+		}
 		f.applies++
 		return nil
 	}
@@ -397,7 +401,7 @@ func TestStatusWritesNeedNoReadBack(t *testing.T) {
 					now.DeepCopyInto(obj.(*appsv1.Deployment))
 					return nil
 				},
-				Apply: func(context.Context, client.WithWatch, runtime.ApplyConfiguration, ...client.ApplyOption) error {
+				Patch: func(context.Context, client.WithWatch, client.Object, client.Patch, ...client.PatchOption) error {
 					return nil
 				},
 			}).Build()

@@ -117,11 +117,10 @@ func Sooner(res ctrl.Result, after time.Duration) ctrl.Result {
 
 // digest fingerprints a status, to tell whether a deferred change is still the same one.
 func digest(st any) uint64 {
-	b, err := json.Marshal(st)
-	if err != nil {
+	// An Encoder writes from a pooled buffer (json.Marshal copies the encoding out of it).
+	h := fnv.New64a()
+	if err := json.NewEncoder(h).Encode(st); err != nil {
 		return 0
 	}
-	h := fnv.New64a()
-	_, _ = h.Write(b)
 	return h.Sum64()
 }
