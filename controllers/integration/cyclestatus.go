@@ -83,7 +83,10 @@ type PodCycleReader struct {
 // ReadCycle implements CycleReader.
 func (p *PodCycleReader) ReadCycle(ctx context.Context, in *twv1.Integration) (*cyclereport.Summary, error) {
 	pods := &corev1.PodList{}
-	if err := p.Reader.List(ctx, pods, client.InNamespace(in.Namespace), client.MatchingLabels(podSelector(in))); err != nil {
+	// resourceVersion "0": the API server answers from its watch cache without asking etcd how
+	// recent it must be. A pod that became ready a moment ago is found at the next read.
+	if err := p.Reader.List(ctx, pods, client.InNamespace(in.Namespace), client.MatchingLabels(podSelector(in)),
+		&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: "0"}}); err != nil {
 		return nil, err
 	}
 	var ip string
