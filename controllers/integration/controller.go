@@ -57,15 +57,6 @@ const ControllerName = "integration"
 // esoRecheck is how often an Integration re-checks for the ExternalSecret CRD while it is missing.
 const esoRecheck = 5 * time.Minute
 
-// firstPass is how long after creating its ExternalSecrets an Integration comes back for its other
-// children. Syncing credentials from the vault is the slowest step of an Integration coming up,
-// and ESO works through ExternalSecrets one at a time: when many Integrations arrive at once
-// (1000 tenants), each one's dozen other applies, made before the next Integration's
-// ExternalSecrets, kept the last ExternalSecret minutes behind the last Integration
-// (docs/benchmarks.md, runs W to Y). Coming back after the others' first passes hands ESO all
-// its work first.
-const firstPass = time.Second
-
 // Reconciler reconciles Integration objects.
 type Reconciler struct {
 	// Client reads from the manager's cache (children filtered to our labels) and writes to the API.
@@ -320,10 +311,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 
 	obs, result, err := r.reconcileChildren(ctx, in)
-	if err == nil && obs.credentialsStarted {
-		// Nothing else was done, so there is no status to show yet (firstPass).
-		return ctrl.Result{RequeueAfter: firstPass}, nil
-	}
 	if obs.approval.digest != "" {
 		r.announceApproval(in, obs.approval)
 	}

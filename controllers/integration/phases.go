@@ -51,7 +51,7 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, in *twv1.Integration
 		return obs, result, err
 	}
 	cm, err := r.applyChildren(ctx, in, ip, &obs)
-	if err != nil || obs.credentialsStarted {
+	if err != nil {
 		return obs, result, err
 	}
 	creds, secrets, err := r.observeCredentials(ctx, in)
@@ -185,23 +185,11 @@ func (r *Reconciler) applyChildren(ctx context.Context, in *twv1.Integration, ip
 	}
 	var errs []error
 	// The ExternalSecrets go first: syncing credentials from the vault is the slowest step of an
-	// Integration coming up, and nothing else here needs to exist before it starts. A reconcile
-	// that creates one does nothing more (firstPass).
-	created := false
+	// Integration coming up, and nothing else here needs to exist before it starts.
 	for _, s := range credentialSides(in) {
-		es := desiredExternalSecret(in, ip, s)
-		known, err := r.apply.Known(ctx, es)
-		if err == nil {
-			_, err = r.apply.Apply(ctx, es)
-		}
-		if err != nil {
+		if _, err := r.apply.Apply(ctx, desiredExternalSecret(in, ip, s)); err != nil {
 			errs = append(errs, err)
 		}
-		created = created || (err == nil && known == apply.Absent)
-	}
-	if created && len(errs) == 0 {
-		obs.credentialsStarted = true
-		return cm, nil
 	}
 	children := []client.Object{desiredServiceAccount(in, ip), desiredReaderRole(in, ip), desiredReaderRoleBinding(in, ip),
 		desiredEgressPolicy(in, ip)}

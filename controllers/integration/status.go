@@ -25,8 +25,6 @@ type observation struct {
 	deployment *appsv1.Deployment
 	// workloadApplied: this reconcile wrote the Deployment.
 	workloadApplied bool
-	// credentialsStarted: this reconcile created an ExternalSecret and did nothing else (firstPass).
-	credentialsStarted bool
 	// tenantSuspended: the tenant is Suspended, so the workload runs at zero replicas.
 	tenantSuspended bool
 	// approval: whether the current flow may run; its digest is empty when it was not decided.
