@@ -90,14 +90,8 @@ func appendScalar(b []byte, s string) ([]byte, bool) {
 		y, ok := numberLike.render(s)
 		return append(b, y...), ok
 	case readsAsOther(s):
-		b = append(b, '"')
-		for i := 0; i < len(s); i++ {
-			if s[i] == '"' || s[i] == '\\' {
-				b = append(b, '\\')
-			}
-			b = append(b, s[i])
-		}
-		return append(b, '"'), true
+		// Those words hold nothing to escape.
+		return append(append(append(b, '"'), s...), '"'), true
 	case plainAllowed(s):
 		return append(b, s...), true
 	}
@@ -156,12 +150,9 @@ func plainAllowed(s string) bool {
 	if strings.ContainsRune("#,[]{}&*!|>'\"%@`", rune(s[0])) {
 		return false
 	}
-	if s[0] == '?' || s[0] == ':' || s[0] == '-' {
-		if len(s) == 1 {
-			return false
-		}
-	}
-	return s[len(s)-1] != ':'
+	// A lone '?' is the mapping key indicator; a lone ':' ends in ':'; '-' starts like a number and
+	// never reaches here.
+	return s != "?" && s[len(s)-1] != ':'
 }
 
 func isLetters(s string) bool {
