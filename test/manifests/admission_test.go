@@ -13,7 +13,7 @@ import (
 var admissionObjects = func() []string {
 	var objs []string
 	for _, name := range []string{"tenantwire-tenant-workloads", "tenantwire-tenant-pods", "tenantwire-tenant-identities",
-		"tenantwire-tenant-namespace-deletion", "tenantwire-operator-reach"} {
+		"tenantwire-tenant-namespace-deletion", reachPolicy} {
 		objs = append(objs, "ValidatingAdmissionPolicy/"+name, "ValidatingAdmissionPolicyBinding/"+name)
 	}
 	return objs

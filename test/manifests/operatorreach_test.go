@@ -9,6 +9,9 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/admission"
+	"k8s.io/apiserver/pkg/admission/plugin/webhook/predicates/rules"
 )
 
 const reachPolicy = "tenantwire-operator-reach"
@@ -89,23 +92,15 @@ func reachViolations(rbac []rbacv1.PolicyRule, match []admissionregistrationv1.N
 	return violations
 }
 
-// matches is the API server's test of a request against resource rules, wildcards included.
-func matches(rules []admissionregistrationv1.NamedRuleWithOperations, group, resource string, op admissionregistrationv1.OperationType) bool {
+// matches asks the API server's own rule matcher whether a request for the resource (and
+// subresource) is matched by the rules, wildcards included.
+func matches(match []admissionregistrationv1.NamedRuleWithOperations, group, resource string, op admissionregistrationv1.OperationType) bool {
 	main, sub, _ := strings.Cut(resource, "/")
-	for _, r := range rules {
-		if !slices.Contains(r.Operations, op) && !slices.Contains(r.Operations, admissionregistrationv1.OperationAll) {
-			continue
-		}
-		if !slices.Contains(r.APIGroups, group) && !slices.Contains(r.APIGroups, "*") {
-			continue
-		}
-		for _, pattern := range r.Resources {
-			pMain, pSub, _ := strings.Cut(pattern, "/")
-			// "*" is every resource, "*/*" every resource and subresource, "pods/*" every
-			// subresource of pods.
-			if (pMain == "*" || pMain == main) && (pSub == sub || (pSub == "*" && (sub != "" || pMain == "*"))) {
-				return true
-			}
+	attrs := admission.NewAttributesRecord(nil, nil, schema.GroupVersionKind{}, "", "",
+		schema.GroupVersionResource{Group: group, Version: "v1", Resource: main}, sub, admission.Operation(op), nil, false, nil)
+	for _, r := range match {
+		if m := (rules.Matcher{Rule: r.RuleWithOperations, Attr: attrs}); m.Matches() {
+			return true
 		}
 	}
 	return false
@@ -118,7 +113,7 @@ func TestOperatorReachChecksCatchBadPolicies(t *testing.T) {
 	}
 	rule := func(group string, ops []admissionregistrationv1.OperationType, resources ...string) admissionregistrationv1.NamedRuleWithOperations {
 		return admissionregistrationv1.NamedRuleWithOperations{RuleWithOperations: admissionregistrationv1.RuleWithOperations{
-			Operations: ops, Rule: admissionregistrationv1.Rule{APIGroups: []string{group}, Resources: resources}}}
+			Operations: ops, Rule: admissionregistrationv1.Rule{APIGroups: []string{group}, APIVersions: []string{"*"}, Resources: resources}}}
 	}
 	cud := []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update, admissionregistrationv1.Delete}
 	update := []admissionregistrationv1.OperationType{admissionregistrationv1.Update}
