@@ -72,12 +72,17 @@ func TestFirstReportWaitsForSettlingConsumers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer reports.Stop()
-	createConsumer(t, ns, "a", nil)
-	createConsumer(t, ns, "b", nil)
+	a := createConsumer(t, ns, "a", nil)
+	b := createConsumer(t, ns, "b", nil)
 	waitCachedConsumers(t, ns, nil, "a", "b")
-	// Stop the clock while the consumers are younger than the settle: both reconcilers read it.
-	prev := fakeClock.Now()
-	fakeClock.SetTime(time.Now())
+	// Stop the clock at the second the consumers are stamped with, not at the wall clock: both
+	// reconcilers read it, and a slow set-up (a loaded CI machine) must not let them settle before
+	// the policy comes.
+	prev, stamped := fakeClock.Now(), a.CreationTimestamp.Time
+	if b.CreationTimestamp.After(stamped) {
+		stamped = b.CreationTimestamp.Time
+	}
+	fakeClock.SetTime(stamped)
 	t.Cleanup(func() { fakeClock.SetTime(prev) })
 
 	createPolicy(t, name, 2)
@@ -94,7 +99,9 @@ func TestFirstReportWaitsForSettlingConsumers(t *testing.T) {
 	expectHeldBack()
 
 	fakeClock.SetTime(fakeClock.Now().Add(readerSettle + 2*creationGranularity))
-	waitReaders(t, ns, "a-sync", "b-sync")
+	// The test reconciles rather than wait for the manager's requeue, which counts real seconds:
+	// this test is about which reports are stored (TestReaderBindingWaitsForSiblingConsumers
+	// covers the requeue on the real clock).
 	testenv.Eventually(t, timeout, func() error {
 		if _, err := reconciler.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Name: name}}); err != nil {
 			return err
@@ -104,6 +111,7 @@ func TestFirstReportWaitsForSettlingConsumers(t *testing.T) {
 		}
 		return nil
 	})
+	waitReaders(t, ns, "a-sync", "b-sync")
 	waitPolicyReady(t, name, 1)
 	if seen := reportWrites(reports); len(seen) != 1 || seen[0] != "" {
 		t.Errorf("reports stored, by reason: %q; want one, without a reason", seen)
