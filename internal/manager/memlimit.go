@@ -54,6 +54,12 @@ func containerMemoryLimit(root fs.FS) (int64, bool) {
 // CgroupPaths returns the process's path in the unified (v2) hierarchy and in v1's memory
 // hierarchy, from the content of /proc/self/cgroup; "" where it names none.
 func CgroupPaths(procSelfCgroup []byte) (unified, memory string) {
+	return CgroupPath(procSelfCgroup, ""), CgroupPath(procSelfCgroup, "memory")
+}
+
+// CgroupPath returns the process's path in v1's hierarchy of controller, or in the unified (v2)
+// hierarchy for "", from the content of /proc/self/cgroup; "" where it names none.
+func CgroupPath(procSelfCgroup []byte, controller string) string {
 	sc := bufio.NewScanner(bytes.NewReader(procSelfCgroup))
 	for sc.Scan() {
 		// hierarchy-ID:controller-list:path; v2 has ID 0 and an empty controller list.
@@ -61,14 +67,12 @@ func CgroupPaths(procSelfCgroup []byte) (unified, memory string) {
 		if len(parts) != 3 || !strings.HasPrefix(parts[2], "/") {
 			continue
 		}
-		switch {
-		case parts[0] == "0" && parts[1] == "":
-			unified = parts[2]
-		case slices.Contains(strings.Split(parts[1], ","), "memory"):
-			memory = parts[2]
+		if controller == "" && parts[0] == "0" && parts[1] == "" ||
+			controller != "" && slices.Contains(strings.Split(parts[1], ","), controller) {
+			return parts[2]
 		}
 	}
-	return unified, memory
+	return ""
 }
 
 // readLimit reads one limit file; "max" (v2) and v1's near-MaxInt64 mean no limit.

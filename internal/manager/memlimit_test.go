@@ -72,6 +72,15 @@ func TestCgroupPaths(t *testing.T) {
 	}
 }
 
+func TestCgroupPathOfAController(t *testing.T) {
+	content := []byte("9:name=systemd:/\n4:memory:/m\n2:cpu,cpuacct:/kubepods/pod1\n1:cpuset:/s\n0::/\n")
+	for controller, want := range map[string]string{"cpu": "/kubepods/pod1", "cpuacct": "/kubepods/pod1", "cpuset": "/s", "memory": "/m", "": "/", "pids": ""} {
+		if got := CgroupPath(content, controller); got != want {
+			t.Errorf("CgroupPath(%q) = %q, want %q", controller, got, want)
+		}
+	}
+}
+
 func TestSoftMemoryLimit(t *testing.T) {
 	const mi = 1 << 20
 	tests := map[string]struct {

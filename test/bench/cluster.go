@@ -28,7 +28,9 @@ type cluster struct {
 	exited  chan struct{}
 	exitErr error
 	// cgroup is the memory cgroup the manager runs in (nil: none).
-	cgroup      *memCgroup
+	cgroup *memCgroup
+	// cpuCgroup is the cpu cgroup the manager runs in (nil: none).
+	cpuCgroup   *cpuCgroup
 	metricsAddr string
 	pprofAddr   string
 	// esoMetricsAddr serves the External Secrets Operator's metrics.
@@ -100,6 +102,11 @@ func (c *cluster) stop() {
 	}
 	if c.cgroup != nil {
 		if err := c.cgroup.remove(); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		}
+	}
+	if c.cpuCgroup != nil {
+		if err := c.cpuCgroup.remove(); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		}
 	}

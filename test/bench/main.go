@@ -28,6 +28,7 @@ func main() {
 	out := flag.String("out", "", "write the results as Markdown to this file")
 	profileDir := flag.String("profile-dir", "", "save CPU profiles of the operator phase and a heap profile at its end (with go tool pprof -top reports) in this directory")
 	memoryLimit := flag.String("memory-limit", "", "run the operator in a memory cgroup with this limit (e.g. 128Mi), as in a container; where none can be made, only with the GOMEMLIMIT it would give; empty: no limit")
+	cpuLimit := flag.String("cpu-limit", "", "run the operator in a cpu cgroup whose CFS quota is this limit (e.g. 1, the chart's limits.cpu, or 500m), as in a container; empty: no limit")
 	skipFloor := flag.Bool("skip-floor", false, "leave the floor phase out (no time ratio): for iterating on the operator's writes and memory")
 	sharedCluster := flag.Bool("shared-cluster", false, "run the operator phase on the floor's cluster, with the floor's objects still in it (every run recorded before this option); by default each phase starts a cluster of its own")
 	operatorArgs := flag.String("operator-args", "", "extra manager flags, space-separated (e.g. --status-settle-delay=5s)")
@@ -42,6 +43,14 @@ func main() {
 		}
 		limitBytes = q.Value()
 	}
+	var cpuMillis int64
+	if *cpuLimit != "" {
+		q, err := resource.ParseQuantity(*cpuLimit)
+		if err != nil || q.MilliValue() <= 0 {
+			fatalf("bad -cpu-limit %q", *cpuLimit)
+		}
+		cpuMillis = q.MilliValue()
+	}
 
 	if *profileDir != "" {
 		if err := os.MkdirAll(*profileDir, 0o755); err != nil {
@@ -55,7 +64,7 @@ func main() {
 			fatalf("bad -tenants value %q", s)
 		}
 		cfg := config{Tenants: t, Integrations: *integrations, Concurrency: *concurrency, QPS: *qps, Steady: *steady, ProfileDir: *profileDir,
-			MemoryLimit: *memoryLimit, MemoryLimitBytes: limitBytes, OperatorArgs: strings.Fields(*operatorArgs), SkipFloor: *skipFloor,
+			MemoryLimit: *memoryLimit, MemoryLimitBytes: limitBytes, CPULimit: *cpuLimit, CPULimitMillis: cpuMillis, OperatorArgs: strings.Fields(*operatorArgs), SkipFloor: *skipFloor,
 			SharedCluster: *sharedCluster}
 		ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 		r, err := run(ctx, cfg)

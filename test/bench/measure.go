@@ -202,7 +202,7 @@ func (r result) print(w io.Writer) {
 	fmt.Fprintf(&b, "  reads by verb and resource (audit log: uncached gets and lists, the caches' initial lists): %s\n", r.AuditReads)
 	fmt.Fprintf(&b, "  peak RSS %.1f MiB (at the sampled peak: %.1f anonymous, %.1f file-backed), peak heap in use %.1f MiB, %s\n",
 		r.PeakRSSMiB, r.PeakAnonMiB, r.PeakFileMiB, r.PeakHeapMiB, r.goMemLimit())
-	fmt.Fprintf(&b, "  memory limit: %s\n", r.memoryLimit())
+	fmt.Fprintf(&b, "  memory limit: %s\n  CPU limit: %s\n", r.memoryLimit(), r.cpuLimit())
 	fmt.Fprintf(&b, "  ESO during the floor: %s\n    then %s\n", r.FloorESO, r.FloorESODrain)
 	fmt.Fprintf(&b, "  ESO during the operator phase: %s\n    then %s\n", r.OperatorESO, r.OperatorESODrain)
 	fmt.Fprintf(&b, "  CPU during the floor: %s\n  CPU during the operator phase: %s\n", r.FloorCPU, r.OperatorCPU)
@@ -230,6 +230,14 @@ func (r result) memoryLimit() string {
 		return fmt.Sprintf("%s cgroup v1: peak %.1f MiB, %d OOM kills, limit hit %d times", r.MemoryLimit, r.Cgroup.peakMiB(), r.Cgroup.OOMKills, r.Cgroup.Failcnt)
 	}
 	return fmt.Sprintf("%s cgroup v%d: peak %.1f MiB, %d OOM kills", r.MemoryLimit, r.Cgroup.Version, r.Cgroup.peakMiB(), r.Cgroup.OOMKills)
+}
+
+// cpuLimit says what CPU limit the operator ran under and how often its cgroup held it back.
+func (r result) cpuLimit() string {
+	if r.CPULimit == "" {
+		return "none"
+	}
+	return fmt.Sprintf("%s (cpu cgroup v%d): %s", r.CPULimit, r.CPUCgroupVersion, r.CPUThrottling)
 }
 
 // goMemLimit is the Go memory limit the operator reported.

@@ -15,8 +15,8 @@ import (
 	"github.com/tenantwire/tenantwire/internal/testenv"
 )
 
-// startOperator builds and starts the operator with metrics on loopback, under cfg's memory limit
-// if it has one.
+// startOperator builds and starts the operator with metrics on loopback, under cfg's memory and
+// CPU limits if it has them.
 func (c *cluster) startOperator(cfg config) error {
 	bin, err := c.BuildOperator()
 	if err != nil {
@@ -41,10 +41,23 @@ func (c *cluster) startOperator(cfg config) error {
 		"--health-probe-bind-address=127.0.0.1:0", "--require-approval=false", "--tenant-concurrency=" + conc, "--integration-concurrency=" + conc, "--keypolicy-concurrency=" + conc, "--pprof-bind-address=" + c.pprofAddr,
 		fmt.Sprintf("--kube-api-qps=%g", cfg.QPS), fmt.Sprintf("--kube-api-burst=%d", int(2*cfg.QPS)), "--zap-log-level=error"}, cfg.OperatorArgs...)
 	env := append(os.Environ(), "KUBECONFIG="+c.ManagerKubeconfig)
+	var procs []string
 	if cfg.MemoryLimitBytes > 0 {
-		if argv, env, err = c.limitMemory(cfg, argv, env); err != nil {
+		if procs, env, err = c.limitMemory(cfg, argv[0], env); err != nil {
 			return err
 		}
+	}
+	if cfg.CPULimitMillis > 0 {
+		g, err := newCPUCgroup("/", fmt.Sprintf("tenantwire-bench-%d", os.Getpid()), cfg.CPULimitMillis)
+		if err != nil {
+			return fmt.Errorf("-cpu-limit %s: %w", cfg.CPULimit, err)
+		}
+		c.cpuCgroup = g
+		fmt.Printf("   operator: in cpu cgroup v%d %s, limit %s\n", g.version, g.dir, cfg.CPULimit)
+		procs = append(procs, g.procs())
+	}
+	if len(procs) > 0 {
+		argv = enterCgroups(procs, argv)
 	}
 	c.manager = exec.Command(argv[0], argv[1:]...)
 	c.manager.Env = env
@@ -60,25 +73,23 @@ func (c *cluster) startOperator(cfg config) error {
 	return nil
 }
 
-// limitMemory returns the command line and environment that run the operator under cfg's memory
-// limit: in a memory cgroup with that limit, or, where none can be made, with the GOMEMLIMIT the
-// manager would derive from it.
-func (c *cluster) limitMemory(cfg config, argv, env []string) ([]string, []string, error) {
+// limitMemory returns the cgroup.procs file of a memory cgroup limited to cfg's memory limit, for
+// the operator to enter before it starts, or, where none can be made, the environment with the
+// GOMEMLIMIT the manager would derive from the limit.
+func (c *cluster) limitMemory(cfg config, bin string, env []string) ([]string, []string, error) {
 	g, err := newMemCgroup("/", fmt.Sprintf("tenantwire-bench-%d", os.Getpid()), cfg.MemoryLimitBytes)
 	if err != nil {
 		soft := manager.SoftMemoryLimit(cfg.MemoryLimitBytes, 0) // the binary's pages are unknown before it runs
 		fmt.Printf("   operator: no memory cgroup, so the %s limit is only GOMEMLIMIT %.1f MiB: %v\n", cfg.MemoryLimit, float64(soft)/(1<<20), err)
-		return argv, append(env, fmt.Sprintf("GOMEMLIMIT=%d", soft)), nil
+		return nil, append(env, fmt.Sprintf("GOMEMLIMIT=%d", soft)), nil
 	}
 	c.cgroup = g
-	if err := evictFromPageCache(argv[0]); err != nil {
+	if err := evictFromPageCache(bin); err != nil {
 		return nil, nil, err
 	}
 	fmt.Printf("   operator: in memory cgroup v%d %s, limit %s\n", g.version, g.dir, cfg.MemoryLimit)
-	// The shell moves itself into the cgroup and then becomes the operator, so that every page the
-	// operator faults, from its first, is charged there. The manager derives GOMEMLIMIT from the
-	// cgroup's limit itself.
-	return append([]string{"/bin/sh", "-c", `echo $$ >"$0" && exec "$@"`, g.procs()}, argv...), env, nil
+	// The manager derives GOMEMLIMIT from the cgroup's limit itself.
+	return []string{g.procs()}, env, nil
 }
 
 // evictFromPageCache drops the file's pages from the page cache. A page is charged to the cgroup

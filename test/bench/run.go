@@ -30,6 +30,10 @@ type config struct {
 	// in bytes.
 	MemoryLimit      string
 	MemoryLimitBytes int64
+	// CPULimit is the container CPU limit the operator runs under (empty: none), as given and in
+	// thousandths of a CPU.
+	CPULimit       string
+	CPULimitMillis int64
 	// OperatorArgs are extra manager flags.
 	OperatorArgs []string
 	// SkipFloor leaves the floor phase out: for iterating on the operator's writes and memory,
@@ -74,6 +78,9 @@ type result struct {
 	EventWrites float64
 	// Cgroup is what the operator's memory cgroup saw (Version 0: it ran in none).
 	Cgroup cgroupStats
+	// CPUThrottling is what the operator's cpu cgroup counted, over the operator's whole run.
+	CPUThrottling    cpuThrottling
+	CPUCgroupVersion int
 	// GoMemLimitMiB is the Go memory limit the operator ran with, from its metrics (0: none).
 	GoMemLimitMiB float64
 }
@@ -366,6 +373,12 @@ func runOperator(ctx context.Context, c *cluster, cfg config, r *result, esoBefo
 	if c.cgroup != nil {
 		if r.Cgroup, err = c.cgroup.stats(); err != nil {
 			return fmt.Errorf("reading the operator's memory cgroup: %w", err)
+		}
+	}
+	if c.cpuCgroup != nil {
+		r.CPUCgroupVersion = c.cpuCgroup.version
+		if r.CPUThrottling, err = c.cpuCgroup.throttling(); err != nil {
+			return fmt.Errorf("reading the operator's cpu cgroup: %w", err)
 		}
 	}
 	if prof != nil {
