@@ -175,18 +175,21 @@ func (g *memCgroup) stats() (cgroupStats, error) {
 	return s, err
 }
 
-// remove deletes the cgroup once its processes have exited. The kernel may still count a reaped
-// process in its cgroup for a moment, so rmdir is retried while it reports the cgroup busy.
-func (g *memCgroup) remove() error {
+// remove deletes the cgroup once its processes have exited.
+func (g *memCgroup) remove() error { return removeCgroup(g.dir) }
+
+// removeCgroup deletes a cgroup's directory. The kernel may still count a reaped process in its
+// cgroup for a moment, so rmdir is retried while it reports the cgroup busy.
+func removeCgroup(dir string) error {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		err := os.Remove(g.dir)
+		err := os.Remove(dir)
 		if errors.Is(err, syscall.EBUSY) && time.Now().Before(deadline) {
 			time.Sleep(100 * time.Millisecond)
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("removing cgroup %s: %w", g.dir, err)
+			return fmt.Errorf("removing cgroup %s: %w", dir, err)
 		}
 		return nil
 	}

@@ -25,15 +25,16 @@ type cpuCgroup struct {
 	created bool
 }
 
-// cpuThrottling is what the cpu cgroup counted: CFS periods in which the operator ran, in how many
-// it used its whole quota and was held back, and for how long in all.
+// cpuThrottling is what the cpu cgroup (of cgroup Version) counted: CFS periods in which the
+// operator ran, in how many it used its whole quota and was held back, and for how long in all.
 type cpuThrottling struct {
+	Version            int
 	Periods, Throttled int64
 	ThrottledTime      time.Duration
 }
 
 func (t cpuThrottling) String() string {
-	return fmt.Sprintf("throttled in %d of %d periods (%s in all)", t.Throttled, t.Periods, t.ThrottledTime.Round(time.Millisecond))
+	return fmt.Sprintf("cpu cgroup v%d: throttled in %d of %d periods (%s in all)", t.Version, t.Throttled, t.Periods, t.ThrottledTime.Round(time.Millisecond))
 }
 
 // newCPUCgroup creates the cgroup name, as a child of the bench's own, with a quota of millicores
@@ -110,7 +111,7 @@ func (g *cpuCgroup) throttling() (cpuThrottling, error) {
 	if err != nil {
 		return cpuThrottling{}, err
 	}
-	var t cpuThrottling
+	t := cpuThrottling{Version: g.version}
 	var errs [3]error
 	t.Periods, errs[0] = parseKeyed(string(b), "nr_periods")
 	t.Throttled, errs[1] = parseKeyed(string(b), "nr_throttled")
@@ -124,12 +125,12 @@ func (g *cpuCgroup) throttling() (cpuThrottling, error) {
 	return t, errors.Join(errs[:]...)
 }
 
-// remove deletes the cgroup if this one made it; see memCgroup.remove.
+// remove deletes the cgroup if this one made it.
 func (g *cpuCgroup) remove() error {
 	if !g.created {
 		return nil
 	}
-	return (&memCgroup{dir: g.dir}).remove()
+	return removeCgroup(g.dir)
 }
 
 // enterCgroups returns the command line that moves the process into every cgroup whose

@@ -37,7 +37,7 @@ func TestNewCPUCgroupV1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (cpuThrottling{Periods: 600, Throttled: 12, ThrottledTime: 1500 * time.Millisecond}); got != want {
+	if want := (cpuThrottling{Version: 1, Periods: 600, Throttled: 12, ThrottledTime: 1500 * time.Millisecond}); got != want {
 		t.Errorf("throttling %+v, want %+v", got, want)
 	}
 }
@@ -68,7 +68,7 @@ func TestNewCPUCgroupV2SharesTheMemoryCgroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (cpuThrottling{Periods: 10, Throttled: 3, ThrottledTime: 250 * time.Millisecond}); got != want {
+	if want := (cpuThrottling{Version: 2, Periods: 10, Throttled: 3, ThrottledTime: 250 * time.Millisecond}); got != want {
 		t.Errorf("throttling %+v, want %+v", got, want)
 	}
 	// The memory cgroup removes the directory it made.

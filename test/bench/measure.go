@@ -237,7 +237,7 @@ func (r result) cpuLimit() string {
 	if r.CPULimit == "" {
 		return "none"
 	}
-	return fmt.Sprintf("%s (cpu cgroup v%d): %s", r.CPULimit, r.CPUCgroupVersion, r.CPUThrottling)
+	return fmt.Sprintf("%s, %s", r.CPULimit, r.CPUThrottling)
 }
 
 // goMemLimit is the Go memory limit the operator reported.

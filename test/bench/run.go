@@ -79,8 +79,7 @@ type result struct {
 	// Cgroup is what the operator's memory cgroup saw (Version 0: it ran in none).
 	Cgroup cgroupStats
 	// CPUThrottling is what the operator's cpu cgroup counted, over the operator's whole run.
-	CPUThrottling    cpuThrottling
-	CPUCgroupVersion int
+	CPUThrottling cpuThrottling
 	// GoMemLimitMiB is the Go memory limit the operator ran with, from its metrics (0: none).
 	GoMemLimitMiB float64
 }
@@ -376,7 +375,6 @@ func runOperator(ctx context.Context, c *cluster, cfg config, r *result, esoBefo
 		}
 	}
 	if c.cpuCgroup != nil {
-		r.CPUCgroupVersion = c.cpuCgroup.version
 		if r.CPUThrottling, err = c.cpuCgroup.throttling(); err != nil {
 			return fmt.Errorf("reading the operator's cpu cgroup: %w", err)
 		}
