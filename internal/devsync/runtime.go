@@ -135,13 +135,12 @@ func (r *Runtime) prepare(ctx context.Context) error {
 			*p = r.pod.local(*p)
 		}
 	}
-	health, err := testenv.FreeLoopbackAddr()
+	addrs, err := testenv.FreeLoopbackAddrs(2)
 	if err != nil {
 		return err
 	}
-	if r.MetricsAddr, err = testenv.FreeLoopbackAddr(); err != nil {
-		return err
-	}
+	health := addrs[0]
+	r.MetricsAddr = addrs[1]
 	note("  healthAddr %s -> %s, metricsAddr %s -> %s (the pod's ports are taken or unroutable here)", cfg.HealthAddr, health, cfg.MetricsAddr, r.MetricsAddr)
 	cfg.HealthAddr, cfg.MetricsAddr = health, r.MetricsAddr
 	body, err := syncconfig.Marshal(cfg)

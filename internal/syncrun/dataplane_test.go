@@ -168,14 +168,11 @@ func runOneCycle(t *testing.T, destination string, dst *capture, fields []string
 	t.Helper()
 	src := plantedCerbo(t)
 	dir := t.TempDir()
-	health, err := testenv.FreeLoopbackAddr()
+	addrs, err := testenv.FreeLoopbackAddrs(2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	metrics, err := testenv.FreeLoopbackAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
+	health, metrics := addrs[0], addrs[1]
 	host := func(s *httptest.Server) string { u, _ := url.Parse(s.URL); return u.Host }
 	cfg := syncconfig.Config{
 		Tenant: "acme", Integration: "cerbo-to-" + destination,

@@ -34,14 +34,11 @@ func (f fakeSystem) System() string { return f.name }
 func podFiles(t *testing.T, k *keyring.Keyring) (configPath string, cfg syncconfig.Config) {
 	t.Helper()
 	dir := t.TempDir()
-	health, err := testenv.FreeLoopbackAddr()
+	addrs, err := testenv.FreeLoopbackAddrs(2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	metrics, err := testenv.FreeLoopbackAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
+	health, metrics := addrs[0], addrs[1]
 	cfg = syncconfig.Config{
 		Tenant: "acme", Integration: "cerbo-to-quickbooks",
 		Source: syncconfig.Endpoint{System: "cerbo", URL: "https://cerbo.example", CredentialsDir: filepath.Join(dir, "source"),

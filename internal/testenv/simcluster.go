@@ -103,10 +103,25 @@ func (s *SimCluster) Stop() {
 
 // FreeLoopbackAddr returns a loopback address with a port nothing listens on right now.
 func FreeLoopbackAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addrs, err := FreeLoopbackAddrs(1)
 	if err != nil {
 		return "", err
 	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String(), nil
+	return addrs[0], nil
+}
+
+// FreeLoopbackAddrs returns n distinct loopback addresses with ports nothing listens on right now.
+// Each port stays bound until all are chosen: one port closed and asked for again may be handed
+// out again (two sync runtime servers got the same port that way, and the second failed to bind).
+func FreeLoopbackAddrs(n int) ([]string, error) {
+	addrs := make([]string, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = l.Close() }()
+		addrs = append(addrs, l.Addr().String())
+	}
+	return addrs, nil
 }

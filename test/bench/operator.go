@@ -22,12 +22,11 @@ func (c *cluster) startOperator(cfg config) error {
 	if err != nil {
 		return err
 	}
-	if c.metricsAddr, err = testenv.FreeLoopbackAddr(); err != nil {
+	addrs, err := testenv.FreeLoopbackAddrs(2)
+	if err != nil {
 		return err
 	}
-	if c.pprofAddr, err = testenv.FreeLoopbackAddr(); err != nil {
-		return err
-	}
+	c.metricsAddr, c.pprofAddr = addrs[0], addrs[1]
 	logPath := filepath.Join(c.DevDir, "manager.log")
 	logf, err := os.Create(logPath)
 	if err != nil {
