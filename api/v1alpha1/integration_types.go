@@ -267,9 +267,8 @@ type IntegrationStatus struct {
 	// Tenant is the Tenant whose namespace holds this Integration.
 	// +optional
 	Tenant string `json:"tenant,omitempty"`
-	// CredentialsHash is a digest of the synced credential data the sync pods run on: the data
-	// they found at their start, or that a rotation rolled them to. It changes exactly when a
-	// credential changes; a change while pods run rolls them.
+	// CredentialsHash is a digest of the synced credential data the running pods were rolled to.
+	// It changes exactly when a credential changes.
 	// +optional
 	CredentialsHash string `json:"credentialsHash,omitempty"`
 	// FlowDigest is the digest of the current data flow (source and destination systems and
@@ -279,8 +278,7 @@ type IntegrationStatus struct {
 	// Approval is the approval honoured for the current flow; empty while none is.
 	// +optional
 	Approval *ApprovalStatus `json:"approval,omitempty"`
-	// Replicas and AvailableReplicas of the sync Deployment; 0 while its pods wait for
-	// credentials that have never synced (the Deployment exists, its pods cannot start).
+	// Replicas and AvailableReplicas of the sync Deployment.
 	// +optional
 	Replicas int32 `json:"replicas,omitempty"`
 	// +optional

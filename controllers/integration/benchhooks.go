@@ -7,8 +7,8 @@ import (
 )
 
 // DesiredObjects is every object the controller converges an Integration to once its credentials
-// are synced (credentialsHash and keyringVersion as the pod template would carry them: no
-// credentials digest until a rotation), as applyChildren and rollOut apply them. The scale
+// are synced (credentialsHash and keyringVersion as the pod template would carry them), as
+// applyChildren and rollOut apply them. The scale
 // benchmark creates the same objects with a plain client to measure the floor; the sync
 // configuration carries the default host allowlist, as a manager without host flags renders it.
 func DesiredObjects(in *twv1.Integration, t *twv1.Tenant, syncImage, credentialsHash, keyringVersion string) ([]client.Object, error) {

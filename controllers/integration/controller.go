@@ -114,10 +114,6 @@ type Reconciler struct {
 	// carriedHashes holds a carriedHash by Integration key, for pod templates that carry the
 	// credentials hash in its older form.
 	carriedHashes sync.Map
-	// rolledTemplates holds a rolledTemplate by Integration key, and runningCredentials the
-	// credentials digest its pods were last known to run on (credentialsroll.go).
-	rolledTemplates    sync.Map
-	runningCredentials sync.Map
 	// announced holds, by Integration key and topic (approval, sync health), the state last
 	// announced with an event, so that a reconcile reading a status older than its own last
 	// write does not announce it twice (announceOnce).
@@ -303,8 +299,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.Get(ctx, req.NamespacedName, in); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.carriedHashes.Delete(req.NamespacedName)
-			r.rolledTemplates.Delete(req.NamespacedName)
-			r.runningCredentials.Delete(req.NamespacedName)
 			r.cycleReads.Delete(req.NamespacedName)
 			for _, topic := range announcementTopics {
 				r.announced.Delete(announcement{key: req.NamespacedName, topic: topic})

@@ -27,7 +27,7 @@ import (
 	"github.com/tenantwire/tenantwire/internal/syncconfig"
 )
 
-// Annotations on the pod template. A change of any rolls the pods; nothing else does.
+// Annotations on the pod template. A change of either rolls the pods; nothing else does.
 const (
 	CredentialsHashAnnotation = "tenantwire.io/credentials-hash"
 	ConfigHashAnnotation      = "tenantwire.io/config-hash"
@@ -392,9 +392,8 @@ func desiredReplicas(in *twv1.Integration, held bool) int32 {
 }
 
 // desiredDeployment runs the sync runtime under the restricted pod security profile, with
-// credentials mounted as read-only files. The pod template carries a digest of the configuration,
-// and of the credentials once they changed under running pods (credentialsroll.go), so it changes
-// (and the pods roll) exactly when one of them changes.
+// credentials mounted as read-only files. The pod template carries digests of the credentials
+// and configuration, so it changes (and the pods roll) exactly when one of them changes.
 func desiredDeployment(in *twv1.Integration, ip inputs, cm *corev1.ConfigMap) *appsv1.Deployment {
 	image := in.Spec.Image
 	if image == "" {
@@ -416,10 +415,9 @@ func desiredDeployment(in *twv1.Integration, ip inputs, cm *corev1.ConfigMap) *a
 		}
 	}
 
-	annotations := map[string]string{ConfigHashAnnotation: digest(cm.Data[syncconfig.FileName])}
-	if ip.credentialsHash != "" {
-		// Set once the credentials changed under running pods (credentialsroll.go).
-		annotations[CredentialsHashAnnotation] = ip.credentialsHash
+	annotations := map[string]string{
+		CredentialsHashAnnotation: ip.credentialsHash,
+		ConfigHashAnnotation:      digest(cm.Data[syncconfig.FileName]),
 	}
 	mounts, volumes := podVolumes(in, ip)
 	if ip.keyringVersion != "" {

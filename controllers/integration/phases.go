@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -224,9 +223,8 @@ func (r *Reconciler) applyChildren(ctx context.Context, in *twv1.Integration, ip
 	return cm, nil
 }
 
-// rollOut applies the sync Deployment: at once for a new one, whose pod waits for its credential
-// volumes (credentialsroll.go), and with the digest that rolls its pods when the credentials they
-// run on change.
+// rollOut applies the sync Deployment once its credentials (and keyring) are there, with the
+// credentials hash that rolls its pods when they change.
 func (r *Reconciler) rollOut(ctx context.Context, in *twv1.Integration, ip inputs, cm *corev1.ConfigMap, secrets []*corev1.Secret,
 	obs *observation) error {
 	live := &appsv1.Deployment{}
@@ -237,61 +235,46 @@ func (r *Reconciler) rollOut(ctx context.Context, in *twv1.Integration, ip input
 		return err
 	}
 	obs.deployment = live
-	key := client.ObjectKeyFromObject(in)
-	template, recorded := r.liveTemplateCredentials(key, live), r.recordedCredentials(key, in)
-	obs.awaitingCredentials = awaitsCredentials(secrets != nil, template, recorded, live != nil)
-	if obs.keyringPending || (secrets == nil && !obs.awaitingCredentials) {
-		// The keyring of a consumer is not there yet, or the credentials of a running workload are
-		// gone: start nothing, and leave a running workload on what it has rather than roll it
-		// onto something missing. Waiting for the keyring also saves every new workload a second
-		// rollout when it arrives.
-		obs.credentialsHash = cmp.Or(template, recorded)
+	if secrets == nil || obs.keyringPending {
+		// Credentials (or the keyring of a consumer) are not there yet: start nothing, and leave a
+		// running workload on what it has rather than roll it onto something missing. Waiting for
+		// the keyring also saves every new workload a second rollout when it arrives.
+		if live != nil {
+			obs.credentialsHash = live.Spec.Template.Annotations[CredentialsHashAnnotation]
+		}
 		return nil
 	}
 
-	ip.credentialsHash = template
-	rolls := false
-	if secrets != nil {
-		current := credentialsHash(secrets...)
-		if template != "" && template != current {
-			carried, err := r.carriesCredentials(ctx, key, secrets, template, current)
-			if err != nil {
-				return err
-			}
-			if carried {
-				current = template
-			}
-		}
-		ip.credentialsHash, rolls = templateCredentials(template, recorded, current, live != nil)
-		obs.credentialsHash = current
-	}
-	previousKeys := ""
+	ip.credentialsHash = credentialsHash(secrets...)
+	var previous, previousKeys string
 	if live != nil {
+		previous = live.Spec.Template.Annotations[CredentialsHashAnnotation]
 		previousKeys = live.Spec.Template.Annotations[KeyringVersionAnnotation]
+	}
+	if previous != "" && previous != ip.credentialsHash {
+		carried, err := r.carriesCredentials(ctx, client.ObjectKeyFromObject(in), secrets, previous, ip.credentialsHash)
+		if err != nil {
+			return err
+		}
+		if carried {
+			ip.credentialsHash = previous
+		}
 	}
 	desired := desiredDeployment(in, ip, cm)
 	res, err := r.apply.Apply(ctx, desired)
 	if err != nil {
 		return err
 	}
-	if rolls {
-		r.rolledTemplates.Store(key, rolledTemplate{uid: desired.UID, generation: desired.Generation, digest: ip.credentialsHash})
-	}
-	if obs.credentialsHash != "" {
-		r.runningCredentials.Store(key, obs.credentialsHash)
-	}
 	obs.workloadApplied = res == apply.Applied
-	// A roll the live Deployment already held (this process applied it before it lost its
-	// memory of it) was announced then.
-	r.announceRollout(in, rolls && res == apply.Applied, previousKeys, ip)
-	obs.deployment = desired
+	r.announceRollout(in, previous, previousKeys, ip)
+	obs.deployment, obs.credentialsHash = desired, ip.credentialsHash
 	return nil
 }
 
 // announceRollout counts and announces a rollout of the sync pods onto new credentials or a new
 // keyring version.
-func (r *Reconciler) announceRollout(in *twv1.Integration, credentials bool, previousKeys string, ip inputs) {
-	if credentials {
+func (r *Reconciler) announceRollout(in *twv1.Integration, previous, previousKeys string, ip inputs) {
+	if previous != "" && previous != ip.credentialsHash {
 		metrics.WorkloadRollouts.WithLabelValues("credentials").Inc()
 		r.Recorder.Event(in, corev1.EventTypeNormal, "CredentialsRotated", "Credentials changed in the key vault; rolling the sync pods")
 	}

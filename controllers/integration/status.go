@@ -19,11 +19,8 @@ type observation struct {
 	blocked *conditions.Problem
 	// credentials: nil once both ExternalSecrets are Ready and their Secrets exist.
 	credentials *conditions.Problem
-	// credentialsHash is the digest of the credentials the sync pods run on; "" when unknown.
+	// credentialsHash is the digest the Deployment's pod template carries.
 	credentialsHash string
-	// awaitingCredentials: the sync pods have never been given credentials; the Deployment may
-	// exist, its pod waiting for their volumes.
-	awaitingCredentials bool
 	// deployment is the live sync Deployment, nil when there is none.
 	deployment *appsv1.Deployment
 	// workloadApplied: this reconcile wrote the Deployment.
@@ -73,16 +70,10 @@ func computeStatus(in *twv1.Integration, obs observation, now metav1.Time) twv1.
 	}
 	held := obs.tenantSuspended || approval.held()
 	st.Replicas, st.AvailableReplicas = 0, 0
-	d := obs.deployment
-	if obs.awaitingCredentials {
-		// Its pod waits for its credential volumes: nothing runs, whatever the Deployment counts
-		// (a simulated node starts it anyway).
-		d = nil
-	}
-	if d != nil {
+	if d := obs.deployment; d != nil {
 		st.Replicas, st.AvailableReplicas = d.Status.Replicas, d.Status.AvailableReplicas
 	}
-	st.Keyring = keyringStatus(d)
+	st.Keyring = keyringStatus(obs.deployment)
 
 	credentials := obs.credentials
 	if obs.blocked != nil {
@@ -142,7 +133,7 @@ func workloadProblem(in *twv1.Integration, obs observation) *conditions.Problem 
 		return nil
 	}
 	d := obs.deployment
-	if d == nil || obs.awaitingCredentials {
+	if d == nil {
 		if obs.credentials != nil {
 			return &conditions.Problem{Reason: twv1.ReasonDependencyNotReady, Message: "Waiting for credentials before starting the sync workload"}
 		}

@@ -190,7 +190,7 @@ func renderTenant(t *twv1.Tenant, integrations int, configure func(in *twv1.Inte
 // floorObjects renders what the operator would create for one tenant, relabelled so the operator's
 // label-filtered cache never sees them and stripped of owner references (there is no owner here).
 func floorObjects(i, integrations int) ([]client.Object, error) {
-	objs, err := renderTenant(benchTenant("floor", i), integrations, nil, "", "1")
+	objs, err := renderTenant(benchTenant("floor", i), integrations, nil, "floor", "1")
 	if err != nil {
 		return nil, err
 	}
