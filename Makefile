@@ -61,9 +61,10 @@ test: manifests generate vet tools ## Unit, envtest and simulated-cluster tests 
 	KUBEBUILDER_ASSETS="$$($(TOOLS) envtest)" go test $(GOTEST_FLAGS) $(PKGS)
 
 BENCH_TENANTS ?= 100,1000
+BENCH_FLAGS ?=
 .PHONY: bench
-bench: tools ## Scale benchmark on the simulated cluster (BENCH_TENANTS=100,1000); writes docs/benchmarks-results.md.
-	go run ./test/bench -tenants $(BENCH_TENANTS) -out docs/benchmarks-results.md
+bench: tools ## Scale benchmark on the simulated cluster (BENCH_TENANTS=100,1000; BENCH_FLAGS="-memory-limit 128Mi -cpu-limit 1" for the chart's limits); writes docs/benchmarks-results.md.
+	go run ./test/bench -tenants $(BENCH_TENANTS) $(BENCH_FLAGS) -out docs/benchmarks-results.md
 
 BENCH_SYNC_FLAGS ?=
 .PHONY: bench-sync
