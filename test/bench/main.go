@@ -32,6 +32,7 @@ func main() {
 	skipFloor := flag.Bool("skip-floor", false, "leave the floor phase out (no time ratio): for iterating on the operator's writes and memory")
 	sharedCluster := flag.Bool("shared-cluster", false, "run the operator phase on the floor's cluster, with the floor's objects still in it (every run recorded before this option); by default each phase starts a cluster of its own")
 	operatorArgs := flag.String("operator-args", "", "extra manager flags, space-separated (e.g. --status-settle-delay=5s)")
+	requestCosts := flag.Int("request-costs", 0, "instead of the phases, measure what the API server spends on each kind of request the phases differ in, in this many interleaved rounds on one simulated cluster")
 	flag.Parse()
 	// The bench's watch caches would otherwise complain that no logger is set.
 	ctrllog.SetLogger(logr.Discard())
@@ -56,6 +57,15 @@ func main() {
 		if err := os.MkdirAll(*profileDir, 0o755); err != nil {
 			fatalf("%v", err)
 		}
+	}
+	if *requestCosts > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+		defer cancel()
+		cfg := config{Integrations: *integrations, Concurrency: *concurrency, QPS: *qps}
+		if err := runRequestCosts(ctx, cfg, *requestCosts, os.Stdout); err != nil {
+			fatalf("request costs: %v", err)
+		}
+		return
 	}
 	var results []result
 	for _, s := range strings.Split(*tenants, ",") {
