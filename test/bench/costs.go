@@ -64,16 +64,15 @@ func runRequestCosts(ctx context.Context, cfg config, rounds int, w io.Writer) e
 	}
 	defer c.stop()
 	scheme := twscheme.New()
-	// idle is what the API server and etcd use a second with no request of ours (leases, kwok's
-	// node heartbeats, the watch caches' checks); each batch is charged only what it adds to that.
-	var idle costFigure
-	measure := func(kind string, n int, write func(ctx context.Context, i int) (int, error)) error {
+	// window runs n writes, each of which reports its requests, between two quiet times, and
+	// returns what the API server and etcd used over the window and how long it lasted.
+	window := func(kind string, n int, write func(ctx context.Context, i int) (int, error)) (costFigure, float64, error) {
 		if err := sleep(ctx, costSettle); err != nil {
-			return err
+			return costFigure{}, 0, err
 		}
 		before, err := takeCPUSnapshot()
 		if err != nil {
-			return err
+			return costFigure{}, 0, err
 		}
 		start := time.Now()
 		var requests atomic.Int64
@@ -82,23 +81,34 @@ func runRequestCosts(ctx context.Context, cfg config, rounds int, w io.Writer) e
 			requests.Add(int64(k))
 			return err
 		}); err != nil {
-			return fmt.Errorf("%s: %w", kind, err)
+			return costFigure{}, 0, fmt.Errorf("%s: %w", kind, err)
 		}
 		if err := sleep(ctx, costSettle); err != nil {
-			return err
+			return costFigure{}, 0, err
 		}
 		after, err := takeCPUSnapshot()
 		if err != nil {
+			return costFigure{}, 0, err
+		}
+		return costFigure{Kind: kind, Requests: requests.Load(),
+			APIServer: after.byLabel["kube-apiserver"] - before.byLabel["kube-apiserver"],
+			Etcd:      after.byLabel["etcd"] - before.byLabel["etcd"]}, time.Since(start).Seconds(), nil
+	}
+	// idle is what the API server and etcd use a second with no request of ours (leases, kwok's
+	// node heartbeats, the watch caches' checks); each batch is charged only what it adds to that.
+	var idle costFigure
+	measureIdle := func() error {
+		f, secs, err := window("nothing (the idle cluster)", 0, nil)
+		if err != nil {
 			return err
 		}
-		secs := time.Since(start).Seconds()
-		f := costFigure{Kind: kind, Requests: requests.Load(),
-			APIServer: after.byLabel["kube-apiserver"] - before.byLabel["kube-apiserver"],
-			Etcd:      after.byLabel["etcd"] - before.byLabel["etcd"]}
-		if n == 0 {
-			// A window with no request: per second.
-			idle = costFigure{Kind: kind, APIServer: f.APIServer / secs, Etcd: f.Etcd / secs}
-			_, err = fmt.Fprintf(w, "%-44s kube-apiserver %.3f, etcd %.3f CPU-seconds a second\n", kind, idle.APIServer, idle.Etcd)
+		idle = costFigure{Kind: f.Kind, APIServer: f.APIServer / secs, Etcd: f.Etcd / secs}
+		_, err = fmt.Fprintf(w, "%-44s kube-apiserver %.3f, etcd %.3f CPU-seconds a second\n", idle.Kind, idle.APIServer, idle.Etcd)
+		return err
+	}
+	measure := func(kind string, n int, write func(ctx context.Context, i int) (int, error)) error {
+		f, secs, err := window(kind, n, write)
+		if err != nil {
 			return err
 		}
 		_, err = fmt.Fprintln(w, f.less(idle, secs))
@@ -137,7 +147,7 @@ func runRequestCosts(ctx context.Context, cfg config, rounds int, w io.Writer) e
 		return c.floorClient.Patch(ctx, o, client.RawPatch(types.ApplyPatchType, body), client.FieldOwner("tenantwire-bench"), client.ForceOwnership)
 	}
 	for round := range rounds {
-		if err := measure("nothing (the idle cluster)", 0, nil); err != nil {
+		if err := measureIdle(); err != nil {
 			return err
 		}
 		// Two batches of tenants a round, one created and one applied, in alternating order.
