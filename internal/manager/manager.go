@@ -127,7 +127,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.StatusTiming.SettleDelay, "status-settle-delay", status.DefaultTiming.SettleDelay,
 		"How long a Tenant's or Integration's status that only reports further progress must hold still before it is written; Ready, failures and new generations are written at once.")
 	fs.DurationVar(&o.StatusTiming.MinInterval, "status-min-interval", status.DefaultTiming.MinInterval,
-		"Least time between two status writes of one object that only report further progress, and the longest such a write waits while further steps keep coming; it and the settle delay double with each such write of one object, up to 16 times, until one that is not progress.")
+		"Least time between two status writes of one object that only report further progress, and the longest such a write waits while further steps keep coming; once an object has had one such write, it and the settle delay are 16 times as long for its later ones, until one that is not progress.")
 	o.Zap.BindFlags(fs)
 }
 

@@ -58,7 +58,7 @@ type memo struct {
 	// lastWrite is when this process last wrote the object's status; zero when unknown.
 	lastWrite time.Time
 	// shown counts the progress-only statuses written since the last status that was not one
-	// (Ready, a failure, a new generation): each doubles the wait of the next (Timing.backoff).
+	// (Ready, a failure, a new generation): any lengthens the wait of the next (Timing.backoff).
 	shown int
 }
 
@@ -132,8 +132,8 @@ func decide(cur, next summary, equal, urgent, stepped bool, m memo, now time.Tim
 	}
 	// A debounce: each further step restarts the settle delay, so an object stepping through
 	// progress faster than SettleDelay writes only where it stops (often Ready, written at once).
-	// MinInterval from the first deferred step bounds the wait of one that never stops. Both grow
-	// with the progress already shown (backoff).
+	// MinInterval from the first deferred step bounds the wait of one that never stops. Both are
+	// longer once the object has shown progress (backoff).
 	settle, interval := t.backoff(shownSoFar(cur, next, m))
 	p := m.pending
 	if p.first.IsZero() {
@@ -170,21 +170,25 @@ func shownSoFar(cur, next summary, m memo) int {
 	return m.shown
 }
 
-// maxBackoff bounds the growth of the waits: the fifth progress status of one generation and
-// every later one wait 16 times SettleDelay and MinInterval (128s and 160s by default).
-const maxBackoff = 16
+// laterProgressFactor is how many times longer than the first a later progress status of one
+// convergence waits: 128s held still, or 160s while steps keep coming, by default. At 1000 tenants
+// the Deployment controller took a median 56s to roll out a sync Deployment the operator had just
+// applied (90th percentile 118s, run V in docs/benchmarks.md); an Integration that had shown
+// CredentialsPending then wrote DeploymentProgressing for nearly every such wait, about 2100 statuses
+// nobody had time to read. A rollout stuck for longer still shows, and a failed one (the Deployment's
+// progress deadline) is a failure, written at once.
+const laterProgressFactor = 16
 
 // backoff returns the settle delay and interval for an object that has shown progress shown times
-// since its last status that was not progress. The first progress shows within MinInterval; each
-// further one of the same convergence (credentials pending, then a rollout that waits for the
-// Deployment controller, ...) waits twice as long, so that an object converging slowly behind
-// busy controllers writes few statuses while the first one still says what it waits for.
+// since its last status that was not progress: the first progress shows within MinInterval, every
+// later one of the same convergence waits laterProgressFactor times as long, so that an object
+// converging slowly behind busy controllers writes one status that says what it waited for first,
+// then Ready, and shows a later wait only when it lasts minutes.
 func (t Timing) backoff(shown int) (settle, interval time.Duration) {
-	f := time.Duration(maxBackoff)
-	if shown < 4 {
-		f = 1 << shown
+	if shown == 0 {
+		return t.SettleDelay, t.MinInterval
 	}
-	return t.SettleDelay * f, t.MinInterval * f
+	return t.SettleDelay * laterProgressFactor, t.MinInterval * laterProgressFactor
 }
 
 // forgetAfter is how long an entry outlives its last use. An object with a deferred change is
@@ -192,7 +196,7 @@ func (t Timing) backoff(shown int) (settle, interval time.Duration) {
 // belongs to an object that is gone (or to a queue a minute behind, which then waits once more);
 // a last write older than the longest interval no longer holds anything back.
 func (t Timing) forgetAfter() time.Duration {
-	return (t.SettleDelay+t.MinInterval)*maxBackoff + time.Minute
+	return (t.SettleDelay+t.MinInterval)*laterProgressFactor + time.Minute
 }
 
 // decide applies the policy to one object and records its pending mark.

@@ -144,20 +144,25 @@ func TestDecide(t *testing.T) {
 		"a step just taken that leaves Ready is written at once": {
 			cur: ready, next: step(2), stepped: true, memo: memo{lastWrite: at(-time.Minute)}, now: t0, want: decision{write: true},
 		},
-		"a second progress status waits twice as long": {
+		"a second progress status waits sixteen intervals after the first": {
 			cur: progress(1, twv1.ReasonCredentialsPending), next: step(2),
 			memo: memo{lastWrite: t0, shown: 1}, now: at(11 * time.Second),
-			want: decision{requeueAfter: 9 * time.Second, pending: pending{first: at(11 * time.Second), since: at(11 * time.Second), digest: 2}},
+			want: decision{requeueAfter: 149 * time.Second, pending: pending{first: at(11 * time.Second), since: at(11 * time.Second), digest: 2}},
 		},
-		"a second progress status is written once held twice the settle delay, twice the interval after the first": {
+		"a second progress status is not written after twice the settle delay and interval": {
 			cur: progress(1, twv1.ReasonCredentialsPending), next: step(2),
 			memo: memo{pending: pending{first: at(11 * time.Second), since: at(11 * time.Second), digest: 2}, lastWrite: t0, shown: 1}, now: at(20 * time.Second),
+			want: decision{requeueAfter: 140 * time.Second, pending: pending{first: at(11 * time.Second), since: at(11 * time.Second), digest: 2}},
+		},
+		"a second progress status is written once held sixteen settle delays, sixteen intervals after the first": {
+			cur: progress(1, twv1.ReasonCredentialsPending), next: step(2),
+			memo: memo{pending: pending{first: at(11 * time.Second), since: at(11 * time.Second), digest: 2}, lastWrite: t0, shown: 1}, now: at(160 * time.Second),
 			want: decision{write: true, pending: pending{first: at(11 * time.Second), since: at(11 * time.Second), digest: 2}, progress: true},
 		},
-		"a progress status shown, its count forgotten: the wait still doubles": {
+		"a progress status shown, its count forgotten: the wait is still the longer one": {
 			cur: progress(1, twv1.ReasonCredentialsPending), next: step(2), stepped: true,
 			memo: memo{}, now: at(5 * time.Minute),
-			want: decision{requeueAfter: 4 * time.Second, pending: pending{first: at(5 * time.Minute), since: at(5 * time.Minute), digest: 2, restarted: true}},
+			want: decision{requeueAfter: 32 * time.Second, pending: pending{first: at(5 * time.Minute), since: at(5 * time.Minute), digest: 2, restarted: true}},
 		},
 		"first status in progress is deferred": {
 			cur: none, next: progress(1, twv1.ReasonCredentialsPending),
@@ -194,9 +199,8 @@ func TestBackoff(t *testing.T) {
 		wantSettle, wantInterval time.Duration
 	}{
 		{0, 2 * time.Second, 10 * time.Second},
-		{1, 4 * time.Second, 20 * time.Second},
-		{3, 16 * time.Second, 80 * time.Second},
-		{4, 32 * time.Second, 160 * time.Second},
+		{1, 32 * time.Second, 160 * time.Second},
+		{2, 32 * time.Second, 160 * time.Second},
 		{40, 32 * time.Second, 160 * time.Second},
 	}
 	for _, tc := range tests {
@@ -244,16 +248,16 @@ func TestCoalescerMemory(t *testing.T) {
 	if m := c.objects[uid]; m.shown != 1 {
 		t.Fatalf("after the first progress status: shown %d, want 1", m.shown)
 	}
-	// Next progress: settle from now, but the interval since the write decides, doubled since
-	// one progress status was shown.
+	// Next progress: settle from now, but the interval since the write decides, sixteen times
+	// the first since one progress status was shown.
 	clk.SetTime(t0.Add(3 * time.Second))
-	step(waiting, progressing, false, false, 19*time.Second)
+	step(waiting, progressing, false, false, 159*time.Second)
 	// Back to what is written: nothing to write and no mark left.
 	step(waiting, waiting, true, false, 0)
 	if m := c.objects[uid]; m.pending != (pending{}) {
 		t.Fatalf("equal status kept the waiting mark: %+v", m)
 	}
-	step(waiting, progressing, false, false, 19*time.Second)
+	step(waiting, progressing, false, false, 159*time.Second)
 	clk.SetTime(t0.Add(4 * time.Second))
 	step(waiting, ready, false, true, 0)
 	if m := c.objects[uid]; m.pending != (pending{}) || !m.lastWrite.Equal(clk.Now()) || m.shown != 0 {
