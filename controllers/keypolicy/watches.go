@@ -21,7 +21,6 @@ import (
 
 	twv1 "github.com/tenantwire/tenantwire/api/v1alpha1"
 	"github.com/tenantwire/tenantwire/internal/labels"
-	"github.com/tenantwire/tenantwire/internal/tenantevents"
 )
 
 // StatusControllerName names the controller that aggregates a KeyPolicy's status from its tenants.
@@ -51,8 +50,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		return obj.GetLabels()[labels.KeyPolicy] != ""
 	})
 	b := ctrl.NewControllerManagedBy(mgr).
-		// The keyring report is written here: its own write gives this controller nothing to act on.
-		For(&twv1.Tenant{}, builder.WithPredicates(tenantevents.BeyondKeyringReport)).
+		// Every Tenant change, the keyring report included: a report that disagrees with the
+		// cluster (computed from a cache behind the last keyring write, or written by hand) is
+		// compared with the cluster once more and rewritten. After its own current report the
+		// reconcile writes nothing; ignoring those updates let a stale report stand until the next
+		// rotation.
+		For(&twv1.Tenant{}).
 		Watches(&corev1.Secret{}, byTenantLabel, builder.WithPredicates(keyringChild)).
 		// The set of consumers changes when an Integration comes, goes or is relabelled; its
 		// status writes change nothing here.

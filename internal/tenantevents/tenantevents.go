@@ -10,11 +10,10 @@ import (
 )
 
 // BeyondKeyringReport passes every Tenant event but an update that changed only the KeyPolicy
-// controller's report (status.keyring). The Tenant controller does not read it; the per-tenant
-// KeyPolicy controller writes it and reads back only what it wrote, so its own write gives it
-// nothing new to act on; the policy's status is computed from it by the KeyPolicy status
-// controller, which has its own watch. Without this filter each report (three per tenant while it
-// comes up) woke both controllers for that tenant.
+// controller's report (status.keyring), which the Tenant controller does not read. The per-tenant
+// KeyPolicy controller does not use it: it wakes on its own reports, so that one that disagrees
+// with the cluster is rewritten; the policy's status is computed from them by the KeyPolicy status
+// controller, which has its own watch.
 var BeyondKeyringReport = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 	o, okOld := e.ObjectOld.(*twv1.Tenant)
 	n, okNew := e.ObjectNew.(*twv1.Tenant)
