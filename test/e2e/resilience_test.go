@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -286,12 +287,19 @@ func waitExactChildren(t *testing.T) {
 }
 
 // resourceVersions renders "kind/namespace/name rv" for every object tenantwire owns or manages.
+// A ResourceQuota is rendered by what the operator writes of it instead (labels, annotations,
+// owners, spec): the controller-manager rewrites its status.used whenever the namespace's usage
+// changes, and at its periodic quota resync, which a steady state of minutes may include.
 func resourceVersions(t *testing.T) string {
 	t.Helper()
-	tmpl := `{{range .items}}{{.kind}}/{{.metadata.namespace}}/{{.metadata.name}} {{.metadata.resourceVersion}}{{"\n"}}{{end}}`
+	const name = `{{.kind}}/{{.metadata.namespace}}/{{.metadata.name}}`
+	tmpl := `{{range .items}}` + name + ` {{.metadata.resourceVersion}}{{"\n"}}{{end}}`
+	quotaTmpl := `{{range .items}}` + name + ` {{.metadata.labels}} {{.metadata.annotations}} {{.metadata.ownerReferences}} {{.spec}}{{"\n"}}{{end}}`
+	managed := []string{"-A", "-l", "app.kubernetes.io/managed-by=tenantwire", "-o"}
 	lines := sim.mustKubectl(t, "get", "tenants,keypolicies,integrations", "-A", "-o", "go-template="+tmpl) +
-		sim.mustKubectl(t, "get", "namespaces,externalsecrets,deployments,configmaps,secrets,roles,rolebindings,networkpolicies,serviceaccounts,resourcequotas,limitranges",
-			"-A", "-l", "app.kubernetes.io/managed-by=tenantwire", "-o", "go-template="+tmpl)
+		sim.mustKubectl(t, slices.Concat([]string{"get", "namespaces,externalsecrets,deployments,configmaps,secrets,roles,rolebindings,networkpolicies,serviceaccounts,limitranges"},
+			managed, []string{"go-template=" + tmpl})...) +
+		sim.mustKubectl(t, slices.Concat([]string{"get", "resourcequotas"}, managed, []string{"go-template=" + quotaTmpl})...)
 	sorted := strings.Split(strings.TrimSpace(lines), "\n")
 	sort.Strings(sorted)
 	return strings.Join(sorted, "\n")
