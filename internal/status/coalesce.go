@@ -57,9 +57,9 @@ type memo struct {
 	pending pending
 	// lastWrite is when this process last wrote the object's status; zero when unknown.
 	lastWrite time.Time
-	// shown counts the progress-only statuses written since the last status that was not one
-	// (Ready, a failure, a new generation): any lengthens the wait of the next (Timing.backoff).
-	shown int
+	// shown is set once a progress-only status has been written since the last status that was
+	// not one (Ready, a failure, a new generation): it lengthens the wait of the next (Timing.backoff).
+	shown bool
 }
 
 // pending is a deferred progress change.
@@ -115,7 +115,7 @@ type decision struct {
 	// pending is the object's pending mark after this decision (zero: none). A write keeps the
 	// mark until it succeeds, so that a failed write is retried without waiting again.
 	pending pending
-	// progress: the write shows a deferred step of progress (it counts in memo.shown).
+	// progress: the write shows a deferred step of progress (it sets memo.shown).
 	progress bool
 }
 
@@ -159,15 +159,12 @@ func decide(cur, next summary, equal, urgent, stepped bool, m memo, now time.Tim
 	return decision{requeueAfter: wait, pending: p}
 }
 
-// shownSoFar is how many progress statuses the object has shown in this convergence: what this
-// process counted, and at least one when the status it has is one. The count is forgotten with the
+// shownSoFar reports whether the object has shown a progress status in this convergence: what this
+// process remembers, or the status it has being one. The memory is forgotten with the
 // entry (an object that waits minutes for its credentials without an event outlives forgetAfter)
 // and after a restart; the status is not.
-func shownSoFar(cur, next summary, m memo) int {
-	if m.shown == 0 && cur.hasReady && cur.progress && cur.observedGeneration == next.observedGeneration {
-		return 1
-	}
-	return m.shown
+func shownSoFar(cur, next summary, m memo) bool {
+	return m.shown || (cur.hasReady && cur.progress && cur.observedGeneration == next.observedGeneration)
 }
 
 // laterProgressFactor is how many times longer than the first a later progress status of one
@@ -179,13 +176,13 @@ func shownSoFar(cur, next summary, m memo) int {
 // progress deadline) is a failure, written at once.
 const laterProgressFactor = 16
 
-// backoff returns the settle delay and interval for an object that has shown progress shown times
+// backoff returns the settle delay and interval for an object that has, or has not, shown progress
 // since its last status that was not progress: the first progress shows within MinInterval, every
 // later one of the same convergence waits laterProgressFactor times as long, so that an object
 // converging slowly behind busy controllers writes one status that says what it waited for first,
 // then Ready, and shows a later wait only when it lasts minutes.
-func (t Timing) backoff(shown int) (settle, interval time.Duration) {
-	if shown == 0 {
+func (t Timing) backoff(shown bool) (settle, interval time.Duration) {
+	if !shown {
 		return t.SettleDelay, t.MinInterval
 	}
 	return t.SettleDelay * laterProgressFactor, t.MinInterval * laterProgressFactor
@@ -216,11 +213,7 @@ func (c *Coalescer) decide(uid types.UID, cur, next summary, equal, urgent, step
 func (c *Coalescer) written(uid types.UID, progress bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	m := memo{lastWrite: c.clock.Now()}
-	if progress {
-		m.shown = c.objects[uid].shown + 1
-	}
-	c.store(uid, m)
+	c.store(uid, memo{lastWrite: c.clock.Now(), shown: progress})
 }
 
 func (c *Coalescer) store(uid types.UID, m memo) {

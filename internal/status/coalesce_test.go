@@ -146,20 +146,20 @@ func TestDecide(t *testing.T) {
 		},
 		"a second progress status waits sixteen intervals after the first": {
 			cur: progress(1, twv1.ReasonCredentialsPending), next: step(2),
-			memo: memo{lastWrite: t0, shown: 1}, now: at(11 * time.Second),
+			memo: memo{lastWrite: t0, shown: true}, now: at(11 * time.Second),
 			want: decision{requeueAfter: 149 * time.Second, pending: pending{first: at(11 * time.Second), since: at(11 * time.Second), digest: 2}},
 		},
 		"a second progress status is not written after twice the settle delay and interval": {
 			cur: progress(1, twv1.ReasonCredentialsPending), next: step(2),
-			memo: memo{pending: pending{first: at(11 * time.Second), since: at(11 * time.Second), digest: 2}, lastWrite: t0, shown: 1}, now: at(20 * time.Second),
+			memo: memo{pending: pending{first: at(11 * time.Second), since: at(11 * time.Second), digest: 2}, lastWrite: t0, shown: true}, now: at(20 * time.Second),
 			want: decision{requeueAfter: 140 * time.Second, pending: pending{first: at(11 * time.Second), since: at(11 * time.Second), digest: 2}},
 		},
 		"a second progress status is written once held sixteen settle delays, sixteen intervals after the first": {
 			cur: progress(1, twv1.ReasonCredentialsPending), next: step(2),
-			memo: memo{pending: pending{first: at(11 * time.Second), since: at(11 * time.Second), digest: 2}, lastWrite: t0, shown: 1}, now: at(160 * time.Second),
+			memo: memo{pending: pending{first: at(11 * time.Second), since: at(11 * time.Second), digest: 2}, lastWrite: t0, shown: true}, now: at(160 * time.Second),
 			want: decision{write: true, pending: pending{first: at(11 * time.Second), since: at(11 * time.Second), digest: 2}, progress: true},
 		},
-		"a progress status shown, its count forgotten: the wait is still the longer one": {
+		"a progress status shown, the memory of it forgotten: the wait is still the longer one": {
 			cur: progress(1, twv1.ReasonCredentialsPending), next: step(2), stepped: true,
 			memo: memo{}, now: at(5 * time.Minute),
 			want: decision{requeueAfter: 32 * time.Second, pending: pending{first: at(5 * time.Minute), since: at(5 * time.Minute), digest: 2, restarted: true}},
@@ -195,17 +195,15 @@ func TestDecide(t *testing.T) {
 
 func TestBackoff(t *testing.T) {
 	tests := []struct {
-		shown                    int
+		shown                    bool
 		wantSettle, wantInterval time.Duration
 	}{
-		{0, 2 * time.Second, 10 * time.Second},
-		{1, 32 * time.Second, 160 * time.Second},
-		{2, 32 * time.Second, 160 * time.Second},
-		{40, 32 * time.Second, 160 * time.Second},
+		{false, 2 * time.Second, 10 * time.Second},
+		{true, 32 * time.Second, 160 * time.Second},
 	}
 	for _, tc := range tests {
 		if settle, interval := timing.backoff(tc.shown); settle != tc.wantSettle || interval != tc.wantInterval {
-			t.Errorf("backoff(%d) = %s, %s; want %s, %s", tc.shown, settle, interval, tc.wantSettle, tc.wantInterval)
+			t.Errorf("backoff(%v) = %s, %s; want %s, %s", tc.shown, settle, interval, tc.wantSettle, tc.wantInterval)
 		}
 	}
 	if got, longest := timing.forgetAfter(), 32*time.Second+160*time.Second; got <= longest {
@@ -245,8 +243,8 @@ func TestCoalescerMemory(t *testing.T) {
 	step(summary{}, waiting, false, false, time.Second)
 	clk.SetTime(t0.Add(2 * time.Second))
 	step(summary{}, waiting, false, true, 0)
-	if m := c.objects[uid]; m.shown != 1 {
-		t.Fatalf("after the first progress status: shown %d, want 1", m.shown)
+	if m := c.objects[uid]; !m.shown {
+		t.Fatalf("after the first progress status: shown not set")
 	}
 	// Next progress: settle from now, but the interval since the write decides, sixteen times
 	// the first since one progress status was shown.
@@ -260,7 +258,7 @@ func TestCoalescerMemory(t *testing.T) {
 	step(waiting, progressing, false, false, 159*time.Second)
 	clk.SetTime(t0.Add(4 * time.Second))
 	step(waiting, ready, false, true, 0)
-	if m := c.objects[uid]; m.pending != (pending{}) || !m.lastWrite.Equal(clk.Now()) || m.shown != 0 {
+	if m := c.objects[uid]; m.pending != (pending{}) || !m.lastWrite.Equal(clk.Now()) || m.shown {
 		t.Fatalf("after Ready: %+v, want only the write time", m)
 	}
 

@@ -140,11 +140,11 @@ func runRequestCosts(ctx context.Context, cfg config, rounds int, w io.Writer) e
 		if err != nil {
 			return err
 		}
-		body, err := json.Marshal(intent.Object)
+		patch, err := apply.PatchOf(intent)
 		if err != nil {
 			return err
 		}
-		return c.floorClient.Patch(ctx, o, client.RawPatch(types.ApplyPatchType, body), client.FieldOwner("tenantwire-bench"), client.ForceOwnership)
+		return c.floorClient.Patch(ctx, o, patch, client.FieldOwner("tenantwire-bench"), client.ForceOwnership)
 	}
 	for round := range rounds {
 		if err := measureIdle(); err != nil {
