@@ -216,8 +216,7 @@ func expectHeldBack(t *testing.T, tenant string) {
 	// have written nothing: the cache can still hold the report from before the earlier consumers
 	// were bound, equal to its own. The manager's reconciler, which bound them, then writes the
 	// report it computed before the newest consumer existed; that write wakes it again, and its
-	// next report says the consumer is settling (forced in this order, the single read right
-	// after the reconcile failed as in CI).
+	// next report says the consumer is settling.
 	testenv.Eventually(t, timeout, func() error {
 		if k := tenantReport(t, tenant); k.Reason != twv1.ReasonConsumersSettling {
 			return fmt.Errorf("tenant report while a consumer settles is %+v, want reason %s", k, twv1.ReasonConsumersSettling)
