@@ -148,6 +148,9 @@ func (r *Reconciler) governingPolicy(ctx context.Context, name string, now time.
 func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t *twv1.Tenant, onDemand bool, now time.Time) (tenantResult, ctrl.Result, error) {
 	var res tenantResult
 	var current *keyring.Keyring
+	// read is the resourceVersion current was read at ("" for none): the keyring write replaces
+	// that version or creates the first, never keys it has not read.
+	var read string
 	live := &corev1.Secret{}
 	key := client.ObjectKey{Namespace: t.NamespaceName(), Name: keyring.SecretName}
 	err := r.Client.Get(ctx, key, live)
@@ -167,7 +170,7 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 			res.problem = &conditions.Problem{Reason: twv1.ReasonKeyringInvalid, Message: err.Error(), Stalled: true}
 			return res, ctrl.Result{}, nil
 		}
-		current = kr
+		current, read = kr, live.ResourceVersion
 	}
 	loss := decideLoss(t, current)
 	if loss.problem != nil {
@@ -205,7 +208,7 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 			// The cache may not yet hold the last rotation or its report: confirm both against
 			// the API server, so that one request or one due date never rotates twice.
 			var err error
-			if current, err = r.liveKeyring(ctx, t); err != nil {
+			if current, read, err = r.liveKeyring(ctx, t); err != nil {
 				return res, ctrl.Result{}, err
 			}
 			if onDemand {
@@ -239,8 +242,19 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 	if err != nil {
 		return res, ctrl.Result{}, err
 	}
-	// The keyring and the Role are applied whether or not the binding is held back.
-	children := []client.Object{secret, desiredReaderRole(t, kp)}
+	a := r.apply
+	if _, err := a.Apply(ctx, secret, apply.Replacing(read)); err != nil {
+		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+			// Someone wrote the keyring since it was read (a cache behind the API server, or a
+			// second operator during a leader hand-over): a transient error, whose retry reads it.
+			return res, ctrl.Result{}, fmt.Errorf("keyring of tenant %s changed since it was read; not overwritten: %w", t.Name, err)
+		}
+		res.problem = &conditions.Problem{Reason: twv1.ReasonApplyFailed, Message: err.Error()}
+		return res, ctrl.Result{}, err
+	}
+	res.rotated = rotated
+	// The Role is applied whether or not the binding is held back.
+	children := []client.Object{desiredReaderRole(t, kp)}
 	binding, holdBinding, err := r.readerBinding(ctx, t, kp, consumers, now)
 	if err != nil {
 		return res, ctrl.Result{}, err
@@ -253,13 +267,11 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, kp *twv1.KeyPolicy, t 
 		res.problem = &conditions.Problem{Reason: twv1.ReasonConsumersSettling,
 			Message: "new consumer Integrations are bound to the keyring once they have settled"}
 	}
-	a := r.apply
 	for _, obj := range children {
 		if _, err := a.Apply(ctx, obj); err != nil {
 			res.problem = &conditions.Problem{Reason: twv1.ReasonApplyFailed, Message: err.Error()}
 			return res, ctrl.Result{}, err
 		}
-		res.rotated = rotated
 	}
 	if err := r.writeRecord(ctx, t, desired); err != nil {
 		return res, ctrl.Result{}, err
@@ -303,12 +315,13 @@ func beyondRetention(kp *twv1.KeyPolicy, kr *keyring.Keyring) bool {
 }
 
 // liveKeyring reads the keyring from the API server, bypassing the cache.
-func (r *Reconciler) liveKeyring(ctx context.Context, t *twv1.Tenant) (*keyring.Keyring, error) {
+func (r *Reconciler) liveKeyring(ctx context.Context, t *twv1.Tenant) (*keyring.Keyring, string, error) {
 	live := &corev1.Secret{}
 	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: t.NamespaceName(), Name: keyring.SecretName}, live); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return keyring.Parse(live.Data[keyring.DataKey])
+	kr, err := keyring.Parse(live.Data[keyring.DataKey])
+	return kr, live.ResourceVersion, err
 }
 
 func activeMaterial(k *keyring.Keyring) keyring.Material {

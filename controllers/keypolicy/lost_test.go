@@ -2,6 +2,7 @@ package keypolicy
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -247,4 +248,108 @@ func TestPurgedTenantIsNotALostKeyring(t *testing.T) {
 	if err := expectEvent("purged", twv1.ReasonKeyringLost); err == nil {
 		t.Error("a purged tenant was reported as a lost keyring")
 	}
+}
+
+// behindCache is a cache behind the API server, as a second operator's during a leader hand-over
+// or an informer that has not caught up: it holds a tenant's Tenant and keyring Secret as they
+// were when snapshot (secret nil: not seen yet).
+type behindCache struct {
+	client.Client
+	tenant *twv1.Tenant
+	secret *corev1.Secret
+}
+
+func (b behindCache) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	switch o := obj.(type) {
+	case *corev1.Secret:
+		if key.Name != keyring.SecretName || key.Namespace != b.tenant.NamespaceName() {
+			break
+		}
+		if b.secret == nil {
+			return apierrors.NewNotFound(corev1.Resource("secrets"), key.Name)
+		}
+		b.secret.DeepCopyInto(o)
+		return nil
+	case *twv1.Tenant:
+		if key.Name == b.tenant.Name {
+			b.tenant.DeepCopyInto(o)
+			return nil
+		}
+	}
+	return b.Client.Get(ctx, key, obj, opts...)
+}
+
+// reconcileBehind reconciles a tenant with a reconciler of its own whose cache is behind.
+func reconcileBehind(cache behindCache) error {
+	behind := (&Reconciler{Client: cache, APIReader: reconciler.APIReader, Scheme: reconciler.Scheme,
+		Recorder: reconciler.Recorder, Clock: fakeClock, Children: reconciler.Children, Informers: reconciler.Informers}).complete()
+	_, err := behind.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Name: cache.tenant.Name}})
+	return err
+}
+
+func liveTenant(t *testing.T, name string) *twv1.Tenant {
+	t.Helper()
+	tn := &twv1.Tenant{}
+	if err := k8s.Get(ctx, client.ObjectKey{Name: name}, tn); err != nil {
+		t.Fatal(err)
+	}
+	return tn
+}
+
+// expectKeyring fails the test unless the tenant's keyring holds the data of want and its record on
+// the Tenant names want's active version.
+func expectKeyring(t *testing.T, tenant string, want *corev1.Secret) {
+	t.Helper()
+	live := liveKeyringSecret(t, tenant)
+	if live == nil || !bytes.Equal(live.Data[keyring.DataKey], want.Data[keyring.DataKey]) {
+		t.Fatal("the keyring was replaced by one made from an out-of-date read")
+	}
+	kr, err := keyring.Parse(live.Data[keyring.DataKey])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, fp, _ := liveTenant(t, tenant).KeyringRecord(); v != kr.Active || fp != kr.ActiveVersion().Fingerprint() {
+		t.Errorf("record on the Tenant: version %d fingerprint %s, want the keyring's %d %s", v, fp, kr.Active, kr.ActiveVersion().Fingerprint())
+	}
+}
+
+// TestKeyringNeverReplacedUnread: a reconciler whose cache is behind the API server never writes
+// over keys it has not read. One that has not seen the keyring would make a new one; one that has
+// not seen the last rotation would roll it back, and data sealed under the newer version would be
+// unreadable. Both writes are refused.
+func TestKeyringNeverReplacedUnread(t *testing.T) {
+	readyPolicyWithTenants(t, "unread", "unread-a")
+
+	first := liveKeyringSecret(t, "unread-a")
+	unseen := liveTenant(t, "unread-a")
+	delete(unseen.Annotations, twv1.KeyringVersionAnnotation)
+	delete(unseen.Annotations, twv1.KeyringFingerprintAnnotation)
+	if err := reconcileBehind(behindCache{Client: reconciler.Client, tenant: unseen}); !apierrors.IsAlreadyExists(err) {
+		t.Errorf("reconcile of a keyring not cached yet: error %v, want AlreadyExists", err)
+	}
+	expectKeyring(t, "unread-a", first)
+
+	before := behindCache{Client: reconciler.Client, tenant: liveTenant(t, "unread-a"), secret: liveKeyringSecret(t, "unread-a")}
+	requestRotation(t, "unread", &twv1.KeyRotationRequest{Request: "r1"})
+	testenv.Eventually(t, timeout, func() error {
+		if v := tenantReport(t, "unread-a"); v.RotationRequest != "r1" {
+			return fmt.Errorf("tenant report %+v, want rotation request r1 carried out", v)
+		}
+		return nil
+	})
+	// Without the request, the behind cache's keyring is not due for rotation: a reconciler that
+	// trusted it would write it back as it was.
+	requestRotation(t, "unread", nil)
+	testenv.Eventually(t, timeout, func() error {
+		kp := &twv1.KeyPolicy{}
+		if err := reconciler.Client.Get(ctx, client.ObjectKey{Name: "unread"}, kp); err != nil || kp.Spec.RotateNow != nil {
+			return fmt.Errorf("cached policy still requests a rotation (%v)", err)
+		}
+		return nil
+	})
+	rotated := liveKeyringSecret(t, "unread-a")
+	if err := reconcileBehind(before); !apierrors.IsConflict(err) {
+		t.Errorf("reconcile of a keyring cached before its rotation: error %v, want Conflict", err)
+	}
+	expectKeyring(t, "unread-a", rotated)
 }

@@ -76,7 +76,13 @@ type WatchedChildren interface {
 // already verified for a desired object with the same fingerprint. A child that changed since (or
 // was never verified by this process, as after a restart) costs one uncached read, and a write
 // only when it no longer holds the intent.
-func (a *Applier) Apply(ctx context.Context, desired client.Object) (Result, error) {
+//
+// With Replacing, the write is conditional on what the caller read: see Replacing.
+func (a *Applier) Apply(ctx context.Context, desired client.Object, opts ...Option) (Result, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	c, err := a.lookup(ctx, desired)
 	if err != nil {
 		return Unchanged, err
@@ -119,14 +125,7 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (Result, err
 	if err != nil {
 		return Unchanged, err
 	}
-	patch, err := PatchOf(intent)
-	if err != nil {
-		return Unchanged, err
-	}
-	// The response is decoded into desired, typed: for built-in kinds the client asks for
-	// protobuf, and a typed decode allocates a fraction of an unstructured one converted back (a
-	// third of the operator's allocations went to applies).
-	if err := a.Client.Patch(ctx, desired, patch, client.FieldOwner(a.Owner), client.ForceOwnership); err != nil {
+	if err := a.write(ctx, desired, intent, o); err != nil {
 		a.verified.forget(c.key)
 		return Unchanged, fmt.Errorf("applying %s %s: %w", c.gvk.Kind, c.objKey, err)
 	}
@@ -134,6 +133,51 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (Result, err
 	// The apply response is the live object: it holds the intent at its resourceVersion.
 	a.verified.record(c.key, stampOf(c.gvk, desired), c.fingerprint)
 	return Applied, nil
+}
+
+// write sends intent and decodes the live object that results into desired.
+func (a *Applier) write(ctx context.Context, desired client.Object, intent *unstructured.Unstructured, o options) error {
+	if o.replacing && o.resourceVersion == "" {
+		// Server-side apply creates what is missing and replaces what is not: only a create is
+		// refused when the object exists.
+		created := intent.DeepCopy()
+		if err := a.Client.Create(ctx, created, client.FieldOwner(a.Owner)); err != nil {
+			return err
+		}
+		return runtime.DefaultUnstructuredConverter.FromUnstructured(created.Object, desired)
+	}
+	if o.replacing {
+		// A resourceVersion in an apply is a precondition: the API server answers Conflict when
+		// the object has moved on since.
+		intent = intent.DeepCopy()
+		intent.SetResourceVersion(o.resourceVersion)
+	}
+	patch, err := PatchOf(intent)
+	if err != nil {
+		return err
+	}
+	// The response is decoded into desired, typed: for built-in kinds the client asks for
+	// protobuf, and a typed decode allocates a fraction of an unstructured one converted back (a
+	// third of the operator's allocations went to applies).
+	return a.Client.Patch(ctx, desired, patch, client.FieldOwner(a.Owner), client.ForceOwnership)
+}
+
+// Option changes how Apply writes.
+type Option func(*options)
+
+type options struct {
+	replacing       bool
+	resourceVersion string
+}
+
+// Replacing makes a write conditional on the version of the object the caller built desired from:
+// the live object must still be at resourceVersion, or, when resourceVersion is empty, not exist.
+// Otherwise Apply fails with a Conflict (apierrors.IsConflict) or AlreadyExists
+// (apierrors.IsAlreadyExists) error and writes nothing. It is for a child whose content cannot be
+// rebuilt from the desired state, such as a keyring's keys: without it, a writer whose cache has
+// not seen the object, or a second writer in a leader hand-over, would replace it.
+func Replacing(resourceVersion string) Option {
+	return func(o *options) { o.replacing, o.resourceVersion = true, resourceVersion }
 }
 
 // Knowledge is what an Applier can tell about a child without a request to the API server.
