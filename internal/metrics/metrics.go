@@ -16,7 +16,7 @@ var (
 	// In a steady state it stays flat: a rising rate without spec changes means a drift fight.
 	ChildApplies = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tenantwire_child_applies_total",
-		Help: "Server-side apply requests sent for child objects.",
+		Help: "Writes sent for child objects: server-side applies, and the creates of a tenant's keyring.",
 	}, []string{"controller", "kind"})
 
 	// StatusWrites counts status subresource writes, by kind and the reason of the Ready condition

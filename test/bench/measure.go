@@ -195,7 +195,7 @@ func (r result) print(w io.Writer) {
 		fmt.Fprintf(&b, "  operator, first create to all Ready: %s  ratio operator/floor %.2f\n", r.OperatorTime.Round(time.Millisecond), r.timeRatio())
 	}
 	fmt.Fprintf(&b, "  operator write requests %.0f (server-side applies %.0f) vs minimum %d: ratio %.2f\n", r.MutatingRequests, r.ApplyRequests, r.MinimumWrites, r.MutatingRequests/float64(r.MinimumWrites))
-	fmt.Fprintf(&b, "  applies by kind: %s\n  status writes by kind: %s; creates (events): %.0f\n", r.AppliesByKind, r.StatusWritesByKind, r.EventWrites)
+	fmt.Fprintf(&b, "  applies by kind: %s\n  status writes by kind: %s; creates (events, keyrings): %.0f\n", r.AppliesByKind, r.StatusWritesByKind, r.Creates)
 	fmt.Fprintf(&b, "  reconciles by controller: %s\n", r.ReconcilesByController)
 	fmt.Fprintf(&b, "  status writes by the Ready reason written: %s\n", r.StatusWritesByReason)
 	fmt.Fprintf(&b, "  writes by verb and resource (audit log, events not logged): %s\n", r.AuditWrites)

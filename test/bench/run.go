@@ -74,8 +74,9 @@ type result struct {
 	// AuditWrites is the operator's writes by verb and resource, from the API server's audit log.
 	AuditWrites string
 	// AuditReads is its gets and lists (uncached reads) by resource, from the same log.
-	AuditReads  string
-	EventWrites float64
+	AuditReads string
+	// Creates is the operator's POST requests: events, and each tenant's first keyring.
+	Creates float64
 	// Cgroup is what the operator's memory cgroup saw (Version 0: it ran in none).
 	Cgroup cgroupStats
 	// CPUThrottling is what the operator's cpu cgroup counted, over the operator's whole run.
@@ -336,8 +337,9 @@ func runOperator(ctx context.Context, c *cluster, cfg config, r *result, esoBefo
 	if r.AuditReads, err = auditCountsIn(c.AuditLog, managerUser, start, end, readVerbs); err != nil {
 		return fmt.Errorf("breaking the reads down from the audit log: %w", err)
 	}
-	// The operator creates nothing but events (children are applied with PATCH).
-	r.EventWrites = m.sum("rest_client_requests_total", `method="POST"`)
+	// The operator creates nothing but events and each tenant's first keyring (other children are
+	// applied with PATCH).
+	r.Creates = m.sum("rest_client_requests_total", `method="POST"`)
 	r.ReconcileP50, r.ReconcileP99 = m.quantile("controller_runtime_reconcile_time_seconds", 0.5), m.quantile("controller_runtime_reconcile_time_seconds", 0.99)
 	// The minimum: every object once, one status write per Tenant, Integration and the policy, the
 	// Tenant finalizer, and each tenant's keyring report (Tenant status.keyring, the KeyPolicy
