@@ -139,7 +139,9 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object, opts ...Opti
 func (a *Applier) write(ctx context.Context, desired client.Object, intent *unstructured.Unstructured, o options) error {
 	if o.replacing && o.resourceVersion == "" {
 		// Server-side apply creates what is missing and replaces what is not: only a create is
-		// refused when the object exists.
+		// refused when the object exists. The fields it sets are owned by an Update entry of the
+		// same field owner, so an apply that later stops setting one does not remove it; a
+		// keyring's fields stay the same set.
 		created := intent.DeepCopy()
 		if err := a.Client.Create(ctx, created, client.FieldOwner(a.Owner)); err != nil {
 			return err

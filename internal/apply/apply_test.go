@@ -2,10 +2,12 @@ package apply
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -423,6 +425,59 @@ func TestStatusWritesNeedNoReadBack(t *testing.T) {
 			}
 			if reads != tc.wantReads {
 				t.Errorf("reads %d, want %d", reads, tc.wantReads)
+			}
+		})
+	}
+}
+
+// TestReplacing: a conditional write is a create when the caller read nothing, refused when the
+// object exists, and otherwise an apply that carries the version read as its precondition.
+func TestReplacing(t *testing.T) {
+	tests := map[string]struct {
+		read     string
+		onServer bool
+		// wantCreate: a create is sent; wantRV: the apply's resourceVersion ("-" for no apply).
+		wantCreate bool
+		wantRV     string
+		wantExists bool
+	}{
+		"nothing read, none exists":                 {wantCreate: true, wantRV: "-"},
+		"nothing read, one exists (a cache behind)": {onServer: true, wantCreate: true, wantRV: "-", wantExists: true},
+		"read at a version":                         {read: "7", onServer: true, wantRV: "7"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := newApplyFixture(t)
+			created, appliedRV := false, "-"
+			cache := fake.NewClientBuilder().WithScheme(f.scheme).WithInterceptorFuncs(interceptor.Funcs{
+				Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+					created = true
+					if tc.onServer {
+						return apierrors.NewAlreadyExists(corev1.Resource("configmaps"), obj.GetName())
+					}
+					return c.Create(ctx, obj, opts...)
+				},
+				Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+					body, err := patch.Data(obj)
+					if err != nil {
+						return err
+					}
+					var sent metav1.PartialObjectMetadata
+					if err := json.Unmarshal(body, &sent); err != nil {
+						return err
+					}
+					appliedRV = sent.ResourceVersion
+					return nil
+				},
+			}).Build()
+			// The cache never holds the child, so the Applier writes without reading it first.
+			a := &Applier{Client: cache, Reader: cache, Scheme: f.scheme, Owner: "test"}
+			_, err := a.Apply(context.Background(), f.desired.DeepCopy(), Replacing(tc.read))
+			if got := apierrors.IsAlreadyExists(err); got != tc.wantExists || (err != nil && !got) {
+				t.Fatalf("error %v; want AlreadyExists: %v", err, tc.wantExists)
+			}
+			if created != tc.wantCreate || appliedRV != tc.wantRV {
+				t.Errorf("created %v, applied at resourceVersion %q; want %v and %q", created, appliedRV, tc.wantCreate, tc.wantRV)
 			}
 		})
 	}
