@@ -100,7 +100,7 @@ func reconcileWith(t *testing.T, rec *Reconciler, name string) ctrl.Result {
 	}
 	earliest := ctrl.Result{}
 	for _, tn := range covered {
-		res := reconcileTenant(t, rec, tn.Name)
+		res := reconcileRetryingRefusedWrites(t, rec, tn.Name)
 		if earliest.RequeueAfter == 0 || (res.RequeueAfter > 0 && res.RequeueAfter < earliest.RequeueAfter) {
 			earliest = res
 		}
@@ -300,10 +300,10 @@ func tenantReport(t *testing.T, tenant string) twv1.TenantKeyringStatus {
 	return *tn.Status.Keyring
 }
 
-// reconcileTenant reconciles one tenant with rec. A keyring write refused because the keyring
-// changed since rec read it (the manager's reconciler wrote it first) is retried, as the manager's
-// queue would; any other error fails the test.
-func reconcileTenant(t *testing.T, rec *Reconciler, name string) ctrl.Result {
+// reconcileRetryingRefusedWrites reconciles one tenant with rec. A keyring write refused because
+// the keyring changed since rec read it (the manager's reconciler wrote it first) is retried, as
+// the manager's queue would; any other error fails the test.
+func reconcileRetryingRefusedWrites(t *testing.T, rec *Reconciler, name string) ctrl.Result {
 	t.Helper()
 	var res ctrl.Result
 	testenv.Eventually(t, timeout, func() error {
