@@ -181,10 +181,18 @@ func (c *cluster) mustKubectl(t *testing.T, args ...string) string {
 	return out
 }
 
-// waitReady waits for the Ready condition of one object (kind/name plus kubectl flags).
+// waitReady waits for the Ready condition of one object (kind/name plus kubectl flags). A timeout
+// shows the object's conditions, which say where it stopped (the operator logs errors only).
 func (c *cluster) waitReady(t *testing.T, object string, flags ...string) {
 	t.Helper()
-	c.mustKubectl(t, append([]string{"wait", "--for=condition=Ready", "--timeout=90s", object}, flags...)...)
+	if _, err := c.kubectl(append([]string{"wait", "--for=condition=Ready", "--timeout=90s", object}, flags...)...); err != nil {
+		conds, cerr := c.kubectl(append([]string{"get", object, "-o",
+			`jsonpath={range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{"\n"}{end}`}, flags...)...)
+		if cerr != nil {
+			conds = cerr.Error()
+		}
+		t.Fatalf("%v\n%s conditions:\n%s\noperator log:\n%s", err, object, conds, c.managerLogTail())
+	}
 }
 
 // managerLogTail returns the end of the operator's log for failure messages.
