@@ -239,6 +239,7 @@ func New(o Options) (ctrl.Manager, error) {
 		Scheme:                        scheme,
 		Cache:                         childcache.Options(),
 		NewClient:                     childcache.NewClient,
+		MapperProvider:                newMappingMemo,
 		Metrics:                       metricsOpts,
 		HealthProbeBindAddress:        o.ProbeAddr,
 		LeaderElection:                o.LeaderElection,
