@@ -106,8 +106,10 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 			"only these may receive an Integration's protected health information fields (dateOfBirth, sex, address). Default: none.")
 	fs.BoolVar(&o.RequireApproval, "require-approval", true, "Run no Integration until an approver of its Tenant approves its exact flow with an IntegrationApproval. "+
 		"Set false to upgrade without pausing existing Integrations: Tenants that name spec.approvers still require approval.")
-	fs.Float64Var(&o.QPS, "kube-api-qps", 50, "Sustained queries per second to the API server.")
-	fs.IntVar(&o.Burst, "kube-api-burst", 100, "Burst of queries to the API server.")
+	// controller-runtime gives each kind's client a rate limiter of its own when the config has
+	// none, so these bound each kind, not the manager.
+	fs.Float64Var(&o.QPS, "kube-api-qps", 50, "Sustained queries per second to the API server, for each kind of object (each kind's client keeps its own budget).")
+	fs.IntVar(&o.Burst, "kube-api-burst", 100, "Burst of queries to the API server, for each kind of object.")
 	fs.StringVar(&o.DNSNamespace, "dns-namespace", tenant.DefaultDNSTarget.Namespace, "Namespace of the cluster DNS that tenant pods may query.")
 	fs.StringVar(&o.DNSPodSelector, "dns-pod-selector", "k8s-app=kube-dns", "Label selector (k=v[,k=v]) of the cluster DNS pods.")
 	fs.StringVar(&o.ScraperNamespace, "sync-metrics-scraper-namespace", "",
