@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"fmt"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -28,10 +29,14 @@ func TestMappingMemo(t *testing.T) {
 		asks      func(m meta.RESTMapper) error
 		wantAsked int
 	}{
-		"a mapping found is asked of the mapper once": {asks: func(m meta.RESTMapper) error {
+		"a mapping found is asked of the mapper once, and answered as the mapper did": {asks: func(m meta.RESTMapper) error {
 			for range 3 {
-				if _, err := m.RESTMapping(integration.GroupKind()); err != nil {
+				got, err := m.RESTMapping(integration.GroupKind())
+				if err != nil {
 					return err
+				}
+				if got.GroupVersionKind != integration || got.Scope.Name() != meta.RESTScopeNameNamespace || got.Resource.Resource != "integrations" {
+					return fmt.Errorf("got %+v, want the mapper's namespaced integrations", got)
 				}
 			}
 			return nil
@@ -63,21 +68,5 @@ func TestMappingMemo(t *testing.T) {
 				t.Errorf("the mapper was asked %d times, want %d", inner.asked, tc.wantAsked)
 			}
 		})
-	}
-}
-
-func TestMappingMemoAnswersAsTheMapper(t *testing.T) {
-	gvk := schema.GroupVersionKind{Group: "tenantwire.io", Version: "v1alpha1", Kind: "Tenant"}
-	served := meta.NewDefaultRESTMapper([]schema.GroupVersion{gvk.GroupVersion()})
-	served.Add(gvk, meta.RESTScopeRoot)
-	m := rememberMappings(served)
-	for range 2 {
-		got, err := m.RESTMapping(gvk.GroupKind())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.GroupVersionKind != gvk || got.Scope.Name() != meta.RESTScopeNameRoot || got.Resource.Resource != "tenants" {
-			t.Errorf("got %+v, want the mapper's cluster-scoped tenants", got)
-		}
 	}
 }
